@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""The plugin validator: the shipped plugin and sandbox pass, broken
+variants of them are rejected with a message naming the rule."""
+
+import copy
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+SRC = Path(os.environ.get("XBRANCH_SOURCE_DIR") or HERE.parents[1])
+sys.path.insert(0, str(HERE))
+import run_workflow as rw  # noqa: E402
+
+VALUES = {"image": "registry.example/xbranch:0.1.0", "namespace": "signadot"}
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((SRC / "plugin" / name).read_text())
+
+
+def expanded_plugin() -> dict:
+    problems: list[str] = []
+    doc = rw.expand_vars(load("xata-branch.yaml"), VALUES, SRC / "plugin", problems)
+    assert not problems, problems
+    return doc
+
+
+def overlay(doc: dict) -> dict:
+    return yaml.safe_load(doc["spec"]["runner"]["podTemplateOverlay"])
+
+
+def set_overlay(doc: dict, pod: dict) -> None:
+    doc["spec"]["runner"]["podTemplateOverlay"] = yaml.safe_dump(pod)
+
+
+class ShippedFiles(unittest.TestCase):
+    def test_plugin_is_valid(self):
+        self.assertEqual(rw.validate_plugin(expanded_plugin()), [])
+
+    def test_sandbox_is_valid(self):
+        problems: list[str] = []
+        sbx = rw.expand_vars(load("sandbox.yaml"), {"cluster": "c"}, SRC / "plugin", problems)
+        self.assertEqual(problems, [])
+        self.assertEqual(rw.validate_sandbox(sbx, expanded_plugin()), [])
+
+    def test_plugin_names_and_links(self):
+        doc = expanded_plugin()
+        self.assertEqual(doc["name"], "xata-branch@0.1.0")
+        create, delete = rw.step_order(doc)
+        self.assertEqual([s["name"] for s in create], ["createbranch"])
+        self.assertEqual([s["name"] for s in delete], ["deletebranch"])
+        outs = {o["name"] for o in create[0]["outputs"]}
+        self.assertEqual(outs, {"branch-name", "branch-id", "connection-string"})
+        self.assertEqual(delete[0]["inputs"][0]["valueFromStep"], {"name": "createbranch", "output": "branch-id"})
+
+    def test_overlay_puts_secrets_in_main(self):
+        pod = overlay(expanded_plugin())
+        main = next(c for c in pod["spec"]["containers"] if c["name"] == "main")
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"]}
+        self.assertEqual(refs["XATA_API_KEY"], {"name": "xata", "key": "api-key"})
+        self.assertEqual(refs["XATA_ORGANIZATION_ID"]["key"], "organization-id")
+        self.assertEqual(refs["XATA_PROJECT_ID"]["key"], "project-id")
+
+    def test_unset_variable_is_reported(self):
+        problems: list[str] = []
+        rw.expand_vars(load("xata-branch.yaml"), {"image": "x"}, SRC / "plugin", problems)
+        self.assertTrue(any("@{namespace}" in p for p in problems), problems)
+
+    def test_embed(self):
+        with tempfile.TemporaryDirectory() as d:
+            Path(d, "s.sh").write_text("#!/bin/sh\necho @{notexpanded}\n")
+            problems: list[str] = []
+            out = rw.expand_vars({"script": "@{embed: ./s.sh}"}, {}, Path(d), problems)
+            self.assertEqual(problems, [])
+            self.assertEqual(out["script"], "#!/bin/sh\necho @{notexpanded}\n")
+
+    def test_scripts_are_valid_sh(self):
+        for s in expanded_plugin()["spec"]["create"] + expanded_plugin()["spec"]["delete"]:
+            p = subprocess.run(["sh", "-n"], input=s["script"], text=True, capture_output=True)
+            self.assertEqual(p.returncode, 0, f"{s['name']}: {p.stderr}")
+
+    def test_cli_rejects_invalid_with_exit_2(self):
+        with tempfile.TemporaryDirectory() as d:
+            doc = expanded_plugin()
+            doc["spec"]["runnner"] = doc["spec"].pop("runner")
+            Path(d, "p.yaml").write_text(yaml.safe_dump(doc))
+            p = subprocess.run([sys.executable, str(HERE / "run_workflow.py"), "--plugin", str(Path(d, "p.yaml")),
+                                "--sandbox", str(SRC / "plugin/sandbox.yaml"), "--sandbox-set", "cluster=c"],
+                               capture_output=True, text=True, env={**os.environ, "XBRANCH_BIN": "/bin/true"})
+            self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+            self.assertIn("unknown key 'runnner'", p.stdout)
+
+
+def mutate_create(doc):
+    return doc["spec"]["create"][0]
+
+
+def mutate_delete(doc):
+    return doc["spec"]["delete"][0]
+
+
+# (title, mutation, a substring the problem must contain)
+BROKEN = [
+    ("unknown top-level key", lambda d: d.update(kind="ResourcePlugin"), "unknown key 'kind'"),
+    ("unknown spec key", lambda d: d["spec"].update(descripton="x"), "unknown key 'descripton'"),
+    ("unknown runner key", lambda d: d["spec"]["runner"].update(serviceAccount="x"), "unknown key 'serviceAccount'"),
+    ("unknown step key", lambda d: mutate_create(d).update(image="x"), "unknown key 'image'"),
+    ("unknown input key", lambda d: mutate_create(d)["inputs"][0].update(default="main"), "unknown key 'default'"),
+    ("unknown output key", lambda d: mutate_create(d)["outputs"][0].update(valueFromFile="/x"), "unknown key 'valueFromFile'"),
+    ("unknown as key", lambda d: mutate_create(d)["inputs"][0]["as"].update(file="/x"), "unknown key 'file'"),
+    ("unknown valueFromStep key", lambda d: mutate_delete(d)["inputs"][0]["valueFromStep"].update(step="x"), "unknown key 'step'"),
+    ("step name of 31 characters", lambda d: mutate_create(d).update(name="c" * 31), "31 characters"),
+    ("step name with underscore", lambda d: mutate_create(d).update(name="create_branch"), "does not match"),
+    ("step name ending with dash", lambda d: mutate_create(d).update(name="create-"), "does not match"),
+    ("input name starting with a digit", lambda d: mutate_create(d)["inputs"][0].update(name="1parent"), "does not match"),
+    ("output name too long", lambda d: mutate_create(d)["outputs"][0].update(name="o" * 40), "40 characters"),
+    ("plugin name too long", lambda d: d.update(name="x" * 31 + "@0.1.0"), "31 characters"),
+    ("plugin version not semver", lambda d: d.update(name="xata-branch@1.0"), "not semver"),
+    ("reserved step name", lambda d: mutate_create(d).update(name="signadot-execunit-io"), "reserved"),
+    ("duplicate step name across create and delete", lambda d: mutate_delete(d).update(name="createbranch"), "used twice"),
+    ("input with both value sources",
+     lambda d: mutate_delete(d)["inputs"][0].update(valueFromSandbox=True), "exactly one of"),
+    ("input with no value source", lambda d: mutate_create(d)["inputs"][0].pop("valueFromSandbox"), "exactly one of"),
+    ("valueFromSandbox false", lambda d: mutate_create(d)["inputs"][0].update(valueFromSandbox=False), "must be true"),
+    ("valueFromStep to an unknown step",
+     lambda d: mutate_delete(d)["inputs"][0]["valueFromStep"].update(name="makebranch"), "unknown step 'makebranch'"),
+    ("valueFromStep to an unknown output",
+     lambda d: mutate_delete(d)["inputs"][0]["valueFromStep"].update(output="id"), "has no output 'id'"),
+    ("create step taking a delete step's output",
+     lambda d: (mutate_delete(d).update(outputs=[{"name": "x", "valueFromPath": "/outputs/x"}]),
+                mutate_create(d)["inputs"].append({"name": "x", "valueFromStep": {"name": "deletebranch", "output": "x"}})),
+     "cannot depend on delete step"),
+    ("output without valueFromPath", lambda d: mutate_create(d)["outputs"][0].pop("valueFromPath"), "valueFromPath missing"),
+    ("relative valueFromPath", lambda d: mutate_create(d)["outputs"][0].update(valueFromPath="outputs/x"), "absolute"),
+    ("duplicate output", lambda d: mutate_create(d)["outputs"].append(dict(mutate_create(d)["outputs"][0])), "declared twice"),
+    ("script without shebang", lambda d: mutate_create(d).update(script="xbranch create\n"), "shebang"),
+    ("script with leading blank line", lambda d: mutate_delete(d).update(script="\n#!/bin/sh\nxbranch delete\n"), "shebang"),
+    ("missing script", lambda d: mutate_delete(d).pop("script"), "script missing"),
+    ("description over 255 bytes", lambda d: d["spec"].update(description="é" * 128), "256 bytes"),
+    ("no create step", lambda d: d["spec"].update(create=[]), "at least one step"),
+    ("missing runner image", lambda d: d["spec"]["runner"].pop("image"), "image: missing"),
+    ("overlay as a mapping, not a string",
+     lambda d: d["spec"]["runner"].update(podTemplateOverlay=overlay(d)), "must be a string"),
+    ("overlay not YAML", lambda d: d["spec"]["runner"].update(podTemplateOverlay="spec: [unclosed"), "not valid YAML"),
+    ("overlay container not main",
+     lambda d: set_overlay(d, {"spec": {"containers": [{"name": "runner", "env": []}]}}), "no container named 'main'"),
+    ("overlay restartPolicy Always",
+     lambda d: set_overlay(d, {"spec": {"restartPolicy": "Always", "containers": [{"name": "main"}]}}), "restartPolicy"),
+    ("overlay reserved volume",
+     lambda d: set_overlay(d, {"spec": {"containers": [{"name": "main"}],
+                                        "volumes": [{"name": "signadot-execunit-io", "emptyDir": {}}]}}), "reserved"),
+    ("overlay reserved init container",
+     lambda d: set_overlay(d, {"spec": {"containers": [{"name": "main"}],
+                                        "initContainers": [{"name": "signadot-execunit-input-manager"}]}}), "reserved"),
+    ("as.env not a variable name", lambda d: mutate_create(d)["inputs"][0]["as"].update(env="PARENT-BRANCH"), "not an environment"),
+    ("as.path relative", lambda d: mutate_create(d)["inputs"][0]["as"].update(path="parent"), "absolute"),
+    ("input env shadowing the operator's", lambda d: mutate_create(d)["inputs"][0]["as"].update(env="SIGNADOT_SANDBOX_ID"),
+     "set by the operator"),
+    ("two inputs on one env",
+     lambda d: mutate_create(d)["inputs"].append({"name": "other", "valueFromSandbox": True, "as": {"env": "PARENT_BRANCH"}}),
+     "also set by input"),
+    ("steps in a cycle",
+     lambda d: d["spec"].update(create=[
+         {"name": "a", "inputs": [{"name": "x", "valueFromStep": {"name": "b", "output": "y"}}],
+          "outputs": [{"name": "x", "valueFromPath": "/outputs/x"}], "script": "#!/bin/sh\n"},
+         {"name": "b", "inputs": [{"name": "y", "valueFromStep": {"name": "a", "output": "x"}}],
+          "outputs": [{"name": "y", "valueFromPath": "/outputs/y"}], "script": "#!/bin/sh\n"}],
+         delete=[]), "cycle"),
+]
+
+
+class BrokenPlugins(unittest.TestCase):
+    def test_each_broken_variant_is_rejected(self):
+        for title, mutate, expect in BROKEN:
+            with self.subTest(title):
+                doc = copy.deepcopy(expanded_plugin())
+                mutate(doc)
+                problems = rw.validate_plugin(doc)
+                self.assertTrue(problems, f"{title}: accepted")
+                self.assertTrue(any(expect in p for p in problems), f"{title}: {problems}")
+
+
+class BrokenSandboxes(unittest.TestCase):
+    def setUp(self):
+        problems: list[str] = []
+        self.sbx = rw.expand_vars(load("sandbox.yaml"), {"cluster": "c"}, SRC / "plugin", problems)
+        self.plugin = expanded_plugin()
+
+    def test_missing_param(self):
+        self.sbx["spec"]["resources"][0]["params"] = {}
+        self.assertTrue(any("no 'parent-branch'" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
+
+    def test_unknown_output_key(self):
+        env = self.sbx["spec"]["forks"][0]["customizations"]["env"][0]
+        env["valueFrom"]["resource"]["outputKey"] = "createbranch.url"
+        self.assertTrue(any("createbranch.url" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
+
+    def test_delete_step_output_is_not_for_forks(self):
+        env = self.sbx["spec"]["forks"][0]["customizations"]["env"][0]
+        env["valueFrom"]["resource"]["outputKey"] = "deletebranch.branch-id"
+        self.assertTrue(rw.validate_sandbox(self.sbx, self.plugin))
+
+    def test_other_plugin(self):
+        self.sbx["spec"]["resources"][0]["plugin"] = "xata-branch@0.2.0"
+        self.assertTrue(any("no resource uses plugin" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
