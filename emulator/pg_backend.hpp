@@ -1,0 +1,35 @@
+// The PostgreSQL side of the emulator: a branch is a database plus a LOGIN
+// role that owns it and everything in it. Every call opens its own
+// superuser connection, so calls may run from any thread.
+#pragma once
+
+#include <string>
+
+namespace emu {
+
+class PgBackend {
+public:
+    explicit PgBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+    // Connects once; reports where the server is (host is empty for a unix
+    // socket) and checks that the user is a superuser.
+    bool probe(std::string& host, int& port, std::string& error) const;
+
+    // Each returns an empty string on success, else the error.
+    std::string create_root(const std::string& db, const std::string& role,
+                            const std::string& password, const std::string& seed_sql) const;
+    std::string create_child(const std::string& parent_db, const std::string& db,
+                             const std::string& role, const std::string& password) const;
+    // Terminates the database's sessions, drops it, then the role.
+    std::string drop_branch(const std::string& db, const std::string& role) const;
+    std::string drop_role(const std::string& role) const;
+
+private:
+    std::string give_everything_to(const std::string& db, const std::string& role) const;
+    std::string create_role(const std::string& role, const std::string& password) const;
+    std::string lock_down(const std::string& db, const std::string& role) const;
+
+    std::string conninfo_;
+};
+
+}  // namespace emu
