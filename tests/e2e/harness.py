@@ -1,0 +1,395 @@
+"""Shared test harness: PostgreSQL cluster, xata-emulator, psql, xbranch.
+
+Standard library only (run by /usr/bin/python3). Each test file is a
+unittest module run as a script ending in ``harness.main()``; exit code 77
+means "skipped" (ctest SKIP_RETURN_CODE).
+
+Environment (set by tests/CMakeLists.txt):
+  XATA_EMULATOR_BIN   the emulator binary
+  XBRANCH_BIN         the xbranch binary
+  XBRANCH_PG_DIR      a cluster started by tests/fixtures/pg.sh; when unset a
+                      private one is started and stopped at exit
+  XBRANCH_TRAFFIC_DIR where each emulator's request log is saved as JSON
+"""
+
+import atexit
+import http.client
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PG_SH = os.path.join(HERE, "..", "fixtures", "pg.sh")
+SKIP = 77
+
+DEFAULT_KEY = "xau_emulatortestkey000000000000000000"
+DEFAULT_ORG = "emuorg"
+DEFAULT_PROJECT = "prj_emulator00000000000000000"
+
+_counter = itertools.count(1)
+_private_pg = None
+
+
+def test_name():
+    return os.path.splitext(os.path.basename(sys.argv[0] or "test"))[0] or "test"
+
+
+# ------------------------------------------------------------------ binaries
+
+def emulator_bin():
+    path = os.environ.get("XATA_EMULATOR_BIN", "")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def xbranch_bin():
+    path = os.environ.get("XBRANCH_BIN", "")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def require_emulator():
+    if not emulator_bin():
+        raise unittest.SkipTest("XATA_EMULATOR_BIN is not set or not executable")
+    return emulator_bin()
+
+
+def require_xbranch():
+    if not xbranch_bin():
+        raise unittest.SkipTest("XBRANCH_BIN is not set or not executable")
+    return xbranch_bin()
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+class PgCluster:
+    def __init__(self, directory, port):
+        self.dir = directory
+        self.host = "127.0.0.1"
+        self.port = int(port)
+        self.user = "postgres"
+
+    def conninfo(self, dbname="postgres"):
+        return "host=%s port=%d user=%s dbname=%s" % (self.host, self.port, self.user, dbname)
+
+
+def _read_cluster(directory):
+    try:
+        with open(os.path.join(directory, "port")) as f:
+            return PgCluster(directory, f.read().strip())
+    except OSError:
+        return None
+
+
+def _stop_private_pg():
+    global _private_pg
+    if _private_pg is not None:
+        subprocess.run(["sh", PG_SH, "stop", _private_pg.dir],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _private_pg = None
+
+
+def pg_cluster():
+    """The shared cluster from XBRANCH_PG_DIR, else a private one."""
+    global _private_pg
+    shared = os.environ.get("XBRANCH_PG_DIR")
+    if shared:
+        c = _read_cluster(shared)
+        if c is not None:
+            return c
+    if _private_pg is not None:
+        return _private_pg
+    if not os.path.isdir("/usr/lib/postgresql/15/bin") and not os.environ.get("PG_BINDIR"):
+        raise unittest.SkipTest("no PostgreSQL 15 and no XBRANCH_PG_DIR")
+    base = tempfile.mkdtemp(prefix="xbranch-pg-")
+    directory = os.path.join(base, "cluster")
+    r = subprocess.run(["sh", PG_SH, "start", directory], capture_output=True, text=True)
+    if r.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        raise RuntimeError("pg.sh start failed: " + r.stderr)
+    _private_pg = _read_cluster(directory)
+    atexit.register(lambda: (_stop_private_pg(), shutil.rmtree(base, ignore_errors=True)))
+    return _private_pg
+
+
+def psql(conninfo_or_url, sql, check=True, env=None):
+    """Runs sql with psql; returns stdout (unaligned, tuples only)."""
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+           "-d", conninfo_or_url, "-c", sql]
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGCONNECT_TIMEOUT": "10"}
+    if env:
+        e.update(env)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=120)
+    if check and r.returncode != 0:
+        raise RuntimeError("psql failed (%d): %s" % (r.returncode, r.stderr.strip()))
+    return r.stdout if check else (r.returncode, r.stdout, r.stderr)
+
+
+# ------------------------------------------------------------------ HTTP
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "Response(%d, %r)" % (self.status, self.body[:200])
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    """One request on a fresh connection. Raises on dropped connections
+    (http.client.RemoteDisconnected, IncompleteRead, ...)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = None
+        h = dict(headers or {})
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=h)
+        r = conn.getresponse()
+        payload = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, payload)
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ emulator
+
+class Emulator:
+    """A running xata-emulator. Keyword options become flags:
+    hibernated_ms=0 -> --hibernated-ms 0; drop_on_exit=True -> --drop-on-exit.
+    pg=False runs it in memory mode."""
+
+    def __init__(self, pg=True, name=None, api_key=DEFAULT_KEY, org=DEFAULT_ORG,
+                 project=DEFAULT_PROJECT, save_traffic=True, extra_args=(), **options):
+        self.bin = require_emulator()
+        self.use_pg = pg
+        self.name = name or test_name()
+        self.n = next(_counter)
+        self.api_key = api_key
+        self.org = org
+        self.project = project
+        self.save_traffic = save_traffic
+        self.options = dict(options)
+        self.extra_args = list(extra_args)
+        self.prefix = self.options.pop("db_prefix", "t%d_%d_" % (os.getpid() % 10000000, self.n))
+        self.proc = None
+        self.port = None
+        self.cluster = None
+        self.returncode = None
+        self.stderr_path = None
+
+    # -- lifecycle
+    def start(self):
+        self.tmp = tempfile.mkdtemp(prefix="xata-emulator-")
+        port_file = os.path.join(self.tmp, "port")
+        args = [self.bin, "--port", "0", "--port-file", port_file, "--api-key", self.api_key,
+                "--org", self.org, "--project", self.project, "--db-prefix", self.prefix]
+        if self.use_pg:
+            self.cluster = pg_cluster()
+            args += ["--pg", self.cluster.conninfo()]
+            self.options.setdefault("drop_on_exit", True)
+        for key, value in self.options.items():
+            flag = "--" + key.replace("_", "-")
+            if value is True:
+                args.append(flag)
+            elif value is False or value is None:
+                continue
+            else:
+                args += [flag, str(value)]
+        args += self.extra_args
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        self._stderr = open(self.stderr_path, "wb")
+        self._stdout_path = os.path.join(self.tmp, "stdout")
+        self._stdout = open(self._stdout_path, "wb")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        self.proc = subprocess.Popen(args, stdout=self._stdout, stderr=self._stderr, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if os.path.exists(port_file):
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("xata-emulator exited with %d: %s"
+                                   % (self.proc.returncode, self.stderr_text()))
+            time.sleep(0.02)
+        self.proc.kill()
+        raise RuntimeError("xata-emulator did not start: " + self.stderr_text())
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stdout_text(self):
+        try:
+            with open(self._stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Saves the request log, stops the emulator, returns its exit code."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None and self.save_traffic:
+            self._save_traffic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.returncode = self.proc.returncode
+        self.proc = None
+        self._stderr.close()
+        self._stdout.close()
+        return self.returncode
+
+    def _save_traffic(self):
+        directory = os.environ.get("XBRANCH_TRAFFIC_DIR")
+        if not directory:
+            return
+        try:
+            log = self.requests()
+        except (OSError, http.client.HTTPException, ValueError):
+            return
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "%s-%d.json" % (self.name, self.n))
+        with open(path + ".tmp", "w") as f:
+            json.dump({"test": self.name, "org": self.org, "project": self.project,
+                       "requests": log}, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    # -- addresses
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def project_path(self):
+        return "/organizations/%s/projects/%s" % (self.org, self.project)
+
+    # -- admin API
+    def admin_get(self, path):
+        r = http_request(self.port, "GET", "/_emulator/" + path.lstrip("/"))
+        if r.status != 200:
+            raise RuntimeError("admin GET %s: %d %r" % (path, r.status, r.body))
+        return r.json()
+
+    def admin_post(self, path, body):
+        r = http_request(self.port, "POST", "/_emulator/" + path.lstrip("/"), body=body)
+        if r.status != 200:
+            raise RuntimeError("admin POST %s: %d %r" % (path, r.status, r.body))
+        return r.json()
+
+    def requests(self):
+        return self.admin_get("requests")["requests"]
+
+    def branches(self):
+        return self.admin_get("branches")["branches"]
+
+    def set_faults(self, rules):
+        return self.admin_post("faults", {"faults": rules})["faults"]
+
+    def set_config(self, **config):
+        return self.admin_post("config", config)
+
+    def set_behavior(self, branch_id, behavior, **extra):
+        return self.admin_post("branches/%s/behavior" % branch_id, dict(behavior=behavior, **extra))
+
+    def next_behavior(self, behavior, **extra):
+        return self.admin_post("next-behavior", dict(behavior=behavior, **extra))
+
+    def mark_ready(self, branch_id):
+        return self.admin_post("branches/%s/mark-ready" % branch_id, {})
+
+    # -- the API itself
+    def api(self, method, path, body=None, token=None, headers=None, timeout=30):
+        """Calls path under the project (path "" is the project itself)."""
+        h = dict(headers or {})
+        if token is None:
+            token = self.api_key
+        if token != "":
+            h["Authorization"] = "Bearer " + token
+        return http_request(self.port, method, self.project_path + path, body=body,
+                            headers=h, timeout=timeout)
+
+    def root_branch(self):
+        for b in self.branches():
+            if b["parentID"] is None and b["deletedAt"] is None:
+                return b
+        raise RuntimeError("no root branch")
+
+    def create_branch(self, name, parent_id=None, **extra):
+        body = {"name": name, "mode": "inherit",
+                "parentID": parent_id or self.root_branch()["id"]}
+        body.update(extra)
+        return self.api("POST", "/branches", body)
+
+    def wait_ready(self, branch_id, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.api("GET", "/branches/" + branch_id)
+            if r.status == 200 and r.json()["status"]["statusType"] == "STATUS_TYPE_HEALTHY":
+                return r.json()
+            time.sleep(0.05)
+        raise AssertionError("branch %s not HEALTHY within %ss" % (branch_id, timeout))
+
+    def env(self):
+        """Environment for xbranch pointed at this emulator."""
+        return {"XATA_API_KEY": self.api_key, "XATA_API_BASE_URL": self.base_url,
+                "XATA_ORGANIZATION_ID": self.org, "XATA_PROJECT_ID": self.project}
+
+
+# ------------------------------------------------------------------ xbranch
+
+def run_xbranch(args, env=None, timeout=300, input=None):
+    """Runs XBRANCH_BIN with only PATH plus env; returns (code, stdout, stderr)."""
+    binary = require_xbranch()
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    if env:
+        e.update(env)
+    r = subprocess.run([binary] + list(args), capture_output=True, text=True, env=e,
+                       timeout=timeout, input=input)
+    return r.returncode, r.stdout, r.stderr
+
+
+# ------------------------------------------------------------------ runner
+
+def main():
+    """Runs the calling module's tests; exits 0, 1, or 77 when all skipped."""
+    prog = unittest.main(module="__main__", exit=False, verbosity=2)
+    result = prog.result
+    _stop_private_pg()
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.skipped and len(result.skipped) >= result.testsRun:
+        sys.exit(SKIP)
+    sys.exit(0)
