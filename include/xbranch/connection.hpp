@@ -1,0 +1,45 @@
+// Turning credentials into a connection: host, port, database, user,
+// password, and the postgresql:// URL a client can use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace xbranch {
+
+enum class Endpoint { ReadWrite, Read, ReadOnly, Pooler };
+
+std::optional<Endpoint> parse_endpoint(std::string_view text);  // rw | r | ro | pooler
+const char* endpoint_name(Endpoint e);
+
+struct ConnectionInfo {
+    std::string host;
+    int port = 5432;
+    std::string database;
+    std::string username;
+    std::string password;
+    std::string sslmode = "require";  // empty: no sslmode parameter
+};
+
+// The parts of a postgresql:// URL (user and password percent-decoded).
+struct ParsedUrl {
+    std::string username;
+    std::string password;
+    std::string host;
+    std::optional<int> port;
+    std::string database;
+};
+std::optional<ParsedUrl> parse_postgres_url(std::string_view url);
+
+std::string percent_encode(std::string_view text);  // RFC 3986 unreserved kept
+std::string percent_decode(std::string_view text);
+
+// "abc.region.xata.tech" + Pooler -> "abc-pooler.region.xata.tech".
+std::string apply_endpoint(std::string_view host, Endpoint endpoint);
+
+// postgresql://USER:PASS@HOST:PORT/DB?sslmode=MODE, user and password
+// percent-encoded; with mask_password the password is k_mask.
+std::string build_connection_string(const ConnectionInfo& info, bool mask_password = false);
+
+}  // namespace xbranch

@@ -1,0 +1,39 @@
+// Branch names derived from the sandbox: deterministic, DNS-label safe, and
+// different sandboxes never share one.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace xbranch {
+
+inline constexpr std::size_t k_max_branch_name = 63;  // a DNS label
+inline constexpr std::size_t k_max_prefix = 20;
+inline constexpr std::string_view k_default_prefix = "sb-";
+
+struct SandboxIdentity {
+    std::string sandbox;     // SIGNADOT_SANDBOX_NAME
+    std::string sandbox_id;  // SIGNADOT_SANDBOX_ID (unique per sandbox instance)
+    std::string resource;    // SIGNADOT_RESOURCE_NAME
+};
+
+// Lower-cases and keeps [a-z0-9-], folding any other run of characters into
+// one '-', trimming '-' at both ends.
+std::string sanitize_label(std::string_view raw);
+
+// prefix + readable part + '-' + 8-char hash of the exact identity, at most 63
+// characters. Throws Error(Usage) when the sandbox name is empty or has
+// nothing legal in it, or when the prefix is invalid.
+std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix);
+
+// The prefix: 1-20 chars of [a-z0-9-], starting with a letter.
+bool valid_prefix(std::string_view prefix);
+
+// A name given with --branch: 1-63 chars of [a-zA-Z0-9-_.], starting with an alphanumeric.
+bool valid_branch_name(std::string_view name);
+
+// Stable 8-character base-32 hash (FNV-1a 64).
+std::string short_hash(std::string_view data);
+
+}  // namespace xbranch

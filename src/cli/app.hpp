@@ -1,0 +1,70 @@
+// The command line: one file per subcommand, registered in app.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "xbranch/config.hpp"
+#include "xbranch/curl_transport.hpp"
+#include "xbranch/lifecycle.hpp"
+#include "xbranch/xata_client.hpp"
+
+namespace xbranch::cli {
+
+int run(int argc, char** argv);
+
+// What every command gets: the global flags and the environment.
+struct Context {
+    GlobalFlags global;
+    const Environment* env = nullptr;
+    bool stdout_is_tty = false;
+    bool stderr_is_tty = false;
+    bool color = false;
+};
+
+// A registered subcommand: its CLI11 node and what to run when it was chosen.
+struct Command {
+    CLI::App* app = nullptr;
+    std::function<int()> run;
+};
+
+Command add_create(CLI::App& root, Context& ctx);
+Command add_delete(CLI::App& root, Context& ctx);
+Command add_status(CLI::App& root, Context& ctx);
+Command add_url(CLI::App& root, Context& ctx);
+Command add_list(CLI::App& root, Context& ctx);
+Command add_gc(CLI::App& root, Context& ctx);
+
+// The API connection of one run: config, one libcurl handle, the client.
+struct Session {
+    ApiConfig config;
+    SystemClock clock;
+    CurlTransport transport;
+    XataClient client;
+
+    Session(ApiConfig cfg, TransportOptions options);
+};
+std::unique_ptr<Session> open_session(const Context& ctx);
+
+// --sandbox, --sandbox-id, --resource, --prefix, --branch, [--branch-id], --parent
+void add_identity_flags(CLI::App& app, IdentityFlags& flags, bool with_branch_id);
+
+// Logs "name = value (origin)" for each setting at debug level (-v).
+void log_settings(const ApiConfig& api, const BranchTarget* target);
+
+std::string version_text();
+std::string format_age(long long seconds);
+
+}  // namespace xbranch::cli
+
+namespace xbranch::cli {
+// The branch a command points at: by --branch-id, else by name. Throws
+// NotFound when there is none.
+BranchDetails locate_branch(XataClient& client, const BranchTarget& target);
+long long now_unix();
+}  // namespace xbranch::cli

@@ -1,0 +1,124 @@
+// xbranch create: create (or adopt) the sandbox's branch, wait, hand over the connection.
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "app.hpp"
+#include "xbranch/error.hpp"
+#include "xbranch/outputs.hpp"
+#include "xbranch/progress.hpp"
+
+namespace xbranch::cli {
+namespace {
+
+struct CreateOptions {
+    IdentityFlags identity;
+    std::string timeout = "10m";
+    std::optional<std::string> output_dir;
+    std::string output = "text";
+    bool show_secrets = false;
+    std::string sslmode = "require";
+    std::string endpoint = "rw";
+    bool keep_on_failure = false;
+    std::string description;
+};
+
+int run_create(const CreateOptions& o, const Context& ctx) {
+    BranchTarget target = resolve_branch_target(o.identity, *ctx.env, /*require_name=*/true);
+    auto timeout = parse_duration(o.timeout);
+    if (!timeout || timeout->count() <= 0) {
+        throw Error(ErrorKind::Usage, "invalid --timeout '" + o.timeout + "': use e.g. 90s, 10m, 1500ms");
+    }
+    auto endpoint = parse_endpoint(o.endpoint);
+    if (!endpoint) {
+        throw Error(ErrorKind::Usage, "invalid --endpoint '" + o.endpoint + "': use rw, r, ro or pooler");
+    }
+    const OutputFormat format = o.output == "json" ? OutputFormat::Json
+                                : o.output == "env" ? OutputFormat::Env
+                                                    : OutputFormat::Text;
+    auto session = open_session(ctx);
+    log_settings(session->config, &target);
+
+    // A folder we cannot write must cost no branch: check it first.
+    if (o.output_dir) {
+        preflight_output_dir(*o.output_dir);
+    }
+
+    auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
+    Lifecycle lifecycle(session->client, session->clock, *progress);
+    CreateRequest req;
+    req.branch_name = target.name.value;
+    req.parent = target.parent.setting.value;
+    req.parent_is_id = target.parent.is_id;
+    req.description = o.description;
+    req.timeout = *timeout;
+    req.endpoint = *endpoint;
+    req.sslmode = o.sslmode == "none" ? "" : o.sslmode;
+    req.keep_on_failure = o.keep_on_failure;
+
+    CreateResult result;
+    try {
+        result = lifecycle.create(req);
+    } catch (...) {
+        progress->finish();
+        throw;
+    }
+    progress->finish();
+
+    if (o.output_dir) {
+        try {
+            write_output_files(*o.output_dir, output_files(result));
+        } catch (Error& e) {
+            if (result.created_by_us && !o.keep_on_failure) {
+                lifecycle.cleanup(result.branch, e.what());
+                e.add_hint("the branch " + result.branch.name + " created by this run was deleted");
+            }
+            throw;
+        }
+        spdlog::debug("wrote outputs to {}", *o.output_dir);
+    }
+    spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name, result.branch.id,
+                 session->client.request_count(), result.adopted ? "; it already existed and was adopted" : "");
+    std::cout << render(result, format, o.show_secrets) << std::flush;
+    return 0;
+}
+
+}  // namespace
+
+Command add_create(CLI::App& root, Context& ctx) {
+    auto opts = std::make_shared<CreateOptions>();
+    CLI::App* app = root.add_subcommand(
+        "create", "Create (or adopt) the sandbox's branch, wait until it is usable, hand over its connection");
+    add_identity_flags(*app, opts->identity, /*with_branch_id=*/false);
+    app->add_option("--timeout", opts->timeout, "How long to wait for the branch to be ready (90s, 10m, ...)")
+        ->capture_default_str();
+    app->add_option("--output-dir", opts->output_dir,
+                    "Write branch-name, branch-id, connection-string, host, port, database, username, "
+                    "password there (one value per file; secrets mode 0600)");
+    app->add_option("--output,-o", opts->output, "What to print on stdout: text, json or env")
+        ->check(CLI::IsMember({"text", "json", "env"}))
+        ->capture_default_str();
+    app->add_flag("--show-secrets", opts->show_secrets, "Print the password unmasked in json/env/text output");
+    app->add_option("--sslmode", opts->sslmode,
+                    "sslmode of the connection string (require, verify-full, disable, none = leave out)")
+        ->capture_default_str();
+    app->add_option("--endpoint", opts->endpoint, "Endpoint: rw (primary), r, ro (replicas) or pooler")
+        ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))
+        ->capture_default_str();
+    app->add_flag("--keep-on-failure", opts->keep_on_failure,
+                  "Keep a branch this run created when a later step fails (default: delete it)");
+    app->add_option("--description", opts->description, "Branch description (<= 50 chars: letters, digits, '-', ' ')");
+    app->footer(R"TXT(The branch name is derived from the sandbox: PREFIX + sandbox [+ resource] [+ sandbox id]
++ a hash of all three, at most 63 characters; the same sandbox always gets the same
+name, so running create again adopts the branch instead of making a second one.
+
+Examples:
+  xbranch create --sandbox my-feature
+  xbranch create --sandbox my-feature --parent staging --timeout 2m --output json
+  eval "$(xbranch create --sandbox my-feature --output env --show-secrets)"
+  # in a Signadot plugin step (the operator sets SIGNADOT_SANDBOX_NAME/ID):
+  xbranch create --output-dir /outputs)TXT");
+    return {app, [opts, &ctx] { return run_create(*opts, ctx); }};
+}
+
+}  // namespace xbranch::cli

@@ -1,0 +1,102 @@
+#include "xbranch/log.hpp"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+#include "xbranch/redact.hpp"
+
+namespace xbranch {
+namespace {
+
+LogFormat g_format = LogFormat::Text;
+bool g_timestamps = false;
+
+std::string timestamp(spdlog::log_clock::time_point tp) {
+    const auto t = spdlog::log_clock::to_time_t(tp);
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+    return buf;
+}
+
+// Every message is redacted here, whoever logged it.
+class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        const std::string text = redact(std::string_view(msg.payload.data(), msg.payload.size()));
+        const auto level = spdlog::level::to_string_view(msg.level);
+        std::string line;
+        if (g_format == LogFormat::Json) {
+            line = "{\"time\":\"" + timestamp(msg.time) + "\",\"level\":\"" +
+                   std::string(level.data(), level.size()) + "\",\"msg\":\"" + json_escape(text) + "\"}\n";
+        } else {
+            if (g_timestamps) {
+                line += timestamp(msg.time) + " ";
+            }
+            if (msg.level != spdlog::level::info) {
+                line += msg.level == spdlog::level::warn ? "warning" : std::string(level.data(), level.size());
+                line += ": ";
+            }
+            line += text + "\n";
+        }
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    void flush_() override { std::fflush(stderr); }
+};
+
+}  // namespace
+
+std::string json_escape(const std::string& text) {
+    std::string out;
+    out.reserve(text.size() + 8);
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    return out;
+}
+
+void setup_logging(int verbosity, LogFormat format) {
+    g_format = format;
+    g_timestamps = verbosity >= 1;
+    auto sink = std::make_shared<RedactingStderrSink>();
+    auto logger = std::make_shared<spdlog::logger>("xbranch", sink);
+    spdlog::level::level_enum level = spdlog::level::info;
+    if (verbosity < 0) {
+        level = spdlog::level::err;
+    } else if (verbosity == 1) {
+        level = spdlog::level::debug;
+    } else if (verbosity >= 2) {
+        level = spdlog::level::trace;
+    }
+    logger->set_level(level);
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+LogFormat log_format() { return g_format; }
+
+}  // namespace xbranch
