@@ -273,7 +273,11 @@ void HttpServer::stop() {
     }
     {
         std::unique_lock lock(mu_);
-        for (const int fd : open_fds_) ::shutdown(fd, SHUT_RDWR);
+        // Idle connections go now; busy ones finish their answer (marked
+        // Connection: close) and end on their own.
+        for (const auto& [fd, busy] : open_fds_) {
+            if (!busy) ::shutdown(fd, SHUT_RDWR);
+        }
         cv_.wait(lock, [this] { return live_threads_ == 0; });
     }
     if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -281,6 +285,13 @@ void HttpServer::stop() {
     if (wake_pipe_[1] >= 0) ::close(wake_pipe_[1]);
     listen_fd_ = -1;
     wake_pipe_[0] = wake_pipe_[1] = -1;
+}
+
+void HttpServer::set_busy(int fd, bool busy) {
+    std::lock_guard lock(mu_);
+    open_fds_[fd] = busy;
+    // A connection that turns idle while stopping is closed at once.
+    if (!busy && stopping_.load()) ::shutdown(fd, SHUT_RD);
 }
 
 void HttpServer::accept_loop() {
@@ -302,7 +313,7 @@ void HttpServer::accept_loop() {
             ::close(fd);
             return;
         }
-        open_fds_.insert(fd);
+        open_fds_[fd] = false;
         ++live_threads_;
         std::thread([this, fd] {
             serve(fd);
@@ -423,7 +434,13 @@ void HttpServer::serve(int fd) {
                 req.body = std::move(*data);
             }
 
+            set_busy(fd, true);
             HttpResponse res = handler_(req);
+            struct Idle {
+                HttpServer* s;
+                int fd;
+                ~Idle() { s->set_busy(fd, false); }
+            } idle{this, fd};
             if (res.delivery == Delivery::drop) return;  // closed by the caller thread
 
             const bool no_body = res.status == 204 || res.status == 304 || req.method == "HEAD";

@@ -12,7 +12,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,7 +76,8 @@ private:
     std::atomic<bool> stopping_{false};
     std::mutex mu_;
     std::condition_variable cv_;
-    std::set<int> open_fds_;
+    std::map<int, bool> open_fds_;  // fd -> busy answering a request
+    void set_busy(int fd, bool busy);
     int live_threads_ = 0;
 };
 
