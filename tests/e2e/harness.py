@@ -167,6 +167,17 @@ def http_request(port, method, path, body=None, headers=None, timeout=30):
 
 # ------------------------------------------------------------------ emulator
 
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test process dies (a ctest
+    timeout kills the test, which must not leave emulators behind)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Emulator:
     """A running xata-emulator. Keyword options become flags:
     hibernated_ms=0 -> --hibernated-ms 0; drop_on_exit=True -> --drop-on-exit.
@@ -215,7 +226,8 @@ class Emulator:
         self._stdout_path = os.path.join(self.tmp, "stdout")
         self._stdout = open(self._stdout_path, "wb")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self.proc = subprocess.Popen(args, stdout=self._stdout, stderr=self._stderr, env=env)
+        self.proc = subprocess.Popen(args, stdout=self._stdout, stderr=self._stderr, env=env,
+                                     preexec_fn=_die_with_parent)
         deadline = time.time() + 60
         while time.time() < deadline:
             if os.path.exists(port_file):
