@@ -262,6 +262,12 @@ if [ "$run_tests" -eq 1 ]; then
     # shellcheck disable=SC2016 # expanded inside the image
     run_in_image sh -c 'test -w "$HOME" && test -w /outputs && test -w .' \
         || die "HOME, /outputs or the work dir is not writable"
+    # The entry point's other forms: a subcommand, the text of a script.
+    run_in_image create --help >/dev/null || die "xbranch create --help through the entrypoint"
+    # shellcheck disable=SC2016 # expanded inside the image
+    out="$(run_in_image "$(printf '#!/bin/sh\necho "script text ran as $(id -u)"')")" \
+        || die "script text through the entrypoint"
+    [ "$out" = "script text ran as 10001" ] || die "script text through the entrypoint printed: $out"
     phase_end
 fi
 

@@ -475,6 +475,7 @@ class Runner:
             "SIGNADOT_SANDBOX_ROUTING_KEY": sid,
             "SIGNADOT_RESOURCE_NAME": resource["name"],
         }
+        self.secret_env: set[str] = set()  # env names whose values are not logged
         self.overlay_env = self._resolve_overlay_env()
         if not args.image:
             xb = args.xbranch_bin or os.environ.get("XBRANCH_BIN")
@@ -510,6 +511,7 @@ class Runner:
                     raise SystemExit(f"run_workflow: envFrom secret {ref.get('name')!r} not given (--secret)")
                 for k, v in (data or {}).items():
                     env[ef.get("prefix", "") + k] = v
+                    self.secret_env.add(ef.get("prefix", "") + k)
             for e in main.get("env") or []:
                 if "value" in e:
                     env[e["name"]] = str(e["value"])
@@ -519,6 +521,7 @@ class Runner:
                 if ref is None:
                     raise SystemExit(f"run_workflow: env {e['name']}: only value and secretKeyRef are supported here")
                 v = self._secret_value(ref["name"], ref["key"])
+                self.secret_env.add(e["name"])
                 if v is None:
                     if ref.get("optional"):
                         continue
@@ -560,7 +563,7 @@ class Runner:
                 env[en] = inputs.get(inp["name"], "")
         env.update(self.signadot_env)
 
-        shown = {k: ("********" if re.search(r"KEY|PASSWORD|SECRET|TOKEN", k) else mask(v)) for k, v in env.items()}
+        shown = {k: ("********" if k in self.secret_env else mask(v)) for k, v in env.items()}
         self.log(f"--- step {self.seq}: {label}: {step['name']}")
         self.log(f"    inputs: {json.dumps({k: mask(v) for k, v in inputs.items()})}")
         self.log(f"    env: {' '.join(f'{k}={v}' for k, v in sorted(shown.items()))}")
@@ -688,7 +691,7 @@ class Runner:
 
     def psql(self, url: str, sql: str) -> tuple[int, str]:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "PGCONNECT_TIMEOUT": "10"}
-        p = subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
                            env=env, capture_output=True, text=True, timeout=60)
         return p.returncode, (p.stdout + p.stderr).strip()
 
