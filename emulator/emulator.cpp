@@ -431,8 +431,14 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
         Answer a{201, short_json(*b), {}};
         branches_.push_back(std::move(b));
         if (pg_) {
+            // Detached; workers_ counts them so shutdown() can wait.
             ++workers_;
-            threads_.emplace_back([this, id] { start_child_work(id); });
+            std::thread([this, id] {
+                start_child_work(id);
+                std::lock_guard l(mu_);
+                --workers_;
+                cv_.notify_all();
+            }).detach();
         }
         return a;
     }
@@ -485,7 +491,6 @@ void Emulator::start_child_work(const std::string& id) {
                 drop = x->drop_requested;
             }
         }
-        --workers_;
         cv_.notify_all();
     }
     if (!err.empty()) log_line("xata-emulator: creating database " + db + " failed: " + err);
@@ -1062,13 +1067,9 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
 }
 
 void Emulator::shutdown() {
-    std::vector<std::thread> threads;
     {
-        std::lock_guard lock(mu_);
-        threads.swap(threads_);
-    }
-    for (auto& t : threads) {
-        if (t.joinable()) t.join();
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return workers_ == 0; });
     }
     if (!pg_ || !opts_.drop_on_exit) return;
     std::vector<std::string> ids;

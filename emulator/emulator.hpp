@@ -169,7 +169,6 @@ private:
     std::deque<Clock::time_point> window_;
     std::vector<std::string> pending_role_drops_;
     int workers_ = 0;
-    std::vector<std::thread> threads_;
     std::chrono::system_clock::time_point project_created_;
 };
 
