@@ -1,0 +1,629 @@
+#!/usr/bin/python3
+"""xbranch benchmark: xbranch against the curl+jq script of the official flow.
+
+Standard library only. Run through bench/run.sh, which builds a Release tree
+first; or directly:
+
+  bench/run_bench.py --xbranch BIN --emulator BIN [--quick] [--out DIR]
+
+Against xata-emulator in memory mode on loopback (a branch is HEALTHY
+hibernatedMs + transientMs after its POST), it measures, alternating the two
+clients pair by pair so machine noise hits both:
+  1. wall time of create (until the outputs are written) and delete, for
+     D = 0, 1.5 s and 10 s: median, p10-p90, ratio xbranch/baseline per pair;
+  2. readiness detection lag (exit time - createdAt - D) and API requests;
+  3. xbranch CPU time and peak RSS of a create+delete cycle (os.wait4), the
+     stripped binary size, the runtime image size if the image script left one;
+  4. create+delete against 1, 50 and 100 branches; 50 concurrent creates
+     against a rate-limited emulator.
+It prints a table with PASS/FAIL per target and writes DIR/latest.json and
+DIR/latest.md (DIR defaults to bench/results).
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+BASELINE = os.path.join(HERE, "baseline.sh")
+
+API_KEY = "xau_benchkey00000000000000000000000000"
+ORG = "emuorg"
+PROJECT = "prj_emulator00000000000000000"
+
+
+# ------------------------------------------------------------------ statistics
+
+def quantile(values, q):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summary(values):
+    if not values:
+        return None
+    return {"n": len(values), "median": quantile(values, 0.5), "p10": quantile(values, 0.1),
+            "p90": quantile(values, 0.9), "min": min(values), "max": max(values)}
+
+
+def fmt_s(s, unit="s", digits=3):
+    """'median [p10-p90]' of a summary in seconds, shown in ms below 1 s."""
+    if s is None:
+        return "-"
+    if unit == "s" and s["median"] < 1.0:
+        return "%.1f ms [%.1f-%.1f]" % (s["median"] * 1e3, s["p10"] * 1e3, s["p90"] * 1e3)
+    if unit == "s":
+        return "%.3f s [%.3f-%.3f]" % (s["median"], s["p10"], s["p90"])
+    return ("%." + str(digits) + "f [%." + str(digits) + "f-%." + str(digits) + "f]") % (
+        s["median"], s["p10"], s["p90"])
+
+
+# ------------------------------------------------------------------ emulator
+
+class Emulator:
+    def __init__(self, binary, workdir, **flags):
+        self.binary = binary
+        self.workdir = workdir
+        self.flags = flags
+        self.proc = None
+        self.port = None
+
+    def __enter__(self):
+        port_file = os.path.join(self.workdir, "emulator.port")
+        args = [self.binary, "--port", "0", "--port-file", port_file, "--api-key", API_KEY,
+                "--org", ORG, "--project", PROJECT, "--quiet"]
+        for k, v in self.flags.items():
+            args += ["--" + k.replace("_", "-"), str(v)]
+        self.log = open(os.path.join(self.workdir, "emulator.log"), "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the emulator exited with %d; see %s" %
+                                   (self.proc.returncode, self.log.name))
+            try:
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        else:
+            raise RuntimeError("the emulator did not start")
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def call(self, method, path, body=None, auth=False):
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if auth:
+            headers["Authorization"] = "Bearer " + API_KEY
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                payload = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        return r.status, (json.loads(payload) if payload else None)
+
+    def api(self, method, path, body=None):
+        return self.call(method, "/organizations/%s/projects/%s%s" % (ORG, PROJECT, path), body, auth=True)
+
+    def config(self, **cfg):
+        status, body = self.call("POST", "/_emulator/config", cfg)
+        assert status == 200, (status, body)
+        return body
+
+    def clear_requests(self):
+        self.call("DELETE", "/_emulator/requests")
+
+    def requests(self):
+        return self.call("GET", "/_emulator/requests")[1]["requests"]
+
+    def branches(self):
+        return self.call("GET", "/_emulator/branches")[1]["branches"]
+
+    def env(self):
+        return {"XATA_API_KEY": API_KEY, "XATA_API_BASE_URL": self.base_url,
+                "XATA_ORGANIZATION_ID": ORG, "XATA_PROJECT_ID": PROJECT}
+
+
+def parse_rfc3339(text):
+    # 2026-05-01T12:00:00.123456Z
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+# ------------------------------------------------------------------ running the clients
+
+class Run:
+    """One process: wall time, exit code, CPU and peak RSS (wait4)."""
+
+    def __init__(self, args, env, cwd):
+        self.args = args
+        devnull = subprocess.DEVNULL
+        self.err_path = os.path.join(cwd, "stderr.txt")
+        with open(self.err_path, "w") as err:
+            self.t_start = time.time()
+            p0 = time.perf_counter()
+            proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=devnull, stderr=err,
+                                    close_fds=True)
+            _, status, ru = os.wait4(proc.pid, 0)
+            self.wall = time.perf_counter() - p0
+            self.t_end = time.time()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        self.code = proc.returncode
+        self.cpu = ru.ru_utime + ru.ru_stime
+        self.maxrss_kb = ru.ru_maxrss
+
+    def check(self):
+        if self.code != 0:
+            with open(self.err_path) as f:
+                raise RuntimeError("%s exited %d: %s" % (" ".join(self.args), self.code, f.read()[-2000:]))
+        return self
+
+
+class Clients:
+    def __init__(self, xbranch, emu, workdir):
+        self.xbranch = xbranch
+        self.emu = emu
+        self.workdir = workdir
+        self.base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir,
+                         "NO_COLOR": "1", "LC_ALL": "C"}
+        self.base_env.update(emu.env())
+
+    def env(self):
+        return dict(self.base_env)
+
+    def create(self, client, name):
+        out = os.path.join(self.workdir, "out-" + name)
+        shutil.rmtree(out, ignore_errors=True)
+        if client == "xbranch":
+            args = [self.xbranch, "-q", "create", "--branch", name, "--output-dir", out]
+        else:
+            args = ["/bin/sh", BASELINE, "create", name, out]
+        r = Run(args, self.env(), self.workdir).check()
+        with open(os.path.join(out, "branch-id")) as f:
+            r.branch_id = f.read()
+        if not os.path.exists(os.path.join(out, "connection-string")):
+            raise RuntimeError("%s wrote no connection-string" % client)
+        shutil.rmtree(out, ignore_errors=True)
+        return r
+
+    def delete(self, client, name):
+        if client == "xbranch":
+            args = [self.xbranch, "-q", "delete", "--branch", name]
+        else:
+            args = ["/bin/sh", BASELINE, "delete", name]
+        return Run(args, self.env(), self.workdir).check()
+
+
+def count_api(requests):
+    return len(requests)
+
+
+def cycle(clients, emu, client, name, delay_s):
+    """create + delete by one client; returns a dict of figures."""
+    emu.clear_requests()
+    c = clients.create(client, name)
+    reqs_create = emu.requests()
+    branch = next(b for b in emu.branches() if b["id"] == c.branch_id)
+    healthy_at = parse_rfc3339(branch["createdAt"]) + delay_s
+    polls = sum(1 for q in reqs_create if q["method"] == "GET" and q["path"].endswith("/branches/" + c.branch_id))
+    emu.clear_requests()
+    d = clients.delete(client, name)
+    reqs_delete = emu.requests()
+    return {"create_s": c.wall, "delete_s": d.wall, "lag_s": c.t_end - healthy_at,
+            "create_requests": count_api(reqs_create), "polls": polls,
+            "delete_requests": count_api(reqs_delete),
+            "cpu_s": c.cpu + d.cpu, "maxrss_kb": max(c.maxrss_kb, d.maxrss_kb),
+            "create_cpu_s": c.cpu, "delete_cpu_s": d.cpu,
+            "statuses": sorted(set(q["status"] for q in reqs_create + reqs_delete))}
+
+
+# ------------------------------------------------------------------ the phases
+
+def timeline(delay_s):
+    """hibernatedMs/transientMs for a readiness delay D: HIBERNATED for a
+    third (at most 1 s, below xbranch's 3 s wake threshold), TRANSIENT after."""
+    total = int(round(delay_s * 1000))
+    hib = min(total // 3, 1000)
+    return hib, total - hib
+
+
+def phase_delay(clients, emu, delay_s, pairs, log):
+    hib, trans = timeline(delay_s)
+    emu.config(hibernatedMs=hib, transientMs=trans, rateLimit=None)
+    rows = []
+    for i in range(pairs):
+        order = ["xbranch", "baseline"] if i % 2 == 0 else ["baseline", "xbranch"]
+        pair = {}
+        for client in order:
+            pair[client] = cycle(clients, emu, client, "sb-bench-%s-%d-%d" % (client[0], int(delay_s * 10), i),
+                                 delay_s)
+        rows.append(pair)
+        log("  D=%.1fs pair %d/%d: create xbranch %.3f s baseline %.3f s" %
+            (delay_s, i + 1, pairs, pair["xbranch"]["create_s"], pair["baseline"]["create_s"]))
+    out = {"delay_s": delay_s, "hibernated_ms": hib, "transient_ms": trans, "pairs": pairs, "raw": rows}
+    for client in ("xbranch", "baseline"):
+        out[client] = {k: summary([r[client][k] for r in rows])
+                       for k in ("create_s", "delete_s", "lag_s", "create_requests", "polls",
+                                 "delete_requests", "cpu_s", "maxrss_kb")}
+    out["ratio_create"] = summary([r["xbranch"]["create_s"] / r["baseline"]["create_s"] for r in rows])
+    out["ratio_delete"] = summary([r["xbranch"]["delete_s"] / r["baseline"]["delete_s"] for r in rows])
+    return out
+
+
+def phase_scale(clients, emu, sizes, reps, log):
+    """create+delete against a project holding N branches (main included)."""
+    emu.config(hibernatedMs=0, transientMs=0, rateLimit=None)
+    main_id = next(b["id"] for b in emu.branches() if b["name"] == "main" and b["deletedAt"] is None)
+    have = 1
+    results = []
+    for n in sizes:
+        while have < n:
+            status, body = emu.api("POST", "/branches", {"name": "filler-%03d" % have, "mode": "inherit",
+                                                         "parentID": main_id})
+            if status != 201:
+                raise RuntimeError("could not pre-create a branch: %s %s" % (status, body))
+            have += 1
+        _, listing = emu.api("GET", "/branches")
+        list_bytes = len(json.dumps(listing))
+        rows = []
+        for i in range(reps):
+            order = ["xbranch", "baseline"] if i % 2 == 0 else ["baseline", "xbranch"]
+            pair = {}
+            for client in order:
+                pair[client] = cycle(clients, emu, client, "sb-scale-%s-%d-%d" % (client[0], n, i), 0.0)
+            rows.append(pair)
+        entry = {"branches": n, "list_bytes": list_bytes, "reps": reps}
+        for client in ("xbranch", "baseline"):
+            entry[client] = {k: summary([r[client][k] for r in rows])
+                             for k in ("create_s", "delete_s", "create_requests", "delete_requests")}
+            entry[client]["cycle_s"] = summary([r[client]["create_s"] + r[client]["delete_s"] for r in rows])
+        results.append(entry)
+        log("  %d branches: xbranch cycle %s, baseline cycle %s" %
+            (n, fmt_s(entry["xbranch"]["cycle_s"]), fmt_s(entry["baseline"]["cycle_s"])))
+    return results
+
+
+def phase_concurrent(clients, emu, count, rate_limit, delay_s, log):
+    hib, trans = timeline(delay_s)
+    emu.config(hibernatedMs=hib, transientMs=trans, rateLimit=rate_limit)
+    emu.clear_requests()
+    before = {b["id"] for b in emu.branches()}
+    names = ["sb-conc-%02d" % i for i in range(count)]
+    t0 = time.perf_counter()
+
+    def one(name):
+        out = os.path.join(clients.workdir, "out-" + name)
+        args = [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", out, "--timeout", "5m"]
+        r = Run(args, clients.env(), clients.workdir)
+        with open(r.err_path) as f:
+            err = f.read()
+        return name, r.code, r.wall, err
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        done = list(pool.map(one, names))
+    total = time.perf_counter() - t0
+    reqs = emu.requests()
+    emu.config(rateLimit=None)
+    new = [b for b in emu.branches() if b["id"] not in before]
+    per_name = {}
+    for b in new:
+        per_name.setdefault(b["name"], []).append(b)
+    failures = [(n, c, e.strip()[-300:]) for n, c, _, e in done if c != 0]
+    created_once = all(len(per_name.get(n, [])) == 1 for n in names) and len(new) == count
+    # clean up through the API (not measured)
+    for b in new:
+        if b["deletedAt"] is None:
+            emu.api("DELETE", "/branches/" + b["id"])
+    for n in names:
+        shutil.rmtree(os.path.join(clients.workdir, "out-" + n), ignore_errors=True)
+    res = {"count": count, "rate_limit_per_s": rate_limit, "delay_s": delay_s, "total_s": total,
+           "per_client_s": summary([w for _, _, w, _ in done]),
+           "requests": len(reqs), "rate_limited_429": sum(1 for q in reqs if q["status"] == 429),
+           "posts": sum(1 for q in reqs if q["method"] == "POST" and q["status"] in (200, 201)),
+           "exit_codes": sorted(set(c for _, c, _, _ in done)), "failures": failures[:5],
+           "branches_created": len(new), "created_once": created_once}
+    log("  %d concurrent creates: %.2f s, %d requests (%d answered 429), exit codes %s, created once: %s" %
+        (count, total, res["requests"], res["rate_limited_429"], res["exit_codes"], created_once))
+    return res
+
+
+def resources(xbranch, workdir):
+    out = {"binary_bytes": os.path.getsize(xbranch)}
+    stripped = os.path.join(workdir, "xbranch.stripped")
+    strip = shutil.which("strip")
+    if strip:
+        subprocess.run([strip, "-o", stripped, xbranch], check=True)
+        out["stripped_bytes"] = os.path.getsize(stripped)
+    try:
+        ldd = subprocess.run(["ldd", xbranch], capture_output=True, text=True).stdout
+        out["shared_libs"] = sum(1 for line in ldd.splitlines() if "=>" in line)
+    except OSError:
+        pass
+    out["image"] = image_sizes()
+    return out
+
+
+def image_sizes():
+    """Sizes left by docker/build-image.sh, if it wrote them; the bench never builds the image."""
+    for path in ("build/image-sizes.json", "build/image/sizes.json", "docker/image-sizes.json"):
+        full = os.path.join(REPO, path)
+        if os.path.exists(full):
+            try:
+                with open(full) as f:
+                    data = json.load(f)
+                data["source"] = path
+                if "image_bytes" in data and "base_bytes" in data:
+                    data["added_bytes"] = data["image_bytes"] - data["base_bytes"]
+                return data
+            except (OSError, ValueError):
+                pass
+    return None
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "loadavg_at_start": load}
+
+
+# ------------------------------------------------------------------ targets and report
+
+def targets(res):
+    t = []
+    d = {p["delay_s"]: p for p in res["delays"]}
+
+    def add(name, ok, figure):
+        t.append({"target": name, "pass": bool(ok) if ok is not None else None, "figure": figure})
+
+    if 0.0 in d:
+        r = d[0.0]["ratio_create"]["median"]
+        add("D=0: create <= 0.5x baseline", r <= 0.5, "ratio median %.2f [p10-p90 %.2f-%.2f]" %
+            (r, d[0.0]["ratio_create"]["p10"], d[0.0]["ratio_create"]["p90"]))
+    if 1.5 in d:
+        p = d[1.5]
+        m = p["xbranch"]["create_s"]["median"]
+        add("D=1.5s: create <= D+0.2s (median)", m <= 1.7, "median %.3f s" % m)
+        r = p["ratio_create"]["median"]
+        add("D=1.5s: create <= 0.85x baseline", r <= 0.85, "ratio median %.2f" % r)
+        xr, br = p["xbranch"]["create_requests"]["median"], p["baseline"]["create_requests"]["median"]
+        add("D=1.5s: requests <= 2x baseline", xr <= 2 * br, "%g vs baseline %g" % (xr, br))
+    if 10.0 in d:
+        p = d[10.0]
+        lag = p["xbranch"]["lag_s"]["median"]
+        add("D=10s: detection lag <= 10% of D", lag <= 1.0, "lag median %.3f s (%.1f%% of D)" % (lag, lag * 10))
+        xr, br = p["xbranch"]["create_requests"]["median"], p["baseline"]["create_requests"]["median"]
+        add("D=10s: requests <= baseline", xr <= br, "%g vs baseline %g" % (xr, br))
+    if 0.0 in d:
+        cpu = d[0.0]["xbranch"]["cpu_s"]["median"]
+        rss = d[0.0]["xbranch"]["maxrss_kb"]["max"]
+        add("create+delete CPU < 30 ms", cpu < 0.030, "median %.1f ms" % (cpu * 1e3))
+        add("create+delete peak RSS < 10 MB", rss < 10 * 1024, "max %.1f MB" % (rss / 1024))
+    rs = res["resources"]
+    if "stripped_bytes" in rs:
+        add("stripped binary < 3 MB", rs["stripped_bytes"] < 3 * 1024 * 1024,
+            "%.2f MB" % (rs["stripped_bytes"] / 1048576))
+    img = rs.get("image")
+    if img and "added_bytes" in img:
+        add("runtime image <= base + 15 MB", img["added_bytes"] <= 15 * 1024 * 1024,
+            "+%.1f MB over base" % (img["added_bytes"] / 1048576))
+    else:
+        add("runtime image <= base + 15 MB", None, "not measured (no build/image-sizes.json)")
+    if res.get("scale"):
+        s = res["scale"]
+        first, mid, last = s[0], s[len(s) // 2], s[-1]
+        c1, cm, cl = (e["xbranch"]["cycle_s"]["median"] for e in (first, mid, last))
+        reqs = {e["xbranch"]["create_requests"]["median"] + e["xbranch"]["delete_requests"]["median"] for e in s}
+        # Linear: constant request count, and the cost added from mid to last
+        # branch count is at most twice the linear extrapolation of first->mid
+        # (plus 5 ms of noise floor).
+        slope = max(0.0, (cm - c1) / max(1, mid["branches"] - first["branches"]))
+        allowed = cm + 2 * slope * (last["branches"] - mid["branches"]) + 0.005
+        add("cost grows at most linearly with branch count", len(reqs) == 1 and cl <= allowed,
+            "cycle %.1f / %.1f / %.1f ms at %d / %d / %d branches; requests %s" %
+            (c1 * 1e3, cm * 1e3, cl * 1e3, first["branches"], mid["branches"], last["branches"],
+             "/".join("%g" % r for r in sorted(reqs))))
+    if res.get("concurrent"):
+        c = res["concurrent"]
+        add("%d concurrent creates: every branch created once" % c["count"],
+            c["created_once"] and c["exit_codes"] == [0],
+            "%.2f s, %d requests (%d x 429), exit codes %s" %
+            (c["total_s"], c["requests"], c["rate_limited_429"], c["exit_codes"]))
+    return t
+
+
+def markdown(res):
+    m = res["machine"]
+    lines = ["Benchmark run %s on %d cores, %s, Linux %s (load at start %s)%s." %
+             (res["date"], m["nproc"], m["cpu"], m["kernel"],
+              "/".join("%.1f" % x for x in m["loadavg_at_start"]) if m["loadavg_at_start"] else "?",
+              ", quick mode" if res["quick"] else ""),
+             "%s; baseline: bench/baseline.sh (sh + curl + jq, 1 s polls). "
+             "Figures: median [p10-p90]." % res["xbranch_version"], "",
+             "| D | pairs | create xbranch | create baseline | ratio x/b | delete xbranch | delete baseline "
+             "| lag xbranch | lag baseline | create requests x / b (polls) | delete requests x / b |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in res["delays"]:
+        x, b = p["xbranch"], p["baseline"]
+        lines.append("| %.1f s | %d | %s | %s | %s | %s | %s | %s | %s | %g / %g (%g / %g) | %g / %g |" % (
+            p["delay_s"], p["pairs"], fmt_s(x["create_s"]), fmt_s(b["create_s"]),
+            fmt_s(p["ratio_create"], unit="", digits=2), fmt_s(x["delete_s"]), fmt_s(b["delete_s"]),
+            fmt_s(x["lag_s"]), fmt_s(b["lag_s"]),
+            x["create_requests"]["median"], b["create_requests"]["median"],
+            x["polls"]["median"], b["polls"]["median"],
+            x["delete_requests"]["median"], b["delete_requests"]["median"]))
+    rs = res["resources"]
+    d0 = next((p for p in res["delays"] if p["delay_s"] == 0.0), None)
+    lines += [""]
+    if d0:
+        lines.append("xbranch create+delete at D=0: CPU %s ms, peak RSS %.1f MB (max); baseline CPU (sh, curl, jq) %s ms." % (
+            fmt_s({k: v * 1e3 for k, v in d0["xbranch"]["cpu_s"].items() if k != "n"}, unit="", digits=1),
+            d0["xbranch"]["maxrss_kb"]["max"] / 1024,
+            fmt_s({k: v * 1e3 for k, v in d0["baseline"]["cpu_s"].items() if k != "n"}, unit="", digits=1)))
+    img = rs.get("image")
+    lines.append("Binary %.2f MB, stripped %.2f MB, %s shared libraries; image: %s." % (
+        rs["binary_bytes"] / 1048576, rs.get("stripped_bytes", 0) / 1048576, rs.get("shared_libs", "?"),
+        ("%.1f MB, base %.1f MB, +%.1f MB" % (img["image_bytes"] / 1048576, img["base_bytes"] / 1048576,
+                                               img["added_bytes"] / 1048576))
+        if img and "added_bytes" in img else "not measured (docker/build-image.sh left no sizes file)"))
+    if res.get("scale"):
+        lines += ["", "| branches in project | list bytes | xbranch create+delete | baseline create+delete | requests x / b |",
+                  "|---|---|---|---|---|"]
+        for e in res["scale"]:
+            lines.append("| %d | %d | %s | %s | %g / %g |" % (
+                e["branches"], e["list_bytes"], fmt_s(e["xbranch"]["cycle_s"]), fmt_s(e["baseline"]["cycle_s"]),
+                e["xbranch"]["create_requests"]["median"] + e["xbranch"]["delete_requests"]["median"],
+                e["baseline"]["create_requests"]["median"] + e["baseline"]["delete_requests"]["median"]))
+    if res.get("concurrent"):
+        c = res["concurrent"]
+        lines += ["", "%d concurrent `xbranch create` (D=%.1f s) against --rate-limit %d/s: %.2f s in all "
+                      "(each %s), %d API requests, %d answered 429, %d branches created, each once: %s." % (
+                          c["count"], c["delay_s"], c["rate_limit_per_s"], c["total_s"], fmt_s(c["per_client_s"]),
+                          c["requests"], c["rate_limited_429"], c["branches_created"],
+                          "yes" if c["created_once"] else "NO")]
+    lines += ["", "| target | result | figure |", "|---|---|---|"]
+    for t in res["targets"]:
+        lines.append("| %s | %s | %s |" % (t["target"], {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]],
+                                           t["figure"]))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--xbranch", default=os.path.join(REPO, "build/bench/src/xbranch"))
+    ap.add_argument("--emulator", default=os.path.join(REPO, "build/bench/emulator/xata-emulator"))
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (CI, under 2 minutes)")
+    ap.add_argument("--pairs", default=None, help="pairs for D=0,1.5,10, e.g. 15,10,4")
+    ap.add_argument("--delays", default="0,1.5,10", help="readiness delays in seconds")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target FAILs")
+    ap.add_argument("--no-scale", action="store_true")
+    ap.add_argument("--no-concurrent", action="store_true")
+    ap.add_argument("--concurrent", type=int, default=50)
+    ap.add_argument("--rate-limit", type=int, default=50, help="requests/s for the concurrent phase")
+    args = ap.parse_args()
+    args.xbranch = os.path.abspath(args.xbranch)
+    args.emulator = os.path.abspath(args.emulator)
+
+    for tool in ("curl", "jq"):
+        if not shutil.which(tool):
+            sys.exit("bench: %s is missing (apt-get install -y curl jq)" % tool)
+    for b in (args.xbranch, args.emulator):
+        if not os.access(b, os.X_OK):
+            sys.exit("bench: %s is not built (run bench/run.sh)" % b)
+
+    delays = [float(x) for x in args.delays.split(",")]
+    if args.pairs:
+        pairs = [int(x) for x in args.pairs.split(",")]
+    else:
+        pairs = [5, 3, 1] if args.quick else [15, 10, 4]
+    pairs = (pairs + [pairs[-1]] * len(delays))[:len(delays)]
+    scale_reps = 2 if args.quick else 5
+    conc = min(args.concurrent, 20) if args.quick else args.concurrent
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    version = subprocess.run([args.xbranch, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    res = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "quick": args.quick,
+           "machine": machine(), "xbranch": args.xbranch, "xbranch_version": version, "delays": []}
+    t_all = time.perf_counter()
+    workdir = tempfile.mkdtemp(prefix="xbranch-bench-")
+    try:
+        with Emulator(args.emulator, workdir, max_branches=1000) as emu:
+            clients = Clients(args.xbranch, emu, workdir)
+            # warm-up: page cache, the emulator's first connections
+            emu.config(hibernatedMs=0, transientMs=0)
+            for client in ("xbranch", "baseline"):
+                cycle(clients, emu, client, "sb-warmup-" + client, 0.0)
+            for delay, n in zip(delays, pairs):
+                log("D = %.1f s, %d pairs" % (delay, n))
+                res["delays"].append(phase_delay(clients, emu, delay, n, log))
+            if not args.no_scale:
+                log("scale")
+                res["scale"] = phase_scale(clients, emu, [1, 50, 100], scale_reps, log)
+        if not args.no_concurrent:
+            log("concurrent")
+            with Emulator(args.emulator, workdir, max_branches=1000) as emu:
+                clients = Clients(args.xbranch, emu, workdir)
+                res["concurrent"] = phase_concurrent(clients, emu, conc, args.rate_limit, 1.5, log)
+        res["resources"] = resources(args.xbranch, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    res["elapsed_s"] = time.perf_counter() - t_all
+    res["targets"] = targets(res)
+    md = markdown(res)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(md)
+    print(md)
+    print("(%.0f s; written to %s/latest.json and latest.md)" % (res["elapsed_s"], args.out))
+    failed = [t["target"] for t in res["targets"] if t["pass"] is False]
+    # Not a timed unit test: a FAIL is a finding, not an error, unless --strict.
+    return 1 if failed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
