@@ -798,7 +798,7 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         } else {
             res.status = fault->status > 0 ? fault->status : 503;
             res.set_header("Content-Type", "application/json");
-            res.body = json{{"id", rid}, {"message", error_message_for(res.status)}}.dump();
+            res.body = json{{"id", rid}, {"message", error_message_for(res.status)}}.dump(-1, ' ', false, json::error_handler_t::replace);
         }
         if (fault->kind != "drop_before" && !fault->retry_after.empty()) {
             res.set_header("Retry-After", fault->retry_after);
@@ -811,7 +811,7 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         if (!a.body.is_null()) {
             if (a.status >= 400) a.body["id"] = rid;
             res.set_header("Content-Type", "application/json");
-            res.body = a.body.dump();
+            res.body = a.body.dump(-1, ' ', false, json::error_handler_t::replace);
         }
         if (fault) {
             fault_name = fault->kind;
@@ -827,7 +827,7 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
             } else if (k == "truncated") {
                 if (res.status == 204) {
                     res.status = 200;
-                    res.body = json{{"id", rid}}.dump();
+                    res.body = json{{"id", rid}}.dump(-1, ' ', false, json::error_handler_t::replace);
                     res.set_header("Content-Type", "application/json");
                 }
                 res.delivery = Delivery::truncate;
@@ -840,7 +840,7 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
                     else field = "id";
                 }
                 a.body.erase(field);
-                res.body = a.body.dump();
+                res.body = a.body.dump(-1, ' ', false, json::error_handler_t::replace);
             }
         }
     }
@@ -882,7 +882,7 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
     auto reply = [&res](int status, const json& body) {
         res.status = status;
         res.set_header("Content-Type", "application/json");
-        res.body = body.dump();
+        res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
         return res;
     };
     const auto parts = split_path(req.path);  // "_emulator", ...

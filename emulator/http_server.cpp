@@ -435,7 +435,15 @@ void HttpServer::serve(int fd) {
             }
 
             set_busy(fd, true);
-            HttpResponse res = handler_(req);
+            HttpResponse res;
+            try {
+                res = handler_(req);
+            } catch (const std::exception&) {
+                res = HttpResponse{};
+                res.status = 500;
+                res.set_header("Content-Type", "text/plain");
+                res.body = "internal error in the emulator\n";
+            }
             struct Idle {
                 HttpServer* s;
                 int fd;

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--host") {
             o.host = value();
+            if (o.host == "localhost") o.host = "127.0.0.1";
         } else if (a == "--port") {
             const long p = to_long(a, value());
             if (p < 0 || p > 65535) fail("--port out of range");

@@ -202,6 +202,16 @@ class ApiTest(EmulatorTestCase):
                                  headers={"Authorization": "Bearer " + self.emu.api_key})
         self.assert_error(r, 404)
 
+    def test_binary_body_and_path_do_not_break_the_log(self):
+        self.assert_error(self.emu.api("POST", "/branches", b"\xff\xfe\x00junk"), 400)
+        r = harness.http_request(self.emu.port, "GET", "/%FF%FE?x=%FF",
+                                 headers={"Authorization": "Bearer " + self.emu.api_key})
+        self.assertEqual(r.status, 404)
+        log = self.emu.requests()
+        self.assertEqual(len(log), 2)
+        self.assertEqual(log[0]["status"], 400)
+        self.assertEqual(self.emu.api("GET", "/branches").status, 200)
+
     def test_keep_alive_serves_several_requests(self):
         import http.client
         conn = http.client.HTTPConnection("127.0.0.1", self.emu.port, timeout=10)
