@@ -211,5 +211,60 @@ class BrokenSandboxes(unittest.TestCase):
         self.assertTrue(any("no resource uses plugin" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
 
 
+class Entrypoint(unittest.TestCase):
+    """docker/xbranch-entrypoint.sh, with xbranch replaced by a fake that
+    prints its arguments (the image test runs the real one)."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        d = Path(self.tmp.name)
+        fake = d / "fake-xbranch"
+        fake.write_text('#!/bin/sh\necho "xbranch $*"\n')
+        fake.chmod(0o755)
+        text = (SRC / "docker/xbranch-entrypoint.sh").read_text()
+        self.assertIn("xbranch=/usr/local/bin/xbranch\n", text)
+        self.entry = d / "entrypoint"
+        self.entry.write_text(text.replace("xbranch=/usr/local/bin/xbranch\n", f"xbranch={fake}\n"))
+        self.entry.chmod(0o755)
+        self.dir = d
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_entry(self, *args):
+        p = subprocess.run([str(self.entry), *args], capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "TMPDIR": self.tmp.name}, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def test_subcommands_and_flags_go_to_xbranch(self):
+        for cmd in ("create", "delete", "status", "url", "list", "gc"):
+            self.assertEqual(self.run_entry(cmd, "--sandbox", "a b"), f"xbranch {cmd} --sandbox a b")
+        self.assertEqual(self.run_entry("--version"), "xbranch --version")
+        self.assertEqual(self.run_entry("-v", "create"), "xbranch -v create")
+
+    def test_no_arguments_shows_help(self):
+        self.assertEqual(self.run_entry(), "xbranch --help")
+
+    def test_other_commands_run_as_given(self):
+        self.assertEqual(self.run_entry("sh", "-c", "echo $((1 + 2))"), "3")
+        self.assertEqual(self.run_entry("echo", "create"), "create")
+
+    def test_executable_script_path(self):
+        s = self.dir / "step.sh"
+        s.write_text("#!/bin/sh\necho step \"$1\"\n")
+        s.chmod(0o755)
+        self.assertEqual(self.run_entry(str(s), "arg one"), "step arg one")
+
+    def test_script_path_without_x_bit(self):
+        s = self.dir / "step.sh"
+        s.write_text("#!/bin/sh -e\necho plain \"$1\"\n")
+        s.chmod(0o644)
+        self.assertEqual(self.run_entry(str(s), "x"), "plain x")
+
+    def test_script_text_as_argument(self):
+        self.assertEqual(self.run_entry("#!/bin/sh\nset -eu\necho text \"$1\"\n", "y"), "text y")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
