@@ -153,8 +153,11 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
                                     const PollSchedule& schedule, ms wake_after, bool wake_now) {
     const auto start = m_clock.now();
     const auto deadline = start + timeout;
-    std::optional<Clock::TimePoint> hibernated_since;
-    std::optional<Clock::TimePoint> last_wake;
+    // Plain values, not std::optional: g++ 12 -O3 sees a false "maybe uninitialized".
+    bool hibernating = false;
+    Clock::TimePoint hibernated_since{};
+    bool woken = false;
+    Clock::TimePoint last_wake{};
     StatusType last_type = StatusType::Unspecified;
     BranchStatus last_status;
     const std::string op = "wait for branch " + name;
@@ -186,23 +189,25 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
                     .with_operation(op)
                     .with_hint("see the branch in the Xata console; xbranch does not retry a faulted branch");
             case StatusType::Hibernated: {
-                if (!hibernated_since) {
+                if (!hibernating) {
+                    hibernating = true;
                     hibernated_since = now;
                 }
                 // Right after creation a branch reports HIBERNATED with no
                 // instances; only one that stays so (or one we adopted) is woken.
-                const bool stayed = now - *hibernated_since >= wake_after;
-                const bool due = !last_wake || now - *last_wake >= k_rewake_every;
+                const bool stayed = now - hibernated_since >= wake_after;
+                const bool due = !woken || now - last_wake >= k_rewake_every;
                 if ((wake_now || stayed) && due) {
                     m_progress.note("waking hibernated branch " + name);
                     spdlog::info("branch {} is hibernated; waking it", name);
                     m_client.wake_branch(id);
+                    woken = true;
                     last_wake = now;
                 }
                 break;
             }
             default:
-                hibernated_since.reset();
+                hibernating = false;
                 break;
         }
         if (now >= deadline) {

@@ -1,0 +1,26 @@
+#!/bin/sh
+# The README's test command: install what is missing, build, run every test.
+#   scripts/test.sh            normal build (build/debug), all tests
+#   scripts/test.sh --asan     the same under AddressSanitizer + UBSan (build/asan)
+# Exit status: ctest's (non-zero when any test failed).
+set -eu
+cd "$(dirname "$0")/.."
+
+preset=debug
+case "${1:-}" in
+    --asan) preset=asan ;;
+    "") ;;
+    *) echo "usage: scripts/test.sh [--asan]" >&2; exit 2 ;;
+esac
+
+sh scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== configure and build ($preset)"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$jobs"
+
+echo "== test ($preset)"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+ctest --preset "$preset" -j "$jobs" --timeout 600
