@@ -1,0 +1,165 @@
+"""Shared pieces of the end-to-end tests: the real xbranch binary against
+the emulator backed by the real PostgreSQL cluster of the ctest run.
+
+Strict: a missing binary or cluster is an error here, never a skip (the
+harness's require_* helpers raise SkipTest, which these tests turn into a
+failure)."""
+
+import os
+import stat
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402  (re-exported)
+
+OUTPUT_FILES = ("branch-name", "branch-id", "connection-string", "host", "port", "database",
+                "username", "password")
+SECRET_FILES = ("password", "connection-string")
+
+SEED_SQL = """
+CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
+INSERT INTO users (name) VALUES ('ada'), ('grace'), ('linus');
+"""
+
+# Short readiness so each file stays well under a minute.
+FAST = {"hibernated_ms": 50, "transient_ms": 50}
+# Flags every create run needs against the local PostgreSQL (no TLS).
+CREATE_FLAGS = ["--sslmode", "disable", "--timeout", "30s"]
+
+
+def strict_requirements():
+    """Fails (not skips) when the binaries or the cluster are missing."""
+    try:
+        harness.require_xbranch()
+        harness.require_emulator()
+        harness.pg_cluster()
+    except unittest.SkipTest as e:
+        raise AssertionError("e2e prerequisites missing (this is a failure, not a skip): %s" % e)
+
+
+_seed_path = None
+
+
+def seed_file():
+    global _seed_path
+    if _seed_path is None:
+        fd, _seed_path = tempfile.mkstemp(prefix="xbranch-e2e-seed-", suffix=".sql")
+        with os.fdopen(fd, "w") as f:
+            f.write(SEED_SQL)
+        import atexit
+        atexit.register(lambda: os.path.exists(_seed_path) and os.unlink(_seed_path))
+    return _seed_path
+
+
+def read_outputs(directory):
+    out = {}
+    for name in OUTPUT_FILES:
+        with open(os.path.join(directory, name), "rb") as f:
+            out[name] = f.read().decode("utf-8")
+    return out
+
+
+def present_outputs(directory):
+    """The names of the output files (and any stray temp files) in directory."""
+    if not os.path.isdir(directory):
+        return []
+    return sorted(os.listdir(directory))
+
+
+class E2ECase(unittest.TestCase):
+    """One emulator per test (PostgreSQL mode, seeded with a users table)."""
+    maxDiff = None
+    emulator_options = {}
+
+    @classmethod
+    def setUpClass(cls):
+        strict_requirements()
+
+    def setUp(self):
+        opts = dict(FAST)
+        opts["seed_sql"] = seed_file()
+        opts.update(self.emulator_options)
+        self.emu = harness.Emulator(**opts).start()
+        self.addCleanup(self.emu.stop)
+        self.tmp = tempfile.mkdtemp(prefix="xbranch-e2e-")
+        self.addCleanup(lambda: __import__("shutil").rmtree(self.tmp, ignore_errors=True))
+        self.root = self.emu.root_branch()
+
+    # -- running xbranch
+    def xb(self, *args, env=None, timeout=120):
+        e = self.emu.env()
+        if env:
+            e.update(env)
+        return harness.run_xbranch(list(args), e, timeout=timeout)
+
+    def create(self, sandbox, *extra, env=None, expect=0):
+        code, out, err = self.xb("create", "--sandbox", sandbox, *CREATE_FLAGS, *extra, env=env)
+        if expect is not None:
+            self.assertEqual(code, expect, "create %s %s: stdout=%r stderr=%r" % (sandbox, extra, out, err))
+        return code, out, err
+
+    # -- emulator state
+    def active(self, name_prefix):
+        """Active (not deleted) branches whose name starts with name_prefix."""
+        return [b for b in self.emu.branches()
+                if b["deletedAt"] is None and b["name"].startswith(name_prefix)]
+
+    def all_named(self, name_prefix):
+        return [b for b in self.emu.branches() if b["name"].startswith(name_prefix)]
+
+    def api_calls(self, method=None, suffix_re=None):
+        import re
+        out = []
+        for r in self.emu.requests():
+            if method and r["method"] != method:
+                continue
+            if suffix_re and not re.search(suffix_re, r["path"]):
+                continue
+            out.append(r)
+        return out
+
+    # -- PostgreSQL
+    def superuser(self, db="postgres"):
+        return self.emu.cluster.conninfo(db)
+
+    def db_exists(self, name):
+        return harness.psql(self.superuser(),
+                            "SELECT count(*) FROM pg_database WHERE datname = '%s'" % name).strip() == "1"
+
+    def role_exists(self, name):
+        return harness.psql(self.superuser(),
+                            "SELECT count(*) FROM pg_roles WHERE rolname = '%s'" % name).strip() == "1"
+
+    def assert_output_dir(self, directory):
+        """All 8 files, no trailing newline, the right modes; returns the values."""
+        self.assertEqual(present_outputs(directory), sorted(OUTPUT_FILES))
+        values = read_outputs(directory)
+        for name, value in values.items():
+            self.assertTrue(value, "%s is empty" % name)
+            self.assertFalse(value.endswith("\n") or value.endswith("\r"), "%s ends with a newline" % name)
+            mode = stat.S_IMODE(os.stat(os.path.join(directory, name)).st_mode)
+            self.assertEqual(mode, 0o600 if name in SECRET_FILES else 0o644,
+                             "mode of %s is %o" % (name, mode))
+        return values
+
+    def assert_no_partial_outputs(self, directory):
+        files = present_outputs(directory)
+        self.assertIn(files, ([], sorted(OUTPUT_FILES)), "partial output dir: %r" % files)
+        return files
+
+    def wait_until(self, predicate, timeout=10, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        self.fail("timed out waiting for " + what)
+
+
+def main():
+    harness.main()
