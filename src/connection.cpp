@@ -113,7 +113,6 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url) {
         if (authority[0] != '[') {
             host = authority.substr(0, colon);
         }
-        host = authority.substr(0, colon);
         std::string_view port_text = authority.substr(colon + 1);
         int port = 0;
         auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
