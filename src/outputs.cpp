@@ -144,8 +144,19 @@ void write_output_files(const fs::path& dir, const std::vector<OutputFile>& file
     }
     // Any failure above removes every temp file (destructors) and leaves the
     // folder as it was. Renames are all that is left.
-    for (auto& s : staged) {
-        s.commit();
+    std::size_t renamed = 0;
+    try {
+        for (auto& s : staged) {
+            s.commit();
+            ++renamed;
+        }
+    } catch (const Error&) {
+        // A rename failed midway: take back the files this call already put
+        // in place, so no partial set is left behind.
+        for (std::size_t i = 0; i < renamed; ++i) {
+            ::unlink((dir / files[i].name).c_str());
+        }
+        throw;
     }
 }
 
