@@ -1,0 +1,181 @@
+#include <gtest/gtest.h>
+
+#include "xbranch/connection.hpp"
+#include "xbranch/redact.hpp"
+
+using namespace xbranch;
+
+TEST(PercentEncode, KeepsUnreservedOnly) {
+    EXPECT_EQ(percent_encode("abcXYZ019-._~"), "abcXYZ019-._~");
+    EXPECT_EQ(percent_encode("@:/?#%&+ '\""), "%40%3A%2F%3F%23%25%26%2B%20%27%22");
+    EXPECT_EQ(percent_encode("caf\xc3\xa9"), "caf%C3%A9");
+    EXPECT_EQ(percent_encode(std::string("a\0b", 3)), "a%00b");
+    EXPECT_EQ(percent_encode(""), "");
+}
+
+TEST(PercentDecode, Decodes) {
+    EXPECT_EQ(percent_decode("%40%3a%2F"), "@:/");
+    EXPECT_EQ(percent_decode("caf%C3%A9"), "caf\xc3\xa9");
+    // Malformed escapes stay as they are.
+    EXPECT_EQ(percent_decode("100%"), "100%");
+    EXPECT_EQ(percent_decode("%zz"), "%zz");
+    EXPECT_EQ(percent_decode("%4"), "%4");
+    EXPECT_EQ(percent_decode("a+b"), "a+b");  // '+' is not a space here
+}
+
+TEST(PercentCoding, RoundTrips) {
+    const std::string samples[] = {
+        "@:/?#%&+ '\"", "p@ss:w/rd?#", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "%41", "%%", "plain",
+        std::string("\x00\x01\x7f\xff", 4), "tab\tnew\nline",
+    };
+    for (const auto& s : samples) {
+        EXPECT_EQ(percent_decode(percent_encode(s)), s);
+    }
+    std::string all;
+    for (int c = 0; c < 256; ++c) {
+        all += static_cast<char>(c);
+    }
+    EXPECT_EQ(percent_decode(percent_encode(all)), all);
+}
+
+TEST(ParsePostgresUrl, Full) {
+    const auto u = parse_postgres_url("postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->username, "xata");
+    EXPECT_EQ(u->password, "pw");
+    EXPECT_EQ(u->host, "abc.us-east-1.xata.tech");
+    EXPECT_EQ(u->port, 5432);
+    EXPECT_EQ(u->database, "xata");
+}
+
+TEST(ParsePostgresUrl, Variants) {
+    auto u = parse_postgres_url("postgres://user@host/db");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->username, "user");
+    EXPECT_EQ(u->password, "");
+    EXPECT_EQ(u->host, "host");
+    EXPECT_FALSE(u->port);
+    EXPECT_EQ(u->database, "db");
+
+    u = parse_postgres_url("postgresql://host");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host, "host");
+    EXPECT_EQ(u->username, "");
+    EXPECT_EQ(u->database, "");
+
+    u = parse_postgres_url("postgresql://host:6543?sslmode=disable");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host, "host");
+    EXPECT_EQ(u->port, 6543);
+    EXPECT_EQ(u->database, "");
+
+    u = parse_postgres_url("postgresql://u:p%40ss@h:1/my%20db?x=1&y=2");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->password, "p@ss");
+    EXPECT_EQ(u->database, "my db");
+    EXPECT_EQ(u->port, 1);
+
+    // A raw '@' in the password: the last '@' ends the userinfo.
+    u = parse_postgres_url("postgresql://u:a@b@h:5432/d");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->password, "a@b");
+    EXPECT_EQ(u->host, "h");
+}
+
+TEST(ParsePostgresUrl, Ipv6) {
+    auto u = parse_postgres_url("postgresql://u:p@[::1]:5433/db");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host, "::1");
+    EXPECT_EQ(u->port, 5433);
+    EXPECT_EQ(u->database, "db");
+
+    u = parse_postgres_url("postgresql://u:p@[2001:db8::7]/db");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->host, "2001:db8::7");
+    EXPECT_FALSE(u->port);
+}
+
+TEST(ParsePostgresUrl, GarbageIsNullopt) {
+    for (const char* s : {"", "postgresql://", "http://host/db", "host:5432/db", "postgresql://u:p@/db",
+                          "postgresql://h:0/db", "postgresql://h:65536/db", "postgresql://h:abc/db",
+                          "postgresql://h:/db", "postgresql://h:5432x/db", "postgresql://u:p@:5432/db",
+                          "postgresql://[::1]:x/db"}) {
+        EXPECT_FALSE(parse_postgres_url(s).has_value()) << s;
+    }
+}
+
+TEST(Endpoint, ParseAndName) {
+    EXPECT_EQ(parse_endpoint("rw"), Endpoint::ReadWrite);
+    EXPECT_EQ(parse_endpoint("r"), Endpoint::Read);
+    EXPECT_EQ(parse_endpoint("ro"), Endpoint::ReadOnly);
+    EXPECT_EQ(parse_endpoint("pooler"), Endpoint::Pooler);
+    EXPECT_FALSE(parse_endpoint("RW"));
+    EXPECT_FALSE(parse_endpoint("primary"));
+    for (auto e : {Endpoint::ReadWrite, Endpoint::Read, Endpoint::ReadOnly, Endpoint::Pooler}) {
+        EXPECT_EQ(parse_endpoint(endpoint_name(e)), e);
+    }
+}
+
+TEST(Endpoint, ApplyInsertsSuffixIntoFirstLabel) {
+    const std::string h = "abc.us-east-1.xata.tech";
+    EXPECT_EQ(apply_endpoint(h, Endpoint::ReadWrite), h);
+    EXPECT_EQ(apply_endpoint(h, Endpoint::Read), "abc-r.us-east-1.xata.tech");
+    EXPECT_EQ(apply_endpoint(h, Endpoint::ReadOnly), "abc-ro.us-east-1.xata.tech");
+    EXPECT_EQ(apply_endpoint(h, Endpoint::Pooler), "abc-pooler.us-east-1.xata.tech");
+    EXPECT_EQ(apply_endpoint("localhost", Endpoint::Pooler), "localhost-pooler");
+}
+
+TEST(BuildConnectionString, PlainAndMasked) {
+    ConnectionInfo c;
+    c.host = "abc.us-east-1.xata.tech";
+    c.port = 5432;
+    c.database = "xata";
+    c.username = "xata";
+    c.password = "pw";
+    EXPECT_EQ(build_connection_string(c), "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
+    EXPECT_EQ(build_connection_string(c, true),
+              "postgresql://xata:********@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
+    c.sslmode = "";
+    EXPECT_EQ(build_connection_string(c), "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata");
+    c.password = "";
+    EXPECT_EQ(build_connection_string(c), "postgresql://xata@abc.us-east-1.xata.tech:5432/xata");
+}
+
+TEST(BuildConnectionString, EverySpecialCharRoundTrips) {
+    ConnectionInfo c;
+    c.host = "h.example";
+    c.port = 6543;
+    c.database = "my db/x";
+    c.username = "us@er:name";
+    c.password = "@:/?#%&+ '\"[]{}\\|^`<>=;,$!*()~\xc3\xa9";
+    const std::string url = build_connection_string(c);
+    EXPECT_EQ(url.find(c.password), std::string::npos);
+    const auto p = parse_postgres_url(url);
+    ASSERT_TRUE(p) << url;
+    EXPECT_EQ(p->username, c.username);
+    EXPECT_EQ(p->password, c.password);
+    EXPECT_EQ(p->host, c.host);
+    EXPECT_EQ(p->port, 6543);
+    EXPECT_EQ(p->database, c.database);
+
+    const std::string masked = build_connection_string(c, true);
+    const auto m = parse_postgres_url(masked);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->password, std::string(k_mask));
+    EXPECT_EQ(m->username, c.username);
+}
+
+TEST(BuildConnectionString, Ipv6HostRoundTrips) {
+    ConnectionInfo c;
+    c.host = "::1";
+    c.port = 5433;
+    c.database = "db";
+    c.username = "u";
+    c.password = "p";
+    const std::string url = build_connection_string(c);
+    EXPECT_EQ(url, "postgresql://u:p@[::1]:5433/db?sslmode=require");
+    const auto p = parse_postgres_url(url);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->host, "::1");
+    EXPECT_EQ(p->port, 5433);
+}

@@ -1,0 +1,594 @@
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+
+#include "fakes.hpp"
+#include "xbranch/lifecycle.hpp"
+#include "xbranch/redact.hpp"
+
+using namespace xbranch;
+using namespace xbranch::test;
+
+namespace {
+
+const std::string k_base = "https://api.example.test";
+const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
+const std::string k_parent = "a0000000000000000000000001";
+const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
+const std::string k_other = "b0000000000000000000000002";
+const std::string k_name = "sb-feat-1a2b3c4d";
+
+// A small stateful Xata API behind the FakeTransport.
+struct FakeApi {
+    struct B {
+        std::string id, name, parent;
+        ms created{0};
+    };
+    FakeClock& clock;
+    std::vector<B> branches;
+    // POST: answer given the request; by default creates k_id and answers 201.
+    std::function<HttpOutcome(const std::string& name, const std::string& parent)> on_post;
+    // statusType of k_id, given this API (clock, woken_at).
+    std::function<std::string(const FakeApi&)> status = [](const FakeApi&) { return "STATUS_TYPE_HEALTHY"; };
+    std::optional<ms> woken_at;
+    int patches = 0;
+    int credentials_404 = 0;  // this many credential calls answer 404 first
+    std::string credentials_body = R"({"username":"xata","password":"pw-core-1234"})";
+    std::string describe_connection_string;
+    std::string region = "us-east-1";
+
+    explicit FakeApi(FakeClock& c) : clock(c) {
+        branches.push_back({k_parent, "main", "", ms{0}});
+        on_post = [this](const std::string& name, const std::string& parent) { return create(name, parent); };
+    }
+
+    HttpOutcome create(const std::string& name, const std::string& parent) {
+        branches.push_back({k_id, name, parent, clock.elapsed()});
+        return answer(201, branch_json(k_id, name, parent, region));
+    }
+    B* find(const std::string& id) {
+        for (auto& b : branches) {
+            if (b.id == id) {
+                return &b;
+            }
+        }
+        return nullptr;
+    }
+    ms since_created() const {
+        for (const auto& b : branches) {
+            if (b.id == k_id) {
+                return clock.elapsed() - b.created;
+            }
+        }
+        return ms{0};
+    }
+
+    HttpOutcome route(const HttpRequest& r) {
+        if (r.url.rfind(k_project_url, 0) != 0) {
+            ADD_FAILURE() << "bad url " << r.url;
+            return answer(400);
+        }
+        std::string path = r.url.substr(k_project_url.size());
+        if (path == "/branches") {
+            if (r.method == "GET") {
+                std::vector<std::string> items;
+                for (const auto& b : branches) {
+                    items.push_back(branch_json(b.id, b.name, b.parent, region));
+                }
+                return answer(200, list_json(items));
+            }
+            if (r.method == "POST") {
+                const auto j = nlohmann::json::parse(r.body);
+                return on_post(j.at("name").get<std::string>(), j.at("parentID").get<std::string>());
+            }
+        }
+        const std::string prefix = "/branches/";
+        if (path.rfind(prefix, 0) != 0) {
+            return answer(404);
+        }
+        path = path.substr(prefix.size());
+        const auto slash = path.find('/');
+        const std::string id = path.substr(0, slash);
+        B* b = find(id);
+        if (b == nullptr) {
+            return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+        }
+        if (slash != std::string::npos) {
+            EXPECT_EQ(path.substr(slash), "/credentials?username=xata");
+            if (credentials_404 > 0) {
+                --credentials_404;
+                return answer(404, R"({"id":"x","message":"Branch [)" + id + R"(]: not found"})");
+            }
+            return answer(200, credentials_body);
+        }
+        if (r.method == "GET") {
+            std::string st = id == k_id ? status(*this) : "STATUS_TYPE_HEALTHY";
+            int inst = st == "STATUS_TYPE_HIBERNATED" ? 0 : 1;
+            int ready = st == "STATUS_TYPE_HEALTHY" ? 1 : 0;
+            return answer(200, details_json(b->id, b->name, b->parent, st, inst, ready, describe_connection_string, region));
+        }
+        if (r.method == "PATCH") {
+            EXPECT_EQ(r.body, R"({"hibernate":false})");
+            ++patches;
+            if (!woken_at) {
+                woken_at = clock.elapsed();
+            }
+            return answer(200, branch_json(b->id, b->name, b->parent, region));
+        }
+        if (r.method == "DELETE") {
+            branches.erase(branches.begin() + (b - branches.data()));
+            return answer(204);
+        }
+        return answer(405);
+    }
+};
+
+class LifecycleTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        spdlog::set_level(spdlog::level::off);
+        clear_secrets();
+        transport.handler = [this](const HttpRequest& r) { return api.route(r); };
+    }
+    void TearDown() override { clear_secrets(); }
+
+    CreateRequest request() const {
+        CreateRequest r;
+        r.branch_name = k_name;
+        r.parent = "main";
+        r.timeout = std::chrono::seconds{60};
+        return r;
+    }
+    std::vector<std::string> calls() const { return transport.calls(k_project_url); }
+    bool has_call(const std::string& c) const {
+        const auto all = calls();
+        return std::find(all.begin(), all.end(), c) != all.end();
+    }
+    template <typename F>
+    Error caught(F f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            return e;
+        }
+        ADD_FAILURE() << "no xbranch::Error thrown";
+        return Error(ErrorKind::Internal, "none");
+    }
+
+    FakeClock clock;
+    FakeTransport transport{&clock};
+    FakeApi api{clock};
+    XataClient client{transport, clock, ApiTarget{k_base, "xau_lifecycleKey12345", "org1", "prj_1"}, RetryPolicy{}, 7};
+    NullProgress progress;
+    Lifecycle lifecycle{client, clock, progress};
+
+    const std::string list = "GET /branches";
+    const std::string post = "POST /branches";
+    const std::string describe = "GET /branches/" + k_id;
+    const std::string creds = "GET /branches/" + k_id + "/credentials?username=xata";
+    const std::string del = "DELETE /branches/" + k_id;
+    const std::string patch = "PATCH /branches/" + k_id;
+};
+
+}  // namespace
+
+TEST_F(LifecycleTest, CreateHappyPath) {
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds}));
+    EXPECT_EQ(r.branch.id, k_id);
+    EXPECT_EQ(r.branch.name, k_name);
+    EXPECT_EQ(r.parent_id, k_parent);
+    EXPECT_FALSE(r.adopted);
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_EQ(r.status.type, StatusType::Healthy);
+    EXPECT_EQ(r.connection.username, "xata");
+    EXPECT_EQ(r.connection.password, "pw-core-1234");
+    EXPECT_EQ(r.connection.sslmode, "require");
+    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    EXPECT_EQ(body, nlohmann::json({{"name", k_name}, {"mode", "inherit"}, {"parentID", k_parent}}));
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(LifecycleTest, ParentGivenAsIdSkipsTheList) {
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(calls(), (std::vector<std::string>{post, describe, creds}));
+    EXPECT_EQ(r.parent_id, k_parent);
+}
+
+TEST_F(LifecycleTest, UnknownParentNameIsNotFound) {
+    auto req = request();
+    req.parent = "staging";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_EQ(transport.count("POST"), 0);
+}
+
+TEST_F(LifecycleTest, BranchNamedLikeTheParentIsRefused) {
+    auto req = request();
+    req.branch_name = "main";
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::Conflict);
+    EXPECT_EQ(transport.count("POST"), 0);
+}
+
+TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, describe, creds}));
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.created_by_us);
+}
+
+TEST_F(LifecycleTest, ConflictOnPostWithSameParentIsAdopted) {
+    // Someone else made it between our list and our POST.
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        api.branches.push_back({k_id, name, parent, clock.elapsed()});
+        return answer(409, R"({"id":"r","message":"branch [)" + name + R"(] already exists"})");
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, creds}));
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.created_by_us);
+    EXPECT_EQ(r.branch.id, k_id);
+}
+
+TEST_F(LifecycleTest, ConflictWithForeignParentIsConflict) {
+    api.branches.push_back({k_other, "other-parent", "", ms{0}});
+    api.on_post = [this](const std::string& name, const std::string&) {
+        api.branches.push_back({k_id, name, k_other, clock.elapsed()});
+        return answer(409, R"({"message":"branch already exists"})");
+    };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+    EXPECT_FALSE(has_call(creds));
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_EQ(transport.count("POST"), 1);
+    EXPECT_NE(e.hint().find(k_id), std::string::npos);
+}
+
+TEST_F(LifecycleTest, ListedWithForeignParentIsConflictWithoutPost) {
+    api.branches.push_back({k_id, k_name, k_other, ms{0}});
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Conflict);
+    EXPECT_EQ(transport.count("POST"), 0);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+}
+
+TEST_F(LifecycleTest, DroppedPostThatCreatedTheBranchIsSettledByName) {
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        (void)api.create(name, parent);
+        return dropped();
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, creds}));
+    EXPECT_EQ(r.branch.id, k_id);
+    EXPECT_TRUE(r.created_by_us);  // our POST made it, so a failure later would delete it
+    EXPECT_EQ(transport.count("POST"), 1);
+}
+
+TEST_F(LifecycleTest, DroppedPostThatDidNothingIsSentAgainAfterALookup) {
+    int posts = 0;
+    api.on_post = [this, &posts](const std::string& name, const std::string& parent) {
+        return ++posts == 1 ? dropped() : api.create(name, parent);
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.branch.id, k_id);
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_EQ(transport.count("POST"), 2);
+    // Never two POSTs without a lookup in between.
+    bool lookup_since_post = true;
+    for (const auto& c : calls()) {
+        if (c == post) {
+            EXPECT_TRUE(lookup_since_post) << "POST sent again without looking the name up";
+            lookup_since_post = false;
+        } else if (c == list) {
+            lookup_since_post = true;
+        }
+    }
+    EXPECT_FALSE(clock.sleeps.empty());
+}
+
+TEST_F(LifecycleTest, PostTimingOutEveryTimeGivesUp) {
+    api.on_post = [](const std::string&, const std::string&) { return timed_out(); };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(transport.count("POST"), client.policy().max_attempts);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+}
+
+TEST_F(LifecycleTest, EarlyHibernatedThenHealthyNeedsNoWake) {
+    api.status = [](const FakeApi& a) {
+        const auto t = a.since_created();
+        return t < ms{800}   ? "STATUS_TYPE_HIBERNATED"
+               : t < ms{1500} ? "STATUS_TYPE_TRANSIENT"
+                              : "STATUS_TYPE_HEALTHY";
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.status.type, StatusType::Healthy);
+    EXPECT_EQ(transport.count("PATCH"), 0);
+    EXPECT_GE(clock.elapsed(), ms{1500});
+    EXPECT_LT(clock.elapsed(), ms{1700});  // polled often enough to notice within ~0.2 s
+}
+
+TEST_F(LifecycleTest, StayingHibernatedIsWokenExactlyOnce) {
+    api.status = [](const FakeApi& a) {
+        if (!a.woken_at) {
+            return "STATUS_TYPE_HIBERNATED";
+        }
+        return a.clock.elapsed() - *a.woken_at < ms{2000} ? "STATUS_TYPE_TRANSIENT" : "STATUS_TYPE_HEALTHY";
+    };
+    auto req = request();
+    req.wake_after = ms{3000};
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.status.type, StatusType::Healthy);
+    EXPECT_EQ(api.patches, 1);
+    ASSERT_TRUE(api.woken_at);
+    EXPECT_GE(*api.woken_at, ms{3000});
+    EXPECT_LT(*api.woken_at, ms{3400});
+}
+
+TEST_F(LifecycleTest, StillHibernatedIsWokenAgainEvery30s) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_HIBERNATED"; };
+    auto req = request();
+    req.timeout = ms{70000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(api.patches, 3);  // ~3 s, ~33 s, ~63 s
+}
+
+TEST_F(LifecycleTest, AdoptedHibernatedBranchIsWokenAtOnce) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.status = [](const FakeApi& a) { return a.woken_at ? "STATUS_TYPE_HEALTHY" : "STATUS_TYPE_HIBERNATED"; };
+    const auto r = lifecycle.create(request());
+    EXPECT_TRUE(r.adopted);
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, describe, patch, describe, creds}));
+}
+
+TEST_F(LifecycleTest, FaultDeletesTheBranchWeCreated) {
+    api.status = [](const FakeApi& a) {
+        return a.since_created() < ms{500} ? "STATUS_TYPE_TRANSIENT" : "STATUS_TYPE_FAULT";
+    };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Fault);
+    EXPECT_NE(std::string(e.what()).find("Unable to create required cluster objects"), std::string::npos);
+    EXPECT_EQ(calls().back(), del);
+    EXPECT_FALSE(has_call(creds));
+    EXPECT_NE(e.hint().find("deleted"), std::string::npos);
+    EXPECT_EQ(api.find(k_id), nullptr);
+}
+
+TEST_F(LifecycleTest, FaultKeepsTheBranchWithKeepOnFailure) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_FAULT"; };
+    auto req = request();
+    req.keep_on_failure = true;
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Fault);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_NE(e.hint().find("keep-on-failure"), std::string::npos);
+}
+
+TEST_F(LifecycleTest, TimeoutDeletesTheBranchWeCreated) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    auto req = request();
+    req.timeout = ms{5000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(calls().back(), del);
+    EXPECT_GE(clock.elapsed(), ms{5000});
+    EXPECT_LT(clock.elapsed(), ms{6000});
+}
+
+TEST_F(LifecycleTest, AdoptedBranchIsNeverDeletedOnFailure) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_FAULT"; };
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Fault);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    auto req = request();
+    req.timeout = ms{2000};
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::Timeout);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+}
+
+TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
+    api.credentials_404 = 2;
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.connection.password, "pw-core-1234");
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds, creds, creds}));
+    EXPECT_EQ(clock.sleeps.size(), 2U);
+}
+
+TEST_F(LifecycleTest, CredentialsWithoutPasswordFailAndCleanUp) {
+    api.credentials_body = R"({"username":"xata"})";  // never a password
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Protocol);
+    EXPECT_EQ(calls().back(), del);
+}
+
+TEST_F(LifecycleTest, ConnectionFromHostedCredentials) {
+    api.credentials_body = R"({"username":"xata","password":"p","hostname":")" + k_id +
+                           R"(.eu-central-1.xata.tech","port":6543,"dbname":"appdb","connectionString":null})";
+    api.describe_connection_string = "postgresql://xata:p@" + k_id + "-deprecated.us-east-1.xata.invalid:1/x";
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.connection.host, k_id + ".eu-central-1.xata.tech");
+    EXPECT_EQ(r.connection.port, 6543);
+    EXPECT_EQ(r.connection.database, "appdb");
+}
+
+TEST_F(LifecycleTest, ConnectionFromCredentialsConnectionString) {
+    api.credentials_body = R"({"username":"xata","password":"p","connectionString":"postgresql://xata:p@h.example:7000/dbx"})";
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.connection.host, "h.example");
+    EXPECT_EQ(r.connection.port, 7000);
+    EXPECT_EQ(r.connection.database, "dbx");
+}
+
+TEST_F(LifecycleTest, ConnectionFromDescribeConnectionString) {
+    api.describe_connection_string = "postgresql://xata:p@" + k_id + ".gw.example:7654/xata?sslmode=require";
+    auto req = request();
+    req.sslmode = "verify-full";
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.connection.host, k_id + ".gw.example");
+    EXPECT_EQ(r.connection.port, 7654);
+    EXPECT_EQ(r.connection.database, "xata");
+    EXPECT_EQ(r.connection.sslmode, "verify-full");
+    EXPECT_EQ(r.connection.password, "pw-core-1234");
+}
+
+TEST_F(LifecycleTest, ConnectionFromRegionFallbackWithEndpoints) {
+    struct Case {
+        Endpoint e;
+        std::string host;
+    };
+    const Case cases[] = {{Endpoint::ReadWrite, k_id + ".us-east-1.xata.tech"},
+                          {Endpoint::Read, k_id + "-r.us-east-1.xata.tech"},
+                          {Endpoint::ReadOnly, k_id + "-ro.us-east-1.xata.tech"},
+                          {Endpoint::Pooler, k_id + "-pooler.us-east-1.xata.tech"}};
+    for (const auto& c : cases) {
+        api.branches.resize(1);  // only main
+        auto req = request();
+        req.endpoint = c.e;
+        const auto r = lifecycle.create(req);
+        EXPECT_EQ(r.connection.host, c.host);
+        EXPECT_EQ(r.connection.port, 5432);
+        EXPECT_EQ(r.connection.database, "xata");
+    }
+}
+
+TEST_F(LifecycleTest, NoHostAndNoRegionIsProtocol) {
+    api.region = "";
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Protocol);
+    EXPECT_EQ(calls().back(), del);
+}
+
+TEST(PollSchedule, NextValues) {
+    const PollSchedule s;
+    EXPECT_EQ(s.next(ms{0}), ms{50});
+    EXPECT_EQ(s.next(ms{500}), ms{50});
+    EXPECT_EQ(s.next(ms{625}), ms{50});
+    EXPECT_EQ(s.next(ms{1000}), ms{80});
+    EXPECT_EQ(s.next(ms{5000}), ms{400});
+    EXPECT_EQ(s.next(ms{12500}), ms{1000});
+    EXPECT_EQ(s.next(ms{600000}), ms{1000});
+}
+
+TEST(PollSchedule, WaitsAddUp) {
+    const PollSchedule s;
+    ms elapsed{0};
+    int polls = 0;
+    std::vector<ms> waits;
+    while (elapsed < ms{10000}) {
+        const auto w = s.next(elapsed);
+        if (!waits.empty()) {
+            EXPECT_GE(w, waits.back());  // never speeds up
+        }
+        waits.push_back(w);
+        elapsed += w;
+        ++polls;
+    }
+    // 13 polls of 50 ms reach 650 ms, then ~8% growth per poll.
+    EXPECT_EQ(std::accumulate(waits.begin(), waits.begin() + 13, ms{0}), ms{650});
+    EXPECT_GE(polls, 45);
+    EXPECT_LE(polls, 52);
+    EXPECT_LE(elapsed, ms{10800});
+    // Quick at first: a branch ready after 1 s is seen within 80 ms.
+    ms t{0};
+    while (t < ms{1000}) {
+        t += s.next(t);
+    }
+    EXPECT_LE(t - ms{1000}, ms{80});
+}
+
+TEST_F(LifecycleTest, RemoveById) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    Lifecycle::DeleteRequest req;
+    req.id = k_id;
+    req.parent = "main";
+    req.prefix = "sb-";
+    const auto r = lifecycle.remove(req);
+    EXPECT_TRUE(r.deleted);
+    EXPECT_EQ(r.name, k_name);
+    EXPECT_EQ(calls(), (std::vector<std::string>{describe, del}));
+}
+
+TEST_F(LifecycleTest, RemoveByName) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    Lifecycle::DeleteRequest req;
+    req.name = k_name;
+    req.parent = "main";
+    req.prefix = "sb-";
+    const auto r = lifecycle.remove(req);
+    EXPECT_TRUE(r.deleted);
+    EXPECT_EQ(r.id, k_id);
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, del}));
+}
+
+TEST_F(LifecycleTest, RemoveWhenAlreadyGone) {
+    Lifecycle::DeleteRequest by_id;
+    by_id.id = k_id;
+    by_id.parent = "main";
+    by_id.prefix = "sb-";
+    EXPECT_FALSE(lifecycle.remove(by_id).deleted);
+    Lifecycle::DeleteRequest by_name;
+    by_name.name = k_name;
+    by_name.parent = "main";
+    by_name.prefix = "sb-";
+    EXPECT_FALSE(lifecycle.remove(by_name).deleted);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+
+    // Listed, but gone by the time DELETE arrives.
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    transport.handler = [this](const HttpRequest& r) {
+        return r.method == "DELETE" ? answer(404, R"({"message":"branch [x] not found"})") : api.route(r);
+    };
+    EXPECT_FALSE(lifecycle.remove(by_name).deleted);
+    EXPECT_EQ(transport.count("DELETE"), 1);
+}
+
+TEST_F(LifecycleTest, RemoveRefusesTheParent) {
+    Lifecycle::DeleteRequest by_name;
+    by_name.name = "main";
+    by_name.parent = "main";
+    by_name.prefix = "sb-";
+    by_name.force = true;
+    EXPECT_EQ(caught([&] { (void)lifecycle.remove(by_name); }).kind(), ErrorKind::Conflict);
+
+    Lifecycle::DeleteRequest by_id;
+    by_id.id = k_parent;
+    by_id.parent = k_parent;
+    by_id.parent_is_id = true;
+    by_id.prefix = "sb-";
+    by_id.force = true;
+    EXPECT_EQ(caught([&] { (void)lifecycle.remove(by_id); }).kind(), ErrorKind::Conflict);
+
+    // The parent named by name, the target given by id.
+    Lifecycle::DeleteRequest mixed;
+    mixed.id = k_parent;
+    mixed.parent = "main";
+    mixed.prefix = "sb-";
+    mixed.force = true;
+    EXPECT_EQ(caught([&] { (void)lifecycle.remove(mixed); }).kind(), ErrorKind::Conflict);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+}
+
+TEST_F(LifecycleTest, RemoveRefusesNamesWithoutPrefixUnlessForced) {
+    api.branches.push_back({k_id, "feature-x", k_parent, ms{0}});
+    Lifecycle::DeleteRequest req;
+    req.name = "feature-x";
+    req.parent = "main";
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.remove(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(e.hint().find("--force"), std::string::npos);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    req.force = true;
+    EXPECT_TRUE(lifecycle.remove(req).deleted);
+}
+
+TEST_F(LifecycleTest, RemoveWithNothingIsUsage) {
+    EXPECT_EQ(caught([&] { (void)lifecycle.remove({}); }).kind(), ErrorKind::Usage);
+}

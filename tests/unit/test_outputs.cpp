@@ -1,0 +1,306 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "xbranch/error.hpp"
+#include "xbranch/outputs.hpp"
+
+using namespace xbranch;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+public:
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "xbranch-unit-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        m_path = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::remove_all(m_path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return m_path; }
+
+private:
+    fs::path m_path;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+unsigned mode_of(const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777U;
+}
+
+std::vector<std::string> entries(const fs::path& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+class UmaskGuard {
+public:
+    explicit UmaskGuard(mode_t m) : m_old(::umask(m)) {}
+    ~UmaskGuard() { ::umask(m_old); }
+    UmaskGuard(const UmaskGuard&) = delete;
+    UmaskGuard& operator=(const UmaskGuard&) = delete;
+
+private:
+    mode_t m_old;
+};
+
+CreateResult sample_result() {
+    CreateResult r;
+    r.branch.id = "e80atan1sl5khdkr8pkc33fovk";
+    r.branch.name = "sb-feat-1a2b3c4d";
+    r.branch.region = "us-east-1";
+    r.parent_id = "a0000000000000000000000001";
+    r.adopted = false;
+    r.created_by_us = true;
+    r.status.type = StatusType::Healthy;
+    r.connection.host = "e80atan1sl5khdkr8pkc33fovk.us-east-1.xata.tech";
+    r.connection.port = 5432;
+    r.connection.database = "xata";
+    r.connection.username = "xata";
+    r.connection.password = "p@ss w'rd:/?";
+    r.connection.sslmode = "require";
+    return r;
+}
+
+template <typename F>
+ErrorKind kind_of(F f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.kind();
+    }
+    return ErrorKind::Internal;
+}
+
+}  // namespace
+
+TEST(AtomicFile, CommitRenamesIntoPlace) {
+    TempDir d;
+    const auto target = d.path() / "value";
+    {
+        AtomicFile f(target, 0644);
+        EXPECT_TRUE(fs::exists(f.temp_path()));
+        EXPECT_EQ(f.temp_path().parent_path(), d.path());
+        f.write("hello");
+        f.write(" world");
+        EXPECT_FALSE(fs::exists(target));
+        f.commit();
+        EXPECT_FALSE(fs::exists(f.temp_path()));
+    }
+    EXPECT_EQ(slurp(target), "hello world");
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{"value"});
+}
+
+TEST(AtomicFile, CommitReplacesAnExistingFile) {
+    TempDir d;
+    const auto target = d.path() / "value";
+    std::ofstream(target) << "old";
+    AtomicFile f(target, 0600);
+    f.write("new");
+    f.commit();
+    EXPECT_EQ(slurp(target), "new");
+    EXPECT_EQ(mode_of(target), 0600U);
+}
+
+TEST(AtomicFile, DestructorRemovesTempWithoutCommit) {
+    TempDir d;
+    fs::path temp;
+    {
+        AtomicFile f(d.path() / "value", 0644);
+        temp = f.temp_path();
+        f.write("partial");
+    }
+    EXPECT_FALSE(fs::exists(temp));
+    EXPECT_TRUE(entries(d.path()).empty());
+}
+
+TEST(AtomicFile, ModeHoldsEvenWithUmaskZeroOrStrict) {
+    TempDir d;
+    {
+        UmaskGuard g(0);
+        AtomicFile f(d.path() / "secret", 0600);
+        EXPECT_EQ(mode_of(f.temp_path()), 0600U);  // never world-readable, not even before commit
+        f.commit();
+        AtomicFile g2(d.path() / "plain", 0644);
+        g2.commit();
+    }
+    {
+        UmaskGuard g(077);
+        AtomicFile f(d.path() / "plain2", 0644);
+        f.commit();
+    }
+    EXPECT_EQ(mode_of(d.path() / "secret"), 0600U);
+    EXPECT_EQ(mode_of(d.path() / "plain"), 0644U);
+    EXPECT_EQ(mode_of(d.path() / "plain2"), 0644U);
+}
+
+TEST(AtomicFile, MissingFolderIsIo) {
+    TempDir d;
+    EXPECT_EQ(kind_of([&] { AtomicFile f(d.path() / "nope" / "value", 0644); }), ErrorKind::Io);
+}
+
+TEST(AtomicFile, MoveTransfersOwnership) {
+    TempDir d;
+    AtomicFile a(d.path() / "v", 0644);
+    a.write("x");
+    AtomicFile b(std::move(a));
+    b.commit();
+    EXPECT_EQ(slurp(d.path() / "v"), "x");
+}
+
+TEST(OutputFiles, WritesEightFilesWithModesAndNoNewline) {
+    TempDir d;
+    UmaskGuard g(022);
+    const auto r = sample_result();
+    write_output_files(d.path(), output_files(r));
+    EXPECT_EQ(entries(d.path()), (std::vector<std::string>{"branch-id", "branch-name", "connection-string",
+                                                            "database", "host", "password", "port", "username"}));
+    EXPECT_EQ(slurp(d.path() / "branch-name"), r.branch.name);
+    EXPECT_EQ(slurp(d.path() / "branch-id"), r.branch.id);
+    EXPECT_EQ(slurp(d.path() / "host"), r.connection.host);
+    EXPECT_EQ(slurp(d.path() / "port"), "5432");
+    EXPECT_EQ(slurp(d.path() / "database"), "xata");
+    EXPECT_EQ(slurp(d.path() / "username"), "xata");
+    EXPECT_EQ(slurp(d.path() / "password"), "p@ss w'rd:/?");
+    EXPECT_EQ(slurp(d.path() / "connection-string"), build_connection_string(r.connection));
+    for (const auto& name : entries(d.path())) {
+        const std::string v = slurp(d.path() / name);
+        EXPECT_FALSE(v.empty()) << name;
+        EXPECT_NE(v.back(), '\n') << name;
+        const bool secret = name == "password" || name == "connection-string";
+        EXPECT_EQ(mode_of(d.path() / name), secret ? 0600U : 0644U) << name;
+    }
+}
+
+TEST(OutputFiles, FailureMidwayLeavesNoNewFileAndNoTemp) {
+    TempDir d;
+    // A folder where the last file must go: the last rename fails.
+    fs::create_directory(d.path() / "password");
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }), ErrorKind::Io);
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{"password"});
+}
+
+TEST(OutputFiles, FailureInTheMiddleLeavesNoNewFile) {
+    TempDir d;
+    fs::create_directory(d.path() / "host");
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }), ErrorKind::Io);
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{"host"});
+}
+
+TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {
+    TempDir d;
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path() / "missing", output_files(sample_result())); }),
+              ErrorKind::Io);
+    EXPECT_TRUE(entries(d.path()).empty());
+}
+
+TEST(Preflight, CreatesMissingFolderWhoseParentExists) {
+    TempDir d;
+    const auto out = d.path() / "out";
+    preflight_output_dir(out);
+    EXPECT_TRUE(fs::is_directory(out));
+    EXPECT_TRUE(entries(out).empty());  // the probe is gone
+    preflight_output_dir(out);            // existing folder: fine
+    EXPECT_TRUE(entries(out).empty());
+}
+
+TEST(Preflight, FailsForMissingParentOrNonFolder) {
+    TempDir d;
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(d.path() / "a" / "b"); }), ErrorKind::Io);
+    EXPECT_FALSE(fs::exists(d.path() / "a"));
+
+    const auto file = d.path() / "file";
+    std::ofstream(file) << "x";
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(file); }), ErrorKind::Io);
+    // A path whose parent is a regular file (fails even for root).
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(file / "out"); }), ErrorKind::Io);
+    EXPECT_EQ(slurp(file), "x");
+}
+
+TEST(Preflight, FailsForFolderNobodyMayWriteIn) {
+    // /proc/self is a folder nobody may create files in, root included.
+    ASSERT_TRUE(fs::is_directory("/proc/self"));
+    EXPECT_EQ(kind_of([] { preflight_output_dir("/proc/self"); }), ErrorKind::Io);
+}
+
+TEST(Preflight, FailsForReadOnlyFolderAsNonRoot) {
+    if (::geteuid() == 0) {
+        GTEST_SKIP() << "permission bits do not stop root";
+    }
+    TempDir d;
+    const auto ro = d.path() / "ro";
+    fs::create_directory(ro);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(ro); }), ErrorKind::Io);
+}
+
+TEST(Render, JsonHasDocumentedKeysAndMasksPassword) {
+    const auto r = sample_result();
+    const auto j = nlohmann::json::parse(render(r, OutputFormat::Json, false));
+    EXPECT_EQ(j["branch"]["name"], r.branch.name);
+    EXPECT_EQ(j["branch"]["id"], r.branch.id);
+    EXPECT_EQ(j["branch"]["parentID"], r.parent_id);
+    EXPECT_EQ(j["branch"]["adopted"], false);
+    EXPECT_EQ(j["connection"]["host"], r.connection.host);
+    EXPECT_EQ(j["connection"]["port"], 5432);
+    EXPECT_EQ(j["connection"]["database"], "xata");
+    EXPECT_EQ(j["connection"]["username"], "xata");
+    EXPECT_EQ(j["connection"]["password"], "********");
+    EXPECT_EQ(j["connection"]["sslmode"], "require");
+    EXPECT_EQ(j["connection"]["connectionString"], build_connection_string(r.connection, true));
+    EXPECT_EQ(render(r, OutputFormat::Json, false).find("p@ss"), std::string::npos);
+
+    const auto shown = nlohmann::json::parse(render(r, OutputFormat::Json, true));
+    EXPECT_EQ(shown["connection"]["password"], r.connection.password);
+    EXPECT_EQ(shown["connection"]["connectionString"], build_connection_string(r.connection));
+}
+
+TEST(Render, TextAndEnvMaskUnlessShowSecrets) {
+    const auto r = sample_result();
+    const std::string encoded = "p%40ss%20w%27rd%3A%2F%3F";
+    for (auto f : {OutputFormat::Text, OutputFormat::Env}) {
+        const auto masked = render(r, f, false);
+        EXPECT_EQ(masked.find("p@ss"), std::string::npos) << masked;
+        EXPECT_EQ(masked.find(encoded), std::string::npos) << masked;
+        EXPECT_NE(masked.find("********"), std::string::npos) << masked;
+        EXPECT_NE(masked.find(r.branch.name), std::string::npos);
+        const auto shown = render(r, f, true);
+        EXPECT_NE(shown.find(encoded), std::string::npos) << shown;
+    }
+    const auto env = render(r, OutputFormat::Env, true);
+    EXPECT_NE(env.find("PGPASSWORD='p@ss w'\\''rd:/?'\n"), std::string::npos) << env;
+    EXPECT_NE(env.find("PGHOST='" + r.connection.host + "'\n"), std::string::npos);
+    EXPECT_NE(env.find("PGPORT='5432'\n"), std::string::npos);
+    EXPECT_NE(env.find("XBRANCH_BRANCH_ID='" + r.branch.id + "'\n"), std::string::npos);
+
+    auto adopted = r;
+    adopted.adopted = true;
+    EXPECT_EQ(render(adopted, OutputFormat::Text, false).rfind("Adopted existing branch", 0), 0U);
+    EXPECT_EQ(render(r, OutputFormat::Text, false).rfind("Created branch", 0), 0U);
+}

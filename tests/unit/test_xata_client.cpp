@@ -1,0 +1,309 @@
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes.hpp"
+#include "xbranch/redact.hpp"
+#include "xbranch/xata_client.hpp"
+
+using namespace xbranch;
+using namespace xbranch::test;
+
+namespace {
+
+const std::string k_key = "xau_unitTestKey0123456789";
+const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
+const std::string k_parent = "a0000000000000000000000001";
+// The org and project hold characters that must be percent-encoded.
+const std::string k_project_url = "https://api.example.test/organizations/org%201/projects/prj_a%2Fb";
+
+class ClientTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        spdlog::set_level(spdlog::level::off);
+        clear_secrets();
+    }
+    void TearDown() override { clear_secrets(); }
+
+    FakeClock clock;
+    FakeTransport transport{&clock};
+    XataClient client{transport, clock, ApiTarget{"https://api.example.test/", k_key, "org 1", "prj_a/b"},
+                      RetryPolicy{}, 42};
+
+    std::vector<std::string> calls() const { return transport.calls(k_project_url); }
+};
+
+template <typename F>
+Error caught(F f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no xbranch::Error thrown";
+    return Error(ErrorKind::Internal, "none");
+}
+
+}  // namespace
+
+TEST_F(ClientTest, ListRequestShape) {
+    transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", "")})));
+    const auto list = client.list_branches();
+    ASSERT_EQ(list.size(), 1U);
+    ASSERT_EQ(transport.requests.size(), 1U);
+    const auto& r = transport.requests[0].request;
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.url, k_project_url + "/branches");
+    EXPECT_EQ(r.headers.at("Authorization"), "Bearer " + k_key);
+    EXPECT_EQ(r.headers.at("Accept"), "application/json");
+    EXPECT_EQ(r.headers.count("Content-Type"), 0U);
+    EXPECT_TRUE(r.body.empty());
+    EXPECT_EQ(client.request_count(), 1);
+}
+
+TEST_F(ClientTest, CreateRequestShape) {
+    transport.script.push_back(answer(201, branch_json(k_id, "sb-x", k_parent)));
+    const auto o = client.create_branch("sb-x", k_parent, "by xbranch");
+    EXPECT_EQ(o.kind, CreateOutcome::Kind::Created);
+    ASSERT_TRUE(o.branch);
+    EXPECT_EQ(o.branch->id, k_id);
+    const auto& r = transport.requests.at(0).request;
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.url, k_project_url + "/branches");
+    EXPECT_EQ(r.headers.at("Content-Type"), "application/json");
+    EXPECT_EQ(r.headers.at("Authorization"), "Bearer " + k_key);
+    EXPECT_EQ(nlohmann::json::parse(r.body),
+              nlohmann::json({{"name", "sb-x"}, {"mode", "inherit"}, {"parentID", k_parent}, {"description", "by xbranch"}}));
+}
+
+TEST_F(ClientTest, DescribeWakeDeleteCredentialsShapes) {
+    transport.script.push_back(answer(200, details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
+    transport.script.push_back(answer(200, branch_json(k_id, "sb-x", k_parent)));
+    transport.script.push_back(answer(204));
+    transport.script.push_back(answer(200, R"({"username":"xata","password":"pw-abcdef"})"));
+    EXPECT_EQ(client.describe_branch(k_id).status.type, StatusType::Healthy);
+    client.wake_branch(k_id);
+    EXPECT_TRUE(client.delete_branch(k_id));
+    EXPECT_EQ(client.credentials(k_id).password, "pw-abcdef");
+    EXPECT_EQ(calls(), (std::vector<std::string>{"GET /branches/" + k_id, "PATCH /branches/" + k_id,
+                                                 "DELETE /branches/" + k_id,
+                                                 "GET /branches/" + k_id + "/credentials?username=xata"}));
+    EXPECT_EQ(transport.requests[1].request.body, R"({"hibernate":false})");
+    EXPECT_EQ(transport.requests[1].request.headers.at("Content-Type"), "application/json");
+    for (const auto& r : transport.requests) {
+        EXPECT_EQ(r.request.headers.at("Authorization"), "Bearer " + k_key);
+    }
+    // The password is now a registered secret.
+    EXPECT_EQ(redact("pw-abcdef"), "********");
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(ClientTest, BranchIdIsPercentEncoded) {
+    EXPECT_EQ(client.branch_url("a/b?c"), k_project_url + "/branches/a%2Fb%3Fc");
+}
+
+TEST_F(ClientTest, StatusToErrorKind) {
+    struct Case {
+        long status;
+        ErrorKind kind;
+    };
+    const Case cases[] = {{400, ErrorKind::Protocol}, {401, ErrorKind::Auth},     {403, ErrorKind::Auth},
+                          {404, ErrorKind::NotFound}, {409, ErrorKind::Conflict}, {412, ErrorKind::Protocol},
+                          {422, ErrorKind::Protocol}, {429, ErrorKind::Unavailable}, {500, ErrorKind::Unavailable},
+                          {502, ErrorKind::Unavailable}, {503, ErrorKind::Unavailable}, {504, ErrorKind::Unavailable}};
+    for (const auto& c : cases) {
+        HttpResponse r;
+        r.status = c.status;
+        r.body = R"({"id":"body-id","message":"something went wrong"})";
+        r.headers["x-request-id"] = "hdr-id-" + std::to_string(c.status);
+        const Error e = XataClient::error_from_response("do thing", r);
+        EXPECT_EQ(e.kind(), c.kind) << c.status;
+        EXPECT_EQ(e.http_status(), c.status);
+        EXPECT_EQ(e.describe(), "do thing: HTTP " + std::to_string(c.status) + " (request id hdr-id-" +
+                                    std::to_string(c.status) + "): something went wrong");
+    }
+    // Without the header, the body's id is the request id.
+    HttpResponse r;
+    r.status = 401;
+    r.body = R"({"id":"body-id","message":"invalid token"})";
+    const Error e = XataClient::error_from_response("list branches", r);
+    EXPECT_EQ(e.request_id(), "body-id");
+    EXPECT_FALSE(e.hint().empty());
+    EXPECT_NE(e.hint().find("XATA_API_KEY"), std::string::npos);
+}
+
+TEST_F(ClientTest, DefiniteErrorsThrowWithoutRetry) {
+    for (long s : {400L, 401L, 403L, 404L, 412L}) {
+        transport.requests.clear();
+        transport.script.push_back(answer(s, R"({"id":"x","message":"nope"})", {{"x-request-id", "rid-7"}}));
+        const Error e = caught([&] { (void)client.describe_branch(k_id); });
+        EXPECT_EQ(transport.requests.size(), 1U) << s;
+        EXPECT_NE(e.describe().find("rid-7"), std::string::npos) << e.describe();
+        EXPECT_NE(e.describe().find("describe branch " + k_id), std::string::npos) << e.describe();
+    }
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(ClientTest, GetRetriesWithBackoffThenSucceeds) {
+    transport.script.push_back(answer(503));
+    transport.script.push_back(dropped());
+    transport.script.push_back(timed_out());
+    transport.script.push_back(answer(200, list_json({})));
+    EXPECT_TRUE(client.list_branches().empty());
+    EXPECT_EQ(transport.requests.size(), 4U);
+    ASSERT_EQ(clock.sleeps.size(), 3U);
+    // Jittered exponential steps: [150,300], [300,600], [600,1200].
+    EXPECT_GE(clock.sleeps[0].count(), 150);
+    EXPECT_LE(clock.sleeps[0].count(), 300);
+    EXPECT_GE(clock.sleeps[1].count(), 300);
+    EXPECT_LE(clock.sleeps[1].count(), 600);
+    EXPECT_GE(clock.sleeps[2].count(), 600);
+    EXPECT_LE(clock.sleeps[2].count(), 1200);
+    // Each retry is sent after its sleep.
+    EXPECT_EQ(transport.requests[1].at, clock.sleeps[0]);
+}
+
+TEST_F(ClientTest, RetryAfterIsHonoured) {
+    transport.script.push_back(answer(429, "Too Many Requests", {{"retry-after", "2"}}));
+    transport.script.push_back(answer(503, R"({"message":"busy"})", {{"retry-after", "120"}}));
+    transport.script.push_back(answer(200, details_json(k_id, "n", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
+    (void)client.describe_branch(k_id);
+    EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{2000}, ms{30000}}));
+}
+
+TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
+    for (int i = 0; i < 4; ++i) {
+        transport.script.push_back(answer(503, R"({"id":"r","message":"unavailable"})", {{"x-request-id", "last-503"}}));
+    }
+    const Error e = caught([&] { (void)client.list_branches(); });
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(transport.requests.size(), 4U);
+    EXPECT_EQ(clock.sleeps.size(), 3U);
+    EXPECT_NE(e.describe().find("last-503"), std::string::npos);
+
+    transport.requests.clear();
+    for (int i = 0; i < 4; ++i) {
+        transport.script.push_back(refused());
+    }
+    const Error t = caught([&] { client.wake_branch(k_id); });
+    EXPECT_EQ(t.kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(transport.requests.size(), 4U);
+    EXPECT_FALSE(t.hint().empty());
+}
+
+TEST_F(ClientTest, DeleteAndPatchAreRetried) {
+    transport.script.push_back(answer(502, "<html>bad gateway</html>"));
+    transport.script.push_back(answer(204));
+    EXPECT_TRUE(client.delete_branch(k_id));
+    EXPECT_EQ(transport.count("DELETE"), 2);
+
+    transport.script.push_back(dropped());
+    transport.script.push_back(answer(200, branch_json(k_id, "n", k_parent)));
+    client.wake_branch(k_id);
+    EXPECT_EQ(transport.count("PATCH"), 2);
+    EXPECT_EQ(clock.sleeps.size(), 2U);
+}
+
+TEST_F(ClientTest, DeleteOf404IsFalse) {
+    transport.script.push_back(answer(404, R"({"id":"x","message":"branch [x] not found"})"));
+    EXPECT_FALSE(client.delete_branch(k_id));
+    transport.script.push_back(answer(403, R"({"message":"access denied"})"));
+    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id); }).kind(), ErrorKind::Auth);
+}
+
+TEST_F(ClientTest, MalformedSuccessBodyOnGetIsRetried) {
+    transport.script.push_back(answer(200, R"({"branches":[{"id":"x","na)"));
+    transport.script.push_back(answer(200, "<html>oops</html>"));
+    transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", "")})));
+    EXPECT_EQ(client.list_branches().size(), 1U);
+    EXPECT_EQ(transport.requests.size(), 3U);
+    EXPECT_EQ(clock.sleeps.size(), 2U);
+}
+
+TEST_F(ClientTest, MalformedBodyEveryTimeIsProtocol) {
+    for (int i = 0; i < 4; ++i) {
+        transport.script.push_back(answer(200, R"({"username":"xata"})", {{"x-request-id", "mal-1"}}));
+    }
+    const Error e = caught([&] { (void)client.credentials(k_id); });
+    EXPECT_EQ(e.kind(), ErrorKind::Protocol);
+    EXPECT_EQ(transport.requests.size(), 4U);
+    EXPECT_NE(e.describe().find("mal-1"), std::string::npos);
+}
+
+TEST_F(ClientTest, PostIsNeverResent) {
+    struct Case {
+        HttpOutcome outcome;
+        bool maybe_created;
+    };
+    std::vector<Case> cases = {{dropped(), true},           {timed_out(), true},   {refused(), false},
+                               {answer(500), true},         {answer(502), true},   {answer(503), true},
+                               {answer(504), true},         {answer(429), false}};
+    for (auto& c : cases) {
+        transport.requests.clear();
+        transport.script.push_back(c.outcome);
+        const auto o = client.create_branch("sb-x", k_parent, "");
+        EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
+        EXPECT_EQ(o.maybe_created, c.maybe_created);
+        EXPECT_FALSE(o.detail.empty());
+        EXPECT_EQ(transport.requests.size(), 1U);
+    }
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(ClientTest, CreateOutcomes) {
+    transport.script.push_back(answer(409, R"({"id":"r","message":"branch [sb-x] already exists"})"));
+    auto o = client.create_branch("sb-x", k_parent, "");
+    EXPECT_EQ(o.kind, CreateOutcome::Kind::Conflict);
+    EXPECT_NE(o.detail.find("already exists"), std::string::npos);
+
+    transport.script.push_back(answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "7"}}));
+    o = client.create_branch("sb-x", k_parent, "");
+    EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
+    EXPECT_EQ(o.retry_after, ms{7000});
+    ASSERT_TRUE(o.last_error);
+    EXPECT_EQ(o.last_error->kind(), ErrorKind::Unavailable);
+
+    // 2xx with a body we cannot read: it probably exists, settle by name.
+    transport.script.push_back(answer(201, R"({"name":"sb-x"})"));
+    o = client.create_branch("sb-x", k_parent, "");
+    EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
+    EXPECT_TRUE(o.maybe_created);
+
+    transport.script.push_back(answer(201, "not json at all"));
+    EXPECT_EQ(client.create_branch("sb-x", k_parent, "").kind, CreateOutcome::Kind::Uncertain);
+}
+
+TEST_F(ClientTest, CreateDefiniteFailuresThrow) {
+    struct Case {
+        long status;
+        ErrorKind kind;
+    };
+    for (const auto& c : {Case{400, ErrorKind::Protocol}, Case{401, ErrorKind::Auth}, Case{403, ErrorKind::Auth},
+                          Case{404, ErrorKind::NotFound}, Case{412, ErrorKind::Protocol}}) {
+        transport.script.push_back(answer(c.status, R"({"id":"b","message":"m"})", {{"x-request-id", "cr-1"}}));
+        const Error e = caught([&] { (void)client.create_branch("sb-x", k_parent, ""); });
+        EXPECT_EQ(e.kind(), c.kind) << c.status;
+        EXPECT_EQ(e.operation(), "create branch sb-x");
+        EXPECT_EQ(e.request_id(), "cr-1");
+    }
+    EXPECT_EQ(transport.count("POST"), 5);
+}
+
+TEST_F(ClientTest, FindBranchByNameIsExact) {
+    transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", ""),
+                                                      branch_json(k_id, "sb-x-longer", k_parent)})));
+    EXPECT_FALSE(client.find_branch_by_name("sb-x").has_value());
+    transport.script.push_back(answer(200, list_json({branch_json(k_id, "sb-x", k_parent)})));
+    auto b = client.find_branch_by_name("sb-x");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->id, k_id);
+}
+
+TEST_F(ClientTest, TransportErrorMapping) {
+    const Error tls = XataClient::error_from_transport("list", {TransportError::Kind::Tls, "cert bad", false});
+    EXPECT_EQ(tls.kind(), ErrorKind::Unavailable);
+    EXPECT_NE(tls.hint().find("--cacert"), std::string::npos);
+    const Error c = XataClient::error_from_transport("list", {TransportError::Kind::Connect, "refused", false});
+    EXPECT_NE(c.hint().find("XATA_API_BASE_URL"), std::string::npos);
+}
