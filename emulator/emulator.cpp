@@ -425,6 +425,8 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
         b->password = make_password(id_rng_, opts_.password_style == "special");
         if (next_behavior_) {
             b->behavior = *next_behavior_;
+            b->no_credentials_status = next_no_credentials_status_;
+            b->no_credentials_left = next_no_credentials_count_;
             next_behavior_.reset();
         }
         if (pg_) b->db_state = "creating";
@@ -1029,6 +1031,8 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
         if (auto e = parse_behavior_body(b, status, count); !e.empty()) return reply(400, {{"message", e}});
         std::lock_guard lock(mu_);
         next_behavior_ = b;
+        next_no_credentials_status_ = status;
+        next_no_credentials_count_ = count;
         return reply(200, {{"ok", true}});
     }
 

@@ -160,6 +160,8 @@ private:
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Branch>> branches_;
     std::optional<Behavior> next_behavior_;
+    int next_no_credentials_status_ = 503;  // with next_behavior_ no_credentials
+    long next_no_credentials_count_ = 3;
     std::vector<FaultRule> faults_;
     nlohmann::json requests_ = nlohmann::json::array();
     std::uint64_t seq_ = 0;
