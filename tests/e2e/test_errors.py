@@ -1,0 +1,235 @@
+"""End to end: how xbranch fails (exit codes, messages, cleanup) against the
+emulator's error answers and branch behaviours.
+
+Unknown organization vs. unknown project: the API (Xata Core, and the
+emulator after it) answers 401 `no access to organization [x]` for an
+organization the key does not belong to, and 404 `project [x] not found`
+for an unknown project in the key's organization. xbranch maps 401/403 to
+exit 3 and 404 to exit 4, so those are asserted."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+from e2e_common import E2ECase, harness, main, CREATE_FLAGS, OUTPUT_FILES
+
+READONLY_KEY = "xau_readonlykey0000000000000000000000"
+
+
+class ErrorsTest(E2ECase):
+    emulator_options = {"readonly_key": READONLY_KEY}
+
+    def assert_request_id_in(self, text, status):
+        ids = [r["requestId"] for r in self.emu.requests() if r["status"] == status]
+        self.assertTrue(ids, "no %d in the request log" % status)
+        self.assertIn(ids[-1], text)
+
+    def test_wrong_key_is_exit_3_with_the_request_id(self):
+        code, out, err = self.create("auth", env={"XATA_API_KEY": "xau_wrongwrongwrongwrong"}, expect=3)
+        self.assertIn("401", err)
+        self.assert_request_id_in(err, 401)
+        self.assertIn("XATA_API_KEY", err)
+        for cmd in (["delete", "--sandbox", "auth"], ["status", "--sandbox", "auth"], ["list"],
+                    ["url", "--sandbox", "auth"]):
+            code, out, err = self.xb(*cmd, env={"XATA_API_KEY": "xau_wrongwrongwrongwrong"})
+            self.assertEqual(code, 3, (cmd, out, err))
+        self.assertEqual(self.active("sb-auth"), [])
+
+    def test_readonly_key_is_exit_3_and_creates_nothing(self):
+        code, out, err = self.create("ro", env={"XATA_API_KEY": READONLY_KEY}, expect=3)
+        self.assertIn("403", err)
+        self.assert_request_id_in(err, 403)
+        self.assertEqual(self.active("sb-ro-"), [])
+
+    def test_unknown_organization_is_3_and_unknown_project_is_4(self):
+        code, out, err = self.create("org", env={"XATA_ORGANIZATION_ID": "zzzzzz"}, expect=3)
+        self.assertIn("zzzzzz", err)
+        self.assert_request_id_in(err, 401)
+        code, out, err = self.create("prj", env={"XATA_PROJECT_ID": "prj_nosuchproject0000000000000"},
+                                     expect=4)
+        self.assertIn("prj_nosuchproject0000000000000", err)
+        self.assert_request_id_in(err, 404)
+        self.assertEqual(self.api_calls("POST"), [])
+
+    def test_missing_key_and_bad_flags_are_exit_2_before_any_request(self):
+        e = self.emu.env()
+        del e["XATA_API_KEY"]
+        code, out, err = harness.run_xbranch(["create", "--sandbox", "nokey"] + CREATE_FLAGS, e)
+        self.assertEqual(code, 2, err)
+        self.assertIn("XATA_API_KEY", err)
+        self.assertIn("hint", err)
+        for args in (["create", "--sandbox", "x", "--bogus"],
+                     ["create"],
+                     ["create", "--sandbox", "x", "--timeout", "soon"],
+                     ["create", "--sandbox", "x", "--output", "yaml"],
+                     ["create", "--sandbox", "x", "--endpoint", "primary"],
+                     ["frobnicate"],
+                     ["delete"]):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, out, err))
+            self.assertTrue(err.strip(), args)
+        e = self.emu.env()
+        del e["XATA_PROJECT_ID"]
+        code, out, err = harness.run_xbranch(["create", "--sandbox", "x"], e)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_output_dir_without_parent_is_exit_9_and_costs_no_branch(self):
+        missing = os.path.join(self.tmp, "no-such-parent", "out")
+        code, out, err = self.create("io", "--output-dir", missing, expect=9)
+        self.assertIn("no-such-parent", err)
+        self.assertEqual(self.all_named("sb-io-"), [])
+        self.assertEqual(self.api_calls("POST"), [])
+        self.assertFalse(os.path.exists(os.path.dirname(missing)))
+
+    def test_fault_is_exit_7_branch_deleted_no_files(self):
+        self.emu.next_behavior("fault")
+        out_dir = os.path.join(self.tmp, "out")
+        code, out, err = self.create("faulty", "--output-dir", out_dir, expect=7)
+        self.assertIn("FAULT", err)
+        [b] = self.all_named("sb-faulty-")
+        self.assertIsNotNone(b["deletedAt"], "the faulted branch was left behind")
+        self.assertEqual(self.assert_no_partial_outputs(out_dir), [])
+        self.assertEqual(out, "")
+
+    def test_never_ready_times_out_with_exit_6_and_cleans_up(self):
+        self.emu.next_behavior("never_ready")
+        out_dir = os.path.join(self.tmp, "out")
+        t = time.time()
+        code, out, err = self.xb("create", "--sandbox", "slow", "--sslmode", "disable", "--timeout", "2s",
+                                 "--output-dir", out_dir)
+        took = time.time() - t
+        self.assertEqual(code, 6, (out, err))
+        self.assertLess(took, 8, "timed out after %.1fs with --timeout 2s" % took)
+        self.assertGreaterEqual(took, 1.9)
+        self.assertRegex(err, r"(?i)not ready|timed out|timeout")
+        [b] = self.all_named("sb-slow-")
+        self.assertIsNotNone(b["deletedAt"])
+        self.assertEqual(self.assert_no_partial_outputs(out_dir), [])
+
+        # --keep-on-failure keeps it, and says so.
+        self.emu.next_behavior("never_ready")
+        code, out, err = self.xb("create", "--sandbox", "slow2", "--sslmode", "disable", "--timeout", "2s",
+                                 "--keep-on-failure")
+        self.assertEqual(code, 6, (out, err))
+        [b] = self.all_named("sb-slow2-")
+        self.assertIsNone(b["deletedAt"], "--keep-on-failure deleted the branch")
+        self.assertIn(b["id"], err)
+        self.assertEqual(self.api_calls("DELETE")[-1]["path"].rsplit("/", 1)[1],
+                         self.all_named("sb-slow-")[0]["id"])
+
+    def test_stay_hibernated_is_woken(self):
+        self.emu.next_behavior("stay_hibernated")
+        code, out, err = self.create("sleepy", "--output", "json")
+        doc = json.loads(out)
+        patches = self.api_calls("PATCH")
+        self.assertTrue(patches, "no PATCH sent")
+        self.assertTrue(all(p["path"].endswith("/branches/" + doc["branch"]["id"]) for p in patches))
+        self.assertEqual([json.loads(p["requestBody"]) for p in patches][0], {"hibernate": False})
+        [b] = self.active("sb-sleepy-")
+        self.assertEqual(b["state"], "STATUS_TYPE_HEALTHY")
+
+    def test_credentials_late_then_available(self):
+        # 503 + Retry-After twice, then normal: the GET is retried.
+        self.emu.next_behavior("no_credentials", status=503, count=2)
+        out_dir = os.path.join(self.tmp, "a")
+        self.create("late503", "--output-dir", out_dir)
+        v = self.assert_output_dir(out_dir)
+        self.assertEqual(harness.psql(v["connection-string"], "SELECT 1").strip(), "1")
+        creds = self.api_calls("GET", r"/credentials$")
+        self.assertEqual([c["status"] for c in creds], [503, 503, 200])
+        # 404 `Branch [ID]: not found` three times: waited for, within --timeout.
+        self.emu.next_behavior("no_credentials", status=404, count=3)
+        out_dir = os.path.join(self.tmp, "b")
+        self.create("late404", "--output-dir", out_dir)
+        self.assert_output_dir(out_dir)
+        # Never: a clear failure (API unavailable), the branch deleted, no files.
+        self.emu.next_behavior("no_credentials", status=503, count=0)
+        out_dir = os.path.join(self.tmp, "c")
+        code, out, err = self.create("never", "--output-dir", out_dir, expect=8)
+        self.assertIn("503", err)
+        self.assertIn("credentials", err)
+        [b] = self.all_named("sb-never-")
+        self.assertIsNotNone(b["deletedAt"])
+        self.assertEqual(self.assert_no_partial_outputs(out_dir), [])
+
+    def test_409_race_is_adopted(self):
+        """The branch appears between xbranch's lookup and its POST: the POST
+        gets 409 and xbranch adopts the branch (same parent)."""
+        self.emu.set_faults([{"method": "GET", "path": "/branches$", "kind": "delay", "delayMs": 1500,
+                              "times": 1}])
+        proc = subprocess.Popen([harness.xbranch_bin(), "create", "--branch", "sb-racer", "--output", "json"]
+                                + CREATE_FLAGS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(self.emu.env(), PATH=os.environ.get("PATH", "/usr/bin:/bin")))
+        try:
+            self.wait_until(lambda: self.emu.admin_get("faults")["faults"][0]["fired"] == 1, 30,
+                            "the delayed list call")
+            r = self.emu.create_branch("sb-racer")
+            self.assertEqual(r.status, 201, r)
+            theirs = r.json()["id"]
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["branch"]["id"], theirs)
+        self.assertTrue(doc["branch"]["adopted"])
+        self.assertEqual([p["status"] for p in self.api_calls("POST", r"/branches$")], [201, 409])
+        self.assertEqual(len(self.active("sb-racer")), 1)
+
+    def test_existing_branch_same_parent_is_adopted(self):
+        r = self.emu.create_branch("sb-premade")
+        self.assertEqual(r.status, 201, r)
+        code, out, err = self.xb("create", "--branch", "sb-premade", "--output", "json", *CREATE_FLAGS)
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["branch"]["id"], r.json()["id"])
+        self.assertTrue(doc["branch"]["adopted"])
+        self.assertEqual([p["status"] for p in self.api_calls("POST", r"/branches$")], [201])
+
+    def test_existing_branch_of_a_foreign_parent_is_a_conflict(self):
+        r = self.emu.create_branch("staging")
+        staging = r.json()["id"]
+        self.emu.wait_ready(staging)
+        r = self.emu.create_branch("sb-foreign", parent_id=staging)
+        self.assertEqual(r.status, 201, r)
+        foreign = r.json()["id"]
+        self.emu.wait_ready(foreign)
+        before = self.emu.requests()
+        code, out, err = self.xb("create", "--branch", "sb-foreign", *CREATE_FLAGS)
+        self.assertEqual(code, 5, (out, err))
+        self.assertIn(foreign, err)
+        [b] = self.all_named("sb-foreign")
+        self.assertIsNone(b["deletedAt"])
+        self.assertEqual(b["parentID"], staging)
+        after = self.emu.requests()[len(before):]
+        self.assertEqual([r for r in after if r["method"] not in ("GET",)], [],
+                         "xbranch changed the foreign branch")
+
+    def test_unhealthy_parent_is_exit_10(self):
+        self.emu.next_behavior("never_ready")
+        r = self.emu.create_branch("wobbly")
+        self.assertEqual(r.status, 201, r)
+        code, out, err = self.create("onwobbly", "--parent", "wobbly", expect=10)
+        self.assertIn("412", err)
+        self.assert_request_id_in(err, 412)
+        self.assertEqual(self.active("sb-onwobbly"), [])
+
+    def test_branch_limit_is_a_clear_failure(self):
+        self.emu.set_config(maxBranches=2)
+        self.create("first")
+        code, out, err = self.create("second", expect=10)
+        self.assertIn("400", err)
+        posts = self.api_calls("POST", r"/branches$")
+        self.assertEqual(posts[-1]["status"], 400)
+        self.assertIn(json.loads(posts[-1]["responseBody"])["message"], err)
+        self.assertEqual(len(posts), 2, "a 400 was retried")
+        self.assertEqual(self.active("sb-second"), [])
+
+
+if __name__ == "__main__":
+    main()
