@@ -97,7 +97,25 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
     const int attempts = m_client.policy().max_attempts;
     for (int attempt = 1; attempt <= attempts; ++attempt) {
         check_interrupted(op);
-        last = m_client.create_branch(name, parent_id, request.description);
+        try {
+            last = m_client.create_branch(name, parent_id, request.description);
+        } catch (Error& e) {
+            // A signal during the POST: the branch may exist now. When the
+            // listing showed no such branch before, it can only be ours.
+            if (e.kind() == ErrorKind::Interrupted && !request.parent_is_id) {
+                InterruptShield shield;
+                try {
+                    if (auto found = m_client.find_branch_by_name(name);
+                        found && found->parent_id.value_or("") == parent_id) {
+                        cleanup(*found, "interrupted while creating it");
+                        e.add_hint("the branch " + name + " created by this run was deleted");
+                    }
+                } catch (const Error& lookup) {
+                    spdlog::warn("could not check for a half-created branch {}: {}", name, lookup.describe());
+                }
+            }
+            throw;
+        }
         switch (last.kind) {
             case CreateOutcome::Kind::Created:
                 created_by_us = true;
