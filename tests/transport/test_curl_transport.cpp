@@ -1,0 +1,438 @@
+// CurlTransport against real sockets on 127.0.0.1.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "xbranch/clock.hpp"
+#include "xbranch/curl_transport.hpp"
+#include "xbranch/xata_client.hpp"
+
+using namespace xbranch;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+TransportOptions fast_options() {
+    TransportOptions o;
+    o.connect_timeout = 2000ms;
+    o.request_timeout = 3000ms;
+    o.user_agent = "xbranch-test/1.0";
+    return o;
+}
+
+// An httplib server on a free loopback port, run on its own thread.
+template <typename S>
+class Running {
+public:
+    explicit Running(S& server) : m_server(server) {
+        m_port = m_server.bind_to_any_port("127.0.0.1");
+        if (m_port <= 0) {
+            throw std::runtime_error("bind failed");
+        }
+        m_thread = std::thread([this] { m_server.listen_after_bind(); });
+        for (int i = 0; i < 200 && !m_server.is_running(); ++i) {
+            std::this_thread::sleep_for(5ms);
+        }
+    }
+    ~Running() {
+        m_server.stop();
+        m_thread.join();
+    }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+    int port() const { return m_port; }
+
+private:
+    S& m_server;
+    int m_port = 0;
+    std::thread m_thread;
+};
+
+// A raw TCP listener: each accepted connection is given to `on_accept`, then closed.
+class RawServer {
+public:
+    explicit RawServer(std::function<void(int fd)> on_accept) : m_on_accept(std::move(on_accept)) {
+        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(m_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        if (::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(m_fd, 8) != 0) {
+            throw std::runtime_error("raw bind failed");
+        }
+        socklen_t len = sizeof addr;
+        ::getsockname(m_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+        m_port = ntohs(addr.sin_port);
+        m_thread = std::thread([this] {
+            for (;;) {
+                const int c = ::accept(m_fd, nullptr, nullptr);
+                if (c < 0 || m_stop) {
+                    if (c >= 0) {
+                        ::close(c);
+                    }
+                    return;
+                }
+                ++accepted;
+                m_on_accept(c);
+                ::close(c);
+            }
+        });
+    }
+    ~RawServer() {
+        m_stop = true;
+        ::shutdown(m_fd, SHUT_RDWR);
+        ::close(m_fd);
+        m_thread.join();
+    }
+    RawServer(const RawServer&) = delete;
+    RawServer& operator=(const RawServer&) = delete;
+    int port() const { return m_port; }
+    std::atomic<int> accepted{0};
+
+private:
+    std::function<void(int)> m_on_accept;
+    int m_fd = -1;
+    int m_port = 0;
+    std::atomic<bool> m_stop{false};
+    std::thread m_thread;
+};
+
+// Reads until the end of the request head (no body expected).
+std::string read_head(int fd) {
+    std::string data;
+    char buf[1024];
+    while (data.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            break;
+        }
+        data.append(buf, static_cast<std::size_t>(n));
+    }
+    return data;
+}
+
+void send_all(int fd, const std::string& s) { (void)::send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);  // nothing listens there now
+    return ntohs(addr.sin_port);
+}
+
+HttpRequest req(std::string method, int port, std::string path, std::string body = {}) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.url = "http://127.0.0.1:" + std::to_string(port) + path;
+    r.body = std::move(body);
+    return r;
+}
+
+class TransportTest : public ::testing::Test {
+protected:
+    void SetUp() override { spdlog::set_level(spdlog::level::off); }
+};
+
+}  // namespace
+
+TEST_F(TransportTest, MethodsBodiesAndHeaders) {
+    httplib::Server svr;
+    std::mutex mu;
+    std::vector<std::string> seen;
+    auto record = [&](const httplib::Request& r, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        seen.push_back(r.method + " " + r.path + " body=" + r.body + " ct=" + r.get_header_value("Content-Type") +
+                       " auth=" + r.get_header_value("Authorization") + " ua=" + r.get_header_value("User-Agent"));
+        res.set_header("X-Request-Id", "rid-" + r.method);
+        res.set_header("X-Mixed-CASE-Header", "Value With Spaces");
+        if (r.method == "DELETE") {
+            res.status = 204;
+            return;
+        }
+        res.status = r.method == "POST" ? 201 : 200;
+        res.set_content(R"({"echo":")" + r.method + R"("})", "application/json");
+    };
+    svr.Get("/b", record);
+    svr.Post("/b", record);
+    svr.Patch("/b", record);
+    svr.Delete("/b", record);
+    Running run(svr);
+    CurlTransport t(fast_options());
+
+    for (const std::string m : {"GET", "POST", "PATCH", "DELETE"}) {
+        HttpRequest r = req(m, run.port(), "/b", m == "POST" || m == "PATCH" ? R"({"k":"v"})" : "");
+        r.headers["Authorization"] = "Bearer xau_test";
+        if (!r.body.empty()) {
+            r.headers["Content-Type"] = "application/json";
+        }
+        const auto o = t.send(r);
+        ASSERT_TRUE(o.ok()) << m << ": " << o.error->message;
+        EXPECT_EQ(o.response->status, m == "POST" ? 201 : m == "DELETE" ? 204 : 200);
+        EXPECT_EQ(o.response->header("x-request-id"), "rid-" + m);
+        EXPECT_EQ(o.response->header("x-mixed-case-header"), "Value With Spaces");
+        for (const auto& [name, value] : o.response->headers) {
+            for (char c : name) {
+                EXPECT_FALSE(c >= 'A' && c <= 'Z') << name;
+            }
+        }
+        if (m != "DELETE") {
+            EXPECT_EQ(o.response->body, R"({"echo":")" + m + R"("})");
+        } else {
+            EXPECT_TRUE(o.response->body.empty());
+        }
+    }
+    ASSERT_EQ(seen.size(), 4U);
+    EXPECT_EQ(seen[0], "GET /b body= ct= auth=Bearer xau_test ua=xbranch-test/1.0");
+    EXPECT_EQ(seen[1], R"(POST /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
+    EXPECT_EQ(seen[2], R"(PATCH /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
+    EXPECT_EQ(seen[3], "DELETE /b body= ct= auth=Bearer xau_test ua=xbranch-test/1.0");
+}
+
+TEST_F(TransportTest, ErrorStatusesAreData) {
+    httplib::Server svr;
+    svr.Get("/s/(\\d+)", [](const httplib::Request& r, httplib::Response& res) {
+        res.status = std::stoi(r.matches[1]);
+        res.set_content(R"({"id":"x","message":"status )" + r.matches[1].str() + R"("})", "application/json");
+    });
+    Running run(svr);
+    CurlTransport t(fast_options());
+    for (int s : {400, 401, 404, 409, 429, 500, 502, 503}) {
+        const auto o = t.send(req("GET", run.port(), "/s/" + std::to_string(s)));
+        ASSERT_TRUE(o.ok()) << s;
+        EXPECT_FALSE(o.error.has_value());
+        EXPECT_EQ(o.response->status, s);
+        EXPECT_NE(o.response->body.find("status " + std::to_string(s)), std::string::npos);
+    }
+}
+
+TEST_F(TransportTest, EmptyPostSendsContentLengthZero) {
+    httplib::Server svr;
+    std::string cl;
+    svr.Post("/p", [&](const httplib::Request& r, httplib::Response& res) {
+        cl = r.get_header_value("Content-Length");
+        res.status = 200;
+    });
+    Running run(svr);
+    CurlTransport t(fast_options());
+    const auto o = t.send(req("POST", run.port(), "/p"));
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(cl, "0");
+}
+
+TEST_F(TransportTest, SlowAnswerIsTimeout) {
+    httplib::Server svr;
+    svr.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
+        std::this_thread::sleep_for(1500ms);
+        res.set_content("late", "text/plain");
+    });
+    Running run(svr);
+    auto opts = fast_options();
+    opts.request_timeout = 300ms;
+    CurlTransport t(opts);
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", run.port(), "/slow"));
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Timeout) << o.error->message;
+    EXPECT_TRUE(o.error->maybe_sent);
+    EXPECT_LT(took, 1200ms);
+}
+
+TEST_F(TransportTest, RefusedIsConnectAndSurelyNotSent) {
+    CurlTransport t(fast_options());
+    const auto o = t.send(req("POST", free_port(), "/branches", "{}"));
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Connect) << o.error->message;
+    EXPECT_FALSE(o.error->maybe_sent);
+}
+
+TEST_F(TransportTest, ClosedWithoutAnswerIsDropped) {
+    RawServer raw([](int fd) { (void)read_head(fd); });
+    CurlTransport t(fast_options());
+    const auto o = t.send(req("GET", raw.port(), "/x"));
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
+    EXPECT_TRUE(o.error->maybe_sent);
+}
+
+TEST_F(TransportTest, BodyCutShortIsDropped) {
+    RawServer raw([](int fd) {
+        (void)read_head(fd);
+        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"branches\":[");
+    });
+    CurlTransport t(fast_options());
+    const auto o = t.send(req("GET", raw.port(), "/x"));
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
+}
+
+TEST_F(TransportTest, OneHandleReusesOneConnection) {
+    httplib::Server svr;
+    std::mutex mu;
+    std::set<int> client_ports;
+    int requests = 0;
+    svr.Get("/poll", [&](const httplib::Request& r, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        client_ports.insert(r.remote_port);
+        ++requests;
+        res.set_content(R"({"ok":true})", "application/json");
+    });
+    svr.Patch("/poll", [&](const httplib::Request& r, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        client_ports.insert(r.remote_port);
+        ++requests;
+        res.set_content("{}", "application/json");
+    });
+    svr.set_keep_alive_max_count(100);  // httplib closes after 5 by default
+    Running run(svr);
+    CurlTransport t(fast_options());
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+    }
+    ASSERT_TRUE(t.send(req("PATCH", run.port(), "/poll", R"({"hibernate":false})")).ok());
+    ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+    EXPECT_EQ(requests, 7);
+    EXPECT_EQ(client_ports.size(), 1U) << "each request opened its own connection";
+
+    // A second transport is a second connection: the check above can fail.
+    CurlTransport other(fast_options());
+    ASSERT_TRUE(other.send(req("GET", run.port(), "/poll")).ok());
+    EXPECT_EQ(client_ports.size(), 2U);
+}
+
+TEST_F(TransportTest, ClientHonoursRetryAfterOverRealSockets) {
+    httplib::Server svr;
+    std::atomic<int> calls{0};
+    std::vector<std::chrono::steady_clock::time_point> at;
+    std::mutex mu;
+    svr.Get("/organizations/o/projects/p/branches", [&](const httplib::Request&, httplib::Response& res) {
+        {
+            std::lock_guard lock(mu);
+            at.push_back(std::chrono::steady_clock::now());
+        }
+        if (calls++ == 0) {
+            res.status = 503;
+            res.set_header("Retry-After", "1");
+            res.set_header("X-Request-Id", "busy-1");
+            res.set_content(R"({"id":"busy-1","message":"try later"})", "application/json");
+            return;
+        }
+        res.set_content(R"({"branches":[{"id":"a0000000000000000000000001","name":"main","parentID":null}]})",
+                        "application/json");
+    });
+    Running run(svr);
+    CurlTransport t(fast_options());
+    SystemClock clock;
+    XataClient client(t, clock, ApiTarget{"http://127.0.0.1:" + std::to_string(run.port()), "xau_k", "o", "p"});
+    const auto start = std::chrono::steady_clock::now();
+    const auto list = client.list_branches();
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(list.size(), 1U);
+    EXPECT_EQ(list[0].name, "main");
+    EXPECT_EQ(calls.load(), 2);
+    ASSERT_EQ(at.size(), 2U);
+    EXPECT_GE(at[1] - at[0], 950ms);
+    EXPECT_LT(took, 5s);
+}
+
+namespace {
+
+// A self-signed certificate for 127.0.0.1 made with the openssl CLI.
+class SelfSigned {
+public:
+    SelfSigned() {
+        std::string tmpl = (fs::temp_directory_path() / "xbranch-tls-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp");
+        }
+        dir = tmpl;
+        const std::string cmd = std::string(XBRANCH_OPENSSL_BIN) +
+                                " req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+                                " -subj /CN=xbranch-test -addext subjectAltName=IP:127.0.0.1"
+                                " -keyout " + (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
+                                " >/dev/null 2>&1";
+        ok = std::system(cmd.c_str()) == 0 && fs::exists(dir / "cert.pem");
+    }
+    ~SelfSigned() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+    SelfSigned(const SelfSigned&) = delete;
+    SelfSigned& operator=(const SelfSigned&) = delete;
+    fs::path dir;
+    bool ok = false;
+};
+
+}  // namespace
+
+TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
+    SelfSigned cert;
+    ASSERT_TRUE(cert.ok) << "openssl could not make a certificate";
+    httplib::SSLServer svr((cert.dir / "cert.pem").c_str(), (cert.dir / "key.pem").c_str());
+    ASSERT_TRUE(svr.is_valid());
+    svr.Get("/secure", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(R"({"ok":true})", "application/json");
+    });
+    Running run(svr);
+    const std::string url = "https://127.0.0.1:" + std::to_string(run.port()) + "/secure";
+
+    {
+        CurlTransport t(fast_options());  // system store: does not know our CA
+        HttpRequest r;
+        r.method = "GET";
+        r.url = url;
+        const auto o = t.send(r);
+        ASSERT_FALSE(o.ok());
+        EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
+        EXPECT_FALSE(o.error->maybe_sent);
+    }
+    {
+        auto opts = fast_options();
+        opts.ca_file = (cert.dir / "cert.pem").string();
+        CurlTransport t(opts);
+        HttpRequest r;
+        r.method = "GET";
+        r.url = url;
+        const auto o = t.send(r);
+        ASSERT_TRUE(o.ok()) << o.error->message;
+        EXPECT_EQ(o.response->status, 200);
+        EXPECT_EQ(o.response->body, R"({"ok":true})");
+    }
+    {
+        // The right CA but the wrong name: still refused.
+        auto opts = fast_options();
+        opts.ca_file = (cert.dir / "cert.pem").string();
+        CurlTransport t(opts);
+        HttpRequest r;
+        r.method = "GET";
+        r.url = "https://localhost:" + std::to_string(run.port()) + "/secure";  // not in the SAN
+        const auto o = t.send(r);
+        ASSERT_FALSE(o.ok());
+        EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
+    }
+}
+
+TEST_F(TransportTest, LibraryVersionNamesCurl) {
+    EXPECT_NE(CurlTransport::library_version().find("libcurl/"), std::string::npos);
+}
