@@ -8,6 +8,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "xbranch/progress.hpp"
 #include "xbranch/redact.hpp"
 
 namespace xbranch {
@@ -48,6 +49,7 @@ protected:
             }
             line += text + "\n";
         }
+        clear_progress_line();  // not glued to the end of a spinner line
         std::fwrite(line.data(), 1, line.size(), stderr);
     }
     void flush_() override { std::fflush(stderr); }

@@ -35,6 +35,10 @@ public:
 // nothing at all when quiet.
 std::unique_ptr<Progress> make_progress(std::FILE* out, bool color, bool quiet);
 
+// Clears the terminal form's line, if one is drawn, so that a log message
+// written next starts at column 0; the next tick draws the line again.
+void clear_progress_line();
+
 // The forms themselves, for tests.
 std::unique_ptr<Progress> make_plain_progress(std::FILE* out);
 std::unique_ptr<Progress> make_terminal_progress(std::FILE* out, bool color);
