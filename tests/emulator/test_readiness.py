@@ -126,6 +126,13 @@ class ReadinessTest(EmulatorTestCase):
         self.assert_error(self.emu.api("GET", path), 404, "Branch [%s]: not found" % bid)
         self.assertEqual(self.emu.api("GET", path).status, 200)
 
+    def test_next_behavior_keeps_status_and_count(self):
+        self.emu.set_config(hibernatedMs=0, transientMs=0)
+        self.emu.next_behavior("no_credentials", status=404, count=2)
+        bid = self.emu.create_branch("sb-nb").json()["id"]
+        path = "/branches/%s/credentials?username=xata" % bid
+        self.assertEqual([self.emu.api("GET", path).status for _ in range(3)], [404, 404, 200])
+
     def test_no_credentials_forever(self):
         self.emu.set_config(hibernatedMs=0, transientMs=0)
         bid = self.emu.create_branch("sb-c0").json()["id"]
