@@ -92,6 +92,16 @@ class ApiTest(EmulatorTestCase):
                   "deletedAt"):
             self.assertIn(f, table[bid])
 
+    def test_custom_mode_makes_a_branch_without_parent(self):
+        r = self.emu.api("POST", "/branches", {"name": "fresh", "mode": "custom",
+                                                "configuration": {"image": "postgres:15",
+                                                                  "region": "us-east-1",
+                                                                  "instanceType": "xata.micro",
+                                                                  "replicas": 0}})
+        self.assertEqual(r.status, 201, r)
+        self.assertIsNone(r.json()["parentID"])
+        self.assert_error(self.emu.api("POST", "/branches", {"name": "f2", "mode": "custom"}), 400)
+
     def test_name_reusable_after_delete(self):
         first = self.emu.create_branch("sb-again").json()["id"]
         self.assertEqual(self.emu.api("DELETE", "/branches/" + first).status, 204)
