@@ -24,7 +24,7 @@ struct RetryPolicy {
     bool should_retry(const std::string& method, const HttpOutcome& outcome, int attempt) const;
 
     // Delay before attempt number `attempt` + 1 (attempt counts from 1).
-    // Full jitter over the exponential step; a Retry-After wins when present.
+    // "Equal jitter": uniform in [step/2, step] of the exponential step; a Retry-After wins when present.
     // `unit_random` is a value in [0, 1).
     std::chrono::milliseconds delay(int attempt, std::optional<std::chrono::milliseconds> retry_after,
                                     double unit_random) const;
