@@ -16,12 +16,16 @@
 namespace xbranch {
 
 // How often to ask whether the branch is ready: quick at first, then an
-// interval that grows with the time already waited, capped.
+// interval that grows with the time already waited, capped. The defaults come
+// from bench/ (D = readiness delay): every 300 ms up to 1.5 s, then 20% of the
+// time waited, at most 1 s (the official CLI's rate). D = 1.5 s: 6 polls,
+// noticed within ~0.15 s on average; D = 10 s: 18 polls, lag <= 1 s. The
+// former 50 ms / 8% made 25 and 49 polls and noticed only ~0.05-0.3 s sooner.
 struct PollSchedule {
     std::chrono::milliseconds first{50};
-    std::chrono::milliseconds min_interval{50};
+    std::chrono::milliseconds min_interval{300};
     std::chrono::milliseconds max_interval{1000};
-    double fraction_of_elapsed = 0.08;  // interval ~ 8% of the time waited so far
+    double fraction_of_elapsed = 0.2;  // interval ~ 20% of the time waited so far
 
     std::chrono::milliseconds next(std::chrono::milliseconds elapsed) const;
 };

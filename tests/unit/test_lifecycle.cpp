@@ -467,11 +467,13 @@ TEST_F(LifecycleTest, NoHostAndNoRegionIsProtocol) {
 
 TEST(PollSchedule, NextValues) {
     const PollSchedule s;
-    EXPECT_EQ(s.next(ms{0}), ms{50});
-    EXPECT_EQ(s.next(ms{500}), ms{50});
-    EXPECT_EQ(s.next(ms{625}), ms{50});
-    EXPECT_EQ(s.next(ms{1000}), ms{80});
-    EXPECT_EQ(s.next(ms{5000}), ms{400});
+    // Defaults from bench/: 300 ms floor, 20% of the time waited, 1 s cap.
+    EXPECT_EQ(s.next(ms{0}), ms{300});
+    EXPECT_EQ(s.next(ms{500}), ms{300});
+    EXPECT_EQ(s.next(ms{1500}), ms{300});
+    EXPECT_EQ(s.next(ms{2000}), ms{400});
+    EXPECT_EQ(s.next(ms{4000}), ms{800});
+    EXPECT_EQ(s.next(ms{5000}), ms{1000});
     EXPECT_EQ(s.next(ms{12500}), ms{1000});
     EXPECT_EQ(s.next(ms{600000}), ms{1000});
 }
@@ -490,17 +492,21 @@ TEST(PollSchedule, WaitsAddUp) {
         elapsed += w;
         ++polls;
     }
-    // 13 polls of 50 ms reach 650 ms, then ~8% growth per poll.
-    EXPECT_EQ(std::accumulate(waits.begin(), waits.begin() + 13, ms{0}), ms{650});
-    EXPECT_GE(polls, 45);
-    EXPECT_LE(polls, 52);
-    EXPECT_LE(elapsed, ms{10800});
-    // Quick at first: a branch ready after 1 s is seen within 80 ms.
-    ms t{0};
-    while (t < ms{1000}) {
-        t += s.next(t);
+    // 5 polls of 300 ms reach 1.5 s, then ~20% growth per poll up to 1 s:
+    // no more than 1 s late at 10 s, with 17 polls (the official CLI: 10-11).
+    EXPECT_EQ(std::accumulate(waits.begin(), waits.begin() + 5, ms{0}), ms{1500});
+    EXPECT_GE(polls, 15);
+    EXPECT_LE(polls, 19);
+    EXPECT_LE(elapsed, ms{11000});
+    // Quick at first: a branch ready after 1 s is seen within 300 ms, one
+    // ready after 1.5 s within 300 ms too.
+    for (const ms ready : {ms{1000}, ms{1500}}) {
+        ms t{0};
+        while (t < ready) {
+            t += s.next(t);
+        }
+        EXPECT_LE(t - ready, ms{300});
     }
-    EXPECT_LE(t - ms{1000}, ms{80});
 }
 
 TEST_F(LifecycleTest, RemoveById) {
