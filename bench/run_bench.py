@@ -87,6 +87,8 @@ class Emulator:
 
     def __enter__(self):
         port_file = os.path.join(self.workdir, "emulator.port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
         args = [self.binary, "--port", "0", "--port-file", port_file, "--api-key", API_KEY,
                 "--org", ORG, "--project", PROJECT, "--quiet"]
         for k, v in self.flags.items():
@@ -180,6 +182,62 @@ def parse_rfc3339(text):
 
 
 # ------------------------------------------------------------------ running the clients
+
+# Peak RSS needs a small parent: a child forked from Python inherits Python's
+# RSS high-water mark until exec (the kernel keeps the larger of the two), so
+# ru_maxrss from os.wait4 would report ~10 MB even for /bin/true. This
+# launcher forks from a ~1 MB process, execs the command and writes the
+# child's rusage (user+sys CPU in microseconds, ru_maxrss in KB) to a file:
+#   rusage_exec OUTFILE PROGRAM ARGS...
+LAUNCHER_C = r"""
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char** argv) {
+    if (argc < 3) return 127;
+    pid_t pid = fork();
+    if (pid < 0) return 127;
+    if (pid == 0) { execv(argv[2], argv + 2); _exit(127); }
+    int status = 0; struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0) return 127;
+    FILE* out = fopen(argv[1], "w");
+    if (out) {
+        fprintf(out, "%ld %ld\n",
+                (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+                ru.ru_maxrss);
+        fclose(out);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+"""
+
+
+def build_launcher(workdir):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    src = os.path.join(workdir, "rusage_exec.c")
+    exe = os.path.join(workdir, "rusage_exec")
+    with open(src, "w") as f:
+        f.write(LAUNCHER_C)
+    r = subprocess.run([cc, "-O2", "-o", exe, src], capture_output=True, text=True)
+    return exe if r.returncode == 0 else None
+
+
+def measured(launcher, args, env, cwd):
+    """Runs args under the launcher; returns (cpu seconds, maxrss KB)."""
+    out = os.path.join(cwd, "rusage.txt")
+    with open(os.path.join(cwd, "stderr.txt"), "w") as err:
+        code = subprocess.run([launcher, out] + args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                              stderr=err).returncode
+    with open(out) as f:
+        text = f.read().split()
+    if code != 0 or len(text) != 2:
+        with open(os.path.join(cwd, "stderr.txt")) as f:
+            raise RuntimeError("%s exited %d: %s" % (" ".join(args), code, f.read()[-1000:]))
+    return int(text[0]) / 1e6, int(text[1])
+
 
 class Run:
     """One process: wall time, exit code, CPU and peak RSS (wait4)."""
@@ -293,7 +351,7 @@ def phase_delay(clients, emu, delay_s, pairs, log):
     for client in ("xbranch", "baseline"):
         out[client] = {k: summary([r[client][k] for r in rows])
                        for k in ("create_s", "delete_s", "lag_s", "create_requests", "polls",
-                                 "delete_requests", "cpu_s", "maxrss_kb")}
+                                 "delete_requests", "cpu_s")}
     out["ratio_create"] = summary([r["xbranch"]["create_s"] / r["baseline"]["create_s"] for r in rows])
     out["ratio_delete"] = summary([r["xbranch"]["delete_s"] / r["baseline"]["delete_s"] for r in rows])
     return out
@@ -376,6 +434,64 @@ def phase_concurrent(clients, emu, count, rate_limit, delay_s, log):
     return res
 
 
+FLOOR_C = r"""
+#include <curl/curl.h>
+int main(void) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+    CURL* h = curl_easy_init();
+    curl_easy_cleanup(h);
+    curl_global_cleanup();
+    return 0;
+}
+"""
+
+
+def phase_cpu_rss(clients, emu, launcher, reps, log):
+    """CPU and peak RSS of create+delete at D=0, measured under the launcher;
+    with the floor every process linking the system libcurl pays."""
+    emu.config(hibernatedMs=0, transientMs=0, rateLimit=None)
+    env = clients.env()
+    wd = clients.workdir
+    out = {}
+    for client in ("xbranch", "baseline"):
+        out[client] = {"cpu_s": [], "maxrss_kb": []}
+    for i in range(reps):
+        for client in (("xbranch", "baseline") if i % 2 == 0 else ("baseline", "xbranch")):
+            name = "sb-res-%s-%d" % (client[0], i)
+            odir = os.path.join(wd, "out-" + name)
+            if client == "xbranch":
+                c = measured(launcher, [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", odir],
+                             env, wd)
+                d = measured(launcher, [clients.xbranch, "-q", "delete", "--branch", name], env, wd)
+            else:
+                c = measured(launcher, ["/bin/sh", BASELINE, "create", name, odir], env, wd)
+                d = measured(launcher, ["/bin/sh", BASELINE, "delete", name], env, wd)
+            shutil.rmtree(odir, ignore_errors=True)
+            out[client]["cpu_s"].append(c[0] + d[0])
+            out[client]["maxrss_kb"].append(max(c[1], d[1]))
+    res = {client: {k: summary(v) for k, v in out[client].items()} for client in out}
+    res["reps"] = reps
+    # floors: an empty process, and a C program that only loads and initialises libcurl
+    floors = {}
+    floors["true"] = [measured(launcher, ["/bin/true"], env, wd) for _ in range(5)]
+    src = os.path.join(wd, "floor.c")
+    exe = os.path.join(wd, "curl_floor")
+    with open(src, "w") as f:
+        f.write(FLOOR_C)
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc and subprocess.run([cc, "-O2", "-o", exe, src, "-lcurl"], capture_output=True).returncode == 0:
+        floors["libcurl_init"] = [measured(launcher, [exe], env, wd) for _ in range(5)]
+    res["floors"] = {k: {"cpu_s": summary([x[0] for x in v]), "maxrss_kb": summary([x[1] for x in v])}
+                     for k, v in floors.items()}
+    log("  xbranch create+delete CPU %s ms, peak RSS %.1f MB; libcurl floor per process %s" % (
+        fmt_s({k: v * 1e3 for k, v in res["xbranch"]["cpu_s"].items() if k != "n"}, unit="", digits=1),
+        res["xbranch"]["maxrss_kb"]["max"] / 1024,
+        ("%.1f ms CPU, %.1f MB" % (res["floors"]["libcurl_init"]["cpu_s"]["median"] * 1e3,
+                                  res["floors"]["libcurl_init"]["maxrss_kb"]["max"] / 1024))
+        if "libcurl_init" in res["floors"] else "not measured"))
+    return res
+
+
 def resources(xbranch, workdir):
     out = {"binary_bytes": os.path.getsize(xbranch)}
     stripped = os.path.join(workdir, "xbranch.stripped")
@@ -454,10 +570,14 @@ def targets(res):
         add("D=10s: detection lag <= 10% of D", lag <= 1.0, "lag median %.3f s (%.1f%% of D)" % (lag, lag * 10))
         xr, br = p["xbranch"]["create_requests"]["median"], p["baseline"]["create_requests"]["median"]
         add("D=10s: requests <= baseline", xr <= br, "%g vs baseline %g" % (xr, br))
-    if 0.0 in d:
-        cpu = d[0.0]["xbranch"]["cpu_s"]["median"]
-        rss = d[0.0]["xbranch"]["maxrss_kb"]["max"]
-        add("create+delete CPU < 30 ms", cpu < 0.030, "median %.1f ms" % (cpu * 1e3))
+    if res.get("cpu_rss"):
+        cr = res["cpu_rss"]
+        fl = cr["floors"].get("libcurl_init")
+        floor = (" (floor: a C program only initialising libcurl, %.1f ms / %.1f MB per process)" %
+                 (fl["cpu_s"]["median"] * 1e3, fl["maxrss_kb"]["median"] / 1024)) if fl else ""
+        cpu = cr["xbranch"]["cpu_s"]["median"]
+        rss = cr["xbranch"]["maxrss_kb"]["max"]
+        add("create+delete CPU < 30 ms", cpu < 0.030, "median %.1f ms%s" % (cpu * 1e3, floor))
         add("create+delete peak RSS < 10 MB", rss < 10 * 1024, "max %.1f MB" % (rss / 1024))
     rs = res["resources"]
     if "stripped_bytes" in rs:
@@ -513,13 +633,18 @@ def markdown(res):
             x["polls"]["median"], b["polls"]["median"],
             x["delete_requests"]["median"], b["delete_requests"]["median"]))
     rs = res["resources"]
-    d0 = next((p for p in res["delays"] if p["delay_s"] == 0.0), None)
     lines += [""]
-    if d0:
-        lines.append("xbranch create+delete at D=0: CPU %s ms, peak RSS %.1f MB (max); baseline CPU (sh, curl, jq) %s ms." % (
-            fmt_s({k: v * 1e3 for k, v in d0["xbranch"]["cpu_s"].items() if k != "n"}, unit="", digits=1),
-            d0["xbranch"]["maxrss_kb"]["max"] / 1024,
-            fmt_s({k: v * 1e3 for k, v in d0["baseline"]["cpu_s"].items() if k != "n"}, unit="", digits=1)))
+    cr = res.get("cpu_rss")
+    if cr:
+        ms = lambda s_: fmt_s({k: v * 1e3 for k, v in s_.items() if k != "n"}, unit="", digits=1)
+        fl = cr["floors"]
+        lines.append("Create+delete at D=0 (%d cycles): xbranch CPU %s ms, peak RSS %.1f MB; baseline (sh, curl, jq) "
+                     "CPU %s ms. Per process floors: /bin/true %s ms / %.1f MB%s." % (
+                         cr["reps"], ms(cr["xbranch"]["cpu_s"]), cr["xbranch"]["maxrss_kb"]["max"] / 1024,
+                         ms(cr["baseline"]["cpu_s"]), ms(fl["true"]["cpu_s"]), fl["true"]["maxrss_kb"]["max"] / 1024,
+                         ("; a C program that only loads and initialises libcurl %s ms / %.1f MB" % (
+                             ms(fl["libcurl_init"]["cpu_s"]), fl["libcurl_init"]["maxrss_kb"]["max"] / 1024))
+                         if "libcurl_init" in fl else ""))
     img = rs.get("image")
     lines.append("Binary %.2f MB, stripped %.2f MB, %s shared libraries; image: %s." % (
         rs["binary_bytes"] / 1048576, rs.get("stripped_bytes", 0) / 1048576, rs.get("shared_libs", "?"),
@@ -599,6 +724,10 @@ def main():
             for delay, n in zip(delays, pairs):
                 log("D = %.1f s, %d pairs" % (delay, n))
                 res["delays"].append(phase_delay(clients, emu, delay, n, log))
+            launcher = build_launcher(workdir)
+            if launcher:
+                log("CPU and peak RSS")
+                res["cpu_rss"] = phase_cpu_rss(clients, emu, launcher, 5 if args.quick else 10, log)
             if not args.no_scale:
                 log("scale")
                 res["scale"] = phase_scale(clients, emu, [1, 50, 100], scale_reps, log)
