@@ -188,6 +188,11 @@ HttpOutcome CurlTransport::send(const HttpRequest& request) {
     setopt(h, CURLOPT_NOPROGRESS, 0L);
     setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 
+    // libcurl silently sends a request again when a reused connection dies
+    // without an answer. For POST that hides a create the server may have
+    // performed (the caller then sees a 409 and thinks the branch was someone
+    // else's), so a POST gets a connection of its own.
+    setopt(h, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
     if (request.method == "GET") {
         setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "POST") {
