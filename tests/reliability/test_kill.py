@@ -205,6 +205,30 @@ class KillTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(self.active_rows(name), [])
 
+    def test_sigterm_after_a_dropped_post_deletes_branch(self):
+        """The connection drops after the create was performed (the answer is
+        lost). xbranch must settle by name and treat the branch as its own:
+        not adopted, and deleted when a SIGTERM ends the wait."""
+        sandbox, name = "kill-dropped", rel.branch_name("kill-dropped")
+        self.emu.set_faults([{"method": "POST", "path": "/branches$", "kind": "drop_after",
+                              "times": 1}])
+        outdir = os.path.join(self.tmp, "out")
+        p = self.start_create(sandbox, outdir, "-v")
+        row = self.wait_polling(p, name)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 143, err)
+        self.assertIn("outcome unknown", err)
+        self.assertNotIn("waking hibernated branch", err)  # it is not treated as adopted
+        self.assertIn("created by this run was deleted", err)
+        self.assertEqual(self.active_rows(name), [], "branch %s left behind" % row["id"])
+        # One POST performed and dropped; any second one is xbranch's own
+        # decision after a name lookup, never a silent re-send.
+        statuses = [r["status"] for r in rel.posts(self.emu, name)]
+        self.assertEqual(statuses[0], 0, statuses)
+        self.assertNotIn(409, statuses, "the POST was sent again blindly: %s" % statuses)
+        self.assert_outdir_all_or_nothing(outdir, "none")
+
     def test_sigterm_during_post(self):
         """SIGTERM while the POST's answer is pending: exit 143, and the branch
         the POST created must not be left behind (it was made by this run)."""
