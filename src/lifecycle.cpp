@@ -29,6 +29,8 @@ std::string status_text(const BranchStatus& s) {
 }
 
 constexpr ms k_rewake_every{30000};
+constexpr ms k_unavailable_pause{2000};  // after a poll failed all its retries
+constexpr int k_max_rate_limited_posts = 12;
 
 }  // namespace
 
@@ -93,6 +95,7 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
         return adopt(*already_there, parent_id, name);
     }
     bool posted_uncertain = false;  // an earlier POST of ours may have created it
+    int limited_posts = 0;
     CreateOutcome last;
     const int attempts = m_client.policy().max_attempts;
     for (int attempt = 1; attempt <= attempts; ++attempt) {
@@ -140,10 +143,19 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
                 }
                 break;
         }
+        // A POST answered 429 was not performed: waiting out a rate limit does
+        // not use up an attempt (up to k_max_rate_limited_posts times).
+        const bool rate_limited = last.kind == CreateOutcome::Kind::Uncertain && !last.maybe_created &&
+                                  last.last_error && last.last_error->http_status() == 429 &&
+                                  limited_posts < k_max_rate_limited_posts;
+        if (rate_limited) {
+            ++limited_posts;
+            --attempt;
+        }
         if (attempt < attempts) {
             std::uniform_real_distribution<double> unit(0.0, 1.0);
             static thread_local std::mt19937_64 rng{std::random_device{}()};
-            const auto wait = m_client.policy().delay(attempt, last.retry_after, unit(rng));
+            const auto wait = m_client.policy().delay(attempt + limited_posts, last.retry_after, unit(rng));
             spdlog::info("{}: trying again in {} ms", op, wait.count());
             if (!m_clock.sleep_for(wait)) {
                 check_interrupted(op);
@@ -188,7 +200,18 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
             if (e.kind() == ErrorKind::NotFound) {
                 e.add_hint("the branch disappeared while xbranch was waiting for it; was it deleted?");
             }
-            throw;
+            // A poll that stayed unanswered (429, 5xx, network) after the client's
+            // own retries says nothing about the branch: ask again later, until the
+            // deadline, rather than give up on (and delete) a branch that is fine.
+            const auto now = m_clock.now();
+            if (e.kind() != ErrorKind::Unavailable || interrupted() || now + k_unavailable_pause >= deadline) {
+                throw;
+            }
+            spdlog::info("{}: {}; asking again in {} ms", op, redact(e.describe()), k_unavailable_pause.count());
+            if (!m_clock.sleep_for(k_unavailable_pause)) {
+                check_interrupted(op);
+            }
+            continue;
         }
         const auto now = m_clock.now();
         const auto elapsed = duration_cast<ms>(now - start);
@@ -264,8 +287,10 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
             creds = m_client.credentials(id);
             break;
         } catch (const Error& e) {
-            // Right after readiness the credentials may lag behind for a moment.
-            if (e.kind() != ErrorKind::NotFound || m_clock.now() >= deadline) {
+            // Right after readiness the credentials may lag behind for a moment;
+            // an unanswered call (429, 5xx) is asked again too, until the deadline.
+            if ((e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) ||
+                interrupted() || m_clock.now() >= deadline) {
                 throw;
             }
             spdlog::info("credentials of branch {} are not available yet", details.branch.name);
