@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "xbranch/connection.hpp"
@@ -11,6 +12,10 @@ namespace xbranch {
 namespace {
 
 bool is_success(long status) { return status >= 200 && status < 300; }
+
+// 429 answers waited out on top of the policy's attempts (each wait grows to
+// the policy's 5 s cap, or Retry-After): about a minute at most.
+constexpr int k_max_rate_limited = 12;
 
 std::string request_id_of(const HttpResponse& r, const ApiErrorBody& body) {
     std::string id = r.header("x-request-id");
@@ -118,8 +123,7 @@ bool XataClient::backoff(const std::string& operation, int attempt, const std::s
                          std::optional<std::chrono::milliseconds> retry_after) {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const auto wait = m_policy.delay(attempt, retry_after, unit(m_rng));
-    spdlog::info("{}: {}; retrying in {} ms (attempt {} of {})", operation, redact(why), wait.count(),
-                 attempt + 1, m_policy.max_attempts);
+    spdlog::info("{}: {}; retrying in {} ms (try {})", operation, redact(why), wait.count(), attempt + 1);
     if (!m_clock.sleep_for(wait)) {
         throw Error(ErrorKind::Interrupted, "interrupted")
             .with_operation(operation)
@@ -131,12 +135,21 @@ bool XataClient::backoff(const std::string& operation, int attempt, const std::s
 HttpResponse XataClient::send_retrying(const std::string& operation, const std::string& method,
                                        const std::string& url, const std::string& body) {
     HttpOutcome outcome;
-    for (int attempt = 1;; ++attempt) {
+    int attempt = 0;      // attempts that count against the policy
+    int rate_limited = 0;  // 429 answers that did not count (the call was not performed)
+    for (int tries = 1;; ++tries) {
         outcome = send_once(method, url, body);
         if (!outcome.ok() && (outcome.error->message == "interrupted" || interrupted())) {
             throw error_from_transport(operation, *outcome.error);
         }
-        if (!m_policy.should_retry(method, outcome, attempt)) {
+        // A crowd of clients at a rate limit must not give up after a few 429s:
+        // up to k_max_rate_limited of them are waited out on top of the attempts.
+        if (outcome.ok() && outcome.response->status == 429 && rate_limited < k_max_rate_limited) {
+            ++rate_limited;
+        } else {
+            ++attempt;
+        }
+        if (!m_policy.should_retry(method, outcome, std::max(attempt, 1))) {
             break;
         }
         std::optional<std::chrono::milliseconds> retry_after;
@@ -144,7 +157,7 @@ HttpResponse XataClient::send_retrying(const std::string& operation, const std::
             retry_after = parse_retry_after(outcome.response->header("retry-after"),
                                             static_cast<std::int64_t>(std::time(nullptr)));
         }
-        backoff(operation, attempt, outcome_summary(outcome), retry_after);
+        backoff(operation, tries, outcome_summary(outcome), retry_after);
     }
     if (!outcome.ok()) {
         throw error_from_transport(operation, *outcome.error);
