@@ -24,6 +24,7 @@ import argparse
 import concurrent.futures
 import datetime
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -239,13 +240,16 @@ def measured(launcher, args, env, cwd):
     return int(text[0]) / 1e6, int(text[1])
 
 
+_run_ids = itertools.count(1)
+
+
 class Run:
     """One process: wall time, exit code, CPU and peak RSS (wait4)."""
 
     def __init__(self, args, env, cwd):
         self.args = args
         devnull = subprocess.DEVNULL
-        self.err_path = os.path.join(cwd, "stderr.txt")
+        self.err_path = os.path.join(cwd, "stderr-%d.txt" % next(_run_ids))
         with open(self.err_path, "w") as err:
             self.t_start = time.time()
             p0 = time.perf_counter()
@@ -685,7 +689,7 @@ def main():
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--no-concurrent", action="store_true")
     ap.add_argument("--concurrent", type=int, default=50)
-    ap.add_argument("--rate-limit", type=int, default=50, help="requests/s for the concurrent phase")
+    ap.add_argument("--rate-limit", type=int, default=20, help="requests/s for the concurrent phase")
     args = ap.parse_args()
     args.xbranch = os.path.abspath(args.xbranch)
     args.emulator = os.path.abspath(args.emulator)
