@@ -190,12 +190,12 @@ class LoadTest(unittest.TestCase):
 
 def schedule_polls(seconds):
     """Most readiness polls xbranch's schedule makes in a wait of `seconds`
-    (include/xbranch/lifecycle.hpp PollSchedule: the next poll after
-    clamp(8% of the time waited, 50 ms, 1 s)), ignoring request time."""
+    (include/xbranch/lifecycle.hpp PollSchedule since bbd27ee: the next poll
+    after clamp(20% of the time waited, 300 ms, 1 s)), ignoring request time."""
     t, n = 0.0, 0
     while t <= seconds:
         n += 1
-        t += min(max(0.08 * t, 0.05), 1.0)
+        t += min(max(0.2 * t, 0.3), 1.0)
     return n
 
 
