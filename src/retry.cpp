@@ -22,7 +22,9 @@ bool RetryPolicy::should_retry(const std::string& method, const HttpOutcome& out
         return false;
     }
     if (!outcome.ok()) {
-        return true;  // timeouts, refused or dropped connections
+        // Timeouts, refused or dropped connections may pass; a certificate that
+        // fails verification will fail the same way again.
+        return outcome.error->kind != TransportError::Kind::Tls;
     }
     return retryable_status(outcome.response->status);
 }
