@@ -120,6 +120,11 @@ DELETE_CASES = [
 ]
 
 
+def error_line(err):
+    lines = [l for l in err.strip().splitlines() if l.startswith("xbranch: error:")]
+    return (lines[-1] if lines else err.strip().splitlines()[-1] if err.strip() else "no message")[:110]
+
+
 def slug(case):
     return "".join(c if c.isalnum() else "-" for c in case.lower()).strip("-")
 
@@ -203,7 +208,7 @@ class FaultMatrix(unittest.TestCase):
             notes.append("POST answered 409")
         notes.append("branches with the name: %d (active %d)" % (len(branches), len(active)))
         if code != 0:
-            notes.append("error: " + err.strip().splitlines()[-1][:90] if err.strip() else "no message")
+            notes.append(error_line(err))
         self.rows.append({"case": case, "op": "create", "fault": describe_rules(rules),
                           "expected": str(expected), "got": str(code), "outcome": "; ".join(notes)})
 
@@ -248,7 +253,7 @@ class FaultMatrix(unittest.TestCase):
             took)]
         notes.append("branch %s" % ("deleted" if b["deletedAt"] else "still active"))
         if code != 0:
-            notes.append("error: " + err.strip().splitlines()[-1][:90] if err.strip() else "no message")
+            notes.append(error_line(err))
         self.rows.append({"case": case, "op": "delete", "fault": describe_rules(rules),
                           "expected": str(expected), "got": str(code), "outcome": "; ".join(notes)})
         self.assertTrue(all(f >= 1 for f in fired), "a fault rule never fired: %r" % fired)
