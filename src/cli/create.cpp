@@ -100,7 +100,9 @@ Command add_create(CLI::App& root, Context& ctx) {
         ->capture_default_str();
     app->add_flag("--show-secrets", opts->show_secrets, "Print the password unmasked in json/env/text output");
     app->add_option("--sslmode", opts->sslmode,
-                    "sslmode of the connection string (require, verify-full, disable, none = leave out)")
+                    "sslmode of the connection string (require, verify-full, disable, none = leave out) "
+                    "[env XBRANCH_SSLMODE]")
+        ->envname("XBRANCH_SSLMODE")
         ->capture_default_str();
     app->add_option("--endpoint", opts->endpoint, "Endpoint: rw (primary), r, ro (replicas) or pooler")
         ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))

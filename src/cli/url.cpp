@@ -37,7 +37,9 @@ Command add_url(CLI::App& root, Context& ctx) {
     CLI::App* app = root.add_subcommand(
         "url", "Print the branch's connection string WITH its password (the only command that does)");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/true);
-    app->add_option("--sslmode", opts->sslmode, "sslmode parameter (none = leave out)")->capture_default_str();
+    app->add_option("--sslmode", opts->sslmode, "sslmode parameter (none = leave out) [env XBRANCH_SSLMODE]")
+        ->envname("XBRANCH_SSLMODE")
+        ->capture_default_str();
     app->add_option("--endpoint", opts->endpoint, "rw, r, ro or pooler")
         ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))
         ->capture_default_str();
