@@ -382,10 +382,16 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
-    auto check_name = [&](const std::string& name, const std::string& id) {
+    auto check_name = [&](const std::string& name, const std::string& id, const std::optional<std::string>& parent) {
         if (name == req.parent || id == req.parent) {
             throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is the configured parent branch")
                 .with_operation("delete branch " + name);
+        }
+        // xbranch only ever makes child branches; a root branch is someone's main database.
+        if (!parent || parent->empty()) {
+            throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is a root branch (it has no parent)")
+                .with_operation("delete branch " + name)
+                .with_hint("xbranch deletes only the child branches it makes; use the Xata console for this one");
         }
         if (!req.force && name.rfind(req.prefix, 0) != 0) {
             throw Error(ErrorKind::Usage, "refusing to delete '" + name + "': its name lacks the prefix '" +
@@ -407,7 +413,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             throw;
         }
         out.name = d.branch.name;
-        check_name(d.branch.name, d.branch.id);
+        check_name(d.branch.name, d.branch.id, d.branch.parent_id);
     } else if (req.name) {
         out.name = *req.name;
         auto found = m_client.find_branch_by_name(*req.name);
@@ -415,7 +421,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             return out;  // no such branch: nothing to do
         }
         out.id = found->id;
-        check_name(found->name, found->id);
+        check_name(found->name, found->id, found->parent_id);
     } else {
         throw Error(ErrorKind::Usage, "nothing to delete: pass --branch-id, --branch or --sandbox");
     }

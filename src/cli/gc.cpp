@@ -49,7 +49,9 @@ int run_gc(const GcOptions& o, const Context& ctx) {
     int failed = 0;
     int kept = 0;
     for (const auto& b : branches) {
-        if (b.name.rfind(prefix, 0) != 0 || b.id == parent_id || b.name == target.parent.setting.value) {
+        // Never the parent, never a root branch (xbranch only makes children).
+        if (b.name.rfind(prefix, 0) != 0 || b.id == parent_id || b.name == target.parent.setting.value ||
+            !b.parent_id || b.parent_id->empty()) {
             continue;
         }
         bool keep_it = false;
@@ -100,7 +102,7 @@ Command add_gc(CLI::App& root, Context& ctx) {
     app->add_option("--prefix", opts->prefix, "Prefix of xbranch's branches [env XBRANCH_PREFIX, default sb-]");
     app->add_option("--parent", opts->parent, "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
     app->add_flag("--dry-run", opts->dry_run, "Only say what would be deleted");
-    app->footer(R"TXT(Branches without the prefix and the parent branch are never touched.
+    app->footer(R"TXT(Branches without the prefix, the parent branch and root branches are never touched.
 
 Examples:
   xbranch gc --older-than 7d --dry-run

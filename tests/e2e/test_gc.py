@@ -1,0 +1,94 @@
+"""End to end: `xbranch list` and `xbranch gc` only ever touch branches with
+xbranch's prefix, never the parent, never a kept sandbox's branch."""
+
+import json
+
+from e2e_common import E2ECase, main
+
+
+class GcTest(E2ECase):
+
+    def setUp(self):
+        super().setUp()
+        for sandbox in ("gc-keep", "gc-old-a", "gc-old-b"):
+            self.create(sandbox)
+        # A branch someone made by hand, without the prefix.
+        r = self.emu.create_branch("manual-branch")
+        self.assertEqual(r.status, 201, r)
+        self.manual_id = r.json()["id"]
+
+    def names_active(self):
+        return sorted(b["name"] for b in self.emu.branches() if b["deletedAt"] is None)
+
+    def test_list_shows_only_prefixed_branches_unless_all(self):
+        code, out, err = self.xb("list", "--output", "json")
+        self.assertEqual(code, 0, err)
+        rows = json.loads(out)["branches"]
+        self.assertEqual(len(rows), 3, rows)
+        self.assertTrue(all(r["name"].startswith("sb-gc-") for r in rows), rows)
+        self.assertTrue(all(r["status"] == "HEALTHY" for r in rows), rows)
+        self.assertTrue(all(r["parentID"] == self.root["id"] for r in rows), rows)
+        self.assertTrue(all(0 <= r["ageSeconds"] < 600 for r in rows), rows)
+
+        code, out, err = self.xb("list", "--all", "--no-status", "--output", "json")
+        self.assertEqual(code, 0, err)
+        names = sorted(r["name"] for r in json.loads(out)["branches"])
+        self.assertIn("manual-branch", names)
+        self.assertIn(self.root["name"], names)
+        # --no-status makes one request: the list.
+        describes = [r for r in self.emu.requests()
+                     if r["method"] == "GET" and r["path"].rstrip("/").count("/branches/") == 1]
+        self.assertTrue(describes)  # from the creates and the first list
+
+    def test_gc_respects_age_prefix_parent_and_kept_sandboxes(self):
+        before = self.names_active()
+        self.assertEqual(len(before), 5, before)  # root + manual + 3 sandboxes
+
+        # Nothing is old enough: nothing goes.
+        code, out, err = self.xb("gc", "--older-than", "1h")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 0, kept 3", out)
+        self.assertEqual(self.names_active(), before)
+
+        # A dry run says what it would do and does nothing.
+        code, out, err = self.xb("gc", "--older-than", "0s", "--keep-sandbox", "gc-keep", "--dry-run")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.count("would delete sb-gc-old-"), 2, out)
+        self.assertNotIn("gc-keep", out.replace("--keep", ""))
+        self.assertEqual(self.names_active(), before)
+        self.assertFalse([r for r in self.emu.requests() if r["method"] == "DELETE"])
+
+        # For real: the two old sandboxes' branches go, nothing else does.
+        code, out, err = self.xb("gc", "--older-than", "0s", "--keep-sandbox", "gc-keep")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 2, kept 1", out)
+        after = self.names_active()
+        self.assertEqual(len(after), 3, after)
+        self.assertIn(self.root["name"], after)
+        self.assertIn("manual-branch", after)
+        self.assertEqual([n for n in after if n.startswith("sb-")], [n for n in before if n.startswith("sb-gc-keep-")])
+        deletes = [r for r in self.emu.requests() if r["method"] == "DELETE"]
+        self.assertEqual(len(deletes), 2, deletes)
+
+    def test_gc_never_deletes_the_parent_even_with_a_matching_prefix(self):
+        # A parent whose name carries the prefix is still protected.
+        code, out, err = self.xb("gc", "--older-than", "0s", "--prefix", "m", "--parent", "manual-branch")
+        self.assertEqual(code, 0, err)
+        self.assertIn("manual-branch", self.names_active())
+        self.assertIn("main", self.names_active())
+
+    def test_delete_refuses_a_root_branch_even_forced(self):
+        code, out, err = self.xb("delete", "--branch", "main", "--force", "--parent", "manual-branch")
+        self.assertEqual(code, 5, err)
+        self.assertIn("root branch", err)
+        self.assertIn("main", self.names_active())
+        self.assertFalse([r for r in self.emu.requests() if r["method"] == "DELETE"])
+
+    def test_gc_rejects_a_bad_duration(self):
+        code, out, err = self.xb("gc", "--older-than", "soon")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--older-than", err)
+
+
+if __name__ == "__main__":
+    main()
