@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,15 +251,31 @@ TEST(Preflight, FailsForFolderNobodyMayWriteIn) {
     EXPECT_EQ(kind_of([] { preflight_output_dir("/proc/self"); }), ErrorKind::Io);
 }
 
-TEST(Preflight, FailsForReadOnlyFolderAsNonRoot) {
-    if (::geteuid() == 0) {
-        GTEST_SKIP() << "permission bits do not stop root";
-    }
+TEST(Preflight, FailsForReadOnlyFolder) {
     TempDir d;
     const auto ro = d.path() / "ro";
     fs::create_directory(ro);
-    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(ro); }), ErrorKind::Io);
+    fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                            fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+    if (::geteuid() != 0) {
+        EXPECT_EQ(kind_of([&] { preflight_output_dir(ro); }), ErrorKind::Io);
+        return;
+    }
+    // Permission bits do not stop root: check as user nobody in a child.
+    fs::permissions(d.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+            ::_exit(3);
+        }
+        ::_exit(kind_of([&] { preflight_output_dir(ro); }) == ErrorKind::Io ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: not an Io error; 3: could not become nobody";
 }
 
 TEST(Render, JsonHasDocumentedKeysAndMasksPassword) {
