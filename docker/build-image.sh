@@ -321,3 +321,8 @@ echo "xbranch binary   $(human "$bin_bytes") ($bin_bytes bytes, stripped)"
 echo "timings:"
 for t in "${timings[@]}"; do echo "  $t"; done
 printf '  %-28s %4ss\n' total $(( $(date +%s) - total_start ))
+
+# For bench/: the figures above as JSON (build/ is not tracked).
+mkdir -p "$repo/build"
+printf '{"image": "%s", "engine": "%s", "image_bytes": %s, "base_bytes": %s, "binary_bytes": %s}\n' \
+    "$tag" "$engine" "$img_bytes" "$base_bytes" "$bin_bytes" >"$repo/build/image-sizes.json"
