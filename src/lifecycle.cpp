@@ -302,7 +302,19 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
     info.password = creds.password;
     info.sslmode = sslmode;
     info.database = "xata";
-    std::optional<ParsedUrl> url;
+    // Host, port and database: the credentials answer's own fields (hosted
+    // service), else a URL in it, else the describe answer's URL (Xata Core).
+    auto take_url = [&info](const std::optional<std::string>& text) {
+        std::optional<ParsedUrl> url = text ? parse_postgres_url(*text) : std::nullopt;
+        if (url) {
+            info.host = url->host;
+            info.port = url->port.value_or(5432);
+            if (!url->database.empty()) {
+                info.database = url->database;
+            }
+        }
+        return url.has_value();
+    };
     if (creds.host) {
         info.host = *creds.host;
         if (creds.port) {
@@ -311,19 +323,7 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
         if (creds.database) {
             info.database = *creds.database;
         }
-    } else if (creds.connection_string && (url = parse_postgres_url(*creds.connection_string))) {
-        info.host = url->host;
-        info.port = url->port.value_or(5432);
-        if (!url->database.empty()) {
-            info.database = url->database;
-        }
-    } else if (details.connection_string && (url = parse_postgres_url(*details.connection_string))) {
-        info.host = url->host;
-        info.port = url->port.value_or(5432);
-        if (!url->database.empty()) {
-            info.database = url->database;
-        }
-    } else {
+    } else if (!take_url(creds.connection_string) && !take_url(details.connection_string)) {
         if (details.branch.region.empty()) {
             throw Error(ErrorKind::Protocol, "the API gave no host for branch " + id + " and no region to derive one")
                 .with_operation("get credentials of branch " + id);
