@@ -31,40 +31,53 @@ constexpr const char* kPhaseFault = "Unable to create required cluster objects";
 
 const char* behavior_name(Behavior b) {
     switch (b) {
-        case Behavior::normal: return "normal";
-        case Behavior::fault: return "fault";
-        case Behavior::never_ready: return "never_ready";
-        case Behavior::stay_hibernated: return "stay_hibernated";
-        case Behavior::no_credentials: return "no_credentials";
+        case Behavior::normal:
+            return "normal";
+        case Behavior::fault:
+            return "fault";
+        case Behavior::never_ready:
+            return "never_ready";
+        case Behavior::stay_hibernated:
+            return "stay_hibernated";
+        case Behavior::no_credentials:
+            return "no_credentials";
     }
     return "normal";
 }
 
 std::optional<Behavior> parse_behavior(const std::string& s) {
-    if (s == "normal") return Behavior::normal;
-    if (s == "fault") return Behavior::fault;
-    if (s == "never_ready") return Behavior::never_ready;
-    if (s == "stay_hibernated") return Behavior::stay_hibernated;
-    if (s == "no_credentials") return Behavior::no_credentials;
+    if (s == "normal")
+        return Behavior::normal;
+    if (s == "fault")
+        return Behavior::fault;
+    if (s == "never_ready")
+        return Behavior::never_ready;
+    if (s == "stay_hibernated")
+        return Behavior::stay_hibernated;
+    if (s == "no_credentials")
+        return Behavior::no_credentials;
     return std::nullopt;
 }
 
 std::vector<std::string> split_path(const std::string& path) {
     std::vector<std::string> out;
     std::size_t start = 1;
-    if (path.empty() || path[0] != '/') return out;
+    if (path.empty() || path[0] != '/')
+        return out;
     for (;;) {
         const auto slash = path.find('/', start);
-        out.push_back(path.substr(start, slash == std::string::npos ? std::string::npos
-                                                                    : slash - start));
-        if (slash == std::string::npos) break;
+        out.push_back(
+            path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+        if (slash == std::string::npos)
+            break;
         start = slash + 1;
     }
     return out;
 }
 
 bool valid_description(const std::string& d) {
-    if (d.empty() || d.size() > 50) return false;
+    if (d.empty() || d.size() > 50)
+        return false;
     static const std::regex re("^[a-zA-Z0-9]+[a-zA-Z0-9- ]*$");
     return std::regex_match(d, re);
 }
@@ -75,9 +88,9 @@ std::string lower(std::string s) {
     return s;
 }
 
-const std::vector<std::string> kFaultKinds = {"status",    "drop_before", "drop_after",
-                                              "delay",     "malformed",   "truncated",
-                                              "html",      "missing_field"};
+const std::vector<std::string> kFaultKinds = {"status", "drop_before",  "drop_after",
+                                              "delay",  "malformed",    "truncated",
+                                              "html",   "missing_field"};
 
 std::string html_page(int status) {
     return "<html>\r\n<head><title>" + std::to_string(status) + " " + status_reason(status) +
@@ -87,12 +100,18 @@ std::string html_page(int status) {
 
 std::string error_message_for(int status) {
     switch (status) {
-        case 429: return "too many requests";
-        case 500: return "internal server error";
-        case 502: return "bad gateway";
-        case 503: return "service unavailable";
-        case 504: return "gateway timeout";
-        default: return status_reason(status);
+        case 429:
+            return "too many requests";
+        case 500:
+            return "internal server error";
+        case 502:
+            return "bad gateway";
+        case 503:
+            return "service unavailable";
+        case 504:
+            return "gateway timeout";
+        default:
+            return status_reason(status);
     }
 }
 
@@ -111,7 +130,8 @@ Emulator::~Emulator() {
 }
 
 void Emulator::log_line(const std::string& line) const {
-    if (opts_.quiet) return;
+    if (opts_.quiet)
+        return;
     std::cerr << line + "\n" << std::flush;
 }
 
@@ -134,7 +154,8 @@ bool Emulator::init(std::string& error) {
         pg_ = std::make_unique<PgBackend>(opts_.pg);
         std::string host;
         int port = 0;
-        if (!pg_->probe(host, port, error)) return false;
+        if (!pg_->probe(host, port, error))
+            return false;
         pg_host_ = opts_.pg_public_host.empty() ? (host.empty() ? "127.0.0.1" : host)
                                                 : opts_.pg_public_host;
         pg_port_ = opts_.pg_public_port > 0 ? opts_.pg_public_port : port;
@@ -169,8 +190,10 @@ std::string Emulator::new_branch_id() {
     for (;;) {
         std::string id = base32hex_id(id_rng_, 26, true);
         bool taken = false;
-        for (const auto& b : branches_) taken = taken || b->id == id;
-        if (!taken) return id;
+        for (const auto& b : branches_)
+            taken = taken || b->id == id;
+        if (!taken)
+            return id;
     }
 }
 
@@ -184,10 +207,11 @@ std::string Emulator::db_name_for(const std::string& name, const std::string& id
     for (const char ch : name) {
         const auto c = static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(ch)));
         clean.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? static_cast<char>(c)
-                                                                          : '_');
+                                                                         : '_');
     }
     const std::size_t room = 63 - opts_.db_prefix.size() - 1 - id.size();
-    if (clean.size() > room) clean.resize(room);
+    if (clean.size() > room)
+        clean.resize(room);
     return opts_.db_prefix + clean + "_" + id;
 }
 
@@ -204,7 +228,8 @@ std::string Emulator::connection_string(const Branch& b, bool core_shape) const 
 
 Branch* Emulator::find_active(const std::string& id) {
     for (auto& b : branches_) {
-        if (b->id == id && !b->deleted_at) return b.get();
+        if (b->id == id && !b->deleted_at)
+            return b.get();
     }
     return nullptr;
 }
@@ -214,33 +239,43 @@ StatusView Emulator::status_of(const Branch& b, Clock::time_point now) const {
     const StatusView transient{kTransient, kPhaseSettingUp, 1, 0};
     const StatusView healthy{kHealthy, kPhaseHealthy, 1, 1};
     const StatusView fault{kFault, kPhaseFault, 1, 0};
-    if (b.db_state == "failed") return fault;
-    if (b.forced_ready && b.db_state != "creating") return healthy;
-    if (b.hibernating) return hibernated;
+    if (b.db_state == "failed")
+        return fault;
+    if (b.forced_ready && b.db_state != "creating")
+        return healthy;
+    if (b.hibernating)
+        return hibernated;
     const auto since = b.woken ? *b.woken : b.born;
     const long early = b.woken ? 0 : b.hibernated_ms;
     const long elapsed = static_cast<long>(duration_cast<milliseconds>(now - since).count());
-    if (elapsed < early) return hibernated;
-    if (b.behavior == Behavior::stay_hibernated && !b.woken) return hibernated;
-    if (elapsed < early + b.transient_ms) return transient;
-    if (b.behavior == Behavior::fault) return fault;
-    if (b.behavior == Behavior::never_ready) return transient;
-    if (b.db_state == "creating") return transient;
+    if (elapsed < early)
+        return hibernated;
+    if (b.behavior == Behavior::stay_hibernated && !b.woken)
+        return hibernated;
+    if (elapsed < early + b.transient_ms)
+        return transient;
+    if (b.behavior == Behavior::fault)
+        return fault;
+    if (b.behavior == Behavior::never_ready)
+        return transient;
+    if (b.db_state == "creating")
+        return transient;
     return healthy;
 }
 
 json Emulator::short_json(const Branch& b) const {
-    json j = {{"id", b.id},
-              {"name", b.name},
-              {"createdAt", rfc3339(b.created_at)},
-              {"updatedAt", rfc3339(b.updated_at)},
-              {"parentID", b.parent_id ? json(*b.parent_id) : json(nullptr)},
-              {"connectionString", opts_.credentials_shape == "core"
-                                       ? json(connection_string(b, true))
-                                       : json(nullptr)},
-              {"region", kRegion},
-              {"publicAccess", false}};
-    if (b.description) j["description"] = *b.description;
+    json j = {
+        {"id", b.id},
+        {"name", b.name},
+        {"createdAt", rfc3339(b.created_at)},
+        {"updatedAt", rfc3339(b.updated_at)},
+        {"parentID", b.parent_id ? json(*b.parent_id) : json(nullptr)},
+        {"connectionString",
+         opts_.credentials_shape == "core" ? json(connection_string(b, true)) : json(nullptr)},
+        {"region", kRegion},
+        {"publicAccess", false}};
+    if (b.description)
+        j["description"] = *b.description;
     return j;
 }
 
@@ -253,7 +288,8 @@ json Emulator::list_json(const Branch& b) const {
               {"region", kRegion},
               {"publicAccess", false},
               {"backupsEnabled", false}};
-    if (b.description) j["description"] = *b.description;
+    if (b.description)
+        j["description"] = *b.description;
     return j;
 }
 
@@ -263,7 +299,7 @@ json Emulator::full_json(const Branch& b, Clock::time_point now) const {
     for (int i = 0; i < s.instance_count; ++i) {
         const bool ready = i < s.ready_count;
         instances.push_back({{"id", b.id + "-" + std::to_string(i + 1)},
-                             {"status", ready                      ? "healthy"
+                             {"status", ready                     ? "healthy"
                                         : s.status_type == kFault ? "failed"
                                                                   : "starting"},
                              {"primary", i == 0 && ready},
@@ -281,8 +317,7 @@ json Emulator::full_json(const Branch& b, Clock::time_point now) const {
                 {"instanceCount", s.instance_count},
                 {"instanceReadyCount", s.ready_count},
                 {"instances", instances}}},
-              {"connectionString",
-               connection_string(b, opts_.credentials_shape == "core")},
+              {"connectionString", connection_string(b, opts_.credentials_shape == "core")},
               {"publicAccess", false},
               {"backupsEnabled", false},
               {"scaleToZero",
@@ -292,7 +327,8 @@ json Emulator::full_json(const Branch& b, Clock::time_point now) const {
                 {"region", kRegion},
                 {"instanceType", kInstanceType},
                 {"replicas", 0}}}};
-    if (b.description) j["description"] = *b.description;
+    if (b.description)
+        j["description"] = *b.description;
     return j;
 }
 
@@ -328,7 +364,8 @@ Emulator::Answer Emulator::list_branches() {
     std::lock_guard lock(mu_);
     json items = json::array();
     for (const auto& b : branches_) {
-        if (!b->deleted_at) items.push_back(list_json(*b));
+        if (!b->deleted_at)
+            items.push_back(list_json(*b));
     }
     return {200, {{"branches", items}}, {}};
 }
@@ -336,7 +373,8 @@ Emulator::Answer Emulator::list_branches() {
 Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
     const json body = json::parse(req.body, nullptr, false);
     auto bad = [](const std::string& msg) { return Answer{400, {{"message", msg}}, {}}; };
-    if (body.is_discarded() || !body.is_object()) return bad("invalid request body");
+    if (body.is_discarded() || !body.is_object())
+        return bad("invalid request body");
     if (!body.contains("name") || !body["name"].is_string() ||
         body["name"].get<std::string>().empty()) {
         return bad("name is required");
@@ -346,8 +384,9 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
     if (body.contains("description") && !body["description"].is_null()) {
         if (!body["description"].is_string() ||
             !valid_description(body["description"].get<std::string>())) {
-            return bad("invalid description: at most 50 characters, letters, digits, '-' and "
-                       "spaces, starting with a letter or digit");
+            return bad(
+                "invalid description: at most 50 characters, letters, digits, '-' and "
+                "spaces, starting with a letter or digit");
         }
         description = body["description"].get<std::string>();
     }
@@ -365,7 +404,8 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
             stz_minutes = s["inactivityPeriodMinutes"].get<long>();
         }
     }
-    if (!body.contains("mode") || !body["mode"].is_string()) return bad("mode is required");
+    if (!body.contains("mode") || !body["mode"].is_string())
+        return bad("mode is required");
     const std::string mode = body["mode"].get<std::string>();
     std::optional<std::string> parent_id;
     if (mode == "inherit") {
@@ -387,10 +427,11 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
         std::lock_guard lock(mu_);
         const auto now = Clock::now();
         long active = 0;
-        for (const auto& b : branches_) active += b->deleted_at ? 0 : 1;
+        for (const auto& b : branches_)
+            active += b->deleted_at ? 0 : 1;
         if (active >= opts_.max_branches) {
-            return bad("maximum number of branches reached [" +
-                       std::to_string(opts_.max_branches) + "]");
+            return bad("maximum number of branches reached [" + std::to_string(opts_.max_branches) +
+                       "]");
         }
         Branch* parent = nullptr;
         if (parent_id) {
@@ -399,9 +440,8 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
                 return {404, {{"message", "Branch [" + *parent_id + "]: not found"}}, {}};
             }
             if (status_of(*parent, now).status_type != std::string(kHealthy)) {
-                return {412,
-                        {{"message", "parent branch [" + *parent_id + "] is not healthy"}},
-                        {}};
+                return {
+                    412, {{"message", "parent branch [" + *parent_id + "] is not healthy"}}, {}};
             }
         }
         for (const auto& b : branches_) {
@@ -429,7 +469,8 @@ Emulator::Answer Emulator::create_branch(const HttpRequest& req) {
             b->no_credentials_left = next_no_credentials_count_;
             next_behavior_.reset();
         }
-        if (pg_) b->db_state = "creating";
+        if (pg_)
+            b->db_state = "creating";
         Answer a{201, short_json(*b), {}};
         branches_.push_back(std::move(b));
         if (pg_) {
@@ -458,11 +499,13 @@ void Emulator::start_child_work(const std::string& id) {
         Branch* b = nullptr;
         Branch* p = nullptr;
         for (auto& x : branches_) {
-            if (x->id == id) b = x.get();
+            if (x->id == id)
+                b = x.get();
         }
         if (b != nullptr && b->parent_id) {
             for (auto& x : branches_) {
-                if (x->id == *b->parent_id) p = x.get();
+                if (x->id == *b->parent_id)
+                    p = x.get();
             }
         }
         db = b->database;
@@ -495,8 +538,10 @@ void Emulator::start_child_work(const std::string& id) {
         }
         cv_.notify_all();
     }
-    if (!err.empty()) log_line("xata-emulator: creating database " + db + " failed: " + err);
-    if (drop) drop_branch_db(id);
+    if (!err.empty())
+        log_line("xata-emulator: creating database " + db + " failed: " + err);
+    if (drop)
+        drop_branch_db(id);
 }
 
 void Emulator::drop_branch_db(const std::string& id) {
@@ -507,14 +552,16 @@ void Emulator::drop_branch_db(const std::string& id) {
         std::lock_guard lock(mu_);
         for (auto& x : branches_) {
             if (x->id == id) {
-                if (x->db_state == "dropped" || x->db_state == "none") return;
+                if (x->db_state == "dropped" || x->db_state == "none")
+                    return;
                 db = x->database;
                 role = x->role;
                 own_lock = x->copy_lock;
             }
         }
     }
-    if (db.empty()) return;
+    if (db.empty())
+        return;
     std::string err;
     {
         std::lock_guard ol(*own_lock);
@@ -524,12 +571,15 @@ void Emulator::drop_branch_db(const std::string& id) {
     {
         std::lock_guard lock(mu_);
         for (auto& x : branches_) {
-            if (x->id == id && err.empty()) x->db_state = "dropped";
+            if (x->id == id && err.empty())
+                x->db_state = "dropped";
         }
-        if (!err.empty()) pending_role_drops_.push_back(role);
+        if (!err.empty())
+            pending_role_drops_.push_back(role);
         retry.swap(pending_role_drops_);
     }
-    if (!err.empty()) log_line("xata-emulator: dropping " + db + ": " + err);
+    if (!err.empty())
+        log_line("xata-emulator: dropping " + db + ": " + err);
     // Roles that could not go earlier (they owned objects in a database
     // being copied at the time): try again now.
     std::vector<std::string> still;
@@ -538,7 +588,8 @@ void Emulator::drop_branch_db(const std::string& id) {
             still.push_back(r);
             continue;
         }
-        if (!pg_->drop_role(r).empty()) still.push_back(r);
+        if (!pg_->drop_role(r).empty())
+            still.push_back(r);
     }
     std::lock_guard lock(mu_);
     pending_role_drops_.insert(pending_role_drops_.end(), still.begin(), still.end());
@@ -547,7 +598,8 @@ void Emulator::drop_branch_db(const std::string& id) {
 Emulator::Answer Emulator::describe_branch(const std::string& id) {
     std::lock_guard lock(mu_);
     const Branch* b = find_active(id);
-    if (b == nullptr) return {404, {{"message", "branch [" + id + "] not found"}}, {}};
+    if (b == nullptr)
+        return {404, {{"message", "branch [" + id + "] not found"}}, {}};
     return {200, full_json(*b, Clock::now()), {}};
 }
 
@@ -555,9 +607,11 @@ Emulator::Answer Emulator::patch_branch(const std::string& id, const HttpRequest
     const json body = json::parse(req.body, nullptr, false);
     std::lock_guard lock(mu_);
     Branch* b = find_active(id);
-    if (b == nullptr) return {404, {{"message", "branch [" + id + "] not found"}}, {}};
+    if (b == nullptr)
+        return {404, {{"message", "branch [" + id + "] not found"}}, {}};
     auto bad = [](const std::string& msg) { return Answer{400, {{"message", msg}}, {}}; };
-    if (body.is_discarded() || !body.is_object()) return bad("invalid request body");
+    if (body.is_discarded() || !body.is_object())
+        return bad("invalid request body");
     if (body.contains("name")) {
         if (!body["name"].is_string() || body["name"].get<std::string>().empty()) {
             return bad("invalid name");
@@ -588,12 +642,15 @@ Emulator::Answer Emulator::patch_branch(const std::string& id, const HttpRequest
             return bad("invalid scaleToZero");
         }
         b->scale_to_zero = s["enabled"].get<bool>();
-        if (s.contains("inactivityPeriodMinutes") && s["inactivityPeriodMinutes"].is_number_integer()) {
+        if (s.contains("inactivityPeriodMinutes") &&
+            s["inactivityPeriodMinutes"].is_number_integer()) {
             b->inactivity_minutes = s["inactivityPeriodMinutes"].get<long>();
         }
     }
-    if (body.contains("name")) b->name = body["name"].get<std::string>();
-    if (body.contains("description")) b->description = body["description"].get<std::string>();
+    if (body.contains("name"))
+        b->name = body["name"].get<std::string>();
+    if (body.contains("description"))
+        b->description = body["description"].get<std::string>();
     if (body.contains("hibernate")) {
         const auto now = Clock::now();
         if (body["hibernate"].get<bool>()) {
@@ -614,7 +671,8 @@ Emulator::Answer Emulator::delete_branch(const std::string& id) {
     {
         std::lock_guard lock(mu_);
         Branch* b = find_active(id);
-        if (b == nullptr) return {404, {{"message", "branch [" + id + "] not found"}}, {}};
+        if (b == nullptr)
+            return {404, {{"message", "branch [" + id + "] not found"}}, {}};
         b->deleted_at = std::chrono::system_clock::now();
         if (b->db_state == "creating") {
             b->drop_requested = true;
@@ -622,14 +680,16 @@ Emulator::Answer Emulator::delete_branch(const std::string& id) {
             drop_now = true;
         }
     }
-    if (drop_now) drop_branch_db(id);
+    if (drop_now)
+        drop_branch_db(id);
     return {204, nullptr, {}};
 }
 
 Emulator::Answer Emulator::credentials(const std::string& id, const HttpRequest& req) {
     std::lock_guard lock(mu_);
     Branch* b = find_active(id);
-    if (b == nullptr) return {404, {{"message", "Branch [" + id + "]: not found"}}, {}};
+    if (b == nullptr)
+        return {404, {{"message", "Branch [" + id + "]: not found"}}, {}};
     const auto user = req.params.find("username");
     if (user == req.params.end() || user->second.empty()) {
         return {400, {{"message", "missing username query parameter"}}, {}};
@@ -641,7 +701,8 @@ Emulator::Answer Emulator::credentials(const std::string& id, const HttpRequest&
         bool refuse = b->no_credentials_left == 0;
         if (b->no_credentials_left > 0) {
             refuse = true;
-            if (--b->no_credentials_left == 0) b->behavior = Behavior::normal;
+            if (--b->no_credentials_left == 0)
+                b->behavior = Behavior::normal;
         }
         if (refuse) {
             if (b->no_credentials_status == 404) {
@@ -672,10 +733,13 @@ Emulator::Answer Emulator::route(const HttpRequest& req, const std::string& /*ri
         return {401, {{"message", "no token found"}}, {}};
     }
     std::string token = auth.substr(7);
-    while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+    while (!token.empty() && token.front() == ' ')
+        token.erase(0, 1);
     const bool readonly = !opts_.readonly_key.empty() && token == opts_.readonly_key;
-    if (token.empty()) return {401, {{"message", "no token found"}}, {}};
-    if (token != opts_.api_key && !readonly) return {401, {{"message", "invalid token"}}, {}};
+    if (token.empty())
+        return {401, {{"message", "no token found"}}, {}};
+    if (token != opts_.api_key && !readonly)
+        return {401, {{"message", "invalid token"}}, {}};
 
     const auto parts = split_path(req.path);
     if (parts.size() < 2 || parts[0] != "organizations") {
@@ -687,30 +751,39 @@ Emulator::Answer Emulator::route(const HttpRequest& req, const std::string& /*ri
     if (readonly && req.method != "GET" && req.method != "HEAD") {
         return {403, {{"message", "access denied"}}, {}};
     }
-    if (parts.size() < 4 || parts[2] != "projects") return {404, {{"message", "not found"}}, {}};
+    if (parts.size() < 4 || parts[2] != "projects")
+        return {404, {{"message", "not found"}}, {}};
     if (parts[3] != opts_.project) {
         return {404, {{"message", "project [" + parts[3] + "] not found"}}, {}};
     }
     const auto not_allowed = [] { return Answer{405, {{"message", "method not allowed"}}, {}}; };
     if (parts.size() == 4) {
-        if (req.method == "GET") return project();
+        if (req.method == "GET")
+            return project();
         return not_allowed();
     }
-    if (parts[4] != "branches") return {404, {{"message", "not found"}}, {}};
+    if (parts[4] != "branches")
+        return {404, {{"message", "not found"}}, {}};
     if (parts.size() == 5) {
-        if (req.method == "GET") return list_branches();
-        if (req.method == "POST") return create_branch(req);
+        if (req.method == "GET")
+            return list_branches();
+        if (req.method == "POST")
+            return create_branch(req);
         return not_allowed();
     }
     const std::string& id = parts[5];
     if (parts.size() == 6) {
-        if (req.method == "GET") return describe_branch(id);
-        if (req.method == "PATCH") return patch_branch(id, req);
-        if (req.method == "DELETE") return delete_branch(id);
+        if (req.method == "GET")
+            return describe_branch(id);
+        if (req.method == "PATCH")
+            return patch_branch(id, req);
+        if (req.method == "DELETE")
+            return delete_branch(id);
         return not_allowed();
     }
     if (parts.size() == 7 && parts[6] == "credentials") {
-        if (req.method == "GET") return credentials(id, req);
+        if (req.method == "GET")
+            return credentials(id, req);
         return not_allowed();
     }
     return {404, {{"message", "not found"}}, {}};
@@ -748,10 +821,13 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         }
         if (!rate_limited) {
             for (auto& r : faults_) {
-                if (!r.method.empty() && r.method != req.method) continue;
-                if (!std::regex_search(req.path, r.path)) continue;
+                if (!r.method.empty() && r.method != req.method)
+                    continue;
+                if (!std::regex_search(req.path, r.path))
+                    continue;
                 ++r.seen;
-                if (fault || r.seen <= r.after || (r.times > 0 && r.fired >= r.times)) continue;
+                if (fault || r.seen <= r.after || (r.times > 0 && r.fired >= r.times))
+                    continue;
                 ++r.fired;
                 fault = r;
             }
@@ -764,14 +840,35 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
                     FaultRule r;
                     r.path_text = "(random)";
                     switch (pick) {
-                        case 0: r.kind = "status"; r.status = 500; break;
-                        case 1: r.kind = "html"; r.status = 502; break;
-                        case 2: r.kind = "status"; r.status = 503; r.retry_after = "1"; break;
-                        case 3: r.kind = "status"; r.status = 504; break;
-                        case 4: r.kind = "drop_before"; break;
-                        case 5: r.kind = "drop_after"; break;
-                        case 6: r.kind = "truncated"; break;
-                        default: r.kind = "malformed"; break;
+                        case 0:
+                            r.kind = "status";
+                            r.status = 500;
+                            break;
+                        case 1:
+                            r.kind = "html";
+                            r.status = 502;
+                            break;
+                        case 2:
+                            r.kind = "status";
+                            r.status = 503;
+                            r.retry_after = "1";
+                            break;
+                        case 3:
+                            r.kind = "status";
+                            r.status = 504;
+                            break;
+                        case 4:
+                            r.kind = "drop_before";
+                            break;
+                        case 5:
+                            r.kind = "drop_after";
+                            break;
+                        case 6:
+                            r.kind = "truncated";
+                            break;
+                        default:
+                            r.kind = "malformed";
+                            break;
                     }
                     fault = r;
                 }
@@ -786,10 +883,11 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         fault_name = "rate_limit";
         res.status = 429;
         res.set_header("Content-Type", "text/plain; charset=utf-8");
-        if (rate_limit_retry_after) res.set_header("Retry-After", "1");
+        if (rate_limit_retry_after)
+            res.set_header("Retry-After", "1");
         res.body = "Too Many Requests: rate limit exceeded\n";
-    } else if (fault && (fault->kind == "status" || fault->kind == "html" ||
-                         fault->kind == "drop_before")) {
+    } else if (fault &&
+               (fault->kind == "status" || fault->kind == "html" || fault->kind == "drop_before")) {
         fault_name = fault->kind;
         if (fault->kind == "drop_before") {
             res.delivery = Delivery::drop;
@@ -800,7 +898,8 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         } else {
             res.status = fault->status > 0 ? fault->status : 503;
             res.set_header("Content-Type", "application/json");
-            res.body = json{{"id", rid}, {"message", error_message_for(res.status)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+            res.body = json{{"id", rid}, {"message", error_message_for(res.status)}}.dump(
+                -1, ' ', false, json::error_handler_t::replace);
         }
         if (fault->kind != "drop_before" && !fault->retry_after.empty()) {
             res.set_header("Retry-After", fault->retry_after);
@@ -809,9 +908,11 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         bool performed = false;
         Answer a = route(req, rid, performed);
         res.status = a.status;
-        for (const auto& [k, v] : a.headers) res.set_header(k, v);
+        for (const auto& [k, v] : a.headers)
+            res.set_header(k, v);
         if (!a.body.is_null()) {
-            if (a.status >= 400) a.body["id"] = rid;
+            if (a.status >= 400)
+                a.body["id"] = rid;
             res.set_header("Content-Type", "application/json");
             res.body = a.body.dump(-1, ' ', false, json::error_handler_t::replace);
         }
@@ -823,23 +924,29 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
             } else if (k == "delay") {
                 std::this_thread::sleep_for(milliseconds(fault->delay_ms));
             } else if (k == "malformed") {
-                if (res.status == 204) res.status = 200;
+                if (res.status == 204)
+                    res.status = 200;
                 res.set_header("Content-Type", "application/json");
                 res.body = res.body.substr(0, res.body.size() / 2) + "\x01<}{";
             } else if (k == "truncated") {
                 if (res.status == 204) {
                     res.status = 200;
-                    res.body = json{{"id", rid}}.dump(-1, ' ', false, json::error_handler_t::replace);
+                    res.body =
+                        json{{"id", rid}}.dump(-1, ' ', false, json::error_handler_t::replace);
                     res.set_header("Content-Type", "application/json");
                 }
                 res.delivery = Delivery::truncate;
             } else if (k == "missing_field" && a.body.is_object() && a.status < 300) {
                 std::string field = fault->field;
                 if (field.empty()) {
-                    if (a.body.contains("branches")) field = "branches";
-                    else if (a.body.contains("status") && a.body.contains("configuration")) field = "status";
-                    else if (a.body.contains("password")) field = "password";
-                    else field = "id";
+                    if (a.body.contains("branches"))
+                        field = "branches";
+                    else if (a.body.contains("status") && a.body.contains("configuration"))
+                        field = "status";
+                    else if (a.body.contains("password"))
+                        field = "password";
+                    else
+                        field = "id";
                 }
                 a.body.erase(field);
                 res.body = a.body.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -850,13 +957,16 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
     const long ms = static_cast<long>(duration_cast<milliseconds>(Clock::now() - started).count());
     json req_headers = json::object();
     for (const auto& [k, v] : req.headers) {
-        if (k != "authorization" && k != "proxy-authorization") req_headers[k] = v;
+        if (k != "authorization" && k != "proxy-authorization")
+            req_headers[k] = v;
     }
     json res_headers = json::object();
-    for (const auto& [k, v] : res.headers) res_headers[k] = v;
+    for (const auto& [k, v] : res.headers)
+        res_headers[k] = v;
     const bool delivered = res.delivery != Delivery::drop;
     std::string sent_body = res.body;
-    if (res.delivery == Delivery::truncate) sent_body.resize(sent_body.size() / 2);
+    if (res.delivery == Delivery::truncate)
+        sent_body.resize(sent_body.size() / 2);
     json entry = {{"seq", seq},
                   {"method", req.method},
                   {"path", req.path},
@@ -873,9 +983,9 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         std::lock_guard lock(mu_);
         requests_.push_back(std::move(entry));
     }
-    log_line(req.method + " " + req.path + " -> " + (delivered ? std::to_string(res.status) : "dropped") +
-             " " + std::to_string(ms) + "ms" + (fault_name.empty() ? "" : " fault=" + fault_name) +
-             " " + rid);
+    log_line(req.method + " " + req.path + " -> " +
+             (delivered ? std::to_string(res.status) : "dropped") + " " + std::to_string(ms) +
+             "ms" + (fault_name.empty() ? "" : " fault=" + fault_name) + " " + rid);
     return res;
 }
 
@@ -889,13 +999,15 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
     };
     const auto parts = split_path(req.path);  // "_emulator", ...
     const json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-    if ((req.method == "POST" || req.method == "PUT") && (body.is_discarded() || !body.is_object())) {
+    if ((req.method == "POST" || req.method == "PUT") &&
+        (body.is_discarded() || !body.is_object())) {
         return reply(400, {{"message", "body must be a JSON object"}});
     }
     const auto now = Clock::now();
     const std::string what = parts.size() > 1 ? parts[1] : "";
 
-    if (what == "health" && req.method == "GET") return reply(200, {{"ok", true}});
+    if (what == "health" && req.method == "GET")
+        return reply(200, {{"ok", true}});
 
     if (what == "requests") {
         std::lock_guard lock(mu_);
@@ -903,13 +1015,15 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
             requests_ = json::array();
             return reply(200, {{"ok", true}});
         }
-        if (req.method == "GET") return reply(200, {{"requests", requests_}});
+        if (req.method == "GET")
+            return reply(200, {{"requests", requests_}});
     }
 
     if (what == "branches" && parts.size() == 2 && req.method == "GET") {
         std::lock_guard lock(mu_);
         json items = json::array();
-        for (const auto& b : branches_) items.push_back(admin_json(*b, now));
+        for (const auto& b : branches_)
+            items.push_back(admin_json(*b, now));
         return reply(200, {{"branches", items}});
     }
 
@@ -917,14 +1031,19 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
         std::lock_guard lock(mu_);
         if (req.method == "POST") {
             try {
-                if (body.contains("hibernatedMs")) opts_.hibernated_ms = body["hibernatedMs"].get<long>();
-                if (body.contains("transientMs")) opts_.transient_ms = body["transientMs"].get<long>();
-                if (body.contains("maxBranches")) opts_.max_branches = body["maxBranches"].get<long>();
+                if (body.contains("hibernatedMs"))
+                    opts_.hibernated_ms = body["hibernatedMs"].get<long>();
+                if (body.contains("transientMs"))
+                    opts_.transient_ms = body["transientMs"].get<long>();
+                if (body.contains("maxBranches"))
+                    opts_.max_branches = body["maxBranches"].get<long>();
                 if (body.contains("rateLimit")) {
-                    opts_.rate_limit = body["rateLimit"].is_null() ? 0 : body["rateLimit"].get<long>();
+                    opts_.rate_limit =
+                        body["rateLimit"].is_null() ? 0 : body["rateLimit"].get<long>();
                     window_.clear();
                 }
-                if (body.contains("faultRate")) opts_.fault_rate = body["faultRate"].get<double>();
+                if (body.contains("faultRate"))
+                    opts_.fault_rate = body["faultRate"].get<double>();
                 if (body.contains("seed")) {
                     opts_.seed = body["seed"].get<std::uint64_t>();
                     fault_rng_ = Rng(opts_.seed);
@@ -932,12 +1051,14 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
                 }
                 if (body.contains("credentialsShape")) {
                     const auto v = body["credentialsShape"].get<std::string>();
-                    if (v != "hosted" && v != "core") return reply(400, {{"message", "credentialsShape: hosted or core"}});
+                    if (v != "hosted" && v != "core")
+                        return reply(400, {{"message", "credentialsShape: hosted or core"}});
                     opts_.credentials_shape = v;
                 }
                 if (body.contains("passwordStyle")) {
                     const auto v = body["passwordStyle"].get<std::string>();
-                    if (v != "plain" && v != "special") return reply(400, {{"message", "passwordStyle: plain or special"}});
+                    if (v != "plain" && v != "special")
+                        return reply(400, {{"message", "passwordStyle: plain or special"}});
                     opts_.password_style = v;
                 }
             } catch (const json::exception& e) {
@@ -975,13 +1096,15 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
                     f.path_text = r.value("path", "");
                     f.path = std::regex(f.path_text, std::regex::ECMAScript);
                     f.kind = r.value("kind", "status");
-                    if (std::find(kFaultKinds.begin(), kFaultKinds.end(), f.kind) == kFaultKinds.end()) {
+                    if (std::find(kFaultKinds.begin(), kFaultKinds.end(), f.kind) ==
+                        kFaultKinds.end()) {
                         return reply(400, {{"message", "unknown fault kind [" + f.kind + "]"}});
                     }
                     f.status = r.value("status", 0);
                     if (r.contains("retryAfter")) {
-                        f.retry_after = r["retryAfter"].is_string() ? r["retryAfter"].get<std::string>()
-                                                                    : std::to_string(r["retryAfter"].get<long>());
+                        f.retry_after = r["retryAfter"].is_string()
+                                            ? r["retryAfter"].get<std::string>()
+                                            : std::to_string(r["retryAfter"].get<long>());
                     }
                     f.delay_ms = r.value("delayMs", 0L);
                     f.times = r.value("times", 1L);
@@ -997,28 +1120,39 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
         if (req.method == "POST" || req.method == "GET") {
             json out = json::array();
             for (const auto& f : faults_) {
-                out.push_back({{"method", f.method}, {"path", f.path_text}, {"kind", f.kind},
-                               {"status", f.status}, {"retryAfter", f.retry_after},
-                               {"delayMs", f.delay_ms}, {"times", f.times}, {"after", f.after},
-                               {"field", f.field}, {"seen", f.seen}, {"fired", f.fired}});
+                out.push_back({{"method", f.method},
+                               {"path", f.path_text},
+                               {"kind", f.kind},
+                               {"status", f.status},
+                               {"retryAfter", f.retry_after},
+                               {"delayMs", f.delay_ms},
+                               {"times", f.times},
+                               {"after", f.after},
+                               {"field", f.field},
+                               {"seen", f.seen},
+                               {"fired", f.fired}});
             }
             return reply(200, {{"faults", out}});
         }
     }
 
     auto parse_behavior_body = [&body](Behavior& b, int& status, long& count) -> std::string {
-        if (!body.contains("behavior") || !body["behavior"].is_string()) return "behavior is required";
+        if (!body.contains("behavior") || !body["behavior"].is_string())
+            return "behavior is required";
         const auto parsed = parse_behavior(body["behavior"].get<std::string>());
-        if (!parsed) return "unknown behavior";
+        if (!parsed)
+            return "unknown behavior";
         b = *parsed;
         status = 503;
         count = 3;
         if (body.contains("status")) {
-            if (!body["status"].is_number_integer()) return "status must be an integer";
+            if (!body["status"].is_number_integer())
+                return "status must be an integer";
             status = body["status"].get<int>();
         }
         if (body.contains("count")) {
-            if (!body["count"].is_number_integer()) return "count must be an integer";
+            if (!body["count"].is_number_integer())
+                return "count must be an integer";
             count = body["count"].get<long>();
         }
         return {};
@@ -1028,7 +1162,8 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
         Behavior b{};
         int status = 0;
         long count = 0;
-        if (auto e = parse_behavior_body(b, status, count); !e.empty()) return reply(400, {{"message", e}});
+        if (auto e = parse_behavior_body(b, status, count); !e.empty())
+            return reply(400, {{"message", e}});
         std::lock_guard lock(mu_);
         next_behavior_ = b;
         next_no_credentials_status_ = status;
@@ -1040,12 +1175,14 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
         const std::string& id = parts[2];
         std::unique_lock lock(mu_);
         Branch* b = find_active(id);
-        if (b == nullptr) return reply(404, {{"message", "branch [" + id + "] not found"}});
+        if (b == nullptr)
+            return reply(404, {{"message", "branch [" + id + "] not found"}});
         if (parts[3] == "behavior") {
             Behavior be{};
             int status = 0;
             long count = 0;
-            if (auto e = parse_behavior_body(be, status, count); !e.empty()) return reply(400, {{"message", e}});
+            if (auto e = parse_behavior_body(be, status, count); !e.empty())
+                return reply(400, {{"message", e}});
             b->behavior = be;
             b->no_credentials_status = status;
             b->no_credentials_left = count;
@@ -1060,7 +1197,8 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
                 return x == nullptr || x->db_state != "creating";
             });
             b = find_active(id);
-            if (b == nullptr) return reply(404, {{"message", "branch [" + id + "] not found"}});
+            if (b == nullptr)
+                return reply(404, {{"message", "branch [" + id + "] not found"}});
             b->forced_ready = true;
             b->hibernating = false;
             b->behavior = Behavior::normal;
@@ -1075,24 +1213,28 @@ void Emulator::shutdown() {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return workers_ == 0; });
     }
-    if (!pg_ || !opts_.drop_on_exit) return;
+    if (!pg_ || !opts_.drop_on_exit)
+        return;
     std::vector<std::string> ids;
     {
         std::lock_guard lock(mu_);
         for (const auto& b : branches_) {
-            if (b->db_state != "dropped" && b->db_state != "none") ids.push_back(b->id);
+            if (b->db_state != "dropped" && b->db_state != "none")
+                ids.push_back(b->id);
         }
     }
     // Children first, so no role owns anything elsewhere when dropped.
     std::reverse(ids.begin(), ids.end());
-    for (const auto& id : ids) drop_branch_db(id);
+    for (const auto& id : ids)
+        drop_branch_db(id);
     std::vector<std::string> left;
     {
         std::lock_guard lock(mu_);
         left.swap(pending_role_drops_);
     }
     for (const auto& r : left) {
-        if (auto e = pg_->drop_role(r); !e.empty()) log_line("xata-emulator: dropping role " + r + ": " + e);
+        if (auto e = pg_->drop_role(r); !e.empty())
+            log_line("xata-emulator: dropping role " + r + ": " + e);
     }
     opts_.drop_on_exit = false;  // once
 }

@@ -8,13 +8,12 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http_server.hpp"
 #include "pg_backend.hpp"
@@ -106,7 +105,7 @@ struct StatusView {
 };
 
 class Emulator {
-public:
+  public:
     explicit Emulator(Options opts);
     ~Emulator();
 
@@ -116,7 +115,7 @@ public:
     // Waits for background database work; drops databases if asked to.
     void shutdown();
 
-private:
+  private:
     struct Answer {
         int status = 200;
         nlohmann::json body;  // null: no body (204)

@@ -33,22 +33,27 @@ std::string lower(std::string s) {
 std::string trim(const std::string& s) {
     std::size_t b = 0;
     std::size_t e = s.size();
-    while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) --e;
+    while (b < e && (s[b] == ' ' || s[b] == '\t'))
+        ++b;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+        --e;
     return s.substr(b, e - b);
 }
 
 int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
 // Reads from a socket into buf, waiting at most the idle timeout; false on
 // EOF, error, timeout or server stop.
 class Reader {
-public:
+  public:
     Reader(int fd, const std::atomic<bool>& stopping) : fd_(fd), stopping_(stopping) {}
 
     bool fill() {
@@ -57,18 +62,22 @@ public:
             pollfd p{fd_, POLLIN, 0};
             const int r = ::poll(&p, 1, kPollSliceMs);
             if (r < 0) {
-                if (errno == EINTR) continue;
+                if (errno == EINTR)
+                    continue;
                 return false;
             }
             if (r == 0) {
                 waited += kPollSliceMs;
-                if (waited >= kIdleTimeoutMs) return false;
+                if (waited >= kIdleTimeoutMs)
+                    return false;
                 continue;
             }
             char chunk[16384];
             const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return false;
             buf.append(chunk, static_cast<std::size_t>(n));
             return true;
         }
@@ -82,16 +91,19 @@ public:
             if (pos != std::string::npos) {
                 std::string l = buf.substr(0, pos);
                 buf.erase(0, pos + 1);
-                if (!l.empty() && l.back() == '\r') l.pop_back();
+                if (!l.empty() && l.back() == '\r')
+                    l.pop_back();
                 return l;
             }
-            if (buf.size() > max || !fill()) return std::nullopt;
+            if (buf.size() > max || !fill())
+                return std::nullopt;
         }
     }
 
     std::optional<std::string> bytes(std::size_t n) {
         while (buf.size() < n) {
-            if (!fill()) return std::nullopt;
+            if (!fill())
+                return std::nullopt;
         }
         std::string out = buf.substr(0, n);
         buf.erase(0, n);
@@ -100,7 +112,7 @@ public:
 
     std::string buf;
 
-private:
+  private:
     int fd_;
     const std::atomic<bool>& stopping_;
 };
@@ -109,7 +121,8 @@ bool send_all(int fd, const char* data, std::size_t len) {
     while (len > 0) {
         const ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return false;
         }
         data += n;
@@ -118,13 +131,16 @@ bool send_all(int fd, const char* data, std::size_t len) {
     return true;
 }
 
-bool send_all(int fd, const std::string& s) { return send_all(fd, s.data(), s.size()); }
+bool send_all(int fd, const std::string& s) {
+    return send_all(fd, s.data(), s.size());
+}
 
 void parse_query(const std::string& q, std::map<std::string, std::string>& out) {
     std::size_t start = 0;
     while (start <= q.size()) {
         auto amp = q.find('&', start);
-        if (amp == std::string::npos) amp = q.size();
+        if (amp == std::string::npos)
+            amp = q.size();
         const std::string part = q.substr(start, amp - start);
         if (!part.empty()) {
             const auto eq = part.find('=');
@@ -167,29 +183,52 @@ std::string percent_decode(const std::string& in, bool plus_as_space) {
 
 std::string status_reason(int status) {
     switch (status) {
-        case 100: return "Continue";
-        case 200: return "OK";
-        case 201: return "Created";
-        case 202: return "Accepted";
-        case 204: return "No Content";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 409: return "Conflict";
-        case 411: return "Length Required";
-        case 412: return "Precondition Failed";
-        case 413: return "Payload Too Large";
-        case 422: return "Unprocessable Entity";
-        case 429: return "Too Many Requests";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        default: return "Status";
+        case 100:
+            return "Continue";
+        case 200:
+            return "OK";
+        case 201:
+            return "Created";
+        case 202:
+            return "Accepted";
+        case 204:
+            return "No Content";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 408:
+            return "Request Timeout";
+        case 409:
+            return "Conflict";
+        case 411:
+            return "Length Required";
+        case 412:
+            return "Precondition Failed";
+        case 413:
+            return "Payload Too Large";
+        case 422:
+            return "Unprocessable Entity";
+        case 429:
+            return "Too Many Requests";
+        case 500:
+            return "Internal Server Error";
+        case 501:
+            return "Not Implemented";
+        case 502:
+            return "Bad Gateway";
+        case 503:
+            return "Service Unavailable";
+        case 504:
+            return "Gateway Timeout";
+        default:
+            return "Status";
     }
 }
 
@@ -210,7 +249,8 @@ void HttpResponse::set_header(const std::string& name, const std::string& value)
 
 std::string HttpResponse::header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
-        if (lower(k) == lower(name)) return v;
+        if (lower(k) == lower(name))
+            return v;
     }
     return {};
 }
@@ -266,7 +306,8 @@ void HttpServer::start() {
 }
 
 void HttpServer::stop() {
-    if (stopping_.exchange(true)) return;
+    if (stopping_.exchange(true))
+        return;
     if (wake_pipe_[1] >= 0) {
         const char c = 'x';
         [[maybe_unused]] const auto n = ::write(wake_pipe_[1], &c, 1);
@@ -276,13 +317,17 @@ void HttpServer::stop() {
         // Idle connections go now; busy ones finish their answer (marked
         // Connection: close) and end on their own.
         for (const auto& [fd, busy] : open_fds_) {
-            if (!busy) ::shutdown(fd, SHUT_RDWR);
+            if (!busy)
+                ::shutdown(fd, SHUT_RDWR);
         }
         cv_.wait(lock, [this] { return live_threads_ == 0; });
     }
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    if (wake_pipe_[0] >= 0) ::close(wake_pipe_[0]);
-    if (wake_pipe_[1] >= 0) ::close(wake_pipe_[1]);
+    if (listen_fd_ >= 0)
+        ::close(listen_fd_);
+    if (wake_pipe_[0] >= 0)
+        ::close(wake_pipe_[0]);
+    if (wake_pipe_[1] >= 0)
+        ::close(wake_pipe_[1]);
     listen_fd_ = -1;
     wake_pipe_[0] = wake_pipe_[1] = -1;
 }
@@ -291,7 +336,8 @@ void HttpServer::set_busy(int fd, bool busy) {
     std::lock_guard lock(mu_);
     open_fds_[fd] = busy;
     // A connection that turns idle while stopping is closed at once.
-    if (!busy && stopping_.load()) ::shutdown(fd, SHUT_RD);
+    if (!busy && stopping_.load())
+        ::shutdown(fd, SHUT_RD);
 }
 
 void HttpServer::accept_loop() {
@@ -299,13 +345,17 @@ void HttpServer::accept_loop() {
         pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
         const int r = ::poll(fds, 2, -1);
         if (r < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return;
         }
-        if (stopping_.load() || (fds[1].revents & POLLIN) != 0) return;
-        if ((fds[0].revents & POLLIN) == 0) continue;
+        if (stopping_.load() || (fds[1].revents & POLLIN) != 0)
+            return;
+        if ((fds[0].revents & POLLIN) == 0)
+            continue;
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+        if (fd < 0)
+            continue;
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         std::lock_guard lock(mu_);
@@ -333,7 +383,8 @@ void HttpServer::serve(int fd) {
         std::optional<std::string> first;
         do {
             first = in.line(kMaxHead);
-            if (!first) return;
+            if (!first)
+                return;
         } while (first->empty());
 
         HttpRequest req;
@@ -354,28 +405,35 @@ void HttpServer::serve(int fd) {
             std::size_t head_size = first->size();
             for (;;) {
                 auto l = in.line(kMaxHead);
-                if (!l) return;
-                if (l->empty()) break;
+                if (!l)
+                    return;
+                if (l->empty())
+                    break;
                 head_size += l->size();
                 if (head_size > kMaxHead) {
                     send_all(fd, simple_error(431));
                     return;
                 }
                 const auto colon = l->find(':');
-                if (colon == std::string::npos) continue;
+                if (colon == std::string::npos)
+                    continue;
                 std::string name = lower(trim(l->substr(0, colon)));
                 std::string value = trim(l->substr(colon + 1));
                 auto [it, inserted] = req.headers.emplace(name, value);
-                if (!inserted) it->second += ", " + value;
+                if (!inserted)
+                    it->second += ", " + value;
             }
             bool keep_alive = version == "HTTP/1.1";
             const std::string conn = lower(req.header("connection"));
-            if (conn.find("close") != std::string::npos) keep_alive = false;
-            if (conn.find("keep-alive") != std::string::npos) keep_alive = true;
+            if (conn.find("close") != std::string::npos)
+                keep_alive = false;
+            if (conn.find("keep-alive") != std::string::npos)
+                keep_alive = true;
 
             const auto q = req.target.find('?');
             std::string raw_path = req.target.substr(0, q);
-            if (q != std::string::npos) req.query = req.target.substr(q + 1);
+            if (q != std::string::npos)
+                req.query = req.target.substr(q + 1);
             // Absolute-form targets (proxies): keep only the path.
             if (raw_path.rfind("http://", 0) == 0 || raw_path.rfind("https://", 0) == 0) {
                 const auto slash = raw_path.find('/', raw_path.find("//") + 2);
@@ -385,13 +443,15 @@ void HttpServer::serve(int fd) {
             parse_query(req.query, req.params);
 
             if (lower(req.header("expect")) == "100-continue") {
-                if (!send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
+                if (!send_all(fd, "HTTP/1.1 100 Continue\r\n\r\n"))
+                    return;
             }
             const std::string te = lower(req.header("transfer-encoding"));
             if (te.find("chunked") != std::string::npos) {
                 for (;;) {
                     auto size_line = in.line(1024);
-                    if (!size_line) return;
+                    if (!size_line)
+                        return;
                     std::size_t size = 0;
                     try {
                         size = std::stoul(*size_line, nullptr, 16);
@@ -403,8 +463,10 @@ void HttpServer::serve(int fd) {
                         // Trailers until the empty line.
                         for (;;) {
                             auto t = in.line(kMaxHead);
-                            if (!t) return;
-                            if (t->empty()) break;
+                            if (!t)
+                                return;
+                            if (t->empty())
+                                break;
                         }
                         break;
                     }
@@ -413,9 +475,11 @@ void HttpServer::serve(int fd) {
                         return;
                     }
                     auto data = in.bytes(size);
-                    if (!data) return;
+                    if (!data)
+                        return;
                     req.body += *data;
-                    if (!in.line(16)) return;
+                    if (!in.line(16))
+                        return;
                 }
             } else if (!req.header("content-length").empty()) {
                 std::size_t len = 0;
@@ -430,7 +494,8 @@ void HttpServer::serve(int fd) {
                     return;
                 }
                 auto data = in.bytes(len);
-                if (!data) return;
+                if (!data)
+                    return;
                 req.body = std::move(*data);
             }
 
@@ -449,14 +514,18 @@ void HttpServer::serve(int fd) {
                 int fd;
                 ~Idle() { s->set_busy(fd, false); }
             } idle{this, fd};
-            if (res.delivery == Delivery::drop) return;  // closed by the caller thread
+            if (res.delivery == Delivery::drop)
+                return;  // closed by the caller thread
 
             const bool no_body = res.status == 204 || res.status == 304 || req.method == "HEAD";
-            std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " +
-                               status_reason(res.status) + "\r\n";
-            for (const auto& [k, v] : res.headers) head += k + ": " + v + "\r\n";
-            if (!no_body) head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
-            const bool close_after = !keep_alive || res.delivery == Delivery::truncate || stopping_.load();
+            std::string head =
+                "HTTP/1.1 " + std::to_string(res.status) + " " + status_reason(res.status) + "\r\n";
+            for (const auto& [k, v] : res.headers)
+                head += k + ": " + v + "\r\n";
+            if (!no_body)
+                head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
+            const bool close_after =
+                !keep_alive || res.delivery == Delivery::truncate || stopping_.load();
             head += close_after ? "Connection: close\r\n" : "Connection: keep-alive\r\n";
             head += "\r\n";
             if (res.delivery == Delivery::truncate) {
@@ -464,8 +533,10 @@ void HttpServer::serve(int fd) {
                 send_all(fd, res.body.data(), res.body.size() / 2);
                 return;
             }
-            if (!no_body) head += res.body;
-            if (!send_all(fd, head)) return;
+            if (!no_body)
+                head += res.body;
+            if (!send_all(fd, head))
+                return;
             if (close_after) {
                 ::shutdown(fd, SHUT_WR);
                 return;

@@ -20,9 +20,9 @@ namespace emu {
 
 struct HttpRequest {
     std::string method;
-    std::string target;  // as sent: path plus optional ?query
-    std::string path;    // percent-decoded path
-    std::string query;   // raw query string, without '?'
+    std::string target;                          // as sent: path plus optional ?query
+    std::string path;                            // percent-decoded path
+    std::string query;                           // raw query string, without '?'
     std::map<std::string, std::string> headers;  // lower-case names
     std::map<std::string, std::string> params;   // decoded query parameters
     std::string body;
@@ -32,9 +32,9 @@ struct HttpRequest {
 
 // What the server does with an answer.
 enum class Delivery {
-    normal,     // write the whole answer
-    drop,       // close the connection, write nothing
-    truncate,   // write the head (with the full Content-Length), then half the body, then close
+    normal,    // write the whole answer
+    drop,      // close the connection, write nothing
+    truncate,  // write the head (with the full Content-Length), then half the body, then close
 };
 
 struct HttpResponse {
@@ -50,7 +50,7 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 class HttpServer {
-public:
+  public:
     explicit HttpServer(HttpHandler handler);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
@@ -65,7 +65,7 @@ public:
     // Stops accepting, closes every connection and waits for their threads.
     void stop();
 
-private:
+  private:
     void accept_loop();
     void serve(int fd);
 

@@ -31,7 +31,8 @@ long to_long(const std::string& flag, const std::string& v) {
     try {
         std::size_t used = 0;
         const long n = std::stol(v, &used);
-        if (used != v.size()) throw std::invalid_argument(v);
+        if (used != v.size())
+            throw std::invalid_argument(v);
         return n;
     } catch (const std::exception&) {
         fail(flag + " needs a number, not [" + v + "]");
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) fail(a + " needs a value");
+            if (i + 1 >= argc)
+                fail(a + " needs a value");
             return argv[++i];
         };
         if (a == "-h" || a == "--help") {
@@ -53,10 +55,12 @@ int main(int argc, char** argv) {
             return 0;
         } else if (a == "--host") {
             o.host = value();
-            if (o.host == "localhost") o.host = "127.0.0.1";
+            if (o.host == "localhost")
+                o.host = "127.0.0.1";
         } else if (a == "--port") {
             const long p = to_long(a, value());
-            if (p < 0 || p > 65535) fail("--port out of range");
+            if (p < 0 || p > 65535)
+                fail("--port out of range");
             o.port = static_cast<std::uint16_t>(p);
         } else if (a == "--port-file") {
             o.port_file = value();
@@ -105,7 +109,8 @@ int main(int argc, char** argv) {
             } catch (const std::exception&) {
                 fail("--fault-rate needs a number");
             }
-            if (o.fault_rate < 0 || o.fault_rate > 1) fail("--fault-rate is between 0 and 1");
+            if (o.fault_rate < 0 || o.fault_rate > 1)
+                fail("--fault-rate is between 0 and 1");
         } else if (a == "--rate-limit") {
             o.rate_limit = to_long(a, value());
         } else if (a == "--drop-on-exit") {
@@ -118,9 +123,11 @@ int main(int argc, char** argv) {
         }
     }
     if (o.api_key.empty()) {
-        if (const char* k = std::getenv("XATA_EMULATOR_API_KEY"); k != nullptr) o.api_key = k;
+        if (const char* k = std::getenv("XATA_EMULATOR_API_KEY"); k != nullptr)
+            o.api_key = k;
     }
-    if (o.api_key.empty()) fail("--api-key is required");
+    if (o.api_key.empty())
+        fail("--api-key is required");
 
     // Signals are taken by sigwait below; every thread inherits the mask.
     sigset_t stop_signals;

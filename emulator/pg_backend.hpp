@@ -8,7 +8,7 @@
 namespace emu {
 
 class PgBackend {
-public:
+  public:
     explicit PgBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
     // Connects once; reports where the server is (host is empty for a unix
@@ -24,7 +24,7 @@ public:
     std::string drop_branch(const std::string& db, const std::string& role) const;
     std::string drop_role(const std::string& role) const;
 
-private:
+  private:
     std::string give_everything_to(const std::string& db, const std::string& role) const;
     std::string create_role(const std::string& role, const std::string& password) const;
     std::string lock_down(const std::string& db, const std::string& role) const;

@@ -11,7 +11,7 @@ namespace emu {
 // A seeded generator whose output does not depend on the standard
 // library's distributions, so one seed gives one sequence everywhere.
 class Rng {
-public:
+  public:
     explicit Rng(std::uint64_t seed) : engine_(seed) {}
     std::uint64_t next() { return engine_(); }
     // Uniform in [0, 1).
@@ -19,7 +19,7 @@ public:
     // Uniform in [0, n); n > 0.
     std::uint64_t below(std::uint64_t n) { return next() % n; }
 
-private:
+  private:
     std::mt19937_64 engine_;
 };
 

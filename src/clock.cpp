@@ -10,15 +10,25 @@ namespace {
 std::atomic<int> g_signal{0};
 std::atomic<int> g_shields{0};
 
-extern "C" void on_signal(int sig) { g_signal.store(sig); }
+extern "C" void on_signal(int sig) {
+    g_signal.store(sig);
+}
 
 }  // namespace
 
-bool interrupted() { return g_signal.load() != 0 && g_shields.load() == 0; }
+bool interrupted() {
+    return g_signal.load() != 0 && g_shields.load() == 0;
+}
 
-InterruptShield::InterruptShield() { g_shields.fetch_add(1); }
-InterruptShield::~InterruptShield() { g_shields.fetch_sub(1); }
-int interrupt_signal() { return g_signal.load(); }
+InterruptShield::InterruptShield() {
+    g_shields.fetch_add(1);
+}
+InterruptShield::~InterruptShield() {
+    g_shields.fetch_sub(1);
+}
+int interrupt_signal() {
+    return g_signal.load();
+}
 
 void install_signal_handlers() {
     struct sigaction sa {};
@@ -37,8 +47,8 @@ bool SystemClock::sleep_for(Duration d) {
         if (left <= std::chrono::steady_clock::duration::zero()) {
             return true;
         }
-        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-            left, std::chrono::milliseconds{50}));
+        std::this_thread::sleep_for(
+            std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds{50}));
     }
     return false;
 }

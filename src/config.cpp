@@ -62,15 +62,17 @@ ApiConfig resolve_api_config(const GlobalFlags& flags, const Environment& env) {
                                  std::string("https://api.xata.tech"));
     c.organization = resolve_setting(flags.organization, "--org", env,
                                      {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID"});
-    c.project = resolve_setting(flags.project, "--project", env, {"XATA_PROJECT_ID", "XATA_PROJECTID"});
+    c.project =
+        resolve_setting(flags.project, "--project", env, {"XATA_PROJECT_ID", "XATA_PROJECTID"});
     c.cacert = resolve_setting(flags.cacert, "--cacert", env, {"CURL_CA_BUNDLE", "SSL_CERT_FILE"});
     c.connect_timeout = seconds_to_ms(flags.connect_timeout_s, "--connect-timeout");
     c.request_timeout = seconds_to_ms(flags.request_timeout_s, "--request-timeout");
 
     if (c.api_key.empty()) {
         throw Error(ErrorKind::Usage, "XATA_API_KEY is not set")
-            .with_hint("create an API key in the Xata console (Account settings > API keys) and "
-                       "export XATA_API_KEY=...; it is read only from the environment, never from a flag");
+            .with_hint(
+                "create an API key in the Xata console (Account settings > API keys) and "
+                "export XATA_API_KEY=...; it is read only from the environment, never from a flag");
     }
     register_secret(c.api_key.value);
     if (c.organization.empty()) {
@@ -83,8 +85,10 @@ ApiConfig resolve_api_config(const GlobalFlags& flags, const Environment& env) {
     }
     const auto& url = c.base_url.value;
     if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
-        throw Error(ErrorKind::Usage, "the API base URL must start with https:// (or http:// for a local emulator): '" +
-                                          url + "'");
+        throw Error(
+            ErrorKind::Usage,
+            "the API base URL must start with https:// (or http:// for a local emulator): '" + url +
+                "'");
     }
     return c;
 }
@@ -116,38 +120,47 @@ BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment
     if (flags.parent && !flags.parent->empty()) {
         t.parent.setting = {*flags.parent, "flag --parent"};
         t.parent.is_id = looks_like_branch_id(*flags.parent);
-    } else if (auto id = resolve_setting(std::nullopt, "", env, {"XATA_BRANCH_ID", "XATA_BRANCHID"}); !id.empty()) {
+    } else if (auto id =
+                   resolve_setting(std::nullopt, "", env, {"XATA_BRANCH_ID", "XATA_BRANCHID"});
+               !id.empty()) {
         t.parent.setting = id;
         t.parent.is_id = true;
     } else {
-        t.parent.setting = resolve_setting(std::nullopt, "", env, {"XATA_BRANCH_NAME", "XATA_BRANCHNAME"},
-                                           std::string("main"));
+        t.parent.setting = resolve_setting(
+            std::nullopt, "", env, {"XATA_BRANCH_NAME", "XATA_BRANCHNAME"}, std::string("main"));
         t.parent.is_id = false;
     }
 
     if (!valid_prefix(t.prefix.value)) {
-        throw Error(ErrorKind::Usage, "invalid prefix '" + t.prefix.value +
-                                          "' (" + t.prefix.origin + "): use 1-20 characters a-z, 0-9 and '-', starting with a letter");
+        throw Error(ErrorKind::Usage,
+                    "invalid prefix '" + t.prefix.value + "' (" + t.prefix.origin +
+                        "): use 1-20 characters a-z, 0-9 and '-', starting with a letter");
     }
     if (flags.branch && !flags.branch->empty()) {
         if (!valid_branch_name(*flags.branch)) {
             throw Error(ErrorKind::Usage, "invalid branch name '" + *flags.branch +
-                                              "': use 1-63 characters a-z, A-Z, 0-9, '-', '_' and '.', starting with a letter or digit");
+                                              "': use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
+                                              "'.', starting with a letter or digit");
         }
         t.name = {*flags.branch, "flag --branch"};
     } else if (!t.sandbox.empty()) {
         SandboxIdentity id{t.sandbox.value, t.sandbox_id.value, t.resource.value};
         t.name = {derive_branch_name(id, t.prefix.value),
-                  "derived from " + t.sandbox.origin + (t.sandbox_id.empty() ? "" : " and " + t.sandbox_id.origin) +
+                  "derived from " + t.sandbox.origin +
+                      (t.sandbox_id.empty() ? "" : " and " + t.sandbox_id.origin) +
                       (t.resource.empty() ? "" : " and " + t.resource.origin)};
     } else if (require_name) {
         throw Error(ErrorKind::Usage,
-                    "no branch to work on: pass --sandbox NAME (or set SIGNADOT_SANDBOX_NAME), or --branch NAME")
-            .with_hint("inside a Signadot plugin step SIGNADOT_SANDBOX_NAME is set by the operator");
+                    "no branch to work on: pass --sandbox NAME (or set SIGNADOT_SANDBOX_NAME), or "
+                    "--branch NAME")
+            .with_hint(
+                "inside a Signadot plugin step SIGNADOT_SANDBOX_NAME is set by the operator");
     }
     if (!t.branch_id.empty() && !looks_like_branch_id(t.branch_id.value)) {
-        throw Error(ErrorKind::Usage, "invalid --branch-id '" + t.branch_id.value +
-                                          "': Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
+        throw Error(
+            ErrorKind::Usage,
+            "invalid --branch-id '" + t.branch_id.value +
+                "': Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
     }
     return t;
 }
@@ -157,7 +170,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         return std::nullopt;
     }
     std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) {
+    while (i < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) {
         ++i;
     }
     if (i == 0) {
@@ -195,11 +209,13 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     return std::chrono::milliseconds{static_cast<long long>(std::llround(ms))};
 }
 
-std::vector<std::string> describe_settings(const std::vector<std::pair<std::string, Setting>>& settings) {
+std::vector<std::string> describe_settings(
+    const std::vector<std::pair<std::string, Setting>>& settings) {
     std::vector<std::string> out;
     for (const auto& [name, s] : settings) {
         std::string value = s.secret ? (s.empty() ? "" : std::string(k_mask)) : s.value;
-        out.push_back(name + " = " + (value.empty() ? "(unset)" : redact(value)) + " (" + s.origin + ")");
+        out.push_back(name + " = " + (value.empty() ? "(unset)" : redact(value)) + " (" + s.origin +
+                      ")");
     }
     return out;
 }

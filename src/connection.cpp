@@ -24,10 +24,14 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 
 const char* endpoint_name(Endpoint e) {
     switch (e) {
-        case Endpoint::ReadWrite: return "rw";
-        case Endpoint::Read: return "r";
-        case Endpoint::ReadOnly: return "ro";
-        case Endpoint::Pooler: return "pooler";
+        case Endpoint::ReadWrite:
+            return "rw";
+        case Endpoint::Read:
+            return "r";
+        case Endpoint::ReadOnly:
+            return "ro";
+        case Endpoint::Pooler:
+            return "pooler";
     }
     return "rw";
 }
@@ -38,8 +42,8 @@ std::string percent_encode(std::string_view text) {
     out.reserve(text.size() * 3);
     for (char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                          c == '-' || c == '.' || c == '_' || c == '~';
+        bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
         if (unreserved) {
             out += static_cast<char>(c);
         } else {
@@ -67,7 +71,8 @@ std::string percent_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+        if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 &&
+            hex(text[i + 2]) >= 0) {
             out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
             i += 2;
         } else {
@@ -91,7 +96,8 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url) {
     ParsedUrl out;
     std::size_t path_start = rest.find_first_of("/?");
     std::string_view authority = rest.substr(0, path_start);
-    std::string_view tail = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+    std::string_view tail =
+        path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
     std::size_t at = authority.rfind('@');
     if (at != std::string_view::npos) {
         std::string_view userinfo = authority.substr(0, at);
@@ -115,8 +121,10 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url) {
         }
         std::string_view port_text = authority.substr(colon + 1);
         int port = 0;
-        auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port <= 0 || port > 65535) {
+        auto [ptr, ec] =
+            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+        if (ec != std::errc{} || ptr != port_text.data() + port_text.size() || port <= 0 ||
+            port > 65535) {
             return std::nullopt;
         }
         out.port = port;
@@ -136,10 +144,17 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url) {
 std::string apply_endpoint(std::string_view host, Endpoint endpoint) {
     std::string suffix;
     switch (endpoint) {
-        case Endpoint::ReadWrite: return std::string(host);
-        case Endpoint::Read: suffix = "-r"; break;
-        case Endpoint::ReadOnly: suffix = "-ro"; break;
-        case Endpoint::Pooler: suffix = "-pooler"; break;
+        case Endpoint::ReadWrite:
+            return std::string(host);
+        case Endpoint::Read:
+            suffix = "-r";
+            break;
+        case Endpoint::ReadOnly:
+            suffix = "-ro";
+            break;
+        case Endpoint::Pooler:
+            suffix = "-pooler";
+            break;
     }
     std::size_t dot = host.find('.');
     if (dot == std::string_view::npos) {

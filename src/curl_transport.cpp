@@ -43,7 +43,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
             value.remove_prefix(1);
         }
-        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        while (!value.empty() &&
+               (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
             value.remove_suffix(1);
         }
         (*headers)[name] = std::string(value);
@@ -110,11 +111,16 @@ struct SlistDeleter {
 
 const char* transport_kind_name(TransportError::Kind kind) {
     switch (kind) {
-        case TransportError::Kind::Timeout: return "timeout";
-        case TransportError::Kind::Connect: return "connection failed";
-        case TransportError::Kind::Tls: return "TLS error";
-        case TransportError::Kind::Dropped: return "connection dropped";
-        case TransportError::Kind::Other: return "network error";
+        case TransportError::Kind::Timeout:
+            return "timeout";
+        case TransportError::Kind::Connect:
+            return "connection failed";
+        case TransportError::Kind::Tls:
+            return "TLS error";
+        case TransportError::Kind::Dropped:
+            return "connection dropped";
+        case TransportError::Kind::Other:
+            return "network error";
     }
     return "network error";
 }
@@ -225,6 +231,8 @@ HttpOutcome CurlTransport::send(const HttpRequest& request) {
     return outcome;
 }
 
-std::string CurlTransport::library_version() { return curl_version(); }
+std::string CurlTransport::library_version() {
+    return curl_version();
+}
 
 }  // namespace xbranch

@@ -6,34 +6,56 @@ namespace xbranch {
 
 int exit_code(ErrorKind kind, int signal_number) {
     switch (kind) {
-        case ErrorKind::Internal: return 1;
-        case ErrorKind::Usage: return 2;
-        case ErrorKind::Auth: return 3;
-        case ErrorKind::NotFound: return 4;
-        case ErrorKind::Conflict: return 5;
-        case ErrorKind::Timeout: return 6;
-        case ErrorKind::Fault: return 7;
-        case ErrorKind::Unavailable: return 8;
-        case ErrorKind::Io: return 9;
-        case ErrorKind::Protocol: return 10;
-        case ErrorKind::Interrupted: return 128 + (signal_number > 0 ? signal_number : 2);
+        case ErrorKind::Internal:
+            return 1;
+        case ErrorKind::Usage:
+            return 2;
+        case ErrorKind::Auth:
+            return 3;
+        case ErrorKind::NotFound:
+            return 4;
+        case ErrorKind::Conflict:
+            return 5;
+        case ErrorKind::Timeout:
+            return 6;
+        case ErrorKind::Fault:
+            return 7;
+        case ErrorKind::Unavailable:
+            return 8;
+        case ErrorKind::Io:
+            return 9;
+        case ErrorKind::Protocol:
+            return 10;
+        case ErrorKind::Interrupted:
+            return 128 + (signal_number > 0 ? signal_number : 2);
     }
     return 1;
 }
 
 const char* kind_name(ErrorKind kind) {
     switch (kind) {
-        case ErrorKind::Internal: return "internal error";
-        case ErrorKind::Usage: return "usage error";
-        case ErrorKind::Auth: return "authentication failed";
-        case ErrorKind::NotFound: return "not found";
-        case ErrorKind::Conflict: return "conflict";
-        case ErrorKind::Timeout: return "timed out";
-        case ErrorKind::Fault: return "branch fault";
-        case ErrorKind::Unavailable: return "API unavailable";
-        case ErrorKind::Io: return "I/O error";
-        case ErrorKind::Protocol: return "unexpected API answer";
-        case ErrorKind::Interrupted: return "interrupted";
+        case ErrorKind::Internal:
+            return "internal error";
+        case ErrorKind::Usage:
+            return "usage error";
+        case ErrorKind::Auth:
+            return "authentication failed";
+        case ErrorKind::NotFound:
+            return "not found";
+        case ErrorKind::Conflict:
+            return "conflict";
+        case ErrorKind::Timeout:
+            return "timed out";
+        case ErrorKind::Fault:
+            return "branch fault";
+        case ErrorKind::Unavailable:
+            return "API unavailable";
+        case ErrorKind::Io:
+            return "I/O error";
+        case ErrorKind::Protocol:
+            return "unexpected API answer";
+        case ErrorKind::Interrupted:
+            return "interrupted";
     }
     return "error";
 }

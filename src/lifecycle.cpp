@@ -24,7 +24,8 @@ std::string status_text(const BranchStatus& s) {
     if (!s.phase.empty()) {
         out += " (" + s.phase + ")";
     }
-    out += ", instances " + std::to_string(s.instance_ready_count) + "/" + std::to_string(s.instance_count);
+    out += ", instances " + std::to_string(s.instance_ready_count) + "/" +
+           std::to_string(s.instance_count);
     return out;
 }
 
@@ -35,13 +36,15 @@ constexpr int k_max_rate_limited_posts = 12;
 }  // namespace
 
 ms PollSchedule::next(ms elapsed) const {
-    const auto proportional = ms{static_cast<long long>(std::llround(static_cast<double>(elapsed.count()) * fraction_of_elapsed))};
+    const auto proportional = ms{static_cast<long long>(
+        std::llround(static_cast<double>(elapsed.count()) * fraction_of_elapsed))};
     return std::clamp(proportional, min_interval, max_interval);
 }
 
 void Lifecycle::check_interrupted(const std::string& operation) const {
     if (interrupted()) {
-        throw Error(ErrorKind::Interrupted, "interrupted by signal " + std::to_string(interrupt_signal()))
+        throw Error(ErrorKind::Interrupted,
+                    "interrupted by signal " + std::to_string(interrupt_signal()))
             .with_operation(operation)
             .with_signal(interrupt_signal());
     }
@@ -66,20 +69,24 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
     if (!id) {
         throw Error(ErrorKind::NotFound, "parent branch '" + parent + "' not found in the project")
             .with_operation("resolve parent branch")
-            .with_hint("name an existing branch with --parent NAME|ID (or XATA_BRANCH_NAME / XATA_BRANCH_ID); "
-                       "`xbranch list --all` shows them");
+            .with_hint(
+                "name an existing branch with --parent NAME|ID (or XATA_BRANCH_NAME / "
+                "XATA_BRANCH_ID); "
+                "`xbranch list --all` shows them");
     }
     return *id;
 }
 
-Branch Lifecycle::adopt(const Branch& existing, const std::string& parent_id, const std::string& name) {
+Branch Lifecycle::adopt(const Branch& existing, const std::string& parent_id,
+                        const std::string& name) {
     if (existing.id == parent_id || existing.parent_id.value_or("") != parent_id) {
-        throw Error(ErrorKind::Conflict,
-                    "branch '" + name + "' already exists (id " + existing.id + ") with parent " +
-                        existing.parent_id.value_or("none") + ", not the requested parent " + parent_id)
+        throw Error(ErrorKind::Conflict, "branch '" + name + "' already exists (id " + existing.id +
+                                             ") with parent " +
+                                             existing.parent_id.value_or("none") +
+                                             ", not the requested parent " + parent_id)
             .with_operation("create branch " + name)
-            .with_hint("that branch is in the way; delete it (xbranch delete --branch-id " + existing.id +
-                       ") or pick another name with --branch or --prefix");
+            .with_hint("that branch is in the way; delete it (xbranch delete --branch-id " +
+                       existing.id + ") or pick another name with --branch or --prefix");
     }
     spdlog::info("adopting existing branch {} (id {})", name, existing.id);
     return existing;
@@ -114,7 +121,8 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
                         e.add_hint("the branch " + name + " created by this run was deleted");
                     }
                 } catch (const Error& lookup) {
-                    spdlog::warn("could not check for a half-created branch {}: {}", name, lookup.describe());
+                    spdlog::warn("could not check for a half-created branch {}: {}", name,
+                                 lookup.describe());
                 }
             }
             throw;
@@ -145,9 +153,9 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
         }
         // A POST answered 429 was not performed: waiting out a rate limit does
         // not use up an attempt (up to k_max_rate_limited_posts times).
-        const bool rate_limited = last.kind == CreateOutcome::Kind::Uncertain && !last.maybe_created &&
-                                  last.last_error && last.last_error->http_status() == 429 &&
-                                  limited_posts < k_max_rate_limited_posts;
+        const bool rate_limited =
+            last.kind == CreateOutcome::Kind::Uncertain && !last.maybe_created && last.last_error &&
+            last.last_error->http_status() == 429 && limited_posts < k_max_rate_limited_posts;
         if (rate_limited) {
             ++limited_posts;
             --attempt;
@@ -155,7 +163,8 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
         if (attempt < attempts) {
             std::uniform_real_distribution<double> unit(0.0, 1.0);
             static thread_local std::mt19937_64 rng{std::random_device{}()};
-            const auto wait = m_client.policy().delay(attempt + limited_posts, last.retry_after, unit(rng));
+            const auto wait =
+                m_client.policy().delay(attempt + limited_posts, last.retry_after, unit(rng));
             spdlog::info("{}: trying again in {} ms", op, wait.count());
             if (!m_clock.sleep_for(wait)) {
                 check_interrupted(op);
@@ -169,7 +178,8 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
             }
         }
     }
-    Error e(ErrorKind::Unavailable, "the branch could not be created after " + std::to_string(attempts) +
+    Error e(ErrorKind::Unavailable, "the branch could not be created after " +
+                                        std::to_string(attempts) +
                                         " attempts; last: " + last.detail);
     if (last.last_error) {
         e = *last.last_error;
@@ -198,16 +208,19 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
             d = m_client.describe_branch(id);
         } catch (Error& e) {
             if (e.kind() == ErrorKind::NotFound) {
-                e.add_hint("the branch disappeared while xbranch was waiting for it; was it deleted?");
+                e.add_hint(
+                    "the branch disappeared while xbranch was waiting for it; was it deleted?");
             }
             // A poll that stayed unanswered (429, 5xx, network) after the client's
             // own retries says nothing about the branch: ask again later, until the
             // deadline, rather than give up on (and delete) a branch that is fine.
             const auto now = m_clock.now();
-            if (e.kind() != ErrorKind::Unavailable || interrupted() || now + k_unavailable_pause >= deadline) {
+            if (e.kind() != ErrorKind::Unavailable || interrupted() ||
+                now + k_unavailable_pause >= deadline) {
                 throw;
             }
-            spdlog::info("{}: {}; asking again in {} ms", op, redact(e.describe()), k_unavailable_pause.count());
+            spdlog::info("{}: {}; asking again in {} ms", op, redact(e.describe()),
+                         k_unavailable_pause.count());
             if (!m_clock.sleep_for(k_unavailable_pause)) {
                 check_interrupted(op);
             }
@@ -218,17 +231,21 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
         last_status = d.status;
         m_progress.update(name, d.status, elapsed);
         if (d.status.type != last_type) {
-            spdlog::debug("branch {}: {} after {}", name, status_text(d.status), seconds_text(elapsed));
+            spdlog::debug("branch {}: {} after {}", name, status_text(d.status),
+                          seconds_text(elapsed));
             last_type = d.status.type;
         }
         switch (d.status.type) {
             case StatusType::Healthy:
                 return d;
             case StatusType::Fault:
-                throw Error(ErrorKind::Fault, "branch '" + name + "' is in FAULT" +
-                                                  (d.status.phase.empty() ? "" : ": " + d.status.phase))
+                throw Error(ErrorKind::Fault,
+                            "branch '" + name + "' is in FAULT" +
+                                (d.status.phase.empty() ? "" : ": " + d.status.phase))
                     .with_operation(op)
-                    .with_hint("see the branch in the Xata console; xbranch does not retry a faulted branch");
+                    .with_hint(
+                        "see the branch in the Xata console; xbranch does not retry a faulted "
+                        "branch");
             case StatusType::Hibernated: {
                 if (!hibernating) {
                     hibernating = true;
@@ -252,8 +269,9 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
                 break;
         }
         if (now >= deadline) {
-            throw Error(ErrorKind::Timeout, "branch '" + name + "' was not ready after " + seconds_text(timeout) +
-                                                "; last status " + status_text(last_status))
+            throw Error(ErrorKind::Timeout, "branch '" + name + "' was not ready after " +
+                                                seconds_text(timeout) + "; last status " +
+                                                status_text(last_status))
                 .with_operation(op)
                 .with_hint("raise --timeout, or look at the branch in the Xata console");
         }
@@ -325,7 +343,8 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
         }
     } else if (!take_url(creds.connection_string) && !take_url(details.connection_string)) {
         if (details.branch.region.empty()) {
-            throw Error(ErrorKind::Protocol, "the API gave no host for branch " + id + " and no region to derive one")
+            throw Error(ErrorKind::Protocol,
+                        "the API gave no host for branch " + id + " and no region to derive one")
                 .with_operation("get credentials of branch " + id);
         }
         info.host = id + "." + details.branch.region + ".xata.tech";
@@ -335,14 +354,16 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
 }
 
 void Lifecycle::cleanup(const Branch& branch, const std::string& why) {
-    spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name, branch.id,
-                 redact(why));
+    spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
+                 branch.id, redact(why));
     InterruptShield shield;
     try {
         m_client.delete_branch(branch.id);
     } catch (const Error& e) {
-        spdlog::error("could not delete branch {} (id {}): {}; delete it with `xbranch delete --branch-id {}`",
-                      branch.name, branch.id, e.describe(), branch.id);
+        spdlog::error(
+            "could not delete branch {} (id {}): {}; delete it with `xbranch delete --branch-id "
+            "{}`",
+            branch.name, branch.id, e.describe(), branch.id);
     }
 }
 
@@ -351,17 +372,21 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     const auto deadline = start + request.timeout;
     CreateResult result;
     std::optional<Branch> existing;
-    result.parent_id = resolve_parent_id(request.parent, request.parent_is_id, &existing, request.branch_name);
+    result.parent_id =
+        resolve_parent_id(request.parent, request.parent_is_id, &existing, request.branch_name);
     if (request.branch_name == request.parent) {
-        throw Error(ErrorKind::Conflict, "the branch name '" + request.branch_name + "' is the parent's name")
+        throw Error(ErrorKind::Conflict,
+                    "the branch name '" + request.branch_name + "' is the parent's name")
             .with_operation("create branch");
     }
     m_progress.note("creating branch " + request.branch_name + " from " + request.parent);
-    Branch b = create_or_adopt(request, result.parent_id, result.adopted, result.created_by_us, existing);
+    Branch b =
+        create_or_adopt(request, result.parent_id, result.adopted, result.created_by_us, existing);
     result.branch = b;
     try {
         const auto left = std::max(ms{0}, duration_cast<ms>(deadline - m_clock.now()));
-        BranchDetails d = wait_ready(b.id, b.name, left, request.schedule, request.wake_after, result.adopted);
+        BranchDetails d =
+            wait_ready(b.id, b.name, left, request.schedule, request.wake_after, result.adopted);
         result.status = d.status;
         if (!d.branch.region.empty()) {
             result.branch.region = d.branch.region;
@@ -382,20 +407,26 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
-    auto check_name = [&](const std::string& name, const std::string& id, const std::optional<std::string>& parent) {
+    auto check_name = [&](const std::string& name, const std::string& id,
+                          const std::optional<std::string>& parent) {
         if (name == req.parent || id == req.parent) {
-            throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is the configured parent branch")
+            throw Error(ErrorKind::Conflict,
+                        "refusing to delete '" + name + "': it is the configured parent branch")
                 .with_operation("delete branch " + name);
         }
         // xbranch only ever makes child branches; a root branch is someone's main database.
         if (!parent || parent->empty()) {
-            throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is a root branch (it has no parent)")
+            throw Error(ErrorKind::Conflict,
+                        "refusing to delete '" + name + "': it is a root branch (it has no parent)")
                 .with_operation("delete branch " + name)
-                .with_hint("xbranch deletes only the child branches it makes; use the Xata console for this one");
+                .with_hint(
+                    "xbranch deletes only the child branches it makes; use the Xata console for "
+                    "this one");
         }
         if (!req.force && name.rfind(req.prefix, 0) != 0) {
-            throw Error(ErrorKind::Usage, "refusing to delete '" + name + "': its name lacks the prefix '" +
-                                              req.prefix + "' of branches xbranch makes")
+            throw Error(ErrorKind::Usage, "refusing to delete '" + name +
+                                              "': its name lacks the prefix '" + req.prefix +
+                                              "' of branches xbranch makes")
                 .with_operation("delete branch " + name)
                 .with_hint("pass --force if you really mean it");
         }

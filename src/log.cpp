@@ -24,27 +24,30 @@ std::string timestamp(spdlog::log_clock::time_point tp) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis));
     return buf;
 }
 
 // Every message is redacted here, whoever logged it.
 class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
-protected:
+  protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         const std::string text = redact(std::string_view(msg.payload.data(), msg.payload.size()));
         const auto level = spdlog::level::to_string_view(msg.level);
         std::string line;
         if (g_format == LogFormat::Json) {
             line = "{\"time\":\"" + timestamp(msg.time) + "\",\"level\":\"" +
-                   std::string(level.data(), level.size()) + "\",\"msg\":\"" + json_escape(text) + "\"}\n";
+                   std::string(level.data(), level.size()) + "\",\"msg\":\"" + json_escape(text) +
+                   "\"}\n";
         } else {
             if (g_timestamps) {
                 line += timestamp(msg.time) + " ";
             }
             if (msg.level != spdlog::level::info) {
-                line += msg.level == spdlog::level::warn ? "warning" : std::string(level.data(), level.size());
+                line += msg.level == spdlog::level::warn ? "warning"
+                                                         : std::string(level.data(), level.size());
                 line += ": ";
             }
             line += text + "\n";
@@ -63,11 +66,21 @@ std::string json_escape(const std::string& text) {
     for (char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -99,6 +112,8 @@ void setup_logging(int verbosity, LogFormat format) {
     spdlog::set_default_logger(logger);
 }
 
-LogFormat log_format() { return g_format; }
+LogFormat log_format() {
+    return g_format;
+}
 
 }  // namespace xbranch

@@ -7,7 +7,9 @@
 namespace xbranch {
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 }  // namespace
 
@@ -79,15 +81,18 @@ bool valid_branch_name(std::string_view name) {
 
 std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix) {
     if (!valid_prefix(prefix)) {
-        throw Error(ErrorKind::Usage, "invalid prefix '" + std::string(prefix) +
-                                          "': use 1-20 characters a-z, 0-9 and '-', starting with a letter");
+        throw Error(ErrorKind::Usage,
+                    "invalid prefix '" + std::string(prefix) +
+                        "': use 1-20 characters a-z, 0-9 and '-', starting with a letter");
     }
     std::string readable = sanitize_label(id.sandbox);
     if (readable.empty()) {
         throw Error(ErrorKind::Usage,
                     id.sandbox.empty()
-                        ? "no sandbox name: pass --sandbox NAME or set SIGNADOT_SANDBOX_NAME (or name the branch with --branch)"
-                        : "sandbox name '" + id.sandbox + "' has no letters or digits to build a branch name from");
+                        ? "no sandbox name: pass --sandbox NAME or set SIGNADOT_SANDBOX_NAME (or "
+                          "name the branch with --branch)"
+                        : "sandbox name '" + id.sandbox +
+                              "' has no letters or digits to build a branch name from");
     }
     for (const std::string* part : {&id.resource, &id.sandbox_id}) {
         std::string label = sanitize_label(*part);

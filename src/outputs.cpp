@@ -166,12 +166,9 @@ std::string render(const CreateResult& r, OutputFormat format, bool show_secrets
     switch (format) {
         case OutputFormat::Json: {
             nlohmann::json j;
-            j["branch"] = {{"name", r.branch.name},
-                           {"id", r.branch.id},
-                           {"parentID", r.parent_id},
-                           {"region", r.branch.region},
-                           {"adopted", r.adopted},
-                           {"status", status_type_name(r.status.type)}};
+            j["branch"] = {{"name", r.branch.name},   {"id", r.branch.id},
+                           {"parentID", r.parent_id}, {"region", r.branch.region},
+                           {"adopted", r.adopted},    {"status", status_type_name(r.status.type)}};
             j["connection"] = {{"host", c.host},
                                {"port", c.port},
                                {"database", c.database},
@@ -206,7 +203,8 @@ std::string render(const CreateResult& r, OutputFormat format, bool show_secrets
         case OutputFormat::Text:
         default: {
             std::string out;
-            out += std::string(r.adopted ? "Adopted existing" : "Created") + " branch " + r.branch.name + "\n";
+            out += std::string(r.adopted ? "Adopted existing" : "Created") + " branch " +
+                   r.branch.name + "\n";
             out += "  id          " + r.branch.id + "\n";
             out += "  parent      " + r.parent_id + "\n";
             out += "  status      " + std::string(status_type_name(r.status.type)) + "\n";
@@ -215,7 +213,8 @@ std::string render(const CreateResult& r, OutputFormat format, bool show_secrets
             out += "  user        " + c.username + "\n";
             out += "  connection  " + url + "\n";
             if (!show_secrets) {
-                out += "\nThe password is masked. `xbranch url` prints the full connection string.\n";
+                out +=
+                    "\nThe password is masked. `xbranch url` prints the full connection string.\n";
             }
             return out;
         }

@@ -28,7 +28,7 @@ std::string describe(const BranchStatus& s) {
 
 // For logs and CI: one plain line per phase change, no control characters.
 class PlainProgress final : public Progress {
-public:
+  public:
     explicit PlainProgress(std::FILE* out) : m_out(out) {}
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
@@ -38,7 +38,8 @@ public:
         }
         m_last = line;
         std::fprintf(m_out, "[%6s] branch %s: %s, instances %d/%d\n", seconds(elapsed).c_str(),
-                     branch.c_str(), line.c_str(), status.instance_ready_count, status.instance_count);
+                     branch.c_str(), line.c_str(), status.instance_ready_count,
+                     status.instance_count);
         std::fflush(m_out);
     }
     void note(const std::string& text) override {
@@ -46,7 +47,7 @@ public:
         std::fflush(m_out);
     }
 
-private:
+  private:
     std::FILE* m_out;
     std::string m_last;
 };
@@ -65,8 +66,10 @@ std::size_t terminal_columns(std::FILE* out) {
 
 // For a person: one line, rewritten in place, with a spinner.
 class TerminalProgress final : public Progress {
-public:
-    TerminalProgress(std::FILE* out, bool color) : m_out(out), m_color(color) { g_drawing.store(this); }
+  public:
+    TerminalProgress(std::FILE* out, bool color) : m_out(out), m_color(color) {
+        g_drawing.store(this);
+    }
     ~TerminalProgress() override {
         TerminalProgress* self = this;
         g_drawing.compare_exchange_strong(self, nullptr);
@@ -96,7 +99,7 @@ public:
         }
     }
 
-private:
+  private:
     void draw(ms elapsed) {
         static const char* const k_frames[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
         const char* frame = k_frames[m_frame++ % 10];
@@ -119,14 +122,17 @@ private:
         const char* on = "";
         const char* off = "";
         if (m_color) {
-            on = m_type == StatusType::Healthy ? "\033[32m" : m_type == StatusType::Fault ? "\033[31m" : "\033[33m";
+            on = m_type == StatusType::Healthy ? "\033[32m"
+                 : m_type == StatusType::Fault ? "\033[31m"
+                                               : "\033[33m";
             off = "\033[0m";
         }
         if (width() <= room) {
             std::fprintf(m_out, "\r\033[K%s waiting for %s  %s%s%s  %s", frame, branch.c_str(), on,
                          status.c_str(), off, secs.c_str());
         } else if (2 + m_type_name.size() + 2 + secs.size() <= room) {
-            std::fprintf(m_out, "\r\033[K%s %s%s%s  %s", frame, on, m_type_name.c_str(), off, secs.c_str());
+            std::fprintf(m_out, "\r\033[K%s %s%s%s  %s", frame, on, m_type_name.c_str(), off,
+                         secs.c_str());
         } else if (2 + secs.size() <= room) {
             std::fprintf(m_out, "\r\033[K%s %s", frame, secs.c_str());
         } else {
@@ -154,7 +160,9 @@ void clear_progress_line() {
     }
 }
 
-std::unique_ptr<Progress> make_plain_progress(std::FILE* out) { return std::make_unique<PlainProgress>(out); }
+std::unique_ptr<Progress> make_plain_progress(std::FILE* out) {
+    return std::make_unique<PlainProgress>(out);
+}
 
 std::unique_ptr<Progress> make_terminal_progress(std::FILE* out, bool color) {
     return std::make_unique<TerminalProgress>(out, color);

@@ -95,7 +95,8 @@ void register_secret(std::string_view secret) {
     if (std::find(s.begin(), s.end(), secret) == s.end()) {
         s.emplace_back(secret);
         // Longest first, so a secret containing another is masked whole.
-        std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+        std::sort(s.begin(), s.end(),
+                  [](const auto& a, const auto& b) { return a.size() > b.size(); });
     }
 }
 

@@ -35,12 +35,15 @@ std::chrono::milliseconds RetryPolicy::delay(int attempt,
     if (retry_after) {
         return std::clamp(*retry_after, std::chrono::milliseconds{0}, max_retry_after);
     }
-    // Equal jitter (never less than half a step, so retries stay spaced): uniform in [step/2, step], step = base * 2^(attempt-1), capped.
+    // Equal jitter (never less than half a step, so retries stay spaced): uniform in [step/2,
+    // step], step = base * 2^(attempt-1), capped.
     const int shift = std::clamp(attempt - 1, 0, 20);
-    const std::chrono::milliseconds step = std::min(max_backoff, std::chrono::milliseconds{base.count() * (1LL << shift)});
+    const std::chrono::milliseconds step =
+        std::min(max_backoff, std::chrono::milliseconds{base.count() * (1LL << shift)});
     const double r = std::clamp(unit_random, 0.0, 1.0);
     const auto half = step.count() / 2;
-    return std::chrono::milliseconds{half + static_cast<std::chrono::milliseconds::rep>(static_cast<double>(step.count() - half) * r)};
+    return std::chrono::milliseconds{half + static_cast<std::chrono::milliseconds::rep>(
+                                                static_cast<double>(step.count() - half) * r)};
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& value,

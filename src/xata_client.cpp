@@ -11,7 +11,9 @@
 namespace xbranch {
 namespace {
 
-bool is_success(long status) { return status >= 200 && status < 300; }
+bool is_success(long status) {
+    return status >= 200 && status < 300;
+}
 
 // 429 answers waited out on top of the policy's attempts (each wait grows to
 // the policy's 5 s cap, or Retry-After): about a minute at most.
@@ -33,7 +35,11 @@ std::string outcome_summary(const HttpOutcome& o) {
 
 XataClient::XataClient(HttpTransport& transport, Clock& clock, ApiTarget target, RetryPolicy policy,
                        std::uint64_t seed)
-    : m_transport(transport), m_clock(clock), m_target(std::move(target)), m_policy(policy), m_rng(seed) {
+    : m_transport(transport),
+      m_clock(clock),
+      m_target(std::move(target)),
+      m_policy(policy),
+      m_rng(seed) {
     while (!m_target.base_url.empty() && m_target.base_url.back() == '/') {
         m_target.base_url.pop_back();
     }
@@ -55,10 +61,11 @@ Error XataClient::error_from_response(const std::string& operation, const HttpRe
     std::string hint;
     if (s == 401 || s == 403) {
         kind = ErrorKind::Auth;
-        hint = s == 401 ? "check XATA_API_KEY: the key must be valid and belong to a member of the "
-                          "organization (create one under Account settings > API keys)"
-                        : "the API key lacks a permission this needs (branch:read, branch:write, "
-                          "credentials:read), or the organization is disabled or over its allowance";
+        hint = s == 401
+                   ? "check XATA_API_KEY: the key must be valid and belong to a member of the "
+                     "organization (create one under Account settings > API keys)"
+                   : "the API key lacks a permission this needs (branch:read, branch:write, "
+                     "credentials:read), or the organization is disabled or over its allowance";
     } else if (s == 404) {
         kind = ErrorKind::NotFound;
         hint = "check XATA_ORGANIZATION_ID, XATA_PROJECT_ID and the parent branch";
@@ -81,14 +88,17 @@ Error XataClient::error_from_response(const std::string& operation, const HttpRe
 
 Error XataClient::error_from_transport(const std::string& operation, const TransportError& error) {
     if (error.message == "interrupted" || interrupted()) {
-        return Error(ErrorKind::Interrupted, "interrupted").with_operation(operation).with_signal(interrupt_signal());
+        return Error(ErrorKind::Interrupted, "interrupted")
+            .with_operation(operation)
+            .with_signal(interrupt_signal());
     }
     Error e(ErrorKind::Unavailable,
             std::string(transport_kind_name(error.kind)) + ": " + error.message);
     e.with_operation(operation);
     if (error.kind == TransportError::Kind::Tls) {
-        e.with_hint("the server's certificate could not be verified; pass --cacert FILE (or set "
-                    "CURL_CA_BUNDLE) with the CA that signed it. Verification is never switched off");
+        e.with_hint(
+            "the server's certificate could not be verified; pass --cacert FILE (or set "
+            "CURL_CA_BUNDLE) with the CA that signed it. Verification is never switched off");
     } else if (error.kind == TransportError::Kind::Connect) {
         e.with_hint("check XATA_API_BASE_URL and your network or proxy settings");
     }
@@ -111,10 +121,11 @@ HttpOutcome XataClient::send_once(const std::string& method, const std::string& 
     HttpOutcome out = m_transport.send(req);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.now() - start);
     if (out.ok()) {
-        spdlog::debug("{} {} -> {} in {} ms (request id {})", method, redact(url), out.response->status,
-                      ms.count(), out.response->header("x-request-id"));
+        spdlog::debug("{} {} -> {} in {} ms (request id {})", method, redact(url),
+                      out.response->status, ms.count(), out.response->header("x-request-id"));
     } else {
-        spdlog::debug("{} {} -> {} in {} ms", method, redact(url), redact(outcome_summary(out)), ms.count());
+        spdlog::debug("{} {} -> {} in {} ms", method, redact(url), redact(outcome_summary(out)),
+                      ms.count());
     }
     return out;
 }
@@ -123,7 +134,8 @@ bool XataClient::backoff(const std::string& operation, int attempt, const std::s
                          std::optional<std::chrono::milliseconds> retry_after) {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const auto wait = m_policy.delay(attempt, retry_after, unit(m_rng));
-    spdlog::info("{}: {}; retrying in {} ms (try {})", operation, redact(why), wait.count(), attempt + 1);
+    spdlog::info("{}: {}; retrying in {} ms (try {})", operation, redact(why), wait.count(),
+                 attempt + 1);
     if (!m_clock.sleep_for(wait)) {
         throw Error(ErrorKind::Interrupted, "interrupted")
             .with_operation(operation)
@@ -135,7 +147,7 @@ bool XataClient::backoff(const std::string& operation, int attempt, const std::s
 HttpResponse XataClient::send_retrying(const std::string& operation, const std::string& method,
                                        const std::string& url, const std::string& body) {
     HttpOutcome outcome;
-    int attempt = 0;      // attempts that count against the policy
+    int attempt = 0;       // attempts that count against the policy
     int rate_limited = 0;  // 429 answers that did not count (the call was not performed)
     for (int tries = 1;; ++tries) {
         outcome = send_once(method, url, body);
@@ -175,7 +187,8 @@ auto XataClient::get_parsed(const std::string& operation, const std::string& url
         try {
             return parse(r.body);
         } catch (Error& e) {
-            e.with_operation(operation).with_http(static_cast<int>(r.status), r.header("x-request-id"));
+            e.with_operation(operation).with_http(static_cast<int>(r.status),
+                                                  r.header("x-request-id"));
             if (attempt >= m_policy.max_attempts) {
                 throw;
             }
@@ -221,8 +234,8 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
         } catch (const Error& e) {
             // It answered success, so the branch very likely exists: settle by name.
             result.kind = CreateOutcome::Kind::Uncertain;
-            result.detail = std::string("HTTP ") + std::to_string(r.status) + " with an unusable body (" +
-                            e.what() + ")";
+            result.detail = std::string("HTTP ") + std::to_string(r.status) +
+                            " with an unusable body (" + e.what() + ")";
         }
         return result;
     }
@@ -233,7 +246,8 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
     }
     if (RetryPolicy::retryable_status(r.status)) {
         result.kind = CreateOutcome::Kind::Uncertain;
-        result.detail = "HTTP " + std::to_string(r.status) + " (request id " + r.header("x-request-id") + ")";
+        result.detail =
+            "HTTP " + std::to_string(r.status) + " (request id " + r.header("x-request-id") + ")";
         result.retry_after = parse_retry_after(r.header("retry-after"),
                                                static_cast<std::int64_t>(std::time(nullptr)));
         result.maybe_created = r.status != 429;  // a rate-limited call never reached the service
@@ -269,8 +283,8 @@ bool XataClient::delete_branch(const std::string& id) {
 }
 
 Credentials XataClient::credentials(const std::string& id) {
-    return get_parsed("get credentials of branch " + id, branch_url(id) + "/credentials?username=xata",
-                      [](const std::string& body) {
+    return get_parsed("get credentials of branch " + id,
+                      branch_url(id) + "/credentials?username=xata", [](const std::string& body) {
                           Credentials c = parse_credentials(body);
                           register_secret(c.password);
                           register_secret(percent_encode(c.password));

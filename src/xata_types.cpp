@@ -15,7 +15,8 @@ json parse_object(std::string_view body, const char* what) {
         throw Error(ErrorKind::Protocol, std::string("the ") + what + " answer is not valid JSON");
     }
     if (!j.is_object()) {
-        throw Error(ErrorKind::Protocol, std::string("the ") + what + " answer is not a JSON object");
+        throw Error(ErrorKind::Protocol,
+                    std::string("the ") + what + " answer is not a JSON object");
     }
     return j;
 }
@@ -86,12 +87,18 @@ StatusType parse_status_type(std::string_view text) {
 
 const char* status_type_name(StatusType s) {
     switch (s) {
-        case StatusType::Healthy: return "HEALTHY";
-        case StatusType::Transient: return "TRANSIENT";
-        case StatusType::Fault: return "FAULT";
-        case StatusType::Hibernated: return "HIBERNATED";
-        case StatusType::Unspecified: return "UNSPECIFIED";
-        case StatusType::Unknown: return "UNKNOWN";
+        case StatusType::Healthy:
+            return "HEALTHY";
+        case StatusType::Transient:
+            return "TRANSIENT";
+        case StatusType::Fault:
+            return "FAULT";
+        case StatusType::Hibernated:
+            return "HIBERNATED";
+        case StatusType::Unspecified:
+            return "UNSPECIFIED";
+        case StatusType::Unknown:
+            return "UNKNOWN";
     }
     return "UNKNOWN";
 }
@@ -221,7 +228,9 @@ std::string make_create_body(std::string_view name, std::string_view parent_id,
     return j.dump();
 }
 
-std::string make_wake_body() { return json{{"hibernate", false}}.dump(); }
+std::string make_wake_body() {
+    return json{{"hibernate", false}}.dump();
+}
 
 }  // namespace xbranch
 
@@ -236,7 +245,8 @@ std::optional<long long> parse_timestamp(std::string_view text) {
     int s = 0;
     int consumed = 0;
     const std::string t(text);
-    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) != 6) {
+    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
+        6) {
         return std::nullopt;
     }
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970) {

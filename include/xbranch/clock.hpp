@@ -6,7 +6,7 @@
 namespace xbranch {
 
 class Clock {
-public:
+  public:
     using Duration = std::chrono::milliseconds;
     using TimePoint = std::chrono::steady_clock::time_point;
 
@@ -17,7 +17,7 @@ public:
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     TimePoint now() const override { return std::chrono::steady_clock::now(); }
     bool sleep_for(Duration d) override;
 };
@@ -30,7 +30,7 @@ void install_signal_handlers();
 // While one lives, interrupted() is false, so cleanup after a signal can still
 // talk to the API; the signal is remembered and shows again afterwards.
 class InterruptShield {
-public:
+  public:
     InterruptShield();
     ~InterruptShield();
     InterruptShield(const InterruptShield&) = delete;

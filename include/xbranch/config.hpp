@@ -12,25 +12,26 @@
 namespace xbranch {
 
 class Environment {
-public:
+  public:
     virtual ~Environment() = default;
     // nullopt when unset; an empty value counts as unset.
     virtual std::optional<std::string> get(const std::string& name) const = 0;
 };
 
 class ProcessEnvironment final : public Environment {
-public:
+  public:
     std::optional<std::string> get(const std::string& name) const override;
 };
 
 class MapEnvironment final : public Environment {
-public:
+  public:
     MapEnvironment() = default;
-    explicit MapEnvironment(std::map<std::string, std::string> values) : m_values(std::move(values)) {}
+    explicit MapEnvironment(std::map<std::string, std::string> values)
+        : m_values(std::move(values)) {}
     std::optional<std::string> get(const std::string& name) const override;
     void set(const std::string& name, std::string value) { m_values[name] = std::move(value); }
 
-private:
+  private:
     std::map<std::string, std::string> m_values;
 };
 
@@ -111,6 +112,7 @@ bool looks_like_branch_id(std::string_view text);
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // Lines "name = value (origin)" with secrets masked, for --verbose.
-std::vector<std::string> describe_settings(const std::vector<std::pair<std::string, Setting>>& settings);
+std::vector<std::string> describe_settings(
+    const std::vector<std::pair<std::string, Setting>>& settings);
 
 }  // namespace xbranch

@@ -9,7 +9,7 @@
 namespace xbranch {
 
 class CurlTransport final : public HttpTransport {
-public:
+  public:
     explicit CurlTransport(TransportOptions options);
     ~CurlTransport() override;
     CurlTransport(const CurlTransport&) = delete;
@@ -22,7 +22,7 @@ public:
     // "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
     static std::string library_version();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };

@@ -26,8 +26,9 @@ int exit_code(ErrorKind kind, int signal_number = 0);
 const char* kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
-public:
-    Error(ErrorKind kind, std::string message) : std::runtime_error(std::move(message)), m_kind(kind) {}
+  public:
+    Error(ErrorKind kind, std::string message)
+        : std::runtime_error(std::move(message)), m_kind(kind) {}
 
     ErrorKind kind() const { return m_kind; }
     // What xbranch was doing ("create branch sb-foo-1a2b3c4"), when known.
@@ -64,7 +65,7 @@ public:
     // "create branch x: HTTP 409 (request id abc): branch [x] already exists"
     std::string describe() const;
 
-private:
+  private:
     ErrorKind m_kind;
     std::string m_operation;
     std::optional<int> m_http_status;

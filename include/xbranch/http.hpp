@@ -46,7 +46,7 @@ struct HttpOutcome {
 };
 
 class HttpTransport {
-public:
+  public:
     virtual ~HttpTransport() = default;
     virtual HttpOutcome send(const HttpRequest& request) = 0;
 };

@@ -32,9 +32,9 @@ struct PollSchedule {
 
 struct CreateRequest {
     std::string branch_name;
-    std::string parent;         // name or id
+    std::string parent;  // name or id
     bool parent_is_id = false;
-    std::string description;    // "" for none
+    std::string description;  // "" for none
     std::chrono::milliseconds timeout{10 * 60 * 1000};
     std::chrono::milliseconds wake_after{3000};  // HIBERNATED this long: wake it
     Endpoint endpoint = Endpoint::ReadWrite;
@@ -46,14 +46,14 @@ struct CreateRequest {
 struct CreateResult {
     Branch branch;
     std::string parent_id;
-    bool adopted = false;         // the branch existed before this run
-    bool created_by_us = false;   // this run's POST made it (directly or settled)
+    bool adopted = false;        // the branch existed before this run
+    bool created_by_us = false;  // this run's POST made it (directly or settled)
     BranchStatus status;
     ConnectionInfo connection;
 };
 
 class Lifecycle {
-public:
+  public:
     Lifecycle(XataClient& client, Clock& clock, Progress& progress)
         : m_client(client), m_clock(clock), m_progress(progress) {}
 
@@ -74,12 +74,12 @@ public:
     void cleanup(const Branch& branch, const std::string& why);
 
     struct DeleteRequest {
-        std::optional<std::string> id;    // wins over the name
+        std::optional<std::string> id;  // wins over the name
         std::optional<std::string> name;
-        std::string parent;               // never deleted (name or id)
+        std::string parent;  // never deleted (name or id)
         bool parent_is_id = false;
-        std::string prefix;               // names without it are refused...
-        bool force = false;               // ...unless forced
+        std::string prefix;  // names without it are refused...
+        bool force = false;  // ...unless forced
     };
     struct DeleteResult {
         bool deleted = false;  // false: it was already gone
@@ -93,7 +93,7 @@ public:
                                   std::optional<Branch>* existing_same_name = nullptr,
                                   const std::string& branch_name = {});
 
-private:
+  private:
     Branch create_or_adopt(const CreateRequest& request, const std::string& parent_id,
                            bool& adopted, bool& created_by_us,
                            const std::optional<Branch>& already_there);

@@ -2,9 +2,10 @@
 // (all-or-nothing, atomic, secrets 0600) and a rendering on stdout.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "xbranch/lifecycle.hpp"
@@ -14,7 +15,7 @@ namespace xbranch {
 // Temp file in the target's folder; commit() fsyncs and renames it into
 // place; the destructor removes the temp file if commit never ran.
 class AtomicFile {
-public:
+  public:
     AtomicFile(std::filesystem::path target, mode_t mode);
     ~AtomicFile();
     AtomicFile(const AtomicFile&) = delete;
@@ -23,10 +24,10 @@ public:
     AtomicFile& operator=(AtomicFile&&) = delete;
 
     void write(const std::string& data);  // throws Error(Io)
-    void commit();                         // throws Error(Io)
+    void commit();                        // throws Error(Io)
     const std::filesystem::path& temp_path() const { return m_temp; }
 
-private:
+  private:
     std::filesystem::path m_target;
     std::filesystem::path m_temp;
     int m_fd = -1;

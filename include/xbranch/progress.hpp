@@ -12,7 +12,7 @@
 namespace xbranch {
 
 class Progress {
-public:
+  public:
     virtual ~Progress() = default;
     // The branch's phase as last reported; called after every poll.
     virtual void update(const std::string& branch, const BranchStatus& status,
@@ -27,7 +27,7 @@ public:
 };
 
 class NullProgress final : public Progress {
-public:
+  public:
     void update(const std::string&, const BranchStatus&, std::chrono::milliseconds) override {}
 };
 

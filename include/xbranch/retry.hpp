@@ -12,9 +12,9 @@
 namespace xbranch {
 
 struct RetryPolicy {
-    int max_attempts = 4;                             // first try included
-    std::chrono::milliseconds base{300};              // 300 ms x 2^n ...
-    std::chrono::milliseconds max_backoff{5000};      // ... up to 5 s
+    int max_attempts = 4;                              // first try included
+    std::chrono::milliseconds base{300};               // 300 ms x 2^n ...
+    std::chrono::milliseconds max_backoff{5000};       // ... up to 5 s
     std::chrono::milliseconds max_retry_after{30000};  // Retry-After honoured up to 30 s
 
     // Whether this method may be sent again after this outcome. POST never is:
@@ -24,9 +24,10 @@ struct RetryPolicy {
     bool should_retry(const std::string& method, const HttpOutcome& outcome, int attempt) const;
 
     // Delay before attempt number `attempt` + 1 (attempt counts from 1).
-    // "Equal jitter": uniform in [step/2, step] of the exponential step; a Retry-After wins when present.
-    // `unit_random` is a value in [0, 1).
-    std::chrono::milliseconds delay(int attempt, std::optional<std::chrono::milliseconds> retry_after,
+    // "Equal jitter": uniform in [step/2, step] of the exponential step; a Retry-After wins when
+    // present. `unit_random` is a value in [0, 1).
+    std::chrono::milliseconds delay(int attempt,
+                                    std::optional<std::chrono::milliseconds> retry_after,
                                     double unit_random) const;
 };
 

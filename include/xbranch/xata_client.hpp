@@ -32,15 +32,15 @@ struct CreateOutcome {
         Uncertain,  // timeout, dropped connection, 5xx, 429: it may or may not exist
     };
     Kind kind = Kind::Uncertain;
-    std::optional<Branch> branch;                       // with Created
+    std::optional<Branch> branch;                          // with Created
     std::optional<std::chrono::milliseconds> retry_after;  // with Uncertain
-    std::string detail;                                 // what happened, for logs
-    bool maybe_created = true;  // false when the request surely never reached the service
+    std::string detail;                                    // what happened, for logs
+    bool maybe_created = true;        // false when the request surely never reached the service
     std::optional<Error> last_error;  // the API's own error, when it sent one
 };
 
 class XataClient {
-public:
+  public:
     XataClient(HttpTransport& transport, Clock& clock, ApiTarget target, RetryPolicy policy = {},
                std::uint64_t seed = std::random_device{}());
 
@@ -62,8 +62,9 @@ public:
     static Error error_from_response(const std::string& operation, const HttpResponse& response);
     static Error error_from_transport(const std::string& operation, const TransportError& error);
 
-private:
-    HttpOutcome send_once(const std::string& method, const std::string& url, const std::string& body);
+  private:
+    HttpOutcome send_once(const std::string& method, const std::string& url,
+                          const std::string& body);
     // Sends with retries (GET, PATCH, DELETE); returns the last answer or throws
     // Unavailable when every attempt failed at the transport level.
     HttpResponse send_retrying(const std::string& operation, const std::string& method,

@@ -34,9 +34,10 @@ Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
 void print_error(const Error& e) {
     if (log_format() == LogFormat::Json) {
-        std::string line = "{\"level\":\"error\",\"kind\":\"" + json_escape(kind_name(e.kind())) +
-                           "\",\"exitCode\":" + std::to_string(exit_code(e.kind(), e.signal_number())) +
-                           ",\"msg\":\"" + json_escape(e.describe()) + "\"";
+        std::string line =
+            "{\"level\":\"error\",\"kind\":\"" + json_escape(kind_name(e.kind())) +
+            "\",\"exitCode\":" + std::to_string(exit_code(e.kind(), e.signal_number())) +
+            ",\"msg\":\"" + json_escape(e.describe()) + "\"";
         if (e.http_status()) {
             line += ",\"httpStatus\":" + std::to_string(*e.http_status());
         }
@@ -64,14 +65,16 @@ int run(int argc, char** argv) {
     ctx.stdout_is_tty = isatty(STDOUT_FILENO) != 0;
     ctx.stderr_is_tty = isatty(STDERR_FILENO) != 0;
 
-    CLI::App app{"xbranch: a Xata Postgres branch for every Signadot sandbox.\n"
-                 "Creates (or adopts) a copy-on-write branch of a parent branch, waits until it\n"
-                 "is usable, and hands over its connection string; deletes it afterwards.",
-                 "xbranch"};
+    CLI::App app{
+        "xbranch: a Xata Postgres branch for every Signadot sandbox.\n"
+        "Creates (or adopts) a copy-on-write branch of a parent branch, waits until it\n"
+        "is usable, and hands over its connection string; deletes it afterwards.",
+        "xbranch"};
     app.footer(k_footer);
     app.require_subcommand(1);
     app.fallthrough();
-    app.set_version_flag("--version", version_text(), "Print the version and the libcurl/TLS versions");
+    app.set_version_flag("--version", version_text(),
+                         "Print the version and the libcurl/TLS versions");
 
     int verbose = 0;
     bool quiet = false;
@@ -79,16 +82,22 @@ int run(int argc, char** argv) {
     app.add_option("--base-url", ctx.global.base_url, "Xata API address [env XATA_API_BASE_URL]");
     app.add_option("--org", ctx.global.organization,
                    "Organization id [env XATA_ORGANIZATION_ID, XATA_ORGANIZATIONID]");
-    app.add_option("--project", ctx.global.project, "Project id [env XATA_PROJECT_ID, XATA_PROJECTID]");
-    app.add_option("--cacert", ctx.global.cacert,
-                   "CA bundle to verify the API's TLS certificate [env CURL_CA_BUNDLE, SSL_CERT_FILE]");
-    app.add_option("--connect-timeout", ctx.global.connect_timeout_s, "Seconds to wait for a connection")
+    app.add_option("--project", ctx.global.project,
+                   "Project id [env XATA_PROJECT_ID, XATA_PROJECTID]");
+    app.add_option(
+        "--cacert", ctx.global.cacert,
+        "CA bundle to verify the API's TLS certificate [env CURL_CA_BUNDLE, SSL_CERT_FILE]");
+    app.add_option("--connect-timeout", ctx.global.connect_timeout_s,
+                   "Seconds to wait for a connection")
         ->capture_default_str();
-    app.add_option("--request-timeout", ctx.global.request_timeout_s, "Seconds one API request may take")
+    app.add_option("--request-timeout", ctx.global.request_timeout_s,
+                   "Seconds one API request may take")
         ->capture_default_str();
-    app.add_flag("-v,--verbose", verbose, "More detail: requests, timings, where each setting came from (-vv: more)");
+    app.add_flag("-v,--verbose", verbose,
+                 "More detail: requests, timings, where each setting came from (-vv: more)");
     app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
-    app.add_option("--log-format", log_format_text, "Log lines as text or json [env XBRANCH_LOG_FORMAT]")
+    app.add_option("--log-format", log_format_text,
+                   "Log lines as text or json [env XBRANCH_LOG_FORMAT]")
         ->check(CLI::IsMember({"text", "json"}));
     app.add_flag("--no-color", ctx.global.no_color, "No colours [env NO_COLOR]");
 
@@ -110,7 +119,8 @@ int run(int argc, char** argv) {
             if (e.get_exit_code() == 0) {
                 return app.exit(e);
             }
-            throw Error(ErrorKind::Usage, e.what()).with_hint("run `xbranch --help` for the commands and flags");
+            throw Error(ErrorKind::Usage, e.what())
+                .with_hint("run `xbranch --help` for the commands and flags");
         }
         if (!app.get_option("--log-format")->count()) {
             if (auto v = env.get("XBRANCH_LOG_FORMAT"); v && (*v == "json" || *v == "text")) {
@@ -121,7 +131,8 @@ int run(int argc, char** argv) {
         ctx.global.log_format = log_format_text;
         ctx.color = ctx.stderr_is_tty && !ctx.global.no_color && !env.get("NO_COLOR") &&
                     env.get("TERM").value_or("") != "dumb";
-        setup_logging(ctx.global.verbosity, log_format_text == "json" ? LogFormat::Json : LogFormat::Text);
+        setup_logging(ctx.global.verbosity,
+                      log_format_text == "json" ? LogFormat::Json : LogFormat::Text);
         install_signal_handlers();
 
         for (auto& c : commands) {
@@ -134,8 +145,9 @@ int run(int argc, char** argv) {
         print_error(e);
         return exit_code(e.kind(), e.signal_number());
     } catch (const std::exception& e) {
-        print_error(Error(ErrorKind::Internal, std::string("unexpected: ") + e.what())
-                        .with_hint("this is a bug in xbranch; please report it with the output of -v"));
+        print_error(
+            Error(ErrorKind::Internal, std::string("unexpected: ") + e.what())
+                .with_hint("this is a bug in xbranch; please report it with the output of -v"));
         return exit_code(ErrorKind::Internal);
     }
 }

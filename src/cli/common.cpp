@@ -24,12 +24,17 @@ std::unique_ptr<Session> open_session(const Context& ctx) {
 void add_identity_flags(CLI::App& app, IdentityFlags& f, bool with_branch_id) {
     app.add_option("--sandbox", f.sandbox, "Sandbox name [env SIGNADOT_SANDBOX_NAME]");
     app.add_option("--sandbox-id", f.sandbox_id,
-                   "Sandbox id, unique per sandbox instance [env SIGNADOT_SANDBOX_ID, SIGNADOT_SANDBOX_ROUTING_KEY]");
-    app.add_option("--resource", f.resource, "Resource name in the sandbox spec [env SIGNADOT_RESOURCE_NAME]");
-    app.add_option("--prefix", f.prefix, "Prefix of derived branch names [env XBRANCH_PREFIX, default sb-]");
-    app.add_option("--branch", f.branch, "Use this branch name instead of deriving one from the sandbox");
+                   "Sandbox id, unique per sandbox instance [env SIGNADOT_SANDBOX_ID, "
+                   "SIGNADOT_SANDBOX_ROUTING_KEY]");
+    app.add_option("--resource", f.resource,
+                   "Resource name in the sandbox spec [env SIGNADOT_RESOURCE_NAME]");
+    app.add_option("--prefix", f.prefix,
+                   "Prefix of derived branch names [env XBRANCH_PREFIX, default sb-]");
+    app.add_option("--branch", f.branch,
+                   "Use this branch name instead of deriving one from the sandbox");
     if (with_branch_id) {
-        app.add_option("--branch-id", f.branch_id, "Work on the branch with this id (wins over names)");
+        app.add_option("--branch-id", f.branch_id,
+                       "Work on the branch with this id (wins over names)");
     }
     app.add_option("--parent", f.parent,
                    "Parent branch name or id [env XATA_BRANCH_ID, XATA_BRANCH_NAME, default main]");
@@ -37,8 +42,8 @@ void add_identity_flags(CLI::App& app, IdentityFlags& f, bool with_branch_id) {
 
 void log_settings(const ApiConfig& api, const BranchTarget* t) {
     std::vector<std::pair<std::string, Setting>> s = {
-        {"api key", api.api_key},       {"base url", api.base_url}, {"organization", api.organization},
-        {"project", api.project},       {"ca file", api.cacert},
+        {"api key", api.api_key}, {"base url", api.base_url}, {"organization", api.organization},
+        {"project", api.project}, {"ca file", api.cacert},
     };
     if (t != nullptr) {
         s.insert(s.end(), {{"sandbox", t->sandbox},
@@ -55,7 +60,8 @@ void log_settings(const ApiConfig& api, const BranchTarget* t) {
 }
 
 std::string version_text() {
-    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version() + "\n";
+    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version() +
+           "\n";
 }
 
 std::string format_age(long long seconds) {
@@ -90,11 +96,15 @@ BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
     if (!found) {
         throw Error(ErrorKind::NotFound, "no branch named '" + target.name.value + "'")
             .with_operation("find branch")
-            .with_hint("create it with `xbranch create` using the same --sandbox/--sandbox-id/--resource/--prefix");
+            .with_hint(
+                "create it with `xbranch create` using the same "
+                "--sandbox/--sandbox-id/--resource/--prefix");
     }
     return client.describe_branch(found->id);
 }
 
-long long now_unix() { return static_cast<long long>(std::time(nullptr)); }
+long long now_unix() {
+    return static_cast<long long>(std::time(nullptr));
+}
 
 }  // namespace xbranch::cli

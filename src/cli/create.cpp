@@ -27,13 +27,15 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     BranchTarget target = resolve_branch_target(o.identity, *ctx.env, /*require_name=*/true);
     auto timeout = parse_duration(o.timeout);
     if (!timeout || timeout->count() <= 0) {
-        throw Error(ErrorKind::Usage, "invalid --timeout '" + o.timeout + "': use e.g. 90s, 10m, 1500ms");
+        throw Error(ErrorKind::Usage,
+                    "invalid --timeout '" + o.timeout + "': use e.g. 90s, 10m, 1500ms");
     }
     auto endpoint = parse_endpoint(o.endpoint);
     if (!endpoint) {
-        throw Error(ErrorKind::Usage, "invalid --endpoint '" + o.endpoint + "': use rw, r, ro or pooler");
+        throw Error(ErrorKind::Usage,
+                    "invalid --endpoint '" + o.endpoint + "': use rw, r, ro or pooler");
     }
-    const OutputFormat format = o.output == "json" ? OutputFormat::Json
+    const OutputFormat format = o.output == "json"  ? OutputFormat::Json
                                 : o.output == "env" ? OutputFormat::Env
                                                     : OutputFormat::Text;
     auto session = open_session(ctx);
@@ -77,8 +79,9 @@ int run_create(const CreateOptions& o, const Context& ctx) {
         }
         spdlog::debug("wrote outputs to {}", *o.output_dir);
     }
-    spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name, result.branch.id,
-                 session->client.request_count(), result.adopted ? "; it already existed and was adopted" : "");
+    spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
+                 result.branch.id, session->client.request_count(),
+                 result.adopted ? "; it already existed and was adopted" : "");
     std::cout << render(result, format, o.show_secrets) << std::flush;
     return 0;
 }
@@ -87,30 +90,38 @@ int run_create(const CreateOptions& o, const Context& ctx) {
 
 Command add_create(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<CreateOptions>();
-    CLI::App* app = root.add_subcommand(
-        "create", "Create (or adopt) the sandbox's branch, wait until it is usable, hand over its connection");
+    CLI::App* app = root.add_subcommand("create",
+                                        "Create (or adopt) the sandbox's branch, wait until it is "
+                                        "usable, hand over its connection");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/false);
-    app->add_option("--timeout", opts->timeout, "How long to wait for the branch to be ready (90s, 10m, ...)")
+    app->add_option("--timeout", opts->timeout,
+                    "How long to wait for the branch to be ready (90s, 10m, ...)")
         ->capture_default_str();
-    app->add_option("--output-dir", opts->output_dir,
-                    "Write branch-name, branch-id, connection-string, host, port, database, username, "
-                    "password there (one value per file; secrets mode 0600)");
+    app->add_option(
+        "--output-dir", opts->output_dir,
+        "Write branch-name, branch-id, connection-string, host, port, database, username, "
+        "password there (one value per file; secrets mode 0600)");
     app->add_option("--output,-o", opts->output, "What to print on stdout: text, json or env")
         ->check(CLI::IsMember({"text", "json", "env"}))
         ->capture_default_str();
-    app->add_flag("--show-secrets", opts->show_secrets, "Print the password unmasked in json/env/text output");
-    app->add_option("--sslmode", opts->sslmode,
-                    "sslmode of the connection string (require, verify-full, disable, none = leave out) "
-                    "[env XBRANCH_SSLMODE]")
+    app->add_flag("--show-secrets", opts->show_secrets,
+                  "Print the password unmasked in json/env/text output");
+    app->add_option(
+           "--sslmode", opts->sslmode,
+           "sslmode of the connection string (require, verify-full, disable, none = leave out) "
+           "[env XBRANCH_SSLMODE]")
         ->envname("XBRANCH_SSLMODE")
         ->capture_default_str();
-    app->add_option("--endpoint", opts->endpoint, "Endpoint: rw (primary), r, ro (replicas) or pooler")
+    app->add_option("--endpoint", opts->endpoint,
+                    "Endpoint: rw (primary), r, ro (replicas) or pooler")
         ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))
         ->capture_default_str();
     app->add_flag("--keep-on-failure", opts->keep_on_failure,
                   "Keep a branch this run created when a later step fails (default: delete it)");
-    app->add_option("--description", opts->description, "Branch description (<= 50 chars: letters, digits, '-', ' ')");
-    app->footer(R"TXT(The branch name is derived from the sandbox: PREFIX + sandbox [+ resource] [+ sandbox id]
+    app->add_option("--description", opts->description,
+                    "Branch description (<= 50 chars: letters, digits, '-', ' ')");
+    app->footer(
+        R"TXT(The branch name is derived from the sandbox: PREFIX + sandbox [+ resource] [+ sandbox id]
 + a hash of all three, at most 63 characters; the same sandbox always gets the same
 name, so running create again adopts the branch instead of making a second one.
 

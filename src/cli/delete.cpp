@@ -15,7 +15,8 @@ struct DeleteOptions {
 };
 
 int run_delete(const DeleteOptions& o, const Context& ctx) {
-    BranchTarget target = resolve_branch_target(o.identity, *ctx.env, /*require_name=*/o.identity.branch_id.value_or("").empty());
+    BranchTarget target = resolve_branch_target(
+        o.identity, *ctx.env, /*require_name=*/o.identity.branch_id.value_or("").empty());
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     NullProgress progress;
@@ -31,7 +32,9 @@ int run_delete(const DeleteOptions& o, const Context& ctx) {
     req.prefix = target.prefix.value;
     req.force = o.force;
     auto r = lifecycle.remove(req);
-    const std::string what = r.name.empty() ? "branch id " + r.id : "branch " + r.name + (r.id.empty() ? "" : " (id " + r.id + ")");
+    const std::string what = r.name.empty()
+                                 ? "branch id " + r.id
+                                 : "branch " + r.name + (r.id.empty() ? "" : " (id " + r.id + ")");
     if (r.deleted) {
         std::cout << "Deleted " << what << "\n";
     } else {
@@ -44,10 +47,12 @@ int run_delete(const DeleteOptions& o, const Context& ctx) {
 
 Command add_delete(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<DeleteOptions>();
-    CLI::App* app = root.add_subcommand("delete", "Delete the sandbox's branch (succeeds if it is already gone)");
+    CLI::App* app = root.add_subcommand(
+        "delete", "Delete the sandbox's branch (succeeds if it is already gone)");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/true);
     app->add_flag("--force", opts->force, "Allow deleting a branch whose name lacks the prefix");
-    app->footer(R"TXT(The branch is found by --branch-id, else by --branch NAME, else by the name derived from
+    app->footer(
+        R"TXT(The branch is found by --branch-id, else by --branch NAME, else by the name derived from
 the sandbox exactly as create derives it. The parent branch is never deleted.
 
 Examples:

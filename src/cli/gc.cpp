@@ -21,7 +21,8 @@ struct GcOptions {
 int run_gc(const GcOptions& o, const Context& ctx) {
     auto limit = parse_duration(o.older_than);
     if (!limit) {
-        throw Error(ErrorKind::Usage, "invalid --older-than '" + o.older_than + "': use e.g. 12h, 7d, 90m");
+        throw Error(ErrorKind::Usage,
+                    "invalid --older-than '" + o.older_than + "': use e.g. 12h, 7d, 90m");
     }
     IdentityFlags flags;
     flags.prefix = o.prefix;
@@ -50,8 +51,8 @@ int run_gc(const GcOptions& o, const Context& ctx) {
     int kept = 0;
     for (const auto& b : branches) {
         // Never the parent, never a root branch (xbranch only makes children).
-        if (b.name.rfind(prefix, 0) != 0 || b.id == parent_id || b.name == target.parent.setting.value ||
-            !b.parent_id || b.parent_id->empty()) {
+        if (b.name.rfind(prefix, 0) != 0 || b.id == parent_id ||
+            b.name == target.parent.setting.value || !b.parent_id || b.parent_id->empty()) {
             continue;
         }
         bool keep_it = false;
@@ -69,13 +70,15 @@ int run_gc(const GcOptions& o, const Context& ctx) {
             continue;
         }
         if (o.dry_run) {
-            std::cout << "would delete " << b.name << " (id " << b.id << ", age " << format_age(age) << ")\n";
+            std::cout << "would delete " << b.name << " (id " << b.id << ", age " << format_age(age)
+                      << ")\n";
             ++deleted;
             continue;
         }
         try {
             session->client.delete_branch(b.id);
-            std::cout << "deleted " << b.name << " (id " << b.id << ", age " << format_age(age) << ")\n";
+            std::cout << "deleted " << b.name << " (id " << b.id << ", age " << format_age(age)
+                      << ")\n";
             ++deleted;
         } catch (const Error& e) {
             spdlog::error("could not delete {}: {}", b.name, e.describe());
@@ -85,7 +88,8 @@ int run_gc(const GcOptions& o, const Context& ctx) {
     std::cout << (o.dry_run ? "would delete " : "deleted ") << deleted << ", kept " << kept
               << (failed ? ", failed " + std::to_string(failed) : "") << "\n";
     if (failed > 0) {
-        throw Error(ErrorKind::Unavailable, std::to_string(failed) + " branch(es) could not be deleted")
+        throw Error(ErrorKind::Unavailable,
+                    std::to_string(failed) + " branch(es) could not be deleted")
             .with_operation("gc");
     }
     return 0;
@@ -96,13 +100,18 @@ int run_gc(const GcOptions& o, const Context& ctx) {
 Command add_gc(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<GcOptions>();
     CLI::App* app = root.add_subcommand(
-        "gc", "Delete branches with xbranch's prefix older than a limit (orphans of vanished sandboxes)");
+        "gc",
+        "Delete branches with xbranch's prefix older than a limit (orphans of vanished sandboxes)");
     app->add_option("--older-than", opts->older_than, "Age limit: 90m, 12h, 7d")->required();
-    app->add_option("--keep-sandbox", opts->keep_sandboxes, "Never delete this sandbox's branches (repeatable)");
-    app->add_option("--prefix", opts->prefix, "Prefix of xbranch's branches [env XBRANCH_PREFIX, default sb-]");
-    app->add_option("--parent", opts->parent, "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
+    app->add_option("--keep-sandbox", opts->keep_sandboxes,
+                    "Never delete this sandbox's branches (repeatable)");
+    app->add_option("--prefix", opts->prefix,
+                    "Prefix of xbranch's branches [env XBRANCH_PREFIX, default sb-]");
+    app->add_option("--parent", opts->parent,
+                    "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
     app->add_flag("--dry-run", opts->dry_run, "Only say what would be deleted");
-    app->footer(R"TXT(Branches without the prefix, the parent branch and root branches are never touched.
+    app->footer(
+        R"TXT(Branches without the prefix, the parent branch and root branches are never touched.
 
 Examples:
   xbranch gc --older-than 7d --dry-run

@@ -1,7 +1,6 @@
 // xbranch list: the branches xbranch made (by prefix), with age, parent and status.
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "app.hpp"
 #include "xbranch/naming.hpp"
@@ -55,10 +54,12 @@ int run_list(const ListOptions& o, const Context& ctx) {
         std::printf("%-40s %-26s %-26s %-11s %s\n", r["name"].get<std::string>().c_str(),
                     r["id"].get<std::string>().c_str(),
                     r["parentID"].is_null() ? "-" : r["parentID"].get<std::string>().c_str(),
-                    r["status"].get<std::string>().c_str(), age >= 0 ? format_age(age).c_str() : "?");
+                    r["status"].get<std::string>().c_str(),
+                    age >= 0 ? format_age(age).c_str() : "?");
     }
     if (rows.empty()) {
-        std::printf("(no branches%s)\n", o.all ? "" : (" starting with '" + target.prefix.value + "'").c_str());
+        std::printf("(no branches%s)\n",
+                    o.all ? "" : (" starting with '" + target.prefix.value + "'").c_str());
     }
     return 0;
 }
@@ -67,11 +68,14 @@ int run_list(const ListOptions& o, const Context& ctx) {
 
 Command add_list(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<ListOptions>();
-    CLI::App* app = root.add_subcommand("list", "List the branches xbranch made (names with the prefix)");
+    CLI::App* app =
+        root.add_subcommand("list", "List the branches xbranch made (names with the prefix)");
     app->add_option("--prefix", opts->prefix, "Prefix to match [env XBRANCH_PREFIX, default sb-]");
     app->add_flag("--all", opts->all, "List every branch of the project");
-    app->add_flag("--no-status", opts->no_status, "Skip the per-branch status lookup (one request instead of N+1)");
-    app->add_option("--output,-o", opts->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    app->add_flag("--no-status", opts->no_status,
+                  "Skip the per-branch status lookup (one request instead of N+1)");
+    app->add_option("--output,-o", opts->output, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
     return {app, [opts, &ctx] { return run_list(*opts, ctx); }};
 }
 

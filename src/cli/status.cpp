@@ -1,7 +1,6 @@
 // xbranch status: what the API says about the sandbox's branch.
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "app.hpp"
 
@@ -14,7 +13,8 @@ struct StatusOptions {
 };
 
 int run_status(const StatusOptions& o, const Context& ctx) {
-    BranchTarget target = resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
+    BranchTarget target =
+        resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     BranchDetails d = locate_branch(session->client, target);
@@ -23,7 +23,8 @@ int run_status(const StatusOptions& o, const Context& ctx) {
     if (o.output == "json") {
         nlohmann::json j = {{"name", d.branch.name},
                             {"id", d.branch.id},
-                            {"parentID", d.branch.parent_id ? nlohmann::json(*d.branch.parent_id) : nlohmann::json()},
+                            {"parentID", d.branch.parent_id ? nlohmann::json(*d.branch.parent_id)
+                                                            : nlohmann::json()},
                             {"region", d.branch.region},
                             {"status", status_type_name(d.status.type)},
                             {"phase", d.status.phase},
@@ -39,7 +40,8 @@ int run_status(const StatusOptions& o, const Context& ctx) {
               << "parent     " << d.branch.parent_id.value_or("(none)") << "\n"
               << "status     " << status_type_name(d.status.type)
               << (d.status.phase.empty() ? "" : " (" + d.status.phase + ")") << "\n"
-              << "instances  " << d.status.instance_ready_count << "/" << d.status.instance_count << " ready\n"
+              << "instances  " << d.status.instance_ready_count << "/" << d.status.instance_count
+              << " ready\n"
               << "region     " << d.branch.region << "\n"
               << "age        " << (age >= 0 ? format_age(age) : "unknown") << "\n";
     return 0;
@@ -49,9 +51,11 @@ int run_status(const StatusOptions& o, const Context& ctx) {
 
 Command add_status(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<StatusOptions>();
-    CLI::App* app = root.add_subcommand("status", "Show the sandbox's branch: id, parent, phase, instances, age");
+    CLI::App* app = root.add_subcommand(
+        "status", "Show the sandbox's branch: id, parent, phase, instances, age");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/true);
-    app->add_option("--output,-o", opts->output, "text or json")->check(CLI::IsMember({"text", "json"}));
+    app->add_option("--output,-o", opts->output, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
     app->footer(R"TXT(Examples:
   xbranch status --sandbox my-feature
   xbranch status --branch-id e80atan1sl5khdkr8pkc33fovk --output json)TXT");

@@ -16,8 +16,8 @@ bool plain_host(const std::string& h) {
         return false;
     }
     for (char c : h) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-              c == ':')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':')) {
             return false;
         }
     }
@@ -67,8 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // A host of only colons and hex is bracketed; anything else must parse.
         std::abort();
     }
-    if (p->username != info.username || p->password != info.password || p->database != info.database ||
-        p->port != info.port || p->host != info.host) {
+    if (p->username != info.username || p->password != info.password ||
+        p->database != info.database || p->port != info.port || p->host != info.host) {
         std::abort();
     }
     const auto masked = xbranch::parse_postgres_url(xbranch::build_connection_string(info, true));

@@ -1,8 +1,8 @@
 // derive_branch_name either refuses (Error Usage) or returns a DNS label of at
 // most 63 characters that starts with the prefix; sanitize_label is always clean.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>

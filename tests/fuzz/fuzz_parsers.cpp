@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     });
     expect_protocol_or_ok([&] {
         const auto c = xbranch::parse_credentials(in);
-        if (c.username.empty() || c.password.empty() || (c.port && (*c.port < 1 || *c.port > 65535))) {
+        if (c.username.empty() || c.password.empty() ||
+            (c.port && (*c.port < 1 || *c.port > 65535))) {
             std::abort();
         }
     });
@@ -53,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)err;
     (void)xbranch::parse_timestamp(in);
     (void)xbranch::parse_duration(in);
-    if (auto ra = xbranch::parse_retry_after(std::string(in), 1700000000); ra && (ra->count() < 0 || ra->count() > 86400000)) {
+    if (auto ra = xbranch::parse_retry_after(std::string(in), 1700000000);
+        ra && (ra->count() < 0 || ra->count() > 86400000)) {
         std::abort();
     }
     (void)xbranch::parse_status_type(in);

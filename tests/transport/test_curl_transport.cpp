@@ -37,7 +37,7 @@ TransportOptions fast_options() {
 // An httplib server on a free loopback port, run on its own thread.
 template <typename S>
 class Running {
-public:
+  public:
     explicit Running(S& server) : m_server(server) {
         m_port = m_server.bind_to_any_port("127.0.0.1");
         if (m_port <= 0) {
@@ -56,7 +56,7 @@ public:
     Running& operator=(const Running&) = delete;
     int port() const { return m_port; }
 
-private:
+  private:
     S& m_server;
     int m_port = 0;
     std::thread m_thread;
@@ -64,7 +64,7 @@ private:
 
 // A raw TCP listener: each accepted connection is given to `on_accept`, then closed.
 class RawServer {
-public:
+  public:
     explicit RawServer(std::function<void(int fd)> on_accept) : m_on_accept(std::move(on_accept)) {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
@@ -73,7 +73,8 @@ public:
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         addr.sin_port = 0;
-        if (::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(m_fd, 8) != 0) {
+        if (::bind(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+            ::listen(m_fd, 8) != 0) {
             throw std::runtime_error("raw bind failed");
         }
         socklen_t len = sizeof addr;
@@ -105,7 +106,7 @@ public:
     int port() const { return m_port; }
     std::atomic<int> accepted{0};
 
-private:
+  private:
     std::function<void(int)> m_on_accept;
     int m_fd = -1;
     int m_port = 0;
@@ -127,7 +128,9 @@ std::string read_head(int fd) {
     return data;
 }
 
-void send_all(int fd, const std::string& s) { (void)::send(fd, s.data(), s.size(), MSG_NOSIGNAL); }
+void send_all(int fd, const std::string& s) {
+    (void)::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+}
 
 int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -150,7 +153,7 @@ HttpRequest req(std::string method, int port, std::string path, std::string body
 }
 
 class TransportTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { spdlog::set_level(spdlog::level::off); }
 };
 
@@ -162,8 +165,10 @@ TEST_F(TransportTest, MethodsBodiesAndHeaders) {
     std::vector<std::string> seen;
     auto record = [&](const httplib::Request& r, httplib::Response& res) {
         std::lock_guard lock(mu);
-        seen.push_back(r.method + " " + r.path + " body=" + r.body + " ct=" + r.get_header_value("Content-Type") +
-                       " auth=" + r.get_header_value("Authorization") + " ua=" + r.get_header_value("User-Agent"));
+        seen.push_back(r.method + " " + r.path + " body=" + r.body +
+                       " ct=" + r.get_header_value("Content-Type") +
+                       " auth=" + r.get_header_value("Authorization") +
+                       " ua=" + r.get_header_value("User-Agent"));
         res.set_header("X-Request-Id", "rid-" + r.method);
         res.set_header("X-Mixed-CASE-Header", "Value With Spaces");
         if (r.method == "DELETE") {
@@ -204,8 +209,12 @@ TEST_F(TransportTest, MethodsBodiesAndHeaders) {
     }
     ASSERT_EQ(seen.size(), 4U);
     EXPECT_EQ(seen[0], "GET /b body= ct= auth=Bearer xau_test ua=xbranch-test/1.0");
-    EXPECT_EQ(seen[1], R"(POST /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
-    EXPECT_EQ(seen[2], R"(PATCH /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
+    EXPECT_EQ(
+        seen[1],
+        R"(POST /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
+    EXPECT_EQ(
+        seen[2],
+        R"(PATCH /b body={"k":"v"} ct=application/json auth=Bearer xau_test ua=xbranch-test/1.0)");
     EXPECT_EQ(seen[3], "DELETE /b body= ct= auth=Bearer xau_test ua=xbranch-test/1.0");
 }
 
@@ -213,7 +222,8 @@ TEST_F(TransportTest, ErrorStatusesAreData) {
     httplib::Server svr;
     svr.Get("/s/(\\d+)", [](const httplib::Request& r, httplib::Response& res) {
         res.status = std::stoi(r.matches[1]);
-        res.set_content(R"({"id":"x","message":"status )" + r.matches[1].str() + R"("})", "application/json");
+        res.set_content(R"({"id":"x","message":"status )" + r.matches[1].str() + R"("})",
+                        "application/json");
     });
     Running run(svr);
     CurlTransport t(fast_options());
@@ -279,7 +289,9 @@ TEST_F(TransportTest, ClosedWithoutAnswerIsDropped) {
 TEST_F(TransportTest, BodyCutShortIsDropped) {
     RawServer raw([](int fd) {
         (void)read_head(fd);
-        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"branches\":[");
+        send_all(fd,
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                 "100\r\n\r\n{\"branches\":[");
     });
     CurlTransport t(fast_options());
     const auto o = t.send(req("GET", raw.port(), "/x"));
@@ -326,7 +338,8 @@ TEST_F(TransportTest, ClientHonoursRetryAfterOverRealSockets) {
     std::atomic<int> calls{0};
     std::vector<std::chrono::steady_clock::time_point> at;
     std::mutex mu;
-    svr.Get("/organizations/o/projects/p/branches", [&](const httplib::Request&, httplib::Response& res) {
+    svr.Get("/organizations/o/projects/p/branches", [&](const httplib::Request&,
+                                                        httplib::Response& res) {
         {
             std::lock_guard lock(mu);
             at.push_back(std::chrono::steady_clock::now());
@@ -338,13 +351,15 @@ TEST_F(TransportTest, ClientHonoursRetryAfterOverRealSockets) {
             res.set_content(R"({"id":"busy-1","message":"try later"})", "application/json");
             return;
         }
-        res.set_content(R"({"branches":[{"id":"a0000000000000000000000001","name":"main","parentID":null}]})",
-                        "application/json");
+        res.set_content(
+            R"({"branches":[{"id":"a0000000000000000000000001","name":"main","parentID":null}]})",
+            "application/json");
     });
     Running run(svr);
     CurlTransport t(fast_options());
     SystemClock clock;
-    XataClient client(t, clock, ApiTarget{"http://127.0.0.1:" + std::to_string(run.port()), "xau_k", "o", "p"});
+    XataClient client(
+        t, clock, ApiTarget{"http://127.0.0.1:" + std::to_string(run.port()), "xau_k", "o", "p"});
     const auto start = std::chrono::steady_clock::now();
     const auto list = client.list_branches();
     const auto took = std::chrono::steady_clock::now() - start;
@@ -360,18 +375,20 @@ namespace {
 
 // A self-signed certificate for 127.0.0.1 made with the openssl CLI.
 class SelfSigned {
-public:
+  public:
     SelfSigned() {
         std::string tmpl = (fs::temp_directory_path() / "xbranch-tls-XXXXXX").string();
         if (::mkdtemp(tmpl.data()) == nullptr) {
             throw std::runtime_error("mkdtemp");
         }
         dir = tmpl;
-        const std::string cmd = std::string(XBRANCH_OPENSSL_BIN) +
-                                " req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
-                                " -subj /CN=xbranch-test -addext subjectAltName=IP:127.0.0.1"
-                                " -keyout " + (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
-                                " >/dev/null 2>&1";
+        const std::string cmd =
+            std::string(XBRANCH_OPENSSL_BIN) +
+            " req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+            " -subj /CN=xbranch-test -addext subjectAltName=IP:127.0.0.1"
+            " -keyout " +
+            (dir / "key.pem").string() + " -out " + (dir / "cert.pem").string() +
+            " >/dev/null 2>&1";
         ok = std::system(cmd.c_str()) == 0 && fs::exists(dir / "cert.pem");
     }
     ~SelfSigned() {

@@ -19,7 +19,7 @@ namespace xbranch::test {
 using ms = std::chrono::milliseconds;
 
 class FakeClock final : public Clock {
-public:
+  public:
     TimePoint now() const override { return m_now; }
     bool sleep_for(Duration d) override {
         sleeps.push_back(d);
@@ -32,7 +32,7 @@ public:
 
     std::vector<ms> sleeps;
 
-private:
+  private:
     TimePoint m_now{};
 };
 
@@ -44,7 +44,7 @@ struct Recorded {
 // Answers from `script` first (in order); when that is empty, from `handler`.
 // With neither, the test fails and a Dropped error is answered.
 class FakeTransport final : public HttpTransport {
-public:
+  public:
     explicit FakeTransport(const FakeClock* clock = nullptr) : m_clock(clock) {}
 
     HttpOutcome send(const HttpRequest& request) override {
@@ -87,7 +87,7 @@ public:
     std::function<HttpOutcome(const HttpRequest&)> handler;
     std::vector<Recorded> requests;
 
-private:
+  private:
     const FakeClock* m_clock;
 };
 
@@ -105,21 +105,28 @@ inline HttpOutcome answer(long status, std::string body = {},
     return o;
 }
 
-inline HttpOutcome failure(TransportError::Kind kind, bool maybe_sent, std::string message = "scripted") {
+inline HttpOutcome failure(TransportError::Kind kind, bool maybe_sent,
+                           std::string message = "scripted") {
     HttpOutcome o;
     o.error = TransportError{kind, std::move(message), maybe_sent};
     return o;
 }
-inline HttpOutcome dropped() { return failure(TransportError::Kind::Dropped, true, "Empty reply from server"); }
-inline HttpOutcome timed_out() { return failure(TransportError::Kind::Timeout, true, "Operation timed out"); }
-inline HttpOutcome refused() { return failure(TransportError::Kind::Connect, false, "Connection refused"); }
+inline HttpOutcome dropped() {
+    return failure(TransportError::Kind::Dropped, true, "Empty reply from server");
+}
+inline HttpOutcome timed_out() {
+    return failure(TransportError::Kind::Timeout, true, "Operation timed out");
+}
+inline HttpOutcome refused() {
+    return failure(TransportError::Kind::Connect, false, "Connection refused");
+}
 
 // JSON bodies shaped like the OpenAPI schemas (written here, not copied).
-inline std::string branch_json(const std::string& id, const std::string& name, const std::string& parent,
-                               const std::string& region = "us-east-1") {
+inline std::string branch_json(const std::string& id, const std::string& name,
+                               const std::string& parent, const std::string& region = "us-east-1") {
     std::string p = parent.empty() ? "null" : "\"" + parent + "\"";
-    return R"({"id":")" + id + R"(","name":")" + name + R"(","parentID":)" + p +
-           R"(,"region":")" + region +
+    return R"({"id":")" + id + R"(","name":")" + name + R"(","parentID":)" + p + R"(,"region":")" +
+           region +
            R"(","createdAt":"2025-05-01T10:20:30Z","updatedAt":"2025-05-01T10:20:30Z","description":"","publicAccess":false})";
 }
 
@@ -131,19 +138,21 @@ inline std::string list_json(const std::vector<std::string>& items) {
     return out + "]}";
 }
 
-inline std::string details_json(const std::string& id, const std::string& name, const std::string& parent,
-                                const std::string& status_type, int instances, int ready,
-                                const std::string& connection_string = {},
+inline std::string details_json(const std::string& id, const std::string& name,
+                                const std::string& parent, const std::string& status_type,
+                                int instances, int ready, const std::string& connection_string = {},
                                 const std::string& region = "us-east-1") {
     std::string phase = status_type == "STATUS_TYPE_HEALTHY"      ? "Cluster in healthy state"
                         : status_type == "STATUS_TYPE_HIBERNATED" ? "Cluster hibernated"
-                        : status_type == "STATUS_TYPE_FAULT"      ? "Unable to create required cluster objects"
-                                                                  : "Setting up primary";
+                        : status_type == "STATUS_TYPE_FAULT"
+                            ? "Unable to create required cluster objects"
+                            : "Setting up primary";
     std::string p = parent.empty() ? "null" : "\"" + parent + "\"";
     std::string cs = connection_string.empty() ? "null" : "\"" + connection_string + "\"";
-    return R"({"id":")" + id + R"(","name":")" + name + R"(","parentID":)" + p + R"(,"region":")" + region +
-           R"(","createdAt":"2025-05-01T10:20:30Z","updatedAt":"2025-05-01T10:20:31Z","connectionString":)" + cs +
-           R"(,"status":{"statusType":")" + status_type + R"(","status":")" + phase +
+    return R"({"id":")" + id + R"(","name":")" + name + R"(","parentID":)" + p + R"(,"region":")" +
+           region +
+           R"(","createdAt":"2025-05-01T10:20:30Z","updatedAt":"2025-05-01T10:20:31Z","connectionString":)" +
+           cs + R"(,"status":{"statusType":")" + status_type + R"(","status":")" + phase +
            R"(","instanceCount":)" + std::to_string(instances) + R"(,"instanceReadyCount":)" +
            std::to_string(ready) + R"(,"lastUpdated":"2025-05-01T10:20:31Z"}})";
 }

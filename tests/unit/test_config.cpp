@@ -14,8 +14,8 @@ const char* k_key = "xau_abcdefghijklmnopqrstuvwxyz012345";
 
 MapEnvironment base_env() {
     return MapEnvironment(std::map<std::string, std::string>{{"XATA_API_KEY", k_key},
-                           {"XATA_ORGANIZATION_ID", "envorg"},
-                           {"XATA_PROJECT_ID", "prj_env"}});
+                                                             {"XATA_ORGANIZATION_ID", "envorg"},
+                                                             {"XATA_PROJECT_ID", "prj_env"}});
 }
 
 Error api_error(const GlobalFlags& flags, const Environment& env) {
@@ -41,16 +41,20 @@ Error target_error(const IdentityFlags& flags, const Environment& env, bool requ
 }  // namespace
 
 class ConfigTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { clear_secrets(); }
     void TearDown() override { clear_secrets(); }
 };
 
 TEST_F(ConfigTest, ResolveSettingPrecedence) {
-    MapEnvironment env(std::map<std::string, std::string>{{"A", "from-a"}, {"B", "from-b"}, {"EMPTY", ""}});
-    EXPECT_EQ(resolve_setting(std::string("flag"), "--x", env, {"A", "B"}, std::string("def")).value, "flag");
+    MapEnvironment env(
+        std::map<std::string, std::string>{{"A", "from-a"}, {"B", "from-b"}, {"EMPTY", ""}});
+    EXPECT_EQ(
+        resolve_setting(std::string("flag"), "--x", env, {"A", "B"}, std::string("def")).value,
+        "flag");
     EXPECT_EQ(resolve_setting(std::string("flag"), "--x", env, {"A"}).origin, "flag --x");
-    EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"A", "B"}, std::string("def")).value, "from-a");
+    EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"A", "B"}, std::string("def")).value,
+              "from-a");
     EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"A", "B"}).origin, "env A");
     EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"NOPE", "B"}).value, "from-b");
     // An empty flag or variable counts as unset.
@@ -111,7 +115,9 @@ TEST_F(ConfigTest, CacertFallsBackToSslCertFile) {
 }
 
 TEST_F(ConfigTest, LegacyEnvSpellings) {
-    MapEnvironment env(std::map<std::string, std::string>{{"XATA_API_KEY", k_key}, {"XATA_ORGANIZATIONID", "legacyorg"}, {"XATA_PROJECTID", "prj_legacy"}});
+    MapEnvironment env(std::map<std::string, std::string>{{"XATA_API_KEY", k_key},
+                                                          {"XATA_ORGANIZATIONID", "legacyorg"},
+                                                          {"XATA_PROJECTID", "prj_legacy"}});
     auto c = resolve_api_config(GlobalFlags{}, env);
     EXPECT_EQ(c.organization.value, "legacyorg");
     EXPECT_EQ(c.organization.origin, "env XATA_ORGANIZATIONID");
@@ -125,26 +131,30 @@ TEST_F(ConfigTest, LegacyEnvSpellings) {
 }
 
 TEST_F(ConfigTest, MissingKeyOrgProjectIsUsageWithHint) {
-    MapEnvironment no_key(std::map<std::string, std::string>{{"XATA_ORGANIZATION_ID", "o"}, {"XATA_PROJECT_ID", "p"}});
+    MapEnvironment no_key(std::map<std::string, std::string>{{"XATA_ORGANIZATION_ID", "o"},
+                                                             {"XATA_PROJECT_ID", "p"}});
     auto e = api_error(GlobalFlags{}, no_key);
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_NE(std::string(e.what()).find("XATA_API_KEY"), std::string::npos);
     EXPECT_FALSE(e.hint().empty());
 
-    MapEnvironment no_org(std::map<std::string, std::string>{{"XATA_API_KEY", k_key}, {"XATA_PROJECT_ID", "p"}});
+    MapEnvironment no_org(
+        std::map<std::string, std::string>{{"XATA_API_KEY", k_key}, {"XATA_PROJECT_ID", "p"}});
     e = api_error(GlobalFlags{}, no_org);
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_NE(std::string(e.what()).find("--org"), std::string::npos);
     EXPECT_FALSE(e.hint().empty());
 
-    MapEnvironment no_project(std::map<std::string, std::string>{{"XATA_API_KEY", k_key}, {"XATA_ORGANIZATION_ID", "o"}});
+    MapEnvironment no_project(
+        std::map<std::string, std::string>{{"XATA_API_KEY", k_key}, {"XATA_ORGANIZATION_ID", "o"}});
     e = api_error(GlobalFlags{}, no_project);
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_NE(std::string(e.what()).find("--project"), std::string::npos);
     EXPECT_FALSE(e.hint().empty());
 
     // An empty key counts as missing.
-    MapEnvironment empty_key(std::map<std::string, std::string>{{"XATA_API_KEY", ""}, {"XATA_ORGANIZATION_ID", "o"}, {"XATA_PROJECT_ID", "p"}});
+    MapEnvironment empty_key(std::map<std::string, std::string>{
+        {"XATA_API_KEY", ""}, {"XATA_ORGANIZATION_ID", "o"}, {"XATA_PROJECT_ID", "p"}});
     EXPECT_EQ(api_error(GlobalFlags{}, empty_key).kind(), ErrorKind::Usage);
 }
 
@@ -179,10 +189,10 @@ TEST_F(ConfigTest, BranchTargetDefaultsAndDerivation) {
 
 TEST_F(ConfigTest, BranchTargetFlagBeatsEnv) {
     MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_SANDBOX_NAME", "envsb"},
-                        {"SIGNADOT_SANDBOX_ID", "envid"},
-                        {"SIGNADOT_RESOURCE_NAME", "envres"},
-                        {"XBRANCH_PREFIX", "env-"},
-                        {"XATA_BRANCH_NAME", "envparent"}});
+                                                          {"SIGNADOT_SANDBOX_ID", "envid"},
+                                                          {"SIGNADOT_RESOURCE_NAME", "envres"},
+                                                          {"XBRANCH_PREFIX", "env-"},
+                                                          {"XATA_BRANCH_NAME", "envparent"}});
     auto t = resolve_branch_target(IdentityFlags{}, env, true);
     EXPECT_EQ(t.sandbox.value, "envsb");
     EXPECT_EQ(t.sandbox_id.value, "envid");
@@ -213,7 +223,8 @@ TEST_F(ConfigTest, BranchTargetFlagBeatsEnv) {
 }
 
 TEST_F(ConfigTest, SandboxIdFallsBackToRoutingKey) {
-    MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_SANDBOX_NAME", "s"}, {"SIGNADOT_SANDBOX_ROUTING_KEY", "rk1"}});
+    MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_SANDBOX_NAME", "s"},
+                                                          {"SIGNADOT_SANDBOX_ROUTING_KEY", "rk1"}});
     EXPECT_EQ(resolve_branch_target(IdentityFlags{}, env, true).sandbox_id.value, "rk1");
     env.set("SIGNADOT_SANDBOX_ID", "id1");
     EXPECT_EQ(resolve_branch_target(IdentityFlags{}, env, true).sandbox_id.value, "id1");
@@ -221,7 +232,8 @@ TEST_F(ConfigTest, SandboxIdFallsBackToRoutingKey) {
 
 TEST_F(ConfigTest, ParentFromEnvIdBeatsNameAndLegacySpellings) {
     const std::string id = "e80atan1sl5khdkr8pkc33fovk";
-    MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_SANDBOX_NAME", "s"}, {"XATA_BRANCHNAME", "legacyname"}});
+    MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_SANDBOX_NAME", "s"},
+                                                          {"XATA_BRANCHNAME", "legacyname"}});
     auto t = resolve_branch_target(IdentityFlags{}, env, true);
     EXPECT_EQ(t.parent.setting.value, "legacyname");
     EXPECT_FALSE(t.parent.is_id);
@@ -262,7 +274,8 @@ TEST_F(ConfigTest, BranchTargetErrors) {
     bad_prefix.prefix = "Bad_";
     EXPECT_EQ(target_error(bad_prefix, empty, true).kind(), ErrorKind::Usage);
 
-    MapEnvironment env_bad_prefix(std::map<std::string, std::string>{{"XBRANCH_PREFIX", "9x"}, {"SIGNADOT_SANDBOX_NAME", "s"}});
+    MapEnvironment env_bad_prefix(std::map<std::string, std::string>{
+        {"XBRANCH_PREFIX", "9x"}, {"SIGNADOT_SANDBOX_NAME", "s"}});
     auto e = target_error(IdentityFlags{}, env_bad_prefix, true);
     EXPECT_NE(std::string(e.what()).find("XBRANCH_PREFIX"), std::string::npos) << e.what();
 
@@ -276,7 +289,8 @@ TEST_F(ConfigTest, BranchTargetErrors) {
 
     IdentityFlags good_id;
     good_id.branch_id = "e80atan1sl5khdkr8pkc33fovk";
-    EXPECT_EQ(resolve_branch_target(good_id, empty, false).branch_id.value, "e80atan1sl5khdkr8pkc33fovk");
+    EXPECT_EQ(resolve_branch_target(good_id, empty, false).branch_id.value,
+              "e80atan1sl5khdkr8pkc33fovk");
 
     IdentityFlags junk;
     junk.sandbox = "___";
@@ -304,11 +318,26 @@ TEST(ParseDuration, Table) {
         std::optional<long long> ms;
     };
     const Case cases[] = {
-        {"10m", 600000},  {"90s", 90000}, {"1500ms", 1500}, {"1h", 3600000}, {"45", 45000},
-        {"2m", 120000},   {"0", 0},       {"1.5s", 1500},   {"0.25", 250},   {"1d", 86400000},
-        {"", std::nullopt}, {"abc", std::nullopt}, {"10x", std::nullopt}, {"-5s", std::nullopt},
-        {"s", std::nullopt}, {"ms", std::nullopt}, {"1.2.3s", std::nullopt}, {"10 m", std::nullopt},
-        {"10M", std::nullopt}, {"5m30s", std::nullopt},
+        {"10m", 600000},
+        {"90s", 90000},
+        {"1500ms", 1500},
+        {"1h", 3600000},
+        {"45", 45000},
+        {"2m", 120000},
+        {"0", 0},
+        {"1.5s", 1500},
+        {"0.25", 250},
+        {"1d", 86400000},
+        {"", std::nullopt},
+        {"abc", std::nullopt},
+        {"10x", std::nullopt},
+        {"-5s", std::nullopt},
+        {"s", std::nullopt},
+        {"ms", std::nullopt},
+        {"1.2.3s", std::nullopt},
+        {"10 m", std::nullopt},
+        {"10M", std::nullopt},
+        {"5m30s", std::nullopt},
     };
     for (const auto& c : cases) {
         const auto got = parse_duration(c.in);
@@ -324,8 +353,8 @@ TEST(ParseDuration, Table) {
 TEST_F(ConfigTest, DescribeSettingsMasksSecrets) {
     const auto c = resolve_api_config(GlobalFlags{}, base_env());
     clear_secrets();  // the mask must come from Setting::secret, not the registry
-    const auto lines = describe_settings({{"api key", c.api_key}, {"organization", c.organization},
-                                          {"cacert", c.cacert}});
+    const auto lines = describe_settings(
+        {{"api key", c.api_key}, {"organization", c.organization}, {"cacert", c.cacert}});
     ASSERT_EQ(lines.size(), 3U);
     for (const auto& l : lines) {
         EXPECT_EQ(l.find(k_key), std::string::npos) << l;

@@ -25,8 +25,8 @@ TEST(PercentDecode, Decodes) {
 
 TEST(PercentCoding, RoundTrips) {
     const std::string samples[] = {
-        "@:/?#%&+ '\"", "p@ss:w/rd?#", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "%41", "%%", "plain",
-        std::string("\x00\x01\x7f\xff", 4), "tab\tnew\nline",
+        "@:/?#%&+ '\"", "p@ss:w/rd?#", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "%41",
+        "%%",           "plain",       std::string("\x00\x01\x7f\xff", 4),     "tab\tnew\nline",
     };
     for (const auto& s : samples) {
         EXPECT_EQ(percent_decode(percent_encode(s)), s);
@@ -39,7 +39,8 @@ TEST(PercentCoding, RoundTrips) {
 }
 
 TEST(ParsePostgresUrl, Full) {
-    const auto u = parse_postgres_url("postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
+    const auto u = parse_postgres_url(
+        "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
     ASSERT_TRUE(u);
     EXPECT_EQ(u->username, "xata");
     EXPECT_EQ(u->password, "pw");
@@ -96,10 +97,10 @@ TEST(ParsePostgresUrl, Ipv6) {
 }
 
 TEST(ParsePostgresUrl, GarbageIsNullopt) {
-    for (const char* s : {"", "postgresql://", "http://host/db", "host:5432/db", "postgresql://u:p@/db",
-                          "postgresql://h:0/db", "postgresql://h:65536/db", "postgresql://h:abc/db",
-                          "postgresql://h:/db", "postgresql://h:5432x/db", "postgresql://u:p@:5432/db",
-                          "postgresql://[::1]:x/db"}) {
+    for (const char* s : {"", "postgresql://", "http://host/db", "host:5432/db",
+                          "postgresql://u:p@/db", "postgresql://h:0/db", "postgresql://h:65536/db",
+                          "postgresql://h:abc/db", "postgresql://h:/db", "postgresql://h:5432x/db",
+                          "postgresql://u:p@:5432/db", "postgresql://[::1]:x/db"}) {
         EXPECT_FALSE(parse_postgres_url(s).has_value()) << s;
     }
 }
@@ -132,7 +133,8 @@ TEST(BuildConnectionString, PlainAndMasked) {
     c.database = "xata";
     c.username = "xata";
     c.password = "pw";
-    EXPECT_EQ(build_connection_string(c), "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
+    EXPECT_EQ(build_connection_string(c),
+              "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
     EXPECT_EQ(build_connection_string(c, true),
               "postgresql://xata:********@abc.us-east-1.xata.tech:5432/xata?sslmode=require");
     c.sslmode = "";

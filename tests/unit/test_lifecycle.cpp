@@ -32,7 +32,9 @@ struct FakeApi {
     // POST: answer given the request; by default creates k_id and answers 201.
     std::function<HttpOutcome(const std::string& name, const std::string& parent)> on_post;
     // statusType of k_id, given this API (clock, woken_at).
-    std::function<std::string(const FakeApi&)> status = [](const FakeApi&) { return "STATUS_TYPE_HEALTHY"; };
+    std::function<std::string(const FakeApi&)> status = [](const FakeApi&) {
+        return "STATUS_TYPE_HEALTHY";
+    };
     std::optional<ms> woken_at;
     int patches = 0;
     int credentials_404 = 0;  // this many credential calls answer 404 first
@@ -42,7 +44,9 @@ struct FakeApi {
 
     explicit FakeApi(FakeClock& c) : clock(c) {
         branches.push_back({k_parent, "main", "", ms{0}});
-        on_post = [this](const std::string& name, const std::string& parent) { return create(name, parent); };
+        on_post = [this](const std::string& name, const std::string& parent) {
+            return create(name, parent);
+        };
     }
 
     HttpOutcome create(const std::string& name, const std::string& parent) {
@@ -82,7 +86,8 @@ struct FakeApi {
             }
             if (r.method == "POST") {
                 const auto j = nlohmann::json::parse(r.body);
-                return on_post(j.at("name").get<std::string>(), j.at("parentID").get<std::string>());
+                return on_post(j.at("name").get<std::string>(),
+                               j.at("parentID").get<std::string>());
             }
         }
         const std::string prefix = "/branches/";
@@ -108,7 +113,8 @@ struct FakeApi {
             std::string st = id == k_id ? status(*this) : "STATUS_TYPE_HEALTHY";
             int inst = st == "STATUS_TYPE_HIBERNATED" ? 0 : 1;
             int ready = st == "STATUS_TYPE_HEALTHY" ? 1 : 0;
-            return answer(200, details_json(b->id, b->name, b->parent, st, inst, ready, describe_connection_string, region));
+            return answer(200, details_json(b->id, b->name, b->parent, st, inst, ready,
+                                            describe_connection_string, region));
         }
         if (r.method == "PATCH") {
             EXPECT_EQ(r.body, R"({"hibernate":false})");
@@ -127,7 +133,7 @@ struct FakeApi {
 };
 
 class LifecycleTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         spdlog::set_level(spdlog::level::off);
         clear_secrets();
@@ -161,7 +167,8 @@ protected:
     FakeClock clock;
     FakeTransport transport{&clock};
     FakeApi api{clock};
-    XataClient client{transport, clock, ApiTarget{k_base, "xau_lifecycleKey12345", "org1", "prj_1"}, RetryPolicy{}, 7};
+    XataClient client{transport, clock, ApiTarget{k_base, "xau_lifecycleKey12345", "org1", "prj_1"},
+                      RetryPolicy{}, 7};
     NullProgress progress;
     Lifecycle lifecycle{client, clock, progress};
 
@@ -188,7 +195,8 @@ TEST_F(LifecycleTest, CreateHappyPath) {
     EXPECT_EQ(r.connection.password, "pw-core-1234");
     EXPECT_EQ(r.connection.sslmode, "require");
     const auto body = nlohmann::json::parse(transport.requests[1].request.body);
-    EXPECT_EQ(body, nlohmann::json({{"name", k_name}, {"mode", "inherit"}, {"parentID", k_parent}}));
+    EXPECT_EQ(body,
+              nlohmann::json({{"name", k_name}, {"mode", "inherit"}, {"parentID", k_parent}}));
     EXPECT_TRUE(clock.sleeps.empty());
 }
 
@@ -303,7 +311,7 @@ TEST_F(LifecycleTest, PostTimingOutEveryTimeGivesUp) {
 TEST_F(LifecycleTest, EarlyHibernatedThenHealthyNeedsNoWake) {
     api.status = [](const FakeApi& a) {
         const auto t = a.since_created();
-        return t < ms{800}   ? "STATUS_TYPE_HIBERNATED"
+        return t < ms{800}    ? "STATUS_TYPE_HIBERNATED"
                : t < ms{1500} ? "STATUS_TYPE_TRANSIENT"
                               : "STATUS_TYPE_HEALTHY";
     };
@@ -319,7 +327,8 @@ TEST_F(LifecycleTest, StayingHibernatedIsWokenExactlyOnce) {
         if (!a.woken_at) {
             return "STATUS_TYPE_HIBERNATED";
         }
-        return a.clock.elapsed() - *a.woken_at < ms{2000} ? "STATUS_TYPE_TRANSIENT" : "STATUS_TYPE_HEALTHY";
+        return a.clock.elapsed() - *a.woken_at < ms{2000} ? "STATUS_TYPE_TRANSIENT"
+                                                          : "STATUS_TYPE_HEALTHY";
     };
     auto req = request();
     req.wake_after = ms{3000};
@@ -342,7 +351,9 @@ TEST_F(LifecycleTest, StillHibernatedIsWokenAgainEvery30s) {
 
 TEST_F(LifecycleTest, AdoptedHibernatedBranchIsWokenAtOnce) {
     api.branches.push_back({k_id, k_name, k_parent, ms{0}});
-    api.status = [](const FakeApi& a) { return a.woken_at ? "STATUS_TYPE_HEALTHY" : "STATUS_TYPE_HIBERNATED"; };
+    api.status = [](const FakeApi& a) {
+        return a.woken_at ? "STATUS_TYPE_HEALTHY" : "STATUS_TYPE_HIBERNATED";
+    };
     const auto r = lifecycle.create(request());
     EXPECT_TRUE(r.adopted);
     EXPECT_EQ(calls(), (std::vector<std::string>{list, describe, patch, describe, creds}));
@@ -354,7 +365,8 @@ TEST_F(LifecycleTest, FaultDeletesTheBranchWeCreated) {
     };
     const Error e = caught([&] { (void)lifecycle.create(request()); });
     EXPECT_EQ(e.kind(), ErrorKind::Fault);
-    EXPECT_NE(std::string(e.what()).find("Unable to create required cluster objects"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("Unable to create required cluster objects"),
+              std::string::npos);
     EXPECT_EQ(calls().back(), del);
     EXPECT_FALSE(has_call(creds));
     EXPECT_NE(e.hint().find("deleted"), std::string::npos);
@@ -410,9 +422,11 @@ TEST_F(LifecycleTest, CredentialsWithoutPasswordFailAndCleanUp) {
 }
 
 TEST_F(LifecycleTest, ConnectionFromHostedCredentials) {
-    api.credentials_body = R"({"username":"xata","password":"p","hostname":")" + k_id +
-                           R"(.eu-central-1.xata.tech","port":6543,"dbname":"appdb","connectionString":null})";
-    api.describe_connection_string = "postgresql://xata:p@" + k_id + "-deprecated.us-east-1.xata.invalid:1/x";
+    api.credentials_body =
+        R"({"username":"xata","password":"p","hostname":")" + k_id +
+        R"(.eu-central-1.xata.tech","port":6543,"dbname":"appdb","connectionString":null})";
+    api.describe_connection_string =
+        "postgresql://xata:p@" + k_id + "-deprecated.us-east-1.xata.invalid:1/x";
     const auto r = lifecycle.create(request());
     EXPECT_EQ(r.connection.host, k_id + ".eu-central-1.xata.tech");
     EXPECT_EQ(r.connection.port, 6543);
@@ -420,7 +434,8 @@ TEST_F(LifecycleTest, ConnectionFromHostedCredentials) {
 }
 
 TEST_F(LifecycleTest, ConnectionFromCredentialsConnectionString) {
-    api.credentials_body = R"({"username":"xata","password":"p","connectionString":"postgresql://xata:p@h.example:7000/dbx"})";
+    api.credentials_body =
+        R"({"username":"xata","password":"p","connectionString":"postgresql://xata:p@h.example:7000/dbx"})";
     const auto r = lifecycle.create(request());
     EXPECT_EQ(r.connection.host, "h.example");
     EXPECT_EQ(r.connection.port, 7000);
@@ -428,7 +443,8 @@ TEST_F(LifecycleTest, ConnectionFromCredentialsConnectionString) {
 }
 
 TEST_F(LifecycleTest, ConnectionFromDescribeConnectionString) {
-    api.describe_connection_string = "postgresql://xata:p@" + k_id + ".gw.example:7654/xata?sslmode=require";
+    api.describe_connection_string =
+        "postgresql://xata:p@" + k_id + ".gw.example:7654/xata?sslmode=require";
     auto req = request();
     req.sslmode = "verify-full";
     const auto r = lifecycle.create(req);
@@ -549,7 +565,8 @@ TEST_F(LifecycleTest, RemoveWhenAlreadyGone) {
     // Listed, but gone by the time DELETE arrives.
     api.branches.push_back({k_id, k_name, k_parent, ms{0}});
     transport.handler = [this](const HttpRequest& r) {
-        return r.method == "DELETE" ? answer(404, R"({"message":"branch [x] not found"})") : api.route(r);
+        return r.method == "DELETE" ? answer(404, R"({"message":"branch [x] not found"})")
+                                    : api.route(r);
     };
     EXPECT_FALSE(lifecycle.remove(by_name).deleted);
     EXPECT_EQ(transport.count("DELETE"), 1);

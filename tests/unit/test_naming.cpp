@@ -50,9 +50,11 @@ TEST(SanitizeLabel, Table) {
         {"--foo--", "foo"},
         {"__Foo.Bar__", "foo-bar"},
         {"  leading and trailing  ", "leading-and-trailing"},
-        {"caf\xc3\xa9-au-lait", "caf-au-lait"},   // UTF-8 bytes fold into one dash
-        {"\xe6\x97\xa5\xe6\x9c\xac", ""},          // only non-ASCII
-        {"a\xe6\x97\xa5" "b", "a-b"},
+        {"caf\xc3\xa9-au-lait", "caf-au-lait"},  // UTF-8 bytes fold into one dash
+        {"\xe6\x97\xa5\xe6\x9c\xac", ""},        // only non-ASCII
+        {"a\xe6\x97\xa5"
+         "b",
+         "a-b"},
         {"", ""},
         {"---", ""},
         {"_._", ""},
@@ -133,7 +135,8 @@ TEST(DeriveBranchName, Deterministic) {
 // sandbox's branch name.
 TEST(DeriveBranchName, GoldenValues) {
     EXPECT_EQ(derive_branch_name({"foo", "", ""}, "sb-"), "sb-foo-jvr62ck8");
-    EXPECT_EQ(derive_branch_name({"Feature_X", "k8s-routing-1", "orders"}, "sb-"), "sb-feature-x-orders-k8s-routing-1-8btcrbn8");
+    EXPECT_EQ(derive_branch_name({"Feature_X", "k8s-routing-1", "orders"}, "sb-"),
+              "sb-feature-x-orders-k8s-routing-1-8btcrbn8");
     EXPECT_EQ(short_hash("xbranch"), "nebrcktv");
 }
 
@@ -234,7 +237,9 @@ TEST(DeriveBranchName, AlwaysAValidLabelForGeneratedInputs) {
         EXPECT_LE(name.size(), k_max_branch_name);
         EXPECT_TRUE(dns_label(name)) << name;
         EXPECT_EQ(name.rfind(prefix, 0), 0U);
-        if (seen_inputs.insert(id.sandbox + '\n' + id.sandbox_id + '\n' + id.resource + '\n' + prefix).second) {
+        if (seen_inputs
+                .insert(id.sandbox + '\n' + id.sandbox_id + '\n' + id.resource + '\n' + prefix)
+                .second) {
             EXPECT_TRUE(seen_names.insert(name).second) << "collision: " << name;
         }
     }

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 class TempDir {
-public:
+  public:
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "xbranch-unit-XXXXXX").string();
         if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -35,7 +34,7 @@ public:
     TempDir& operator=(const TempDir&) = delete;
     const fs::path& path() const { return m_path; }
 
-private:
+  private:
     fs::path m_path;
 };
 
@@ -62,13 +61,13 @@ std::vector<std::string> entries(const fs::path& dir) {
 }
 
 class UmaskGuard {
-public:
+  public:
     explicit UmaskGuard(mode_t m) : m_old(::umask(m)) {}
     ~UmaskGuard() { ::umask(m_old); }
     UmaskGuard(const UmaskGuard&) = delete;
     UmaskGuard& operator=(const UmaskGuard&) = delete;
 
-private:
+  private:
     mode_t m_old;
 };
 
@@ -181,8 +180,9 @@ TEST(OutputFiles, WritesEightFilesWithModesAndNoNewline) {
     UmaskGuard g(022);
     const auto r = sample_result();
     write_output_files(d.path(), output_files(r));
-    EXPECT_EQ(entries(d.path()), (std::vector<std::string>{"branch-id", "branch-name", "connection-string",
-                                                            "database", "host", "password", "port", "username"}));
+    EXPECT_EQ(entries(d.path()),
+              (std::vector<std::string>{"branch-id", "branch-name", "connection-string", "database",
+                                        "host", "password", "port", "username"}));
     EXPECT_EQ(slurp(d.path() / "branch-name"), r.branch.name);
     EXPECT_EQ(slurp(d.path() / "branch-id"), r.branch.id);
     EXPECT_EQ(slurp(d.path() / "host"), r.connection.host);
@@ -204,21 +204,24 @@ TEST(OutputFiles, FailureMidwayLeavesNoNewFileAndNoTemp) {
     TempDir d;
     // A folder where the last file must go: the last rename fails.
     fs::create_directory(d.path() / "password");
-    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }), ErrorKind::Io);
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }),
+              ErrorKind::Io);
     EXPECT_EQ(entries(d.path()), std::vector<std::string>{"password"});
 }
 
 TEST(OutputFiles, FailureInTheMiddleLeavesNoNewFile) {
     TempDir d;
     fs::create_directory(d.path() / "host");
-    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }), ErrorKind::Io);
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(sample_result())); }),
+              ErrorKind::Io);
     EXPECT_EQ(entries(d.path()), std::vector<std::string>{"host"});
 }
 
 TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {
     TempDir d;
-    EXPECT_EQ(kind_of([&] { write_output_files(d.path() / "missing", output_files(sample_result())); }),
-              ErrorKind::Io);
+    EXPECT_EQ(
+        kind_of([&] { write_output_files(d.path() / "missing", output_files(sample_result())); }),
+        ErrorKind::Io);
     EXPECT_TRUE(entries(d.path()).empty());
 }
 
@@ -228,7 +231,7 @@ TEST(Preflight, CreatesMissingFolderWhoseParentExists) {
     preflight_output_dir(out);
     EXPECT_TRUE(fs::is_directory(out));
     EXPECT_TRUE(entries(out).empty());  // the probe is gone
-    preflight_output_dir(out);            // existing folder: fine
+    preflight_output_dir(out);          // existing folder: fine
     EXPECT_TRUE(entries(out).empty());
 }
 
@@ -256,7 +259,8 @@ TEST(Preflight, FailsForReadOnlyFolder) {
     const auto ro = d.path() / "ro";
     fs::create_directory(ro);
     fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                            fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+                            fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec);
     if (::geteuid() != 0) {
         EXPECT_EQ(kind_of([&] { preflight_output_dir(ro); }), ErrorKind::Io);
         return;

@@ -11,7 +11,7 @@ using std::chrono::milliseconds;
 namespace {
 
 class TmpFile {
-public:
+  public:
     TmpFile() : m_f(std::tmpfile()) {}
     ~TmpFile() {
         if (m_f != nullptr) {
@@ -33,7 +33,7 @@ public:
         return out;
     }
 
-private:
+  private:
     std::FILE* m_f;
 };
 
@@ -81,7 +81,8 @@ TEST(PlainProgress, OneLinePerPhaseChangeNoControlChars) {
     EXPECT_NE(out.find("1.2s"), std::string::npos) << out;
     EXPECT_NE(out.find("creating branch sb-x from main\n"), std::string::npos);
     for (char c : out) {
-        EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << "control char " << int(c);
+        EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20)
+            << "control char " << int(c);
     }
 }
 

@@ -6,14 +6,15 @@
 using namespace xbranch;
 
 class RedactTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { clear_secrets(); }
     void TearDown() override { clear_secrets(); }
 };
 
 TEST_F(RedactTest, RegisteredSecrets) {
     register_secret("hunter2-secret");
-    EXPECT_EQ(redact("pw is hunter2-secret, again hunter2-secret."), "pw is ********, again ********.");
+    EXPECT_EQ(redact("pw is hunter2-secret, again hunter2-secret."),
+              "pw is ********, again ********.");
     // Too short to mask safely: ignored.
     register_secret("abc");
     EXPECT_EQ(redact("abc def"), "abc def");
@@ -25,7 +26,8 @@ TEST_F(RedactTest, RegisteredSecrets) {
 }
 
 TEST_F(RedactTest, XataKeys) {
-    EXPECT_EQ(redact("Authorization: Bearer xau_abcDEF123456789"), "Authorization: Bearer ********");
+    EXPECT_EQ(redact("Authorization: Bearer xau_abcDEF123456789"),
+              "Authorization: Bearer ********");
     EXPECT_EQ(redact("key=xao_ZZZZZZZZ_zz-9 end"), "key=******** end");
     EXPECT_EQ(redact("two: xau_aaaaaaaaaa,xao_bbbbbbbbbb"), "two: ********,********");
     // Not a key: too short, or inside a longer word.
@@ -36,36 +38,43 @@ TEST_F(RedactTest, XataKeys) {
 TEST_F(RedactTest, UrlPasswords) {
     EXPECT_EQ(redact("postgresql://xata:s3cret@host:5432/db?sslmode=require"),
               "postgresql://xata:********@host:5432/db?sslmode=require");
-    EXPECT_EQ(redact("connect to postgres://u:p%40ss@h/db failed"), "connect to postgres://u:********@h/db failed");
+    EXPECT_EQ(redact("connect to postgres://u:p%40ss@h/db failed"),
+              "connect to postgres://u:********@h/db failed");
     EXPECT_EQ(redact("a postgresql://u:p1@h/d and b postgresql://v:p2@i/e"),
               "a postgresql://u:********@h/d and b postgresql://v:********@i/e");
     // No password: unchanged.
     EXPECT_EQ(redact("postgresql://user@host/db"), "postgresql://user@host/db");
-    EXPECT_EQ(redact("https://api.xata.tech:443/organizations/o"), "https://api.xata.tech:443/organizations/o");
+    EXPECT_EQ(redact("https://api.xata.tech:443/organizations/o"),
+              "https://api.xata.tech:443/organizations/o");
     EXPECT_EQ(mask_url_password("postgresql://u:x@h:1/d"), "postgresql://u:********@h:1/d");
 }
 
 TEST_F(RedactTest, JsonPasswords) {
-    EXPECT_EQ(redact(R"({"username":"xata","password":"abc\"def"})"), R"({"username":"xata","password":"********"})");
+    EXPECT_EQ(redact(R"({"username":"xata","password":"abc\"def"})"),
+              R"({"username":"xata","password":"********"})");
     EXPECT_EQ(redact(R"({"Password" : "x"})"), R"({"Password" : "********"})");
     EXPECT_EQ(redact(R"({"passwordPolicy":"strong"})"), R"({"passwordPolicy":"strong"})");
 }
 
 TEST_F(RedactTest, LeavesOrdinaryTextAlone) {
-    for (const char* s : {"create branch sb-foo-1a2b3c4d: HTTP 409 (request id abc): branch [x] already exists",
-                          "GET https://api.xata.tech/organizations/o/projects/prj_x/branches",
-                          "the password is masked", "time 10:20:30", "a@b.c", ""}) {
+    for (const char* s :
+         {"create branch sb-foo-1a2b3c4d: HTTP 409 (request id abc): branch [x] already exists",
+          "GET https://api.xata.tech/organizations/o/projects/prj_x/branches",
+          "the password is masked", "time 10:20:30", "a@b.c", ""}) {
         EXPECT_EQ(redact(s), s);
     }
 }
 
 TEST_F(RedactTest, ErrorDescribeRedacts) {
     register_secret("topsecretvalue");
-    Error e(ErrorKind::Unavailable, "could not reach postgresql://u:pw@h/d with topsecretvalue and xau_ABCDEFGHIJK");
+    Error e(ErrorKind::Unavailable,
+            "could not reach postgresql://u:pw@h/d with topsecretvalue and xau_ABCDEFGHIJK");
     e.with_operation("create branch sb-x").with_http(503, "req-1");
     const std::string d = e.describe();
-    EXPECT_EQ(d, "create branch sb-x: HTTP 503 (request id req-1): could not reach postgresql://u:********@h/d with "
-                 "******** and ********");
+    EXPECT_EQ(d,
+              "create branch sb-x: HTTP 503 (request id req-1): could not reach "
+              "postgresql://u:********@h/d with "
+              "******** and ********");
 }
 
 TEST(ErrorTest, ExitCodesAndDescribe) {

@@ -18,7 +18,8 @@ TEST(RetryPolicy, ShouldRetryTable) {
         for (long s : {200L, 201L, 204L, 400L, 401L, 403L, 404L, 409L, 412L, 501L, 505L}) {
             EXPECT_FALSE(p.should_retry(m, answer(s), 1)) << m << " " << s;
         }
-        for (auto o : {dropped(), timed_out(), refused(), failure(TransportError::Kind::Other, true)}) {
+        for (auto o :
+             {dropped(), timed_out(), refused(), failure(TransportError::Kind::Other, true)}) {
             EXPECT_TRUE(p.should_retry(m, o, 1)) << m;
             EXPECT_FALSE(p.should_retry(m, o, 4)) << m;
         }

@@ -16,10 +16,11 @@ const std::string k_key = "xau_unitTestKey0123456789";
 const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_parent = "a0000000000000000000000001";
 // The org and project hold characters that must be percent-encoded.
-const std::string k_project_url = "https://api.example.test/organizations/org%201/projects/prj_a%2Fb";
+const std::string k_project_url =
+    "https://api.example.test/organizations/org%201/projects/prj_a%2Fb";
 
 class ClientTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         spdlog::set_level(spdlog::level::off);
         clear_secrets();
@@ -28,7 +29,8 @@ protected:
 
     FakeClock clock;
     FakeTransport transport{&clock};
-    XataClient client{transport, clock, ApiTarget{"https://api.example.test/", k_key, "org 1", "prj_a/b"},
+    XataClient client{transport, clock,
+                      ApiTarget{"https://api.example.test/", k_key, "org 1", "prj_a/b"},
                       RetryPolicy{}, 42};
 
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
@@ -73,12 +75,15 @@ TEST_F(ClientTest, CreateRequestShape) {
     EXPECT_EQ(r.url, k_project_url + "/branches");
     EXPECT_EQ(r.headers.at("Content-Type"), "application/json");
     EXPECT_EQ(r.headers.at("Authorization"), "Bearer " + k_key);
-    EXPECT_EQ(nlohmann::json::parse(r.body),
-              nlohmann::json({{"name", "sb-x"}, {"mode", "inherit"}, {"parentID", k_parent}, {"description", "by xbranch"}}));
+    EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json({{"name", "sb-x"},
+                                                             {"mode", "inherit"},
+                                                             {"parentID", k_parent},
+                                                             {"description", "by xbranch"}}));
 }
 
 TEST_F(ClientTest, DescribeWakeDeleteCredentialsShapes) {
-    transport.script.push_back(answer(200, details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
+    transport.script.push_back(
+        answer(200, details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
     transport.script.push_back(answer(200, branch_json(k_id, "sb-x", k_parent)));
     transport.script.push_back(answer(204));
     transport.script.push_back(answer(200, R"({"username":"xata","password":"pw-abcdef"})"));
@@ -86,9 +91,10 @@ TEST_F(ClientTest, DescribeWakeDeleteCredentialsShapes) {
     client.wake_branch(k_id);
     EXPECT_TRUE(client.delete_branch(k_id));
     EXPECT_EQ(client.credentials(k_id).password, "pw-abcdef");
-    EXPECT_EQ(calls(), (std::vector<std::string>{"GET /branches/" + k_id, "PATCH /branches/" + k_id,
-                                                 "DELETE /branches/" + k_id,
-                                                 "GET /branches/" + k_id + "/credentials?username=xata"}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{"GET /branches/" + k_id, "PATCH /branches/" + k_id,
+                                        "DELETE /branches/" + k_id,
+                                        "GET /branches/" + k_id + "/credentials?username=xata"}));
     EXPECT_EQ(transport.requests[1].request.body, R"({"hibernate":false})");
     EXPECT_EQ(transport.requests[1].request.headers.at("Content-Type"), "application/json");
     for (const auto& r : transport.requests) {
@@ -108,10 +114,12 @@ TEST_F(ClientTest, StatusToErrorKind) {
         long status;
         ErrorKind kind;
     };
-    const Case cases[] = {{400, ErrorKind::Protocol}, {401, ErrorKind::Auth},     {403, ErrorKind::Auth},
-                          {404, ErrorKind::NotFound}, {409, ErrorKind::Conflict}, {412, ErrorKind::Protocol},
-                          {422, ErrorKind::Protocol}, {429, ErrorKind::Unavailable}, {500, ErrorKind::Unavailable},
-                          {502, ErrorKind::Unavailable}, {503, ErrorKind::Unavailable}, {504, ErrorKind::Unavailable}};
+    const Case cases[] = {{400, ErrorKind::Protocol},    {401, ErrorKind::Auth},
+                          {403, ErrorKind::Auth},        {404, ErrorKind::NotFound},
+                          {409, ErrorKind::Conflict},    {412, ErrorKind::Protocol},
+                          {422, ErrorKind::Protocol},    {429, ErrorKind::Unavailable},
+                          {500, ErrorKind::Unavailable}, {502, ErrorKind::Unavailable},
+                          {503, ErrorKind::Unavailable}, {504, ErrorKind::Unavailable}};
     for (const auto& c : cases) {
         HttpResponse r;
         r.status = c.status;
@@ -120,8 +128,9 @@ TEST_F(ClientTest, StatusToErrorKind) {
         const Error e = XataClient::error_from_response("do thing", r);
         EXPECT_EQ(e.kind(), c.kind) << c.status;
         EXPECT_EQ(e.http_status(), c.status);
-        EXPECT_EQ(e.describe(), "do thing: HTTP " + std::to_string(c.status) + " (request id hdr-id-" +
-                                    std::to_string(c.status) + "): something went wrong");
+        EXPECT_EQ(e.describe(), "do thing: HTTP " + std::to_string(c.status) +
+                                    " (request id hdr-id-" + std::to_string(c.status) +
+                                    "): something went wrong");
     }
     // Without the header, the body's id is the request id.
     HttpResponse r;
@@ -136,7 +145,8 @@ TEST_F(ClientTest, StatusToErrorKind) {
 TEST_F(ClientTest, DefiniteErrorsThrowWithoutRetry) {
     for (long s : {400L, 401L, 403L, 404L, 412L}) {
         transport.requests.clear();
-        transport.script.push_back(answer(s, R"({"id":"x","message":"nope"})", {{"x-request-id", "rid-7"}}));
+        transport.script.push_back(
+            answer(s, R"({"id":"x","message":"nope"})", {{"x-request-id", "rid-7"}}));
         const Error e = caught([&] { (void)client.describe_branch(k_id); });
         EXPECT_EQ(transport.requests.size(), 1U) << s;
         EXPECT_NE(e.describe().find("rid-7"), std::string::npos) << e.describe();
@@ -167,14 +177,16 @@ TEST_F(ClientTest, GetRetriesWithBackoffThenSucceeds) {
 TEST_F(ClientTest, RetryAfterIsHonoured) {
     transport.script.push_back(answer(429, "Too Many Requests", {{"retry-after", "2"}}));
     transport.script.push_back(answer(503, R"({"message":"busy"})", {{"retry-after", "120"}}));
-    transport.script.push_back(answer(200, details_json(k_id, "n", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
+    transport.script.push_back(
+        answer(200, details_json(k_id, "n", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
     (void)client.describe_branch(k_id);
     EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{2000}, ms{30000}}));
 }
 
 TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
     for (int i = 0; i < 4; ++i) {
-        transport.script.push_back(answer(503, R"({"id":"r","message":"unavailable"})", {{"x-request-id", "last-503"}}));
+        transport.script.push_back(
+            answer(503, R"({"id":"r","message":"unavailable"})", {{"x-request-id", "last-503"}}));
     }
     const Error e = caught([&] { (void)client.list_branches(); });
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
@@ -223,7 +235,8 @@ TEST_F(ClientTest, MalformedSuccessBodyOnGetIsRetried) {
 
 TEST_F(ClientTest, MalformedBodyEveryTimeIsProtocol) {
     for (int i = 0; i < 4; ++i) {
-        transport.script.push_back(answer(200, R"({"username":"xata"})", {{"x-request-id", "mal-1"}}));
+        transport.script.push_back(
+            answer(200, R"({"username":"xata"})", {{"x-request-id", "mal-1"}}));
     }
     const Error e = caught([&] { (void)client.credentials(k_id); });
     EXPECT_EQ(e.kind(), ErrorKind::Protocol);
@@ -236,9 +249,9 @@ TEST_F(ClientTest, PostIsNeverResent) {
         HttpOutcome outcome;
         bool maybe_created;
     };
-    std::vector<Case> cases = {{dropped(), true},           {timed_out(), true},   {refused(), false},
-                               {answer(500), true},         {answer(502), true},   {answer(503), true},
-                               {answer(504), true},         {answer(429), false}};
+    std::vector<Case> cases = {{dropped(), true},   {timed_out(), true}, {refused(), false},
+                               {answer(500), true}, {answer(502), true}, {answer(503), true},
+                               {answer(504), true}, {answer(429), false}};
     for (auto& c : cases) {
         transport.requests.clear();
         transport.script.push_back(c.outcome);
@@ -252,12 +265,14 @@ TEST_F(ClientTest, PostIsNeverResent) {
 }
 
 TEST_F(ClientTest, CreateOutcomes) {
-    transport.script.push_back(answer(409, R"({"id":"r","message":"branch [sb-x] already exists"})"));
+    transport.script.push_back(
+        answer(409, R"({"id":"r","message":"branch [sb-x] already exists"})"));
     auto o = client.create_branch("sb-x", k_parent, "");
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Conflict);
     EXPECT_NE(o.detail.find("already exists"), std::string::npos);
 
-    transport.script.push_back(answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "7"}}));
+    transport.script.push_back(
+        answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "7"}}));
     o = client.create_branch("sb-x", k_parent, "");
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
     EXPECT_EQ(o.retry_after, ms{7000});
@@ -279,9 +294,11 @@ TEST_F(ClientTest, CreateDefiniteFailuresThrow) {
         long status;
         ErrorKind kind;
     };
-    for (const auto& c : {Case{400, ErrorKind::Protocol}, Case{401, ErrorKind::Auth}, Case{403, ErrorKind::Auth},
-                          Case{404, ErrorKind::NotFound}, Case{412, ErrorKind::Protocol}}) {
-        transport.script.push_back(answer(c.status, R"({"id":"b","message":"m"})", {{"x-request-id", "cr-1"}}));
+    for (const auto& c :
+         {Case{400, ErrorKind::Protocol}, Case{401, ErrorKind::Auth}, Case{403, ErrorKind::Auth},
+          Case{404, ErrorKind::NotFound}, Case{412, ErrorKind::Protocol}}) {
+        transport.script.push_back(
+            answer(c.status, R"({"id":"b","message":"m"})", {{"x-request-id", "cr-1"}}));
         const Error e = caught([&] { (void)client.create_branch("sb-x", k_parent, ""); });
         EXPECT_EQ(e.kind(), c.kind) << c.status;
         EXPECT_EQ(e.operation(), "create branch sb-x");
@@ -291,8 +308,9 @@ TEST_F(ClientTest, CreateDefiniteFailuresThrow) {
 }
 
 TEST_F(ClientTest, FindBranchByNameIsExact) {
-    transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", ""),
-                                                      branch_json(k_id, "sb-x-longer", k_parent)})));
+    transport.script.push_back(
+        answer(200, list_json({branch_json(k_parent, "main", ""),
+                               branch_json(k_id, "sb-x-longer", k_parent)})));
     EXPECT_FALSE(client.find_branch_by_name("sb-x").has_value());
     transport.script.push_back(answer(200, list_json({branch_json(k_id, "sb-x", k_parent)})));
     auto b = client.find_branch_by_name("sb-x");
@@ -301,9 +319,11 @@ TEST_F(ClientTest, FindBranchByNameIsExact) {
 }
 
 TEST_F(ClientTest, TransportErrorMapping) {
-    const Error tls = XataClient::error_from_transport("list", {TransportError::Kind::Tls, "cert bad", false});
+    const Error tls =
+        XataClient::error_from_transport("list", {TransportError::Kind::Tls, "cert bad", false});
     EXPECT_EQ(tls.kind(), ErrorKind::Unavailable);
     EXPECT_NE(tls.hint().find("--cacert"), std::string::npos);
-    const Error c = XataClient::error_from_transport("list", {TransportError::Kind::Connect, "refused", false});
+    const Error c =
+        XataClient::error_from_transport("list", {TransportError::Kind::Connect, "refused", false});
     EXPECT_NE(c.hint().find("XATA_API_BASE_URL"), std::string::npos);
 }

@@ -24,7 +24,8 @@ ErrorKind thrown_kind(F f) {
     return ErrorKind::Internal;
 }
 
-#define EXPECT_PROTOCOL(expr) EXPECT_EQ(thrown_kind([&] { (void)(expr); }), ErrorKind::Protocol) << #expr
+#define EXPECT_PROTOCOL(expr) \
+    EXPECT_EQ(thrown_kind([&] { (void)(expr); }), ErrorKind::Protocol) << #expr
 
 const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_parent = "a0000000000000000000000001";
@@ -32,8 +33,9 @@ const std::string k_parent = "a0000000000000000000000001";
 }  // namespace
 
 TEST(ParseBranchList, ListMetadataShape) {
-    const auto list = parse_branch_list(list_json({branch_json(k_parent, "main", ""),
-                                                   branch_json(k_id, "sb-feat-abc", k_parent, "eu-west-1")}));
+    const auto list =
+        parse_branch_list(list_json({branch_json(k_parent, "main", ""),
+                                     branch_json(k_id, "sb-feat-abc", k_parent, "eu-west-1")}));
     ASSERT_EQ(list.size(), 2U);
     EXPECT_EQ(list[0].id, k_parent);
     EXPECT_EQ(list[0].name, "main");
@@ -48,7 +50,8 @@ TEST(ParseBranchList, ListMetadataShape) {
 
 TEST(ParseBranchList, EmptyAndExtraFields) {
     EXPECT_TRUE(parse_branch_list(R"({"branches":[]})").empty());
-    const auto l = parse_branch_list(R"({"branches":[{"id":"x1","name":"n","future":{"a":1}}],"next":null})");
+    const auto l =
+        parse_branch_list(R"({"branches":[{"id":"x1","name":"n","future":{"a":1}}],"next":null})");
     ASSERT_EQ(l.size(), 1U);
     EXPECT_EQ(l[0].region, "");
     EXPECT_FALSE(l[0].parent_id.has_value());
@@ -72,9 +75,10 @@ TEST(ParseBranchList, BadBodiesAreProtocol) {
 
 TEST(ParseBranchShort, CreateAnswer) {
     // BranchShortMetadata: connectionString may be null on create.
-    const std::string body = R"({"id":")" + k_id + R"(","name":"sb-x","parentID":")" + k_parent +
-                             R"(","createdAt":"2025-05-01T10:20:30Z","updatedAt":"2025-05-01T10:20:30Z",)"
-                             R"("connectionString":null,"region":"us-east-1","publicAccess":false,"description":""})";
+    const std::string body =
+        R"({"id":")" + k_id + R"(","name":"sb-x","parentID":")" + k_parent +
+        R"(","createdAt":"2025-05-01T10:20:30Z","updatedAt":"2025-05-01T10:20:30Z",)"
+        R"("connectionString":null,"region":"us-east-1","publicAccess":false,"description":""})";
     const Branch b = parse_branch_short(body);
     EXPECT_EQ(b.id, k_id);
     EXPECT_EQ(b.name, "sb-x");
@@ -111,8 +115,9 @@ TEST(ParseBranchDetails, EveryStatusType) {
 }
 
 TEST(ParseBranchDetails, Fields) {
-    const auto d = parse_branch_details(details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_TRANSIENT", 2, 1,
-                                                     "postgresql://u:p@" + k_id + ".gw.example:5432/xata?sslmode=require"));
+    const auto d = parse_branch_details(
+        details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_TRANSIENT", 2, 1,
+                     "postgresql://u:p@" + k_id + ".gw.example:5432/xata?sslmode=require"));
     EXPECT_EQ(d.branch.id, k_id);
     EXPECT_EQ(d.branch.parent_id.value_or(""), k_parent);
     EXPECT_EQ(d.status.phase, "Setting up primary");
@@ -121,7 +126,8 @@ TEST(ParseBranchDetails, Fields) {
     ASSERT_TRUE(d.connection_string.has_value());
     EXPECT_NE(d.connection_string->find(".gw.example"), std::string::npos);
 
-    const auto h = parse_branch_details(details_json(k_id, "sb-x", "", "STATUS_TYPE_HIBERNATED", 0, 0));
+    const auto h =
+        parse_branch_details(details_json(k_id, "sb-x", "", "STATUS_TYPE_HIBERNATED", 0, 0));
     EXPECT_FALSE(h.connection_string.has_value());  // null
     EXPECT_FALSE(h.branch.parent_id.has_value());
     EXPECT_EQ(h.status.instance_count, 0);
@@ -142,7 +148,8 @@ TEST(ParseBranchDetails, MissingStatusIsProtocol) {
     EXPECT_PROTOCOL(parse_branch_details(R"({"id":"x","name":"n","status":"HEALTHY"})"));
     EXPECT_PROTOCOL(parse_branch_details(R"({"id":"x","name":"n","status":{}})"));
     EXPECT_PROTOCOL(parse_branch_details(R"({"id":"x","name":"n","status":{"statusType":5}})"));
-    EXPECT_PROTOCOL(parse_branch_details(R"({"name":"n","status":{"statusType":"STATUS_TYPE_HEALTHY"}})"));
+    EXPECT_PROTOCOL(
+        parse_branch_details(R"({"name":"n","status":{"statusType":"STATUS_TYPE_HEALTHY"}})"));
     EXPECT_PROTOCOL(parse_branch_details("<!DOCTYPE html><html><title>504</title></html>"));
 }
 
@@ -163,11 +170,13 @@ TEST(ParseCredentials, HostedShape) {
     EXPECT_EQ(c.host.value_or(""), "abc.us-east-1.xata.tech");
     EXPECT_EQ(c.port.value_or(0), 5432);
     EXPECT_EQ(c.database.value_or(""), "xata");
-    EXPECT_EQ(c.connection_string.value_or(""), "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata");
+    EXPECT_EQ(c.connection_string.value_or(""),
+              "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata");
 }
 
 TEST(ParseCredentials, NullsAndOddPorts) {
-    auto c = parse_credentials(R"({"username":"u","password":"p","hostname":null,"port":null,"dbname":null,"connectionString":null})");
+    auto c = parse_credentials(
+        R"({"username":"u","password":"p","hostname":null,"port":null,"dbname":null,"connectionString":null})");
     EXPECT_FALSE(c.host.has_value());
     EXPECT_FALSE(c.port.has_value());
     EXPECT_FALSE(c.database.has_value());
@@ -204,8 +213,10 @@ TEST(ParseErrorBody, JsonPlainAndHtml) {
     EXPECT_EQ(e.id, "");
     EXPECT_EQ(e.message, "Too Many Requests");
 
-    e = parse_error_body("<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n"
-                         "<hr><center>nginx</center>\n</body>\n</html>\n");
+    e = parse_error_body(
+        "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad "
+        "Gateway</h1></center>\n"
+        "<hr><center>nginx</center>\n</body>\n</html>\n");
     EXPECT_EQ(e.id, "");
     EXPECT_EQ(e.message.find('<'), std::string::npos) << e.message;
     EXPECT_EQ(e.message.find('\n'), std::string::npos) << e.message;
@@ -241,8 +252,9 @@ TEST(ParseTimestamp, Table) {
 TEST(MakeBodies, ExactJson) {
     EXPECT_EQ(make_create_body("sb-x", k_parent, ""),
               R"({"mode":"inherit","name":"sb-x","parentID":")" + k_parent + R"("})");
-    EXPECT_EQ(make_create_body("sb-x", "p1", "made by xbranch"),
-              R"({"description":"made by xbranch","mode":"inherit","name":"sb-x","parentID":"p1"})");
+    EXPECT_EQ(
+        make_create_body("sb-x", "p1", "made by xbranch"),
+        R"({"description":"made by xbranch","mode":"inherit","name":"sb-x","parentID":"p1"})");
     // Quotes and control characters are escaped.
     const auto odd = nlohmann::json::parse(make_create_body("a\"b\\c\n", "p", ""));
     EXPECT_EQ(odd["name"], "a\"b\\c\n");
