@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xbranch/clock.hpp"
+#include "xbranch/error.hpp"
 #include "xbranch/http.hpp"
 
 namespace xbranch::test {
@@ -155,6 +156,18 @@ inline std::string details_json(const std::string& id, const std::string& name,
            cs + R"(,"status":{"statusType":")" + status_type + R"(","status":")" + phase +
            R"(","instanceCount":)" + std::to_string(instances) + R"(,"instanceReadyCount":)" +
            std::to_string(ready) + R"(,"lastUpdated":"2025-05-01T10:20:31Z"}})";
+}
+
+// The xbranch::Error that f throws; a test failure when it throws none.
+template <typename F>
+Error caught(F f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no xbranch::Error thrown";
+    return Error(ErrorKind::Internal, "none");
 }
 
 }  // namespace xbranch::test

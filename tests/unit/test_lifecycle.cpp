@@ -153,16 +153,6 @@ class LifecycleTest : public ::testing::Test {
         const auto all = calls();
         return std::find(all.begin(), all.end(), c) != all.end();
     }
-    template <typename F>
-    Error caught(F f) {
-        try {
-            f();
-        } catch (const Error& e) {
-            return e;
-        }
-        ADD_FAILURE() << "no xbranch::Error thrown";
-        return Error(ErrorKind::Internal, "none");
-    }
 
     FakeClock clock;
     FakeTransport transport{&clock};

@@ -36,17 +36,6 @@ class ClientTest : public ::testing::Test {
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
 };
 
-template <typename F>
-Error caught(F f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no xbranch::Error thrown";
-    return Error(ErrorKind::Internal, "none");
-}
-
 }  // namespace
 
 TEST_F(ClientTest, ListRequestShape) {
