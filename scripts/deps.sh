@@ -10,7 +10,7 @@ libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
 libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libpq-dev
 libgtest-dev libgmock-dev libbenchmark-dev
 postgresql-15 postgresql-client-15 python3 python3-yaml python3-jsonschema
-curl jq openssl clang-14 clang-format libclang-rt-14-dev util-linux procps"
+curl jq openssl ccache clang-14 clang-format libclang-rt-14-dev util-linux procps"
 if [ "${1:-}" = "--image" ]; then
     pkgs="$pkgs buildah debootstrap"
 fi
