@@ -214,10 +214,10 @@ std::optional<std::size_t> parse_decimal(const std::string& s, std::size_t max) 
 }
 
 // A chunk-size line: hex digits, optionally followed by ";extension".
-// More than 15 digits cannot be a chunk this server would take.
+// Sizes saturate at k_max_body + 1, so no size can wrap around.
 std::optional<std::size_t> parse_chunk_size(const std::string& line) {
     const std::string digits = trim(line.substr(0, line.find(';')));
-    if (digits.empty() || digits.size() > 15) {
+    if (digits.empty()) {
         return std::nullopt;
     }
     std::size_t n = 0;
@@ -226,7 +226,7 @@ std::optional<std::size_t> parse_chunk_size(const std::string& line) {
         if (v < 0) {
             return std::nullopt;
         }
-        n = n * 16 + static_cast<std::size_t>(v);
+        n = std::min(n * 16 + static_cast<std::size_t>(v), k_max_body + 1);
     }
     return n;
 }
@@ -439,6 +439,8 @@ std::string status_reason(int status) {
             return "Unprocessable Entity";
         case 429:
             return "Too Many Requests";
+        case 431:
+            return "Request Header Fields Too Large";
         case 500:
             return "Internal Server Error";
         case 501:
