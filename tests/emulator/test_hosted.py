@@ -2,6 +2,8 @@
 (404 on Xata Core), the branch caps, descriptions (describe only, never
 the list), publicAccess, and the PATCH refusals 409 and 403."""
 
+import shutil
+
 from emu_common import EmulatorTestCase, harness
 
 LIMIT_FIELDS = {"maxDescriptionLength", "maxBranchesPerProject", "maxInstancesPerBranch",
@@ -57,6 +59,7 @@ class DescriptionAndAccessTest(EmulatorTestCase):
 
     def tearDown(self):
         self.emu.stop()
+        shutil.rmtree(self.emu.tmp, ignore_errors=True)
 
     def listed(self, bid):
         return [b for b in self.emu.api("GET", "/branches").json()["branches"] if b["id"] == bid][0]
@@ -136,6 +139,7 @@ class PatchRefusalsTest(EmulatorTestCase):
 
     def tearDown(self):
         self.emu.stop()
+        shutil.rmtree(self.emu.tmp, ignore_errors=True)
 
     def refused_then_done(self, status, message):
         self.emu.set_faults([{"method": "PATCH", "path": "/branches/[^/]+$", "kind": "status",

@@ -3,6 +3,7 @@ bodies, the body limit, malformed requests, keep-alive, 100-continue and
 connections dropped before any byte."""
 
 import json
+import shutil
 import socket
 import time
 
@@ -22,6 +23,7 @@ class RawHttpTest(EmulatorTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.emu.stop()
+        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
 
     def setUp(self):
         self.emu.set_faults([])
