@@ -1,113 +1,37 @@
-// The emulated Xata project: branches, their readiness timeline, auth,
-// injected faults, rate limiting, the request log and the admin API.
+// The emulated Xata project: branches and their readiness timeline, auth,
+// the API and admin route tables, the request log and the password lag.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "branch.hpp"
+#include "branch_json.hpp"
+#include "faults.hpp"
 #include "http_server.hpp"
+#include "options.hpp"
 #include "pg_backend.hpp"
 #include "util.hpp"
 
 namespace emu {
 
-struct Options {
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 0;
-    std::string port_file;
-    std::string api_key;
-    std::string readonly_key;
-    std::string org = "emuorg";
-    std::string project = "prj_emulator00000000000000000";
-    std::string root_branch = "main";
-    std::string pg;  // empty: memory mode
-    std::string pg_public_host;
-    int pg_public_port = 0;
-    std::string db_prefix = "emu_";
-    std::string seed_sql_file;
-    std::string credentials_shape = "hosted";
-    std::string password_style = "plain";
-    long hibernated_ms = 100;
-    long transient_ms = 200;
-    long max_branches = 100;
-    std::uint64_t seed = 1;
-    double fault_rate = 0;
-    long rate_limit = 0;  // 0: unlimited
-    bool drop_on_exit = false;
-    bool quiet = false;
-};
-
-enum class Behavior { normal, fault, never_ready, stay_hibernated, no_credentials };
-
-struct FaultRule {
-    std::string method;  // empty: any
-    std::string path_text;
-    std::regex path;
-    std::string kind;
-    int status = 0;
-    std::string retry_after;
-    long delay_ms = 0;
-    long times = 1;  // 0: always
-    long after = 0;
-    std::string field;  // missing_field: which top-level field to drop
-    long seen = 0;
-    long fired = 0;
-};
-
-using Clock = std::chrono::steady_clock;
-
-struct Branch {
-    std::string id;
-    std::string name;
-    std::optional<std::string> description;
-    std::optional<std::string> parent_id;
-    bool root = false;
-    std::chrono::system_clock::time_point created_at;
-    std::chrono::system_clock::time_point updated_at;
-    std::optional<std::chrono::system_clock::time_point> deleted_at;
-    Clock::time_point born;
-    long hibernated_ms = 0;
-    long transient_ms = 0;
-    Behavior behavior = Behavior::normal;
-    int no_credentials_status = 503;
-    long no_credentials_left = 3;  // 0 with no_credentials: forever
-    bool forced_ready = false;
-    bool hibernating = false;  // PATCH hibernate:true, or stay_hibernated
-    std::optional<Clock::time_point> woken;
-    bool scale_to_zero = true;
-    long inactivity_minutes = 30;
-    std::string database;
-    std::string role;
-    std::string password;
-    // PostgreSQL work: "creating", "ready", "failed", "dropped", "none"
-    std::string db_state = "none";
-    std::string db_error;
-    bool drop_requested = false;
-    // Copies from this branch's database, and its drop, take turns.
-    std::shared_ptr<std::mutex> copy_lock = std::make_shared<std::mutex>();
-};
-
-struct StatusView {
-    std::string status_type;
-    std::string phase;
-    int instance_count = 0;
-    int ready_count = 0;
-};
-
 class Emulator {
   public:
     explicit Emulator(Options opts);
     ~Emulator();
+    Emulator(const Emulator&) = delete;
+    Emulator& operator=(const Emulator&) = delete;
+    Emulator(Emulator&&) = delete;
+    Emulator& operator=(Emulator&&) = delete;
 
     // Creates the root branch (and its database); false with a message.
     bool init(std::string& error);
@@ -121,56 +45,98 @@ class Emulator {
         nlohmann::json body;  // null: no body (204)
         std::vector<std::pair<std::string, std::string>> headers;
     };
+    // One matched call: the request, {name} path parameters, the parsed
+    // body of an admin POST.
+    struct Call {
+        const HttpRequest& req;
+        std::map<std::string, std::string> params;
+        nlohmann::json body;
+        [[nodiscard]] const std::string& id() const { return params.at("id"); }
+    };
+    using Handler = Answer (Emulator::*)(const Call&);
+    struct Route {
+        const char* method;
+        std::vector<std::string> pattern;  // path segments; "{id}" matches any
+        Handler handler;
+    };
 
-    HttpResponse handle_admin(const HttpRequest& req);
+    static const std::vector<Route>& api_routes();
+    static const std::vector<Route>& admin_routes();
+    Answer dispatch(const std::vector<Route>& routes, const HttpRequest& req,
+                    const std::vector<std::string>& segments, nlohmann::json body);
+
     HttpResponse handle_api(const HttpRequest& req);
-    Answer route(const HttpRequest& req, const std::string& request_id, bool& performed);
-    Answer list_branches();
-    Answer create_branch(const HttpRequest& req);
-    Answer describe_branch(const std::string& id);
-    Answer patch_branch(const std::string& id, const HttpRequest& req);
-    Answer delete_branch(const std::string& id);
-    Answer credentials(const std::string& id, const HttpRequest& req);
-    Answer project();
+    HttpResponse handle_admin(const HttpRequest& req);
+    std::optional<Answer> authorize(const HttpRequest& req, std::vector<std::string>& rest) const;
+    void record(const HttpRequest& req, const HttpResponse& res, std::uint64_t seq,
+                const std::string& rid, const std::string& fault_name, long ms);
 
-    // Callers hold mu_.
+    // API calls (emulator.cpp).
+    Answer project(const Call& c);
+    Answer limits(const Call& c);
+    Answer list_branches(const Call& c);
+    Answer create_branch(const Call& c);
+    Answer describe_branch(const Call& c);
+    Answer patch_branch(const Call& c);
+    Answer delete_branch(const Call& c);
+    Answer credentials(const Call& c);
+
+    // Admin calls (admin.cpp).
+    Answer admin_health(const Call& c);
+    Answer admin_requests(const Call& c);
+    Answer admin_clear_requests(const Call& c);
+    Answer admin_branches(const Call& c);
+    Answer admin_config(const Call& c);
+    Answer admin_set_config(const Call& c);
+    Answer admin_faults(const Call& c);
+    Answer admin_set_faults(const Call& c);
+    Answer admin_next_behavior(const Call& c);
+    Answer admin_behavior(const Call& c);
+    Answer admin_mark_ready(const Call& c);
+    Answer admin_password_lag(const Call& c);
+    nlohmann::json config_json() const;
+
+    // Callers hold m_mu.
     Branch* find_active(const std::string& id);
+    Branch* find_any(const std::string& id);
     StatusView status_of(const Branch& b, Clock::time_point now) const;
-    nlohmann::json short_json(const Branch& b) const;
-    nlohmann::json list_json(const Branch& b) const;
-    nlohmann::json full_json(const Branch& b, Clock::time_point now) const;
-    nlohmann::json admin_json(const Branch& b, Clock::time_point now) const;
+    // status_of, and notes the first moment the branch is HEALTHY.
+    StatusView observe(Branch& b, Clock::time_point now);
+    nlohmann::json json_of(const Branch& b, BranchShape shape, Clock::time_point now) const;
     std::string new_branch_id();
     std::string db_name_for(const std::string& name, const std::string& id) const;
     std::string connection_string(const Branch& b, bool core_shape) const;
-    std::string request_id();
+    std::string new_password();
 
+    std::string request_id();
     void start_child_work(const std::string& id);
     void drop_branch_db(const std::string& id);
+    // The password lag's ticker: sets served passwords that are due.
+    void tick_passwords();
     void log_line(const std::string& line) const;
 
-    Options opts_;
-    std::unique_ptr<PgBackend> pg_;
-    std::string pg_host_;
-    int pg_port_ = 0;
-    std::string seed_sql_;
+    Options m_opts;
+    FaultLayer m_faults;
+    std::unique_ptr<PgBackend> m_pg;
+    std::string m_pg_host;
+    int m_pg_port = 0;
+    std::string m_seed_sql;
 
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<std::unique_ptr<Branch>> branches_;
-    std::optional<Behavior> next_behavior_;
-    int next_no_credentials_status_ = 503;  // with next_behavior_ no_credentials
-    long next_no_credentials_count_ = 3;
-    std::vector<FaultRule> faults_;
-    nlohmann::json requests_ = nlohmann::json::array();
-    std::uint64_t seq_ = 0;
-    Rng id_rng_;
-    Rng fault_rng_;
-    Rng rate_rng_;
-    std::deque<Clock::time_point> window_;
-    std::vector<std::string> pending_role_drops_;
-    int workers_ = 0;
-    std::chrono::system_clock::time_point project_created_;
+    mutable std::mutex m_mu;
+    std::condition_variable m_cv;
+    std::vector<std::unique_ptr<Branch>> m_branches;
+    std::optional<Behavior> m_next_behavior;
+    int m_next_no_credentials_status = 503;  // with m_next_behavior no_credentials
+    long m_next_no_credentials_count = 3;
+    nlohmann::json m_requests = nlohmann::json::array();
+    std::uint64_t m_seq = 0;
+    Rng m_id_rng;
+    std::deque<Clock::time_point> m_recent_creates;  // the last hour's
+    std::vector<std::string> m_pending_role_drops;
+    int m_workers = 0;
+    bool m_stopping = false;
+    std::thread m_ticker;
+    std::chrono::system_clock::time_point m_project_created;
 };
 
 }  // namespace emu

@@ -58,7 +58,7 @@ class HttpServer {
 
     // Binds and listens; returns false with a message on failure.
     bool listen(const std::string& host, std::uint16_t port, std::string& error);
-    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] std::uint16_t port() const { return m_port; }
 
     // Starts the accept loop in a thread.
     void start();
@@ -69,16 +69,16 @@ class HttpServer {
     void accept_loop();
     void serve(int fd);
 
-    HttpHandler handler_;
-    int listen_fd_ = -1;
-    int wake_pipe_[2] = {-1, -1};
-    std::uint16_t port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::map<int, bool> open_fds_;  // fd -> busy answering a request
+    HttpHandler m_handler;
+    int m_listen_fd = -1;
+    int m_wake_pipe[2] = {-1, -1};
+    std::uint16_t m_port = 0;
+    std::atomic<bool> m_stopping{false};
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    std::map<int, bool> m_open_fds;  // fd -> busy answering a request
     void set_busy(int fd, bool busy);
-    int live_threads_ = 0;
+    int m_live_threads = 0;
 };
 
 std::string status_reason(int status);

@@ -133,7 +133,7 @@ $emu$;
 }  // namespace
 
 bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
-    Conn c = connect(conninfo_, "", error);
+    Conn c = connect(m_conninfo, "", error);
     if (!c)
         return false;
     const char* h = PQhost(c.get());
@@ -150,7 +150,7 @@ bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
 
 std::string PgBackend::create_role(const std::string& role, const std::string& password) const {
     std::string err;
-    Conn c = connect(conninfo_, "", err);
+    Conn c = connect(m_conninfo, "", err);
     if (!c)
         return err;
     return exec(c.get(), "CREATE ROLE " + ident(c.get(), role) + " LOGIN PASSWORD " +
@@ -160,7 +160,7 @@ std::string PgBackend::create_role(const std::string& role, const std::string& p
 // Only the owner (and superusers) may connect to a branch database.
 std::string PgBackend::lock_down(const std::string& db, const std::string& role) const {
     std::string err;
-    Conn c = connect(conninfo_, "", err);
+    Conn c = connect(m_conninfo, "", err);
     if (!c)
         return err;
     const std::string d = ident(c.get(), db);
@@ -170,7 +170,7 @@ std::string PgBackend::lock_down(const std::string& db, const std::string& role)
 
 std::string PgBackend::give_everything_to(const std::string& db, const std::string& role) const {
     std::string err;
-    Conn c = connect(conninfo_, db, err);
+    Conn c = connect(m_conninfo, db, err);
     if (!c)
         return err;
     std::string sql = kGiveEverything;
@@ -185,7 +185,7 @@ std::string PgBackend::create_root(const std::string& db, const std::string& rol
         return e;
     {
         std::string err;
-        Conn c = connect(conninfo_, "", err);
+        Conn c = connect(m_conninfo, "", err);
         if (!c)
             return err;
         if (auto e = exec(c.get(), "CREATE DATABASE " + ident(c.get(), db) + " OWNER " +
@@ -198,7 +198,7 @@ std::string PgBackend::create_root(const std::string& db, const std::string& rol
         return e;
     if (!seed_sql.empty()) {
         std::string err;
-        Conn c = connect(conninfo_, db, err);
+        Conn c = connect(m_conninfo, db, err);
         if (!c)
             return err;
         if (auto e = exec(c.get(), seed_sql); !e.empty())
@@ -212,7 +212,7 @@ std::string PgBackend::create_child(const std::string& parent_db, const std::str
     if (auto e = create_role(role, password); !e.empty())
         return e;
     std::string err;
-    Conn c = connect(conninfo_, "", err);
+    Conn c = connect(m_conninfo, "", err);
     if (!c)
         return err;
     const std::string create = "CREATE DATABASE " + ident(c.get(), db) + " TEMPLATE " +
@@ -255,7 +255,7 @@ std::string PgBackend::create_child(const std::string& parent_db, const std::str
 
 std::string PgBackend::drop_branch(const std::string& db, const std::string& role) const {
     std::string err;
-    Conn c = connect(conninfo_, "", err);
+    Conn c = connect(m_conninfo, "", err);
     if (!c)
         return err;
     if (auto e = exec(c.get(), "DROP DATABASE IF EXISTS " + ident(c.get(), db) + " WITH (FORCE)");
@@ -267,10 +267,20 @@ std::string PgBackend::drop_branch(const std::string& db, const std::string& rol
 
 std::string PgBackend::drop_role(const std::string& role) const {
     std::string err;
-    Conn c = connect(conninfo_, "", err);
+    Conn c = connect(m_conninfo, "", err);
     if (!c)
         return err;
     return exec(c.get(), "DROP ROLE IF EXISTS " + ident(c.get(), role));
+}
+
+std::string PgBackend::set_password(const std::string& role, const std::string& password) const {
+    std::string err;
+    Conn c = connect(m_conninfo, "", err);
+    if (!c) {
+        return err;
+    }
+    return exec(c.get(),
+                "ALTER ROLE " + ident(c.get(), role) + " PASSWORD " + literal(c.get(), password));
 }
 
 }  // namespace emu

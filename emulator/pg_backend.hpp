@@ -9,7 +9,7 @@ namespace emu {
 
 class PgBackend {
   public:
-    explicit PgBackend(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+    explicit PgBackend(std::string conninfo) : m_conninfo(std::move(conninfo)) {}
 
     // Connects once; reports where the server is (host is empty for a unix
     // socket) and checks that the user is a superuser.
@@ -23,13 +23,15 @@ class PgBackend {
     // Terminates the database's sessions, drops it, then the role.
     std::string drop_branch(const std::string& db, const std::string& role) const;
     std::string drop_role(const std::string& role) const;
+    // ALTER ROLE ... PASSWORD: the password lag ends (or starts) with it.
+    std::string set_password(const std::string& role, const std::string& password) const;
 
   private:
     std::string give_everything_to(const std::string& db, const std::string& role) const;
     std::string create_role(const std::string& role, const std::string& password) const;
     std::string lock_down(const std::string& db, const std::string& role) const;
 
-    std::string conninfo_;
+    std::string m_conninfo;
 };
 
 }  // namespace emu

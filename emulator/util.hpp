@@ -12,15 +12,15 @@ namespace emu {
 // library's distributions, so one seed gives one sequence everywhere.
 class Rng {
   public:
-    explicit Rng(std::uint64_t seed) : engine_(seed) {}
-    std::uint64_t next() { return engine_(); }
+    explicit Rng(std::uint64_t seed) : m_engine(seed) {}
+    std::uint64_t next() { return m_engine(); }
     // Uniform in [0, 1).
     double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     // Uniform in [0, n); n > 0.
     std::uint64_t below(std::uint64_t n) { return next() % n; }
 
   private:
-    std::mt19937_64 engine_;
+    std::mt19937_64 m_engine;
 };
 
 // RFC 3339 in UTC with microseconds, e.g. 2025-05-05T10:00:00.123456Z.

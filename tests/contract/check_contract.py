@@ -26,7 +26,11 @@ departs from the document":
   - 409 from POST /branches (duplicate active name);
   - the hosted service's extra credentials fields: hostname, port, dbname,
     connectionString;
-  - status.lifecycle never set (it is optional, so nothing to allow).
+  - status.lifecycle never set (it is optional, so nothing to allow);
+  - GET /organizations/{org}/projects/{project}/limits (hosted service only,
+    "More facts"): not in the document; 200 with integer
+    maxBranchesPerProject and maxBranchesPerHour (at least 1), or 404 (Xata
+    Core) with the error body.
 
 `check_contract.py --self-test` feeds deliberately wrong answers and checks
 they are flagged (and that the allowed departures are not).
@@ -45,6 +49,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 HOSTED_CREDENTIAL_FIELDS = {"hostname": {"type": "string"}, "port": {"type": "integer"},
                             "dbname": {"type": "string"}, "connectionString": {"type": "string"}}
+LIMITS_PATH = re.compile(r"^/organizations/[^/]+/projects/[^/]+/limits$")
+ERROR_BODY = {"type": "object", "required": ["id", "message"],
+              "properties": {"id": {"type": "string"}, "message": {"type": "string"}}}
+LIMITS_BODY = {"type": "object", "required": ["maxBranchesPerProject", "maxBranchesPerHour"],
+               "properties": {"maxBranchesPerProject": {"type": "integer", "minimum": 1},
+                              "maxBranchesPerHour": {"type": "integer", "minimum": 1}}}
 DROP_KEYS = {"discriminator", "deprecated", "example", "examples", "xml", "externalDocs", "readOnly",
              "writeOnly", "format", "title", "description"}
 
@@ -183,6 +193,9 @@ class Checker:
         headers = {k.lower(): v for k, v in (r.get("requestHeaders") or {}).items()}
         by_xbranch = headers.get("user-agent", "").startswith("xbranch/")
         found = self.c.find(method, path)
+        if found is None and method == "GET" and LIMITS_PATH.match(path):
+            self.check_limits(where, r, status)
+            return
         if found is None:
             if by_xbranch:
                 self.problem(where, "no such operation in the document")
@@ -259,6 +272,29 @@ class Checker:
                 self.departure("instanceCount 0 while HIBERNATED")
                 continue
             self.problem(where, "answer: %s at %s" % (e.message, path))
+
+    def check_limits(self, where, r, status):
+        """The hosted service's project limits (a documented departure)."""
+        self.departure("GET /limits (hosted only)")
+        key = "GET /limits (departure)"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if (r.get("requestBody") or "").strip():
+            self.problem(where, "a body on an operation that takes none")
+        if status == 0:
+            self.problem(where, "no answer, yet no fault was injected")
+            return
+        if status not in (200, 401, 403, 404, 429) and status < 500:
+            self.problem(where, "status %d is not an answer of GET /limits" % status)
+            return
+        try:
+            body = json.loads(r.get("responseBody") or "")
+        except ValueError as e:
+            if status == 429:
+                return  # the gateway's plain-text 429
+            self.problem(where, "answer is not JSON: %s" % e)
+            return
+        for e in self.validate(LIMITS_BODY if status == 200 else ERROR_BODY, body):
+            self.problem(where, "answer: %s at %s" % (e.message, list(e.absolute_path)))
 
     @staticmethod
     def allowed_hibernated_zero(body, path, error):
@@ -382,6 +418,25 @@ def self_test():
         ("credentials without password",
          _req("GET", P + "/" + BID + "/credentials", 200, {"username": "u"}, query="username=xata"), True),
         ("answer not JSON", _req("GET", P + "/" + BID, 200, "<html>"), True),
+        ("hosted limits (departure)", _req("GET", P.rsplit("/", 1)[0] + "/limits", 200,
+                                           {"maxBranchesPerProject": 100, "maxBranchesPerHour": 50,
+                                            "maxStorageGBPerBranch": 0}), False),
+        ("limits without maxBranchesPerHour", _req("GET", P.rsplit("/", 1)[0] + "/limits", 200,
+                                                   {"maxBranchesPerProject": 100}), True),
+        ("limits with a text cap", _req("GET", P.rsplit("/", 1)[0] + "/limits", 200,
+                                        {"maxBranchesPerProject": "100", "maxBranchesPerHour": 5}), True),
+        ("limits 404 on Xata Core (departure)", _req("GET", P.rsplit("/", 1)[0] + "/limits", 404,
+                                                     {"id": "r", "message": "not found"}), False),
+        ("limits 404 without a message", _req("GET", P.rsplit("/", 1)[0] + "/limits", 404, {"id": "r"}), True),
+        ("limits 400", _req("GET", P.rsplit("/", 1)[0] + "/limits", 400, {"id": "r", "message": "x"}), True),
+        ("PATCH 409 modified concurrently", _req("PATCH", P + "/" + BID, 409,
+                                                 {"id": "r", "message": "branch [x] was modified "
+                                                  "concurrently, please retry"}, {"hibernate": False}), False),
+        ("PATCH 403 update unavailable", _req("PATCH", P + "/" + BID, 403,
+                                              {"id": "r", "message": "Branch [x] update is temporarily "
+                                               "unavailable"}, {"description": "xb1 abc"}), False),
+        ("PATCH with a bad description", _req("PATCH", P + "/" + BID, 200, good_short,
+                                              {"description": "_bad"}), True),
         ("unknown operation", _req("PUT", P + "/" + BID, 200, {}), True),
         ("401 error body", _req("GET", P, 401, {"id": "r", "message": "invalid token"}), False),
         ("401 without message", _req("GET", P, 401, {"id": "r"}), True),

@@ -160,7 +160,7 @@ class ApiTest(EmulatorTestCase):
         self.assertEqual(self.emu.create_branch("sb-1").status, 201)
         self.assertEqual(self.emu.create_branch("sb-2").status, 201)
         body = self.assert_error(self.emu.create_branch("sb-3"), 400)
-        self.assertIn("maximum", body["message"])
+        self.assertEqual(body["message"], "project [%s] has too many branches" % self.emu.project)
         # Deleted ones do not count.
         sb1 = [b for b in self.emu.branches() if b["name"] == "sb-1"][0]["id"]
         self.assertEqual(self.emu.api("DELETE", "/branches/" + sb1).status, 204)

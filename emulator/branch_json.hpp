@@ -1,0 +1,23 @@
+// The one builder of every JSON shape a branch has: the create/PATCH
+// answer, a list item, the describe answer and the admin view.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "branch.hpp"
+
+namespace emu {
+
+enum class BranchShape {
+    created,    // POST and PATCH answers (short metadata)
+    listed,     // an item of GET /branches: no description, no status
+    described,  // GET /branches/{id}: status, configuration, description
+    admin,      // GET /_emulator/branches
+};
+
+// connection_string: a string or null, as the credentials shape decides
+// (used by created and described).
+nlohmann::json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
+                           const nlohmann::json& connection_string);
+
+}  // namespace emu
