@@ -43,7 +43,8 @@ void github_write_outputs(const CreateResult& result, const Environment& env) {
     // stay intact, and a reader never sees half an entry of ours.
     const int fd = ::open(path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        throw Error(ErrorKind::Io, "cannot open GITHUB_OUTPUT " + *path + ": " + std::strerror(errno))
+        throw Error(ErrorKind::Io,
+                    "cannot open GITHUB_OUTPUT " + *path + ": " + std::strerror(errno))
             .with_hint("GITHUB_OUTPUT must name a writable file (the runner sets it)");
     }
     const char* p = text.data();

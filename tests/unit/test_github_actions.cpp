@@ -70,13 +70,15 @@ TEST(GithubActions, NoMaskLineCarriesARawNewline) {
 
 TEST(GithubActions, OutputEntryUsesTheHeredocForm) {
     ScriptedDelimiters d{{"DELIM"}};
-    EXPECT_EQ(output_entry("branch-id", "br_123", std::ref(d)), "branch-id<<DELIM\nbr_123\nDELIM\n");
+    EXPECT_EQ(output_entry("branch-id", "br_123", std::ref(d)),
+              "branch-id<<DELIM\nbr_123\nDELIM\n");
     EXPECT_EQ(output_entry("empty", "", std::ref(d)), "empty<<DELIM\n\nDELIM\n");
 }
 
 TEST(GithubActions, OutputEntryKeepsMultiLineValues) {
     ScriptedDelimiters d{{"EOF_X"}};
-    EXPECT_EQ(output_entry("notes", "one\ntwo\n", std::ref(d)), "notes<<EOF_X\none\ntwo\n\nEOF_X\n");
+    EXPECT_EQ(output_entry("notes", "one\ntwo\n", std::ref(d)),
+              "notes<<EOF_X\none\ntwo\n\nEOF_X\n");
 }
 
 TEST(GithubActions, DelimiterFoundInTheValueIsDrawnAgain) {
