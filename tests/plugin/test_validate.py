@@ -284,5 +284,59 @@ class Entrypoint(unittest.TestCase):
         self.assertEqual(self.run_entry("#!/bin/sh\nset -eu\necho text \"$1\"\n", "y"), "text y")
 
 
+class ProvisionScript(unittest.TestCase):
+    """The create step's script with a fake xbranch that prints its
+    arguments: which flags each param turns into, and the output folder."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+        (self.d / "bin").mkdir()
+        fake = self.d / "bin" / "xbranch"
+        fake.write_text('#!/bin/sh\necho "$*"\n')
+        fake.chmod(0o755)
+        step = next(s for s in expanded_plugin()["spec"]["create"] if s["name"] == "provision")
+        self.script_text = step["script"]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_script(self, out_dir, env=None, seed=None):
+        seed_path = self.d / "seed.sql"
+        if seed is not None:
+            seed_path.write_text(seed)
+        text = self.script_text.replace("/outputs", str(out_dir)).replace("/inputs/seed.sql", str(seed_path))
+        path = self.d / "provision.sh"
+        path.write_text(text)
+        path.chmod(0o755)
+        e = {"PATH": f"{self.d / 'bin'}:/usr/bin:/bin", **(env or {})}
+        return subprocess.run([str(path)], capture_output=True, text=True, env=e, timeout=30)
+
+    def test_empty_params_pass_no_flags_and_the_folder_is_made(self):
+        out = self.d / "outputs"
+        p = self.run_script(out, {"PARENT_BRANCH": "", "BRANCH_DATABASE": "", "BRANCH_TTL": "",
+                                  "BRANCH_ENDPOINT": ""}, seed="")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), f"create --output-dir {out} --output json")
+        self.assertTrue(out.is_dir())
+
+    def test_each_param_becomes_its_flag(self):
+        p = self.run_script(self.d / "o", {"PARENT_BRANCH": "staging", "BRANCH_DATABASE": "app",
+                                           "BRANCH_TTL": "2h", "BRANCH_ENDPOINT": "pooler",
+                                           "XBRANCH_SSLMODE": "verify-full"}, seed="select 1;")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(),
+                         f"create --output-dir {self.d / 'o'} --output json --parent staging --database app "
+                         f"--sql {self.d / 'seed.sql'} --ttl 2h --endpoint pooler --sslmode verify-full")
+
+    def test_unmakeable_output_folder_fails_with_exit_9_and_says_why(self):
+        blocker = self.d / "file"
+        blocker.write_text("not a folder")
+        p = self.run_script(blocker / "outputs")
+        self.assertEqual(p.returncode, 9)
+        self.assertIn(f"cannot create or write the output folder {blocker / 'outputs'}", p.stderr)
+        self.assertEqual(p.stdout, "")  # xbranch never ran
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
