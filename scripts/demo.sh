@@ -100,10 +100,12 @@ say "xbranch delete --sandbox demo   (what the plugin runs when the sandbox ends
 
 say "Done. To do the same against the real Xata service:"
 cat <<'TXT'
+  cmake --install build/release --prefix ~/.local   # puts xbranch in ~/.local/bin (no root)
+  export PATH="$HOME/.local/bin:$PATH"              # if ~/.local/bin is not on PATH yet
   export XATA_API_KEY=xau_...            # Account settings > API keys
   export XATA_ORGANIZATION_ID=...        # from the console URL
   export XATA_PROJECT_ID=prj_...
-  build/release/src/xbranch create --sandbox demo --parent main
-  psql "$(build/release/src/xbranch url --sandbox demo)"
-  build/release/src/xbranch delete --sandbox demo
+  xbranch create --sandbox demo --parent main
+  psql "$(xbranch url --sandbox demo)"
+  xbranch delete --sandbox demo
 TXT

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app.hpp"
+#include "github_env.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/outputs.hpp"
 #include "xbranch/progress.hpp"
@@ -66,18 +67,20 @@ int run_create(const CreateOptions& o, const Context& ctx) {
         throw;
     }
     progress->finish();
+    github_mask_secrets(result, *ctx.env, std::cout);
 
-    if (o.output_dir) {
-        try {
+    try {
+        if (o.output_dir) {
             write_output_files(*o.output_dir, output_files(result));
-        } catch (Error& e) {
-            if (result.created_by_us && !o.keep_on_failure) {
-                lifecycle.cleanup(result.branch, e.what());
-                e.add_hint("the branch " + result.branch.name + " created by this run was deleted");
-            }
-            throw;
+            spdlog::debug("wrote outputs to {}", *o.output_dir);
         }
-        spdlog::debug("wrote outputs to {}", *o.output_dir);
+        github_write_outputs(result, *ctx.env);
+    } catch (Error& e) {
+        if (result.created_by_us && !o.keep_on_failure) {
+            lifecycle.cleanup(result.branch, e.what());
+            e.add_hint("the branch " + result.branch.name + " created by this run was deleted");
+        }
+        throw;
     }
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
                  result.branch.id, session->client.request_count(),

@@ -594,6 +594,8 @@ class Runner:
             f = root / o["valueFromPath"].lstrip("/")
             if f.is_file():
                 outputs[o["name"]] = f.read_text()
+            elif rc == 0 and o["name"] in self.args.allow_missing_output:
+                self.log(f"    note: output {o['name']} not written (allowed by --allow-missing-output)")
             elif rc == 0:
                 missing.append(o["name"])
         for stream, text in (("stdout", out), ("stderr", err)):
@@ -661,7 +663,7 @@ class Runner:
     def run_phase(self, steps: list[dict], label: str, known: dict[str, dict[str, str]],
                   empty_step_inputs: bool = False) -> dict[str, StepResult]:
         results = {}
-        params = self.resource.get("params") or {}
+        params = {**(self.resource.get("params") or {}), **self.args.param}
         for s in steps:
             inputs = {}
             for i in s.get("inputs") or []:
@@ -829,6 +831,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--secret-file", help='JSON {"secret-name": {"key": "value"}}')
     ap.add_argument("--overlay-env", action="append", default=[], metavar="NAME=VALUE",
                     help="extra env for container main, as if added to podTemplateOverlay")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="set a param of the sandbox's resource (overrides sandbox.yaml)")
+    ap.add_argument("--allow-missing-output", action="append", default=[], metavar="NAME",
+                    help="a declared output the steps may leave unwritten")
     ap.add_argument("--xbranch-bin", help="host mode: the xbranch binary (default $XBRANCH_BIN)")
     ap.add_argument("--image", help="run each step in this image instead of on the host")
     ap.add_argument("--engine", choices=["buildah", "docker"], default="buildah")
@@ -854,6 +860,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     a.set = kv(a.set, "--set")
     a.sandbox_set = kv(a.sandbox_set, "--sandbox-set")
+    a.param = kv(a.param, "--param")
     sec: dict[str, dict[str, str]] = {}
     if a.secret_file:
         sec = json.loads(Path(a.secret_file).read_text())

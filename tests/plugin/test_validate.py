@@ -17,7 +17,7 @@ SRC = Path(os.environ.get("XBRANCH_SOURCE_DIR") or HERE.parents[1])
 sys.path.insert(0, str(HERE))
 import run_workflow as rw  # noqa: E402
 
-VALUES = {"image": "registry.example/xbranch:0.1.0", "namespace": "signadot"}
+VALUES = {"image": "registry.example/xbranch:0.2.0", "namespace": "signadot"}
 
 
 def load(name: str) -> dict:
@@ -51,21 +51,39 @@ class ShippedFiles(unittest.TestCase):
 
     def test_plugin_names_and_links(self):
         doc = expanded_plugin()
-        self.assertEqual(doc["name"], "xata-branch@0.1.0")
+        self.assertEqual(doc["name"], "xata-branch@0.2.0")
         create, delete = rw.step_order(doc)
-        self.assertEqual([s["name"] for s in create], ["createbranch"])
-        self.assertEqual([s["name"] for s in delete], ["deletebranch"])
-        outs = {o["name"] for o in create[0]["outputs"]}
-        self.assertEqual(outs, {"branch-name", "branch-id", "connection-string"})
-        self.assertEqual(delete[0]["inputs"][0]["valueFromStep"], {"name": "createbranch", "output": "branch-id"})
+        # `provision` and `parent-branch`: the Signadot Xata tutorial's
+        # sandboxes (outputKey provision.connection-string) work unchanged.
+        self.assertEqual([s["name"] for s in create], ["provision"])
+        self.assertEqual([s["name"] for s in delete], ["deprovision"])
+        outs = {o["name"]: o["valueFromPath"] for o in create[0]["outputs"]}
+        self.assertEqual(set(outs), {"branch-name", "branch-id", "connection-string", "pooled-connection-string",
+                                     "host", "port", "database", "username", "password"})
+        for name, path in outs.items():
+            self.assertEqual(path, "/outputs/" + name)  # the file names xbranch --output-dir writes
+        params = {i["name"] for i in create[0]["inputs"] if i.get("valueFromSandbox")}
+        self.assertEqual(params, {"parent-branch", "database", "seed-sql", "ttl", "endpoint"})
+        seed = next(i for i in create[0]["inputs"] if i["name"] == "seed-sql")
+        self.assertEqual(seed["as"], {"path": "/inputs/seed.sql"})  # SQL text arrives as a file
+        self.assertEqual(delete[0]["inputs"][0]["valueFromStep"], {"name": "provision", "output": "branch-id"})
 
     def test_overlay_puts_secrets_in_main(self):
         pod = overlay(expanded_plugin())
         main = next(c for c in pod["spec"]["containers"] if c["name"] == "main")
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"]}
-        self.assertEqual(refs["XATA_API_KEY"], {"name": "xata", "key": "api-key"})
+        self.assertEqual(refs["XATA_API_KEY"], {"name": "xata", "key": "api-key", "optional": True})
         self.assertEqual(refs["XATA_ORGANIZATION_ID"]["key"], "organization-id")
         self.assertEqual(refs["XATA_PROJECT_ID"]["key"], "project-id")
+        # The tutorial's Secret, whole, as the other supported layout.
+        self.assertEqual(main["envFrom"], [{"secretRef": {"name": "xata-credentials", "optional": True}}])
+
+    def test_overlay_runs_main_as_non_root(self):
+        main = next(c for c in overlay(expanded_plugin())["spec"]["containers"] if c["name"] == "main")
+        sc = main["securityContext"]
+        self.assertEqual((sc["runAsNonRoot"], sc["runAsUser"], sc["runAsGroup"]), (True, 10001, 10001))
+        self.assertIs(sc["allowPrivilegeEscalation"], False)
+        self.assertEqual(sc["capabilities"], {"drop": ["ALL"]})
 
     def test_unset_variable_is_reported(self):
         problems: list[str] = []
@@ -123,7 +141,7 @@ BROKEN = [
     ("plugin name too long", lambda d: d.update(name="x" * 31 + "@0.1.0"), "31 characters"),
     ("plugin version not semver", lambda d: d.update(name="xata-branch@1.0"), "not semver"),
     ("reserved step name", lambda d: mutate_create(d).update(name="signadot-execunit-io"), "reserved"),
-    ("duplicate step name across create and delete", lambda d: mutate_delete(d).update(name="createbranch"), "used twice"),
+    ("duplicate step name across create and delete", lambda d: mutate_delete(d).update(name="provision"), "used twice"),
     ("input with both value sources",
      lambda d: mutate_delete(d)["inputs"][0].update(valueFromSandbox=True), "exactly one of"),
     ("input with no value source", lambda d: mutate_create(d)["inputs"][0].pop("valueFromSandbox"), "exactly one of"),
@@ -134,7 +152,7 @@ BROKEN = [
      lambda d: mutate_delete(d)["inputs"][0]["valueFromStep"].update(output="id"), "has no output 'id'"),
     ("create step taking a delete step's output",
      lambda d: (mutate_delete(d).update(outputs=[{"name": "x", "valueFromPath": "/outputs/x"}]),
-                mutate_create(d)["inputs"].append({"name": "x", "valueFromStep": {"name": "deletebranch", "output": "x"}})),
+                mutate_create(d)["inputs"].append({"name": "x", "valueFromStep": {"name": "deprovision", "output": "x"}})),
      "cannot depend on delete step"),
     ("output without valueFromPath", lambda d: mutate_create(d)["outputs"][0].pop("valueFromPath"), "valueFromPath missing"),
     ("relative valueFromPath", lambda d: mutate_create(d)["outputs"][0].update(valueFromPath="outputs/x"), "absolute"),
@@ -198,16 +216,16 @@ class BrokenSandboxes(unittest.TestCase):
 
     def test_unknown_output_key(self):
         env = self.sbx["spec"]["forks"][0]["customizations"]["env"][0]
-        env["valueFrom"]["resource"]["outputKey"] = "createbranch.url"
-        self.assertTrue(any("createbranch.url" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
+        env["valueFrom"]["resource"]["outputKey"] = "provision.url"
+        self.assertTrue(any("provision.url" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
 
     def test_delete_step_output_is_not_for_forks(self):
         env = self.sbx["spec"]["forks"][0]["customizations"]["env"][0]
-        env["valueFrom"]["resource"]["outputKey"] = "deletebranch.branch-id"
+        env["valueFrom"]["resource"]["outputKey"] = "deprovision.branch-id"
         self.assertTrue(rw.validate_sandbox(self.sbx, self.plugin))
 
     def test_other_plugin(self):
-        self.sbx["spec"]["resources"][0]["plugin"] = "xata-branch@0.2.0"
+        self.sbx["spec"]["resources"][0]["plugin"] = "xata-branch@0.3.0"
         self.assertTrue(any("no resource uses plugin" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
 
 
@@ -264,6 +282,60 @@ class Entrypoint(unittest.TestCase):
 
     def test_script_text_as_argument(self):
         self.assertEqual(self.run_entry("#!/bin/sh\nset -eu\necho text \"$1\"\n", "y"), "text y")
+
+
+class ProvisionScript(unittest.TestCase):
+    """The create step's script with a fake xbranch that prints its
+    arguments: which flags each param turns into, and the output folder."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+        (self.d / "bin").mkdir()
+        fake = self.d / "bin" / "xbranch"
+        fake.write_text('#!/bin/sh\necho "$*"\n')
+        fake.chmod(0o755)
+        step = next(s for s in expanded_plugin()["spec"]["create"] if s["name"] == "provision")
+        self.script_text = step["script"]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_script(self, out_dir, env=None, seed=None):
+        seed_path = self.d / "seed.sql"
+        if seed is not None:
+            seed_path.write_text(seed)
+        text = self.script_text.replace("/outputs", str(out_dir)).replace("/inputs/seed.sql", str(seed_path))
+        path = self.d / "provision.sh"
+        path.write_text(text)
+        path.chmod(0o755)
+        e = {"PATH": f"{self.d / 'bin'}:/usr/bin:/bin", **(env or {})}
+        return subprocess.run([str(path)], capture_output=True, text=True, env=e, timeout=30)
+
+    def test_empty_params_pass_no_flags_and_the_folder_is_made(self):
+        out = self.d / "outputs"
+        p = self.run_script(out, {"PARENT_BRANCH": "", "BRANCH_DATABASE": "", "BRANCH_TTL": "",
+                                  "BRANCH_ENDPOINT": ""}, seed="")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), f"create --output-dir {out} --output json")
+        self.assertTrue(out.is_dir())
+
+    def test_each_param_becomes_its_flag(self):
+        p = self.run_script(self.d / "o", {"PARENT_BRANCH": "staging", "BRANCH_DATABASE": "app",
+                                           "BRANCH_TTL": "2h", "BRANCH_ENDPOINT": "pooler",
+                                           "XBRANCH_SSLMODE": "verify-full"}, seed="select 1;")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(),
+                         f"create --output-dir {self.d / 'o'} --output json --parent staging --database app "
+                         f"--sql {self.d / 'seed.sql'} --ttl 2h --endpoint pooler --sslmode verify-full")
+
+    def test_unmakeable_output_folder_fails_with_exit_9_and_says_why(self):
+        blocker = self.d / "file"
+        blocker.write_text("not a folder")
+        p = self.run_script(blocker / "outputs")
+        self.assertEqual(p.returncode, 9)
+        self.assertIn(f"cannot create or write the output folder {blocker / 'outputs'}", p.stderr)
+        self.assertEqual(p.stdout, "")  # xbranch never ran
 
 
 if __name__ == "__main__":

@@ -1,0 +1,175 @@
+#!/usr/bin/python3
+"""ci_files: the structure of action.yml, .github/workflows/release.yml and
+the example workflow plugin/ci/github-actions.yml. GitHub cannot run here:
+these checks read the files (python3-yaml) and run what can run locally
+(the shell of the action's step through `bash -n`, release-notes.sh on
+CHANGELOG.md)."""
+
+import os
+import re
+import subprocess
+import unittest
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+SRC = Path(os.environ.get("XBRANCH_SOURCE_DIR") or HERE.parents[1])
+
+
+def load(rel):
+    with open(SRC / rel) as f:
+        return yaml.safe_load(f)
+
+
+def on_of(doc):
+    # YAML 1.1 reads the bare key `on` as the boolean True.
+    return doc.get("on", doc.get(True))
+
+
+def project_version():
+    m = re.search(r"^project\(xbranch VERSION ([0-9.]+)", (SRC / "CMakeLists.txt").read_text(), re.M)
+    return m.group(1)
+
+
+class Action(unittest.TestCase):
+    def setUp(self):
+        self.doc = load("action.yml")
+
+    def test_inputs_and_outputs(self):
+        self.assertTrue(self.doc["name"] and self.doc["description"])
+        inputs = self.doc["inputs"]
+        for name in ("command", "sandbox", "branch", "parent", "database", "ttl", "sql", "timeout"):
+            self.assertIn(name, inputs)
+            self.assertIn("description", inputs[name])
+        self.assertEqual(inputs["command"]["default"], "create")
+        outputs = self.doc["outputs"]
+        self.assertEqual(set(outputs), {"branch-name", "branch-id", "connection-string",
+                                        "pooled-connection-string", "created"})
+        for name, out in outputs.items():
+            self.assertEqual(out["value"], "${{ steps.xbranch.outputs.%s }}" % name)
+
+    def test_composite_step_reads_inputs_only_through_env(self):
+        runs = self.doc["runs"]
+        self.assertEqual(runs["using"], "composite")
+        step = next(s for s in runs["steps"] if s.get("id") == "xbranch")
+        self.assertEqual(step["shell"], "bash")
+        # No expression inside the script text: an input holding shell code
+        # cannot become part of it.
+        self.assertNotIn("${{", step["run"])
+        env_values = " ".join(str(v) for v in step["env"].values())
+        for name in self.doc["inputs"]:
+            self.assertIn("inputs.%s }}" % name, env_values, name)
+        p = subprocess.run(["bash", "-n"], input=step["run"], text=True, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_secrets_are_not_inputs(self):
+        self.assertFalse([n for n in self.doc["inputs"] if re.search(r"key|token|password", n, re.I)])
+
+
+class ReleaseWorkflow(unittest.TestCase):
+    def setUp(self):
+        self.doc = load(".github/workflows/release.yml")
+        self.jobs = self.doc["jobs"]
+
+    def test_runs_on_version_tags_only(self):
+        on = on_of(self.doc)
+        self.assertEqual(set(on), {"push"})
+        self.assertNotIn("branches", on["push"])
+        patterns = on["push"]["tags"]
+        # GitHub's filter: + means one or more of the preceding class.
+        as_re = [re.compile("^" + p.replace(".", r"\.").replace("]+", "]+") + "$") for p in patterns]
+        self.assertTrue(any(r.match("v" + project_version()) for r in as_re))
+        for bad in ("main", "0.2.0", "v0.2", "latest"):
+            self.assertFalse(any(r.match(bad) for r in as_re), bad)
+
+    def test_builds_and_pushes_both_architectures(self):
+        steps = self.jobs["image"]["steps"]
+        build = next(s for s in steps if str(s.get("uses", "")).startswith("docker/build-push-action@"))
+        w = build["with"]
+        self.assertEqual(w["file"], "docker/Dockerfile")
+        self.assertEqual(set(w["platforms"].split(",")), {"linux/amd64", "linux/arm64"})
+        self.assertIs(w["push"], True)
+        self.assertIn("VERSION=${{ needs.check.outputs.version }}", w["build-args"])
+        uses = [s.get("uses", "") for s in steps]
+        self.assertTrue(any(u.startswith("docker/setup-qemu-action@") for u in uses))
+        self.assertTrue(any(u.startswith("docker/setup-buildx-action@") for u in uses))
+        self.assertTrue(any(u.startswith("docker/login-action@") for u in uses))
+        self.assertEqual(self.jobs["image"]["permissions"]["packages"], "write")
+
+    def test_every_action_is_pinned_to_a_version(self):
+        for name, job in self.jobs.items():
+            for s in job["steps"]:
+                if "uses" in s:
+                    self.assertRegex(s["uses"], r"^[\w.-]+/[\w.-]+@v\d+", f"{name}: {s['uses']}")
+
+    def test_release_needs_the_image_and_uses_the_changelog(self):
+        rel = self.jobs["release"]
+        self.assertIn("image", rel["needs"])
+        self.assertEqual(rel["permissions"]["contents"], "write")
+        script = "\n".join(s.get("run", "") for s in rel["steps"])
+        self.assertIn(".github/release-notes.sh", script)
+        self.assertIn("gh release create", script)
+        check = "\n".join(s.get("run", "") for s in self.jobs["check"]["steps"])
+        self.assertIn("CMakeLists.txt", check)
+        self.assertEqual(self.doc["permissions"], {"contents": "read"})
+
+    def test_scripts_are_valid_bash(self):
+        for name, job in self.jobs.items():
+            for s in job["steps"]:
+                if "run" in s:
+                    p = subprocess.run(["bash", "-n"], input=s["run"], text=True, capture_output=True)
+                    self.assertEqual(p.returncode, 0, f"{name}: {p.stderr}")
+
+
+class ReleaseNotes(unittest.TestCase):
+    def notes(self, version, changelog=None):
+        args = [str(SRC / ".github/release-notes.sh"), version]
+        if changelog:
+            args.append(str(changelog))
+        return subprocess.run(args, capture_output=True, text=True)
+
+    def test_this_version_has_notes(self):
+        p = self.notes(project_version())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("### ", p.stdout)
+        self.assertNotIn("## [", p.stdout)  # one section only
+
+    def test_changelog_starts_with_the_project_version(self):
+        text = (SRC / "CHANGELOG.md").read_text()
+        first = re.search(r"^## \[([^\]]+)\]", text, re.M).group(1)
+        self.assertEqual(first, project_version())
+        self.assertEqual(self.notes("0.1.0").returncode, 0)
+
+    def test_unknown_or_empty_version_fails(self):
+        self.assertNotEqual(self.notes("9.9.9").returncode, 0)
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".md") as f:
+            f.write("# Changelog\n\n## [1.0.0]\n\n## [0.9.0]\n- x\n")
+            f.flush()
+            self.assertNotEqual(self.notes("1.0.0", f.name).returncode, 0)
+            p = self.notes("0.9.0", f.name)
+            self.assertEqual((p.returncode, p.stdout), (0, "- x\n"))
+
+
+class ExampleWorkflow(unittest.TestCase):
+    def test_branch_per_pull_request_with_the_action(self):
+        doc = load("plugin/ci/github-actions.yml")
+        types = on_of(doc)["pull_request"]["types"]
+        self.assertTrue({"opened", "synchronize", "closed"} <= set(types))
+        jobs = doc["jobs"]
+        create = [s for j in jobs.values() for s in j["steps"]
+                  if re.match(r"^[\w-]+/xbranch@", s.get("uses", "")) and s.get("with", {}).get("command", "create") == "create"]
+        delete = [(j, s) for j in jobs.values() for s in j["steps"]
+                  if re.match(r"^[\w-]+/xbranch@", s.get("uses", "")) and s.get("with", {}).get("command") == "delete"]
+        self.assertEqual(len(create), 1)
+        self.assertEqual(len(delete), 1)
+        self.assertIn("closed", delete[0][0]["if"])
+        self.assertEqual(create[0]["with"]["sandbox"], delete[0][1]["with"]["sandbox"])
+        # The tests read the action's output.
+        runs = " ".join(str(s.get("env", "")) for j in jobs.values() for s in j["steps"])
+        self.assertIn("steps.%s.outputs.connection-string" % create[0]["id"], runs)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
