@@ -11,6 +11,7 @@
 
 #include "fakes.hpp"
 #include "xbranch/db_probe.hpp"
+#include "xbranch/process.hpp"
 
 namespace xbranch::test {
 
@@ -56,6 +57,58 @@ class FakeProber final : public DatabaseProber {
 
   private:
     FakeClock* m_clock;
+};
+
+// Answers run_shell / run_foreground from `script` in order, replaying each
+// step's output lines into the sink; records commands and environments.
+class FakeProcessRunner final : public ProcessRunner {
+  public:
+    struct Step {
+        ProcessResult result;
+        std::vector<std::pair<OutputStream, std::string>> lines;
+    };
+    void exits(int code, std::vector<std::pair<OutputStream, std::string>> lines = {}) {
+        ProcessResult r;
+        r.exit_code = code;
+        script.push_back({r, std::move(lines)});
+    }
+
+    ProcessResult run_shell(const std::string& command, const RunOptions& options,
+                            const LineSink& on_line) override {
+        commands.push_back({command});
+        envs.push_back(options.env);
+        Step s = next();
+        for (const auto& [stream, line] : s.lines) {
+            on_line(stream, line);
+        }
+        return s.result;
+    }
+    ProcessResult run_foreground(const std::vector<std::string>& argv,
+                                 const RunOptions& options) override {
+        commands.push_back(argv);
+        envs.push_back(options.env);
+        return next().result;
+    }
+    void forward_signal(int sig) noexcept override { forwarded.push_back(sig); }
+
+    std::deque<Step> script;
+    std::vector<std::vector<std::string>> commands;
+    std::vector<EnvVars> envs;
+    std::vector<int> forwarded;
+
+  private:
+    Step next() {
+        if (script.empty()) {
+            ADD_FAILURE() << "unexpected process run";
+            ProcessResult r;
+            r.outcome = ProcessResult::Outcome::FailedToStart;
+            r.error = "no script";
+            return {r, {}};
+        }
+        Step s = script.front();
+        script.pop_front();
+        return s;
+    }
 };
 
 }  // namespace xbranch::test
