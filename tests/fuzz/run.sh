@@ -10,7 +10,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_parsers fuzz_naming fuzz_connection fuzz_tag)
+  targets=(fuzz_parsers fuzz_naming fuzz_connection fuzz_tag fuzz_sql_script)
 fi
 jobs=${XBRANCH_FUZZ_JOBS:-2}
 

@@ -1,0 +1,142 @@
+// The connection check: one real PostgreSQL login (libpq) plus `SELECT 1`,
+// bounded in time and stoppable, with failures classified into "retry" or
+// "cannot heal". The network edge is DatabaseProber (PqProber for real,
+// FakeProber in tests/unit/fake_edges.hpp); the classification is pure.
+//
+// How to wire it (lead): after credentials, call probe_until_usable() with the
+// exact ConnectionInfo that goes to the outputs, the run's one deadline and a
+// should_stop that reads the cancellation flag. It calls try_login until ok or
+// the deadline, backs off 100 ms, 200 ms, 400 ms, ... capped at 1 s, and stops
+// early once a reason that cannot heal (retry == false) was seen max_tries
+// times in a row. Each try is bounded by min(per-try cap, time left). On
+// failure, raise the "not connectable" error with result.message (already
+// redacted) and reason_name(result.reason); use on_try for the progress line
+// ("connecting, try N"). A private branch (publicAccess false) deserves the
+// "reachable only from inside your network" hint whatever the reason.
+// Limitation: libpq resolves host names with a blocking getaddrinfo() inside
+// PQconnectPoll, so a hanging DNS lookup is bounded by the resolver, not by
+// the slices below.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "xbranch/clock.hpp"
+#include "xbranch/connection.hpp"
+
+struct pg_conn;  // libpq's PGconn, kept out of the public headers
+
+namespace xbranch {
+
+using StopFn = std::function<bool()>;
+
+enum class ProbeReason {
+    Ok,
+    AuthFailed,       // 28P01 / 28000: the password may not be pushed yet
+    Starting,         // 57P03: starting up, not accepting connections yet
+    Refused,          // nothing listens yet
+    Reset,            // connection reset or closed mid-way
+    NameResolution,   // the host name does not resolve (yet)
+    TlsHandshake,     // the TLS handshake was cut
+    TlsVerify,        // the server certificate fails verification: cannot heal
+    DatabaseMissing,  // 3D000: cannot heal
+    SslModeRefused,   // the server refuses the client's sslmode: cannot heal
+    Timeout,          // the try's time budget ran out
+    Cancelled,        // should_stop turned true
+    Other,
+};
+const char* reason_name(ProbeReason reason);
+
+// What a failure means for the retry loop. retry: the branch may still be
+// settling; max_tries: tries (this reason, in a row) before giving up even so,
+// 0 = until the deadline.
+struct ProbeVerdict {
+    ProbeReason reason = ProbeReason::Other;
+    bool retry = true;
+    int max_tries = 0;
+};
+
+// Pure: the verdict for a failed login or query, from the SQLSTATE (may be
+// empty: libpq's own errors have none) and libpq's message text.
+ProbeVerdict classify_failure(std::string_view sqlstate, std::string_view message);
+ProbeVerdict verdict_for(ProbeReason reason);  // the table classify_failure uses
+
+// Pure: splits a libpq message made with PQERRORS_VERBOSE ("...FATAL:  28P01:
+// text\nLOCATION: ...") into the SQLSTATE and the message without the code
+// and the LOCATION line. Messages without a code come back unchanged (trimmed).
+struct SplitMessage {
+    std::string sqlstate;
+    std::string message;
+};
+SplitMessage split_verbose_message(std::string_view text);
+
+struct ProbeResult {
+    bool ok = false;
+    bool retry = false;
+    int max_tries = 0;
+    ProbeReason reason = ProbeReason::Other;
+    std::string sqlstate;
+    std::string message;  // redacted; never the password
+    std::chrono::milliseconds elapsed{0};
+};
+ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, std::string message);
+
+class DatabaseProber {
+  public:
+    virtual ~DatabaseProber() = default;
+    // One login with `info` and `SELECT 1`, within `budget`; returns Cancelled
+    // within ~100 ms of should_stop turning true. Never throws.
+    virtual ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
+                                  const StopFn& should_stop) = 0;
+};
+
+// An open libpq connection (for the --sql executor); closes on destruction.
+class PgConnection {
+  public:
+    explicit PgConnection(pg_conn* conn) : m_conn(conn) {}
+    ~PgConnection();
+    PgConnection(const PgConnection&) = delete;
+    PgConnection& operator=(const PgConnection&) = delete;
+    pg_conn* get() const { return m_conn; }
+
+  private:
+    pg_conn* m_conn;
+};
+
+struct ConnectOutcome {
+    std::unique_ptr<PgConnection> connection;  // set when ok
+    ProbeResult result;
+};
+// Opens a connection with exactly `info` (no PG* environment variable, no
+// ~/.pgpass fills a gap), as PqProber does, and leaves it open.
+ConnectOutcome open_connection(const ConnectionInfo& info, std::chrono::milliseconds budget,
+                               const StopFn& should_stop);
+
+class PqProber final : public DatabaseProber {
+  public:
+    ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
+                          const StopFn& should_stop) override;
+};
+
+// Pure: the pause before try number `tries_done` + 1: 100, 200, 400, 800 ms,
+// then 1 s.
+std::chrono::milliseconds probe_backoff(int tries_done);
+
+struct ProbeLoopOptions {
+    std::chrono::milliseconds per_try{5000};  // one silent server costs at most this
+};
+struct ProbeLoopResult {
+    ProbeResult last;  // ok, or the last failure
+    int tries = 0;
+    bool gave_up_early = false;  // a reason that cannot heal, before the deadline
+};
+// The connection-check loop described at the top. on_try(n) runs before try n.
+ProbeLoopResult probe_until_usable(DatabaseProber& prober, Clock& clock, const ConnectionInfo& info,
+                                   Clock::TimePoint deadline, const StopFn& should_stop,
+                                   const std::function<void(int)>& on_try = {},
+                                   ProbeLoopOptions options = {});
+
+}  // namespace xbranch

@@ -1,0 +1,33 @@
+// Private to the libpq users of the core (db_probe, sql_script): waiting on a
+// libpq socket in short slices so a deadline or a stop request is noticed fast.
+#pragma once
+
+#include <chrono>
+
+#include "xbranch/db_probe.hpp"
+
+namespace xbranch::detail {
+
+inline constexpr std::chrono::milliseconds k_poll_slice{50};
+
+enum class WaitResult { Ready, TimedOut, Stopped, Failed };
+
+// Waits until `fd` is readable (or writable) or `deadline` passes or
+// should_stop() is true, looking at should_stop every k_poll_slice.
+WaitResult wait_socket(int fd, bool for_write, std::chrono::steady_clock::time_point deadline,
+                       const StopFn& should_stop);
+
+// Sends `sql` and reads every result, like PQexec but bounded and stoppable;
+// a stop or timeout cancels the query on the server. On success returns true
+// and fills `rows` with the first column of the last result's first row (if
+// any); on failure fills `failure` (sqlstate, message, statement position).
+struct QueryFailure {
+    ProbeReason reason = ProbeReason::Other;  // Timeout, Cancelled, Reset or Other
+    std::string sqlstate;
+    std::string message;
+    int position = 0;  // PG_DIAG_STATEMENT_POSITION, 1-based characters; 0 = none
+};
+bool run_query(pg_conn* conn, const char* sql, std::chrono::steady_clock::time_point deadline,
+               const StopFn& should_stop, std::string* first_value, QueryFailure* failure);
+
+}  // namespace xbranch::detail

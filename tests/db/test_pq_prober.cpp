@@ -1,0 +1,145 @@
+// PqProber against the fixture cluster and loopback sockets.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "db_common.hpp"
+#include "xbranch/db_probe.hpp"
+
+namespace xbranch {
+namespace {
+
+using dbtest::test_login;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+milliseconds elapsed_since(steady_clock::time_point start) {
+    return std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
+}
+
+TEST(PqProber, LogsInAndSelectsOne) {
+    PqProber prober;
+    const auto r = prober.try_login(test_login(), milliseconds{10000}, {});
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_EQ(r.reason, ProbeReason::Ok);
+    EXPECT_LT(r.elapsed, milliseconds{10000});
+}
+
+TEST(PqProber, WrongPasswordIsAnAuthFailureWorthRetrying) {
+    auto info = test_login();
+    const std::string good = info.password;
+    info.password = "not-the-password-77";
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.reason, ProbeReason::AuthFailed) << r.message;
+    EXPECT_TRUE(r.retry);
+    EXPECT_EQ(r.sqlstate, "28P01");
+    EXPECT_NE(r.message.find("password authentication failed"), std::string::npos) << r.message;
+    EXPECT_EQ(r.message.find("not-the-password-77"), std::string::npos);
+    EXPECT_EQ(r.message.find(good), std::string::npos);
+    EXPECT_EQ(r.message.find("LOCATION"), std::string::npos);
+}
+
+TEST(PqProber, MissingDatabaseIsNotRetried) {
+    auto info = test_login();
+    info.database = "no_such_db_xb";
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_EQ(r.reason, ProbeReason::DatabaseMissing) << r.message;
+    EXPECT_FALSE(r.retry);
+    EXPECT_EQ(r.sqlstate, "3D000");
+    EXPECT_NE(r.message.find("no_such_db_xb"), std::string::npos);
+}
+
+TEST(PqProber, ClosedPortIsRefused) {
+    dbtest::ClosedPort closed;
+    auto info = test_login();
+    info.port = closed.port();
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_EQ(r.reason, ProbeReason::Refused) << r.message;
+    EXPECT_TRUE(r.retry);
+}
+
+TEST(PqProber, RequireAgainstAServerWithoutTlsIsRefusedSslmode) {
+    auto info = test_login();
+    info.sslmode = "require";
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_EQ(r.reason, ProbeReason::SslModeRefused) << r.message;
+    EXPECT_FALSE(r.retry);
+    EXPECT_LE(r.max_tries, 2);
+}
+
+TEST(PqProber, ASilentServerTimesOutWithinTheBudget) {
+    dbtest::SilentServer silent;
+    auto info = test_login();
+    info.port = silent.port();
+    PqProber prober;
+    const auto start = steady_clock::now();
+    const auto r = prober.try_login(info, milliseconds{700}, {});
+    const auto took = elapsed_since(start);
+    EXPECT_EQ(r.reason, ProbeReason::Timeout) << r.message;
+    EXPECT_TRUE(r.retry);
+    EXPECT_GE(took, milliseconds{700});
+    EXPECT_LT(took, milliseconds{700 + 250});
+    std::printf("silent server: timeout after %lld ms (budget 700)\n",
+                static_cast<long long>(took.count()));
+}
+
+TEST(PqProber, ShouldStopCancelsWithin100Ms) {
+    dbtest::SilentServer silent;
+    auto info = test_login();
+    info.port = silent.port();
+    PqProber prober;
+    const auto start = steady_clock::now();
+    const auto stop_at = start + milliseconds{300};
+    std::atomic<long long> noticed_ms{-1};
+    auto should_stop = [&] {
+        if (steady_clock::now() >= stop_at) {
+            if (noticed_ms.load() < 0) {
+                noticed_ms = elapsed_since(start).count();
+            }
+            return true;
+        }
+        return false;
+    };
+    const auto r = prober.try_login(info, milliseconds{10000}, should_stop);
+    const auto took = elapsed_since(start);
+    EXPECT_EQ(r.reason, ProbeReason::Cancelled) << r.message;
+    EXPECT_FALSE(r.retry);
+    EXPECT_LT(took, milliseconds{300 + 100});
+    std::printf("cancel: asked at 300 ms, returned at %lld ms\n",
+                static_cast<long long>(took.count()));
+}
+
+TEST(PqProber, RetryLoopGetsInOnceThePasswordIsSet) {
+    // The warm-pool lag in miniature: the role's password becomes right
+    // 600 ms into the loop.
+    auto info = test_login();
+    const std::string good = info.password;
+    const std::string role = info.username;
+    dbtest::admin_exec("ALTER ROLE " + role + " PASSWORD 'placeholder-Qx1'");
+    SystemClock clock;
+    PqProber prober;
+    const auto start = steady_clock::now();
+    bool fixed = false;
+    int tries_seen = 0;
+    const auto r =
+        probe_until_usable(prober, clock, info, clock.now() + milliseconds{10000}, {}, [&](int n) {
+            tries_seen = n;
+            if (!fixed && elapsed_since(start) >= milliseconds{600}) {
+                dbtest::admin_exec("ALTER ROLE " + role + " PASSWORD '" + good + "'");
+                fixed = true;
+            }
+        });
+    EXPECT_TRUE(r.last.ok) << r.last.message;
+    EXPECT_TRUE(fixed);
+    EXPECT_GE(r.tries, 3);
+    EXPECT_EQ(tries_seen, r.tries);
+}
+
+}  // namespace
+}  // namespace xbranch

@@ -1,0 +1,215 @@
+// PosixProcessRunner with real child processes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "xbranch/process.hpp"
+#include "xbranch/redact.hpp"
+
+namespace xbranch {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using Lines = std::vector<std::pair<OutputStream, std::string>>;
+
+milliseconds since(steady_clock::time_point t) {
+    return std::chrono::duration_cast<milliseconds>(steady_clock::now() - t);
+}
+
+ProcessResult shell(const std::string& cmd, Lines* lines, RunOptions options = {}) {
+    PosixProcessRunner runner;
+    return runner.run_shell(cmd, options, [&](OutputStream s, std::string_view l) {
+        if (lines != nullptr) {
+            lines->emplace_back(s, std::string(l));
+        }
+    });
+}
+
+TEST(ProcessShell, ReportsTheExitCode) {
+    EXPECT_EQ(shell("exit 0", nullptr).shell_status(), 0);
+    const auto r = shell("exit 3", nullptr);
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Exited);
+    EXPECT_EQ(r.exit_code, 3);
+    EXPECT_FALSE(r.succeeded());
+    EXPECT_EQ(shell("no-such-command-xb 2>/dev/null", nullptr).exit_code, 127);
+}
+
+TEST(ProcessShell, CapturesStdoutAndStderrLineByLine) {
+    Lines lines;
+    const auto r = shell("echo one; echo two >&2; printf 'three\\nfour'", &lines);
+    EXPECT_TRUE(r.succeeded());
+    const Lines want{{OutputStream::Stdout, "one"},
+                     {OutputStream::Stderr, "two"},
+                     {OutputStream::Stdout, "three"},
+                     {OutputStream::Stdout, "four"}};
+    // stdout and stderr are separate pipes: compare per stream.
+    Lines out;
+    Lines err;
+    for (const auto& l : lines) {
+        (l.first == OutputStream::Stdout ? out : err).push_back(l);
+    }
+    EXPECT_EQ(out, (Lines{want[0], want[2], want[3]}));
+    EXPECT_EQ(err, (Lines{want[1]}));
+}
+
+TEST(ProcessShell, GetsTheParentEnvironmentPlusTheGivenVariables) {
+    ::setenv("XB_PARENT_ONLY", "from-parent", 1);
+    ::setenv("XB_OVERRIDDEN", "parent-value", 1);
+    Lines lines;
+    RunOptions o;
+    o.env = {{"XB_GIVEN", "hello world"}, {"XB_OVERRIDDEN", "given-value"}};
+    const auto r = shell(
+        "echo \"$XB_PARENT_ONLY|$XB_GIVEN|$XB_OVERRIDDEN\"; read x; echo \"stdin=$x\"", &lines, o);
+    ::unsetenv("XB_PARENT_ONLY");
+    ::unsetenv("XB_OVERRIDDEN");
+    EXPECT_EQ(r.exit_code, 0);
+    ASSERT_EQ(lines.size(), 2U);
+    EXPECT_EQ(lines[0].second, "from-parent|hello world|given-value");
+    EXPECT_EQ(lines[1].second, "stdin=");  // stdin is /dev/null: a hook never waits on a terminal
+}
+
+TEST(ProcessShell, TheCallerRedactsSecretsInTheOutput) {
+    clear_secrets();
+    register_secret("pw-Sekret-42");
+    RunOptions o;
+    o.env = {{"PGPASSWORD", "pw-Sekret-42"}};
+    std::vector<std::string> shown;
+    PosixProcessRunner runner;
+    const auto r = runner.run_shell(
+        "echo \"password is $PGPASSWORD\"; echo \"postgresql://xata:$PGPASSWORD@h/db\"", o,
+        [&](OutputStream, std::string_view l) { shown.push_back(redact(l)); });
+    EXPECT_TRUE(r.succeeded());
+    ASSERT_EQ(shown.size(), 2U);
+    for (const auto& l : shown) {
+        EXPECT_EQ(l.find("pw-Sekret-42"), std::string::npos) << l;
+        EXPECT_NE(l.find(std::string(k_mask)), std::string::npos) << l;
+    }
+    clear_secrets();
+}
+
+TEST(ProcessShell, AChildKilledByASignalIsReportedAsSuch) {
+    const auto r = shell("kill -KILL $$", nullptr);
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(r.signal, SIGKILL);
+    EXPECT_EQ(r.shell_status(), 137);
+    EXPECT_FALSE(r.stopped);
+}
+
+TEST(ProcessShell, ShouldStopEndsTheWholeProcessGroupQuickly) {
+    const auto start = steady_clock::now();
+    RunOptions o;
+    o.should_stop = [&] { return since(start) >= milliseconds{200}; };
+    Lines lines;
+    const auto r = shell("sleep 30; echo never", &lines, o);
+    const auto took = since(start);
+    EXPECT_TRUE(r.stopped);
+    EXPECT_FALSE(r.succeeded());
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(r.signal, SIGTERM);
+    EXPECT_LT(took, milliseconds{200 + 300});
+    EXPECT_TRUE(lines.empty());
+}
+
+TEST(ProcessShell, AChildIgnoringSigtermIsKilledAfterTheGrace) {
+    const auto start = steady_clock::now();
+    RunOptions o;
+    o.budget = milliseconds{200};
+    o.kill_grace = milliseconds{300};
+    const auto r = shell("trap '' TERM; while :; do sleep 0.05; done", nullptr, o);
+    const auto took = since(start);
+    EXPECT_TRUE(r.stopped);
+    EXPECT_EQ(r.signal, SIGKILL);
+    EXPECT_GE(took, milliseconds{500});
+    EXPECT_LT(took, milliseconds{500 + 400});
+}
+
+TEST(ProcessShell, ABackgroundGrandchildDoesNotHoldTheHook) {
+    const auto start = steady_clock::now();
+    Lines lines;
+    const auto r = shell("sleep 2 & echo done", &lines);
+    EXPECT_TRUE(r.succeeded());
+    EXPECT_LT(since(start), milliseconds{1500});
+    ASSERT_EQ(lines.size(), 1U);
+    EXPECT_EQ(lines[0].second, "done");
+}
+
+TEST(ProcessForeground, ExitCodesAndPathLookup) {
+    PosixProcessRunner runner;
+    EXPECT_EQ(runner.run_foreground({"true"}, {}).shell_status(), 0);
+    EXPECT_EQ(runner.run_foreground({"sh", "-c", "exit 5"}, {}).shell_status(), 5);
+    const auto missing = runner.run_foreground({"no-such-command-xb"}, {});
+    EXPECT_EQ(missing.outcome, ProcessResult::Outcome::FailedToStart);
+    EXPECT_EQ(missing.shell_status(), 127);
+    EXPECT_NE(missing.describe().find("no-such-command-xb"), std::string::npos);
+    const auto killed = runner.run_foreground({"sh", "-c", "kill -TERM $$"}, {});
+    EXPECT_EQ(killed.shell_status(), 128 + SIGTERM);
+}
+
+TEST(ProcessForeground, GetsTheGivenEnvironment) {
+    PosixProcessRunner runner;
+    RunOptions o;
+    o.env = {{"XB_V", "ok value"}};
+    EXPECT_EQ(runner.run_foreground({"sh", "-c", "test \"$XB_V\" = 'ok value'"}, o).exit_code, 0);
+    EXPECT_EQ(runner.run_foreground({"sh", "-c", "test \"$XB_V\" = 'other'"}, o).exit_code, 1);
+}
+
+TEST(ProcessForeground, ForwardedSignalsReachTheChild) {
+    PosixProcessRunner runner;
+    std::thread t([&] {
+        std::this_thread::sleep_for(milliseconds{300});
+        runner.forward_signal(SIGINT);
+    });
+    const auto start = steady_clock::now();
+    const auto r = runner.run_foreground({"sh", "-c", "trap 'exit 42' INT; sleep 3 & wait"}, {});
+    t.join();
+    EXPECT_EQ(r.exit_code, 42);
+    EXPECT_LT(since(start), milliseconds{2000});
+    EXPECT_FALSE(r.stopped);
+}
+
+PosixProcessRunner* g_runner = nullptr;
+extern "C" void forward_from_handler(int sig) {
+    g_runner->forward_signal(sig);
+}
+
+TEST(ProcessForeground, ASignalHandlerCanForwardAndRunExitsWith128PlusSignal) {
+    PosixProcessRunner runner;
+    g_runner = &runner;
+    struct sigaction sa {};
+    struct sigaction old {};
+    sa.sa_handler = forward_from_handler;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGHUP, &sa, &old), 0);
+    std::thread t([] {
+        std::this_thread::sleep_for(milliseconds{300});
+        ::kill(::getpid(), SIGHUP);  // as a CI runner would signal xbranch
+    });
+    const auto r = runner.run_foreground({"sleep", "5"}, {});
+    t.join();
+    sigaction(SIGHUP, &old, nullptr);
+    g_runner = nullptr;
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(r.signal, SIGHUP);
+    EXPECT_EQ(r.shell_status(), 128 + SIGHUP);
+}
+
+TEST(ProcessForeground, ShouldStopTermsThenKills) {
+    PosixProcessRunner runner;
+    const auto start = steady_clock::now();
+    RunOptions o;
+    o.should_stop = [&] { return since(start) >= milliseconds{200}; };
+    o.kill_grace = milliseconds{300};
+    const auto r = runner.run_foreground({"sh", "-c", "trap '' TERM; sleep 3"}, o);
+    EXPECT_TRUE(r.stopped);
+    EXPECT_EQ(r.signal, SIGKILL);
+    EXPECT_LT(since(start), milliseconds{1500});
+}
+
+}  // namespace
+}  // namespace xbranch

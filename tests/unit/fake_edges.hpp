@@ -1,0 +1,114 @@
+// Test doubles for the newer edges: a scripted DatabaseProber and a scripted,
+// recording ProcessRunner. Both can move a FakeClock to model time spent.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fakes.hpp"
+#include "xbranch/db_probe.hpp"
+#include "xbranch/process.hpp"
+
+namespace xbranch::test {
+
+// Answers try_login from `script` in order; each entry may cost fake time.
+// With the script empty the test fails and a Refused result is answered.
+class FakeProber final : public DatabaseProber {
+  public:
+    explicit FakeProber(FakeClock* clock = nullptr) : m_clock(clock) {}
+
+    struct Step {
+        ProbeResult result;
+        ms cost{0};
+    };
+    void ok(ms cost = ms{10}) {
+        ProbeResult r;
+        r.ok = true;
+        r.reason = ProbeReason::Ok;
+        script.push_back({r, cost});
+    }
+    void fail(ProbeReason reason, ms cost = ms{10}, std::string message = "scripted") {
+        script.push_back({probe_failure(reason, "", std::move(message)), cost});
+    }
+
+    ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
+                          const StopFn& /*should_stop*/) override {
+        seen.push_back(info);
+        budgets.push_back(budget);
+        if (script.empty()) {
+            ADD_FAILURE() << "unexpected login try";
+            return probe_failure(ProbeReason::Refused, "", "no script");
+        }
+        Step s = script.front();
+        script.pop_front();
+        if (m_clock != nullptr) {
+            m_clock->advance(std::min(s.cost, budget));
+        }
+        return s.result;
+    }
+
+    std::deque<Step> script;
+    std::vector<ConnectionInfo> seen;
+    std::vector<std::chrono::milliseconds> budgets;
+
+  private:
+    FakeClock* m_clock;
+};
+
+// Answers run_shell / run_foreground from `script` in order, replaying each
+// step's output lines into the sink; records commands and environments.
+class FakeProcessRunner final : public ProcessRunner {
+  public:
+    struct Step {
+        ProcessResult result;
+        std::vector<std::pair<OutputStream, std::string>> lines;
+    };
+    void exits(int code, std::vector<std::pair<OutputStream, std::string>> lines = {}) {
+        ProcessResult r;
+        r.exit_code = code;
+        script.push_back({r, std::move(lines)});
+    }
+
+    ProcessResult run_shell(const std::string& command, const RunOptions& options,
+                            const LineSink& on_line) override {
+        commands.push_back({command});
+        envs.push_back(options.env);
+        Step s = next();
+        for (const auto& [stream, line] : s.lines) {
+            on_line(stream, line);
+        }
+        return s.result;
+    }
+    ProcessResult run_foreground(const std::vector<std::string>& argv,
+                                 const RunOptions& options) override {
+        commands.push_back(argv);
+        envs.push_back(options.env);
+        return next().result;
+    }
+    void forward_signal(int sig) noexcept override { forwarded.push_back(sig); }
+
+    std::deque<Step> script;
+    std::vector<std::vector<std::string>> commands;
+    std::vector<EnvVars> envs;
+    std::vector<int> forwarded;
+
+  private:
+    Step next() {
+        if (script.empty()) {
+            ADD_FAILURE() << "unexpected process run";
+            ProcessResult r;
+            r.outcome = ProcessResult::Outcome::FailedToStart;
+            r.error = "no script";
+            return {r, {}};
+        }
+        Step s = script.front();
+        script.pop_front();
+        return s;
+    }
+};
+
+}  // namespace xbranch::test

@@ -1,0 +1,256 @@
+#include <gtest/gtest.h>
+
+#include "fake_edges.hpp"
+#include "xbranch/db_probe.hpp"
+#include "xbranch/redact.hpp"
+
+namespace xbranch {
+namespace {
+
+using test::FakeClock;
+using test::FakeProber;
+using test::ms;
+
+// Real libpq 15 texts (PQERRORS_VERBOSE where the server answered), as
+// split_verbose_message then classify_failure see them.
+ProbeVerdict classify_libpq(std::string_view text) {
+    const auto split = split_verbose_message(text);
+    return classify_failure(split.sqlstate, split.message);
+}
+
+TEST(DbProbeSplit, TakesTheSqlstateAndDropsTheLocation) {
+    const auto s = split_verbose_message(
+        "connection to server at \"127.0.0.1\", port 42741 failed: FATAL:  28P01: password "
+        "authentication failed for user \"u1\"\nLOCATION:  auth_failed, auth.c:334\n");
+    EXPECT_EQ(s.sqlstate, "28P01");
+    EXPECT_EQ(s.message,
+              "connection to server at \"127.0.0.1\", port 42741 failed: FATAL:  password "
+              "authentication failed for user \"u1\"");
+}
+
+TEST(DbProbeSplit, LeavesLibpqOwnMessagesAlone) {
+    const auto s = split_verbose_message(
+        "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\tIs the server "
+        "running on that host and accepting TCP/IP connections?\n");
+    EXPECT_EQ(s.sqlstate, "");
+    EXPECT_EQ(s.message,
+              "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\tIs the "
+              "server running on that host and accepting TCP/IP connections?");
+}
+
+TEST(DbProbeSplit, IgnoresWordsThatLookLikeACodeWithoutTheColon) {
+    const auto s = split_verbose_message("FATAL:  ABCDEFG is not a code");
+    EXPECT_EQ(s.sqlstate, "");
+    EXPECT_EQ(s.message, "FATAL:  ABCDEFG is not a code");
+}
+
+struct Case {
+    const char* text;
+    ProbeReason reason;
+    bool retry;
+};
+
+class DbProbeClassify : public ::testing::TestWithParam<Case> {};
+
+TEST_P(DbProbeClassify, MapsRealLibpqTexts) {
+    const auto v = classify_libpq(GetParam().text);
+    EXPECT_EQ(reason_name(v.reason), std::string(reason_name(GetParam().reason)))
+        << GetParam().text;
+    EXPECT_EQ(v.retry, GetParam().retry) << GetParam().text;
+    if (!v.retry) {
+        EXPECT_GE(v.max_tries, 1);
+        EXPECT_LE(v.max_tries, 2);  // "not beyond a try or two"
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Texts, DbProbeClassify,
+    ::testing::Values(
+        Case{"connection to server at \"127.0.0.1\", port 42741 failed: FATAL:  28P01: password "
+             "authentication failed for user \"xata\"\nLOCATION:  auth_failed, auth.c:334\n",
+             ProbeReason::AuthFailed, true},
+        Case{"connection to server at \"h\", port 5432 failed: FATAL:  28000: role \"xata\" does "
+             "not exist\nLOCATION:  InitializeSessionUserId, miscinit.c:694\n",
+             ProbeReason::AuthFailed, true},
+        Case{"connection to server at \"127.0.0.1\", port 42741 failed: FATAL:  3D000: database "
+             "\"nodb\" does not exist\nLOCATION:  InitPostgres, postinit.c:948\n",
+             ProbeReason::DatabaseMissing, false},
+        Case{"connection to server at \"h\", port 5432 failed: FATAL:  57P03: the database system "
+             "is starting up\n",
+             ProbeReason::Starting, true},
+        Case{"connection to server at \"h\", port 5432 failed: FATAL:  57P03: the database system "
+             "is not yet accepting connections\nDETAIL:  Consistent recovery state has not been "
+             "yet reached.\n",
+             ProbeReason::Starting, true},
+        Case{"connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n\tIs the "
+             "server running on that host and accepting TCP/IP connections?\n",
+             ProbeReason::Refused, true},
+        Case{"could not translate host name \"abc.us-east-1.xata.tech\" to address: Name or "
+             "service not known\n",
+             ProbeReason::NameResolution, true},
+        Case{"could not translate host name \"abc.xata.tech\" to address: Temporary failure in "
+             "name resolution\n",
+             ProbeReason::NameResolution, true},
+        Case{"connection to server at \"127.0.0.1\", port 42741 failed: server does not support "
+             "SSL, but SSL was required\n",
+             ProbeReason::SslModeRefused, false},
+        Case{"connection to server at \"h\", port 5432 failed: FATAL:  28000: no pg_hba.conf entry "
+             "for host \"10.1.2.3\", user \"xata\", database \"xata\", no encryption\n",
+             ProbeReason::SslModeRefused, false},
+        Case{"connection to server at \"h\" (10.0.0.1), port 5432 failed: SSL SYSCALL error: EOF "
+             "detected\n",
+             ProbeReason::TlsHandshake, true},
+        Case{"connection to server at \"h\" (10.0.0.1), port 5432 failed: SSL error: unexpected "
+             "eof while reading\n",
+             ProbeReason::TlsHandshake, true},
+        Case{"connection to server at \"h\" (10.0.0.1), port 5432 failed: SSL error: certificate "
+             "verify failed\n",
+             ProbeReason::TlsVerify, false},
+        Case{"connection to server at \"h\", port 5432 failed: root certificate file "
+             "\"/root/.postgresql/root.crt\" does not exist\nEither provide the file or change "
+             "sslmode to disable server certificate verification.\n",
+             ProbeReason::TlsVerify, false},
+        Case{
+            "connection to server at \"h\", port 5432 failed: server certificate for \"x.example\" "
+            "does not match host name \"h\"\n",
+            ProbeReason::TlsVerify, false},
+        Case{"server closed the connection unexpectedly\n\tThis probably means the server "
+             "terminated abnormally\n\tbefore or while processing the request.\n",
+             ProbeReason::Reset, true},
+        Case{"could not receive data from server: Connection reset by peer\n", ProbeReason::Reset,
+             true},
+        Case{"connection to server at \"h\", port 5432 failed: FATAL:  53300: sorry, too many "
+             "clients already\n",
+             ProbeReason::Reset, true},
+        Case{"connection to server at \"127.0.0.1\", port 42741 failed: fe_sendauth: no password "
+             "supplied\n",
+             ProbeReason::AuthFailed, false},
+        Case{"timeout expired\n", ProbeReason::Timeout, true},
+        Case{"something nobody has seen before", ProbeReason::Other, true}));
+
+TEST(DbProbeClassify, SqlstateWinsOverTheText) {
+    // A server speaking another language still has its codes.
+    EXPECT_EQ(classify_failure("28P01", "Passwort-Authentifizierung fehlgeschlagen").reason,
+              ProbeReason::AuthFailed);
+    EXPECT_EQ(classify_failure("3D000", "Datenbank existiert nicht").reason,
+              ProbeReason::DatabaseMissing);
+    EXPECT_EQ(classify_failure("42501", "permission denied for database").reason,
+              ProbeReason::Other);
+}
+
+TEST(DbProbeClassify, UnknownFailuresAreTriedOnlyAFewTimes) {
+    EXPECT_EQ(verdict_for(ProbeReason::Other).max_tries, 3);
+    EXPECT_EQ(verdict_for(ProbeReason::AuthFailed).max_tries, 0);
+    EXPECT_EQ(verdict_for(ProbeReason::Cancelled).max_tries, 1);
+}
+
+TEST(DbProbe, FailureMessagesNeverShowThePassword) {
+    clear_secrets();
+    register_secret("s3cr3t-pass");
+    const auto r = probe_failure(ProbeReason::Other, "",
+                                 "could not connect with password=s3cr3t-pass to host");
+    EXPECT_EQ(r.message.find("s3cr3t-pass"), std::string::npos);
+    EXPECT_NE(r.message.find(std::string(k_mask)), std::string::npos);
+    clear_secrets();
+}
+
+TEST(DbProbe, BackoffStartsShortAndCapsAtOneSecond) {
+    EXPECT_EQ(probe_backoff(1), ms{100});
+    EXPECT_EQ(probe_backoff(2), ms{200});
+    EXPECT_EQ(probe_backoff(3), ms{400});
+    EXPECT_EQ(probe_backoff(4), ms{800});
+    EXPECT_EQ(probe_backoff(5), ms{1000});
+    EXPECT_EQ(probe_backoff(50), ms{1000});
+}
+
+ConnectionInfo info() {
+    ConnectionInfo i;
+    i.host = "abc.xata.tech";
+    i.database = "app";
+    i.username = "xata";
+    i.password = "pw";
+    return i;
+}
+
+TEST(DbProbeLoop, RetriesAuthFailuresUntilTheLoginWorks) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::AuthFailed);
+    prober.fail(ProbeReason::AuthFailed);
+    prober.fail(ProbeReason::Starting);
+    prober.ok();
+    std::vector<int> tries;
+    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{10000}, {},
+                                      [&](int n) { tries.push_back(n); });
+    EXPECT_TRUE(r.last.ok);
+    EXPECT_EQ(r.tries, 4);
+    EXPECT_EQ(tries, (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{100}, ms{200}, ms{400}}));
+    ASSERT_EQ(prober.seen.size(), 4U);
+    EXPECT_EQ(prober.seen[0].database, "app");  // exactly what it was given
+}
+
+TEST(DbProbeLoop, GivesUpEarlyOnAMissingDatabaseAfterTwoTries) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::DatabaseMissing);
+    prober.fail(ProbeReason::DatabaseMissing);
+    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{60000}, {});
+    EXPECT_FALSE(r.last.ok);
+    EXPECT_EQ(r.last.reason, ProbeReason::DatabaseMissing);
+    EXPECT_EQ(r.tries, 2);
+    EXPECT_TRUE(r.gave_up_early);
+    EXPECT_TRUE(prober.script.empty());
+}
+
+TEST(DbProbeLoop, StopsAtTheDeadlineWithTheLastError) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    for (int i = 0; i < 100; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50}, "password authentication failed");
+    }
+    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{3000}, {});
+    EXPECT_FALSE(r.last.ok);
+    EXPECT_EQ(r.last.reason, ProbeReason::AuthFailed);
+    EXPECT_FALSE(r.gave_up_early);
+    EXPECT_EQ(clock.elapsed(), ms{3000});  // the last pause is cut at the deadline
+    EXPECT_GT(r.tries, 3);
+    for (const auto b : prober.budgets) {
+        EXPECT_LE(b, ms{3000});
+    }
+}
+
+TEST(DbProbeLoop, EachTryIsBoundedByThePerTryCapAndTheTimeLeft) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::Timeout, ms{5000});
+    prober.fail(ProbeReason::Timeout, ms{5000});
+    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{7000}, {});
+    EXPECT_EQ(r.tries, 2);
+    ASSERT_EQ(prober.budgets.size(), 2U);
+    EXPECT_EQ(prober.budgets[0], ms{5000});
+    EXPECT_EQ(prober.budgets[1], ms{1900});  // 7000 - 5000 - 100 ms pause
+}
+
+TEST(DbProbeLoop, ShouldStopEndsTheLoopBeforeTheNextTry) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::Refused);
+    int calls = 0;
+    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{10000},
+                                      [&] { return ++calls > 1; });
+    EXPECT_EQ(r.tries, 1);
+    EXPECT_EQ(r.last.reason, ProbeReason::Cancelled);
+    EXPECT_FALSE(r.last.retry);
+}
+
+TEST(DbProbeLoop, APassedDeadlineMeansNoTry) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    const auto r = probe_until_usable(prober, clock, info(), clock.now(), {});
+    EXPECT_EQ(r.tries, 0);
+    EXPECT_EQ(r.last.reason, ProbeReason::Timeout);
+}
+
+}  // namespace
+}  // namespace xbranch
