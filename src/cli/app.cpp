@@ -34,20 +34,20 @@ Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
 void print_error(const Error& e) {
     if (log_format() == LogFormat::Json) {
-        std::string line =
-            "{\"level\":\"error\",\"kind\":\"" + json_escape(kind_name(e.kind())) +
-            "\",\"exitCode\":" + std::to_string(exit_code(e.kind(), e.signal_number())) +
-            ",\"msg\":\"" + json_escape(e.describe()) + "\"";
+        nlohmann::ordered_json line = {{"level", "error"},
+                                       {"kind", kind_name(e.kind())},
+                                       {"exitCode", exit_code(e.kind(), e.signal_number())},
+                                       {"msg", e.describe()}};
         if (e.http_status()) {
-            line += ",\"httpStatus\":" + std::to_string(*e.http_status());
+            line["httpStatus"] = *e.http_status();
         }
         if (!e.request_id().empty()) {
-            line += ",\"requestId\":\"" + json_escape(e.request_id()) + "\"";
+            line["requestId"] = redact(e.request_id());
         }
         if (!e.hint().empty()) {
-            line += ",\"hint\":\"" + json_escape(redact(e.hint())) + "\"";
+            line["hint"] = redact(e.hint());
         }
-        std::cerr << line << "}\n";
+        std::cerr << json_line(line) << "\n";
         return;
     }
     std::cerr << "xbranch: error: " << e.describe() << "\n";

@@ -60,8 +60,8 @@ void log_settings(const ApiConfig& api, const BranchTarget* t) {
 }
 
 std::string version_text() {
-    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version() +
-           "\n";
+    // CLI11 adds the final newline itself.
+    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version();
 }
 
 std::string format_age(long long seconds) {
