@@ -134,10 +134,13 @@ int run(int argc, char** argv) {
         setup_logging(ctx.global.verbosity,
                       log_format_text == "json" ? LogFormat::Json : LogFormat::Text);
         install_signal_handlers();
+        prepare_stdout();
 
         for (auto& c : commands) {
             if (c.app->parsed()) {
-                return c.run();
+                const int rc = c.run();
+                finish_stdout();
+                return rc;
             }
         }
         throw Error(ErrorKind::Usage, "no command given").with_hint("run `xbranch --help`");

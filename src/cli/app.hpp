@@ -11,6 +11,7 @@
 #include "xbranch/config.hpp"
 #include "xbranch/curl_transport.hpp"
 #include "xbranch/lifecycle.hpp"
+#include "xbranch/outputs.hpp"
 #include "xbranch/xata_client.hpp"
 
 namespace xbranch::cli {
@@ -55,6 +56,15 @@ void add_identity_flags(CLI::App& app, IdentityFlags& flags, bool with_branch_id
 
 // Logs "name = value (origin)" for each setting at debug level (-v).
 void log_settings(const ApiConfig& api, const BranchTarget* target);
+
+// What create hands over, as the plain values outputs.hpp takes.
+OutputValues output_values(const CreateResult& result);
+
+// A closed pipe on stdout must be an error we report, not SIGPIPE.
+void prepare_stdout();
+// Flushes stdout; throws Error(Io) when anything written there was lost
+// (full disk, closed pipe), so a lost result is never exit 0.
+void finish_stdout();
 
 std::string version_text();
 std::string format_age(long long seconds);

@@ -1,5 +1,11 @@
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
 #include "app.hpp"
 
 namespace xbranch::cli {
@@ -56,6 +62,34 @@ void log_settings(const ApiConfig& api, const BranchTarget* t) {
     }
     for (const auto& line : describe_settings(s)) {
         spdlog::debug("config: {}", line);
+    }
+}
+
+OutputValues output_values(const CreateResult& r) {
+    OutputValues v;
+    v.branch_name = r.branch.name;
+    v.branch_id = r.branch.id;
+    v.parent_id = r.parent_id;
+    v.region = r.branch.region;
+    v.status = status_type_name(r.status.type);
+    v.adopted = r.adopted;
+    v.connection = r.connection;
+    return v;
+}
+
+void prepare_stdout() {
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+void finish_stdout() {
+    std::cout.flush();
+    errno = 0;
+    const bool flushed = std::fflush(stdout) == 0;
+    const int err = errno;
+    if (!flushed || std::ferror(stdout) != 0 || !std::cout) {
+        throw Error(ErrorKind::Io, std::string("cannot write to standard output") +
+                                       (err != 0 ? std::string(": ") + std::strerror(err) : ""))
+            .with_hint("the result did not reach the reader; check the disk or the pipe");
     }
 }
 

@@ -69,7 +69,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
 
     if (o.output_dir) {
         try {
-            write_output_files(*o.output_dir, output_files(result));
+            write_output_files(*o.output_dir, output_files(output_values(result)));
         } catch (Error& e) {
             if (result.created_by_us && !o.keep_on_failure) {
                 lifecycle.cleanup(result.branch, e.what());
@@ -82,7 +82,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
                  result.branch.id, session->client.request_count(),
                  result.adopted ? "; it already existed and was adopted" : "");
-    std::cout << render(result, format, o.show_secrets) << std::flush;
+    std::cout << render(output_values(result), format, o.show_secrets) << std::flush;
     return 0;
 }
 

@@ -18,6 +18,12 @@ from e2e_common import E2ECase, harness, main, CREATE_FLAGS, OUTPUT_FILES
 READONLY_KEY = "xau_readonlykey0000000000000000000000"
 
 
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ErrorsTest(E2ECase):
     emulator_options = {"readonly_key": READONLY_KEY}
 
@@ -76,13 +82,28 @@ class ErrorsTest(E2ECase):
         self.assertEqual(code, 2, err)
         self.assertEqual(self.emu.requests(), [])
 
-    def test_output_dir_without_parent_is_exit_9_and_costs_no_branch(self):
+    def test_output_dir_is_made_like_mkdir_p(self):
         missing = os.path.join(self.tmp, "no-such-parent", "out")
-        code, out, err = self.create("io", "--output-dir", missing, expect=9)
-        self.assertIn("no-such-parent", err)
-        self.assertEqual(self.all_named("sb-io-"), [])
+        self.create("io", "--output-dir", missing)
+        self.assertEqual(sorted(os.listdir(missing)), sorted(OUTPUT_FILES))
+        self.assertEqual(os.stat(os.path.dirname(missing)).st_mode & 0o777, 0o755 & ~current_umask())
+
+    def test_output_dir_below_a_file_is_exit_9_and_costs_no_branch(self):
+        plain = os.path.join(self.tmp, "plain")
+        with open(plain, "w") as f:
+            f.write("x")
+        code, out, err = self.create("io2", "--output-dir", os.path.join(plain, "out"), expect=9)
+        self.assertIn(plain + " is a file, not a folder", err)
+        self.assertEqual(self.all_named("sb-io2-"), [])
         self.assertEqual(self.api_calls("POST"), [])
-        self.assertFalse(os.path.exists(os.path.dirname(missing)))
+
+    def test_folder_at_an_output_name_costs_no_branch(self):
+        out_dir = os.path.join(self.tmp, "blocked")
+        os.makedirs(os.path.join(out_dir, "password"))
+        code, out, err = self.create("io3", "--output-dir", out_dir, expect=9)
+        self.assertIn("password", err)
+        self.assertEqual(self.all_named("sb-io3-"), [])
+        self.assertEqual(self.api_calls("POST"), [])
 
     def test_409_race_is_adopted(self):
         """The branch appears between xbranch's lookup and its POST: the POST
