@@ -127,8 +127,8 @@ void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& n
             throw io_error("cannot check", target, errno);
         }
         if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-            throw Error(ErrorKind::Io,
-                        "cannot write " + target.string() + ": something other than a file is there")
+            throw Error(ErrorKind::Io, "cannot write " + target.string() +
+                                           ": something other than a file is there")
                 .with_hint("remove it, or pass another output folder");
         }
     }
@@ -193,7 +193,7 @@ std::string render(const OutputValues& v, OutputFormat format, bool show_secrets
     switch (format) {
         case OutputFormat::Json: {
             nlohmann::json j;
-            j["branch"] = {{"name", v.branch_name}, {"id", v.branch_id},
+            j["branch"] = {{"name", v.branch_name},   {"id", v.branch_id},
                            {"parentID", v.parent_id}, {"region", v.region},
                            {"adopted", v.adopted},    {"status", v.status}};
             j["connection"] = {{"host", c.host},
@@ -221,7 +221,8 @@ std::string render(const OutputValues& v, OutputFormat format, bool show_secrets
             out += "export PGPORT=" + quote(std::to_string(c.port)) + "\n";
             out += "export PGDATABASE=" + quote(c.database) + "\n";
             out += "export PGUSER=" + quote(c.username) + "\n";
-            out += "export PGPASSWORD=" + quote(show_secrets ? c.password : std::string(k_mask)) + "\n";
+            out += "export PGPASSWORD=" + quote(show_secrets ? c.password : std::string(k_mask)) +
+                   "\n";
             if (!c.sslmode.empty()) {
                 out += "export PGSSLMODE=" + quote(c.sslmode) + "\n";
             }

@@ -250,8 +250,8 @@ std::optional<long long> parse_timestamp(std::string_view text) {
         6) {
         return std::nullopt;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60 ||
-        y < 1970) {
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 60 || y < 1970) {
         return std::nullopt;
     }
     std::size_t i = static_cast<std::size_t>(consumed);

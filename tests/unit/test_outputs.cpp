@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "xbranch/error.hpp"
 #include "xbranch/atomic_file.hpp"
+#include "xbranch/error.hpp"
 #include "xbranch/outputs.hpp"
 
 using namespace xbranch;
@@ -228,8 +228,7 @@ TEST(OutputFiles, FailureKeepsThePreviousCompleteSet) {
     // The last rename fails: a folder appears at its name after the checks.
     fs::remove(d.path() / "password");
     fs::create_directory(d.path() / "password");
-    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(second)); }),
-              ErrorKind::Io);
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(second)); }), ErrorKind::Io);
     // Every file that existed holds the first run's value; no temp or kept link is left.
     EXPECT_EQ(slurp(d.path() / "branch-name"), first.branch_name);
     EXPECT_EQ(slurp(d.path() / "branch-id"), first.branch_id);
