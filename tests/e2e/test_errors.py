@@ -105,6 +105,99 @@ class ErrorsTest(E2ECase):
         self.assertEqual(self.all_named("sb-io3-"), [])
         self.assertEqual(self.api_calls("POST"), [])
 
+    def test_api_key_with_a_trailing_newline_works(self):
+        # A Secret made from a file: the key ends in a newline.
+        key = self.emu.env()["XATA_API_KEY"]
+        self.create("nlkey", env={"XATA_API_KEY": key + "\n"})
+        self.assertEqual(len(self.active("sb-nlkey-")), 1)
+
+    def test_control_characters_in_the_key_are_refused_before_any_request(self):
+        key = self.emu.env()["XATA_API_KEY"]
+        for bad in (key + "\r\nX-Injected: yes", key[:6] + "\x01" + key[6:]):
+            code, out, err = self.xb("status", "--sandbox", "x", env={"XATA_API_KEY": bad})
+            self.assertEqual(code, 2, err)
+            self.assertIn("XATA_API_KEY", err)
+            self.assertNotIn(key, out + err)
+            self.assertNotIn("Injected", out + err)
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_malformed_base_urls_are_exit_2_without_requests(self):
+        base = self.emu.env()["XATA_API_BASE_URL"]
+        for bad in (base + " ", base + "\n", "http://127.0.0.1:70000", "http://", "ftp://127.0.0.1:1"):
+            code, out, err = self.xb("status", "--sandbox", "x", env={"XATA_API_BASE_URL": bad})
+            self.assertEqual(code, 2, (bad, err))
+            self.assertIn("XATA_API_BASE_URL", err)
+        # Plain http to a host that is not loopback would send the key in clear.
+        code, out, err = self.xb("--base-url", "http://api.example.invalid", "status", "--sandbox", "x")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--allow-insecure-http", err)
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_bad_sslmode_and_tiny_timeouts_are_exit_2_and_cost_no_branch(self):
+        code, out, err = self.xb("create", "--sandbox", "ssl", "--sslmode", "requre")
+        self.assertEqual(code, 2, err)
+        self.assertIn("requre", err)
+        code, out, err = self.xb("url", "--sandbox", "ssl", env={"XBRANCH_SSLMODE": "verify_full"})
+        self.assertEqual(code, 2, err)
+        self.assertIn("XBRANCH_SSLMODE", err)
+        for flag in ("--request-timeout", "--connect-timeout"):
+            for value in ("0.0004", "0", "0ms"):
+                code, out, err = self.xb(flag, value, "status", "--sandbox", "ssl")
+                self.assertEqual(code, 2, (flag, value, err))
+        self.assertEqual(self.api_calls("POST"), [])
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_org_id_alias_of_the_tutorial_secret(self):
+        e = self.emu.env()
+        org = e.pop("XATA_ORGANIZATION_ID")
+        e["XATA_ORG_ID"] = org
+        code, out, err = harness.run_xbranch(["-v", "list"], e)
+        self.assertEqual(code, 0, err)
+        self.assertIn("organization = %s (env XATA_ORG_ID)" % org, err)
+
+    def test_verbose_shows_every_setting_origin(self):
+        code, out, err = self.xb("-v", "list", env={"XBRANCH_SSLMODE": "disable", "NO_COLOR": "1",
+                                                    "TERM": "dumb"})
+        self.assertEqual(code, 0, err)
+        for line in ("sslmode = disable (env XBRANCH_SSLMODE)", "no color = 1 (env NO_COLOR)",
+                     "terminal = dumb (env TERM)", "log format = text (default)",
+                     "api key = ******** (env XATA_API_KEY)"):
+            self.assertIn(line, err)
+        self.assertNotIn(self.emu.env()["XATA_API_KEY"], err)
+
+    def test_json_logs_apply_to_flag_parse_errors(self):
+        for args, env in ((["--log-format", "json", "create", "--bogus"], None),
+                          (["create", "--bogus"], {"XBRANCH_LOG_FORMAT": "json"})):
+            code, out, err = self.xb(*args, env=env)
+            self.assertEqual(code, 2, err)
+            line = json.loads(err.strip().splitlines()[-1])
+            self.assertEqual((line["level"], line["exitCode"]), ("error", 2))
+            self.assertIn("--bogus", line["msg"])
+
+    def test_version_has_no_trailing_blank_line(self):
+        code, out, err = self.xb("--version")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("xbranch "), out)
+        self.assertTrue(out.endswith("\n") and not out.endswith("\n\n"), repr(out))
+
+    def test_url_of_a_root_branch_needs_force(self):
+        code, out, err = self.xb("url", "--branch", "main", "--sslmode", "disable")
+        self.assertEqual(code, 5, err)
+        self.assertIn("--force", err)
+        self.assertEqual(out, "")
+        code, out, err = self.xb("url", "--branch", "main", "--sslmode", "disable", "--force")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("postgresql://"), out)
+
+    def test_hints_are_joined_cleanly(self):
+        for args in (["create"], ["status", "--branch-id", "nope"], ["url", "--sandbox", "gone-away"]):
+            code, out, err = self.xb(*args)
+            self.assertNotEqual(code, 0)
+            for line in err.splitlines():
+                if line.startswith("hint:"):
+                    self.assertNotIn(". .", line)
+                    self.assertNotIn("..", line)
+
     def test_409_race_is_adopted(self):
         """The branch appears between xbranch's lookup and its POST: the POST
         gets 409 and xbranch adopts the branch (same parent)."""
