@@ -1,5 +1,6 @@
 #include "xbranch/connection.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "xbranch/redact.hpp"
@@ -16,7 +17,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     if (text == "ro") {
         return Endpoint::ReadOnly;
     }
-    if (text == "pooler") {
+    if (text == "pooled_rw" || text == "pooler") {
         return Endpoint::Pooler;
     }
     return std::nullopt;
@@ -31,7 +32,7 @@ const char* endpoint_name(Endpoint e) {
         case Endpoint::ReadOnly:
             return "ro";
         case Endpoint::Pooler:
-            return "pooler";
+            return "pooled_rw";
     }
     return "rw";
 }
@@ -142,10 +143,24 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url) {
 }
 
 std::string apply_endpoint(std::string_view host, Endpoint endpoint) {
+    // A host that already names an endpoint (abc-rw.region...) gets its
+    // suffix replaced, not a second one appended.
+    const std::size_t first_dot = std::min(host.find('.'), host.size());
+    const std::string_view label = host.substr(0, first_dot);
+    std::string base(label);
+    for (std::string_view known : {"-rw", "-ro", "-r", "-pooler"}) {
+        if (label.size() > known.size() && label.substr(label.size() - known.size()) == known) {
+            base = std::string(label.substr(0, label.size() - known.size()));
+            break;
+        }
+    }
+    const std::string rest(host.substr(first_dot));
     std::string suffix;
     switch (endpoint) {
         case Endpoint::ReadWrite:
-            return std::string(host);
+            // rw may be written with no suffix; keep the host as given unless
+            // it named another endpoint.
+            return base == label ? std::string(host) : base + "-rw" + rest;
         case Endpoint::Read:
             suffix = "-r";
             break;
@@ -156,11 +171,7 @@ std::string apply_endpoint(std::string_view host, Endpoint endpoint) {
             suffix = "-pooler";
             break;
     }
-    std::size_t dot = host.find('.');
-    if (dot == std::string_view::npos) {
-        return std::string(host) + suffix;
-    }
-    return std::string(host.substr(0, dot)) + suffix + std::string(host.substr(dot));
+    return base + suffix + rest;
 }
 
 std::string build_connection_string(const ConnectionInfo& info, bool mask_password) {

@@ -60,6 +60,22 @@ const char* kind_name(ErrorKind kind) {
     return "error";
 }
 
+Error& Error::add_hint(const std::string& more) {
+    std::size_t b = 0;
+    while (b < more.size() && (more[b] == ' ' || more[b] == '.')) {
+        ++b;
+    }
+    if (b == more.size()) {
+        return *this;
+    }
+    std::string base = m_hint;
+    while (!base.empty() && (base.back() == ' ' || base.back() == '.')) {
+        base.pop_back();
+    }
+    m_hint = base.empty() ? more.substr(b) : base + ". " + more.substr(b);
+    return *this;
+}
+
 std::string Error::describe() const {
     std::string out;
     if (!m_operation.empty()) {

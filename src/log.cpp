@@ -38,9 +38,10 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
         const auto level = spdlog::level::to_string_view(msg.level);
         std::string line;
         if (g_format == LogFormat::Json) {
-            line = "{\"time\":\"" + timestamp(msg.time) + "\",\"level\":\"" +
-                   std::string(level.data(), level.size()) + "\",\"msg\":\"" + json_escape(text) +
-                   "\"}\n";
+            line = json_line({{"time", timestamp(msg.time)},
+                              {"level", std::string(level.data(), level.size())},
+                              {"msg", text}}) +
+                   "\n";
         } else {
             if (g_timestamps) {
                 line += timestamp(msg.time) + " ";
@@ -60,38 +61,8 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 
 }  // namespace
 
-std::string json_escape(const std::string& text) {
-    std::string out;
-    out.reserve(text.size() + 8);
-    for (char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += ch;
-                }
-        }
-    }
-    return out;
+std::string json_line(const nlohmann::ordered_json& value) {
+    return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 void setup_logging(int verbosity, LogFormat format) {

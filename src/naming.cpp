@@ -79,6 +79,18 @@ bool valid_branch_name(std::string_view name) {
     return true;
 }
 
+bool looks_like_branch_id(std::string_view text) {
+    if (text.size() != 26 || !(text[0] >= 'a' && text[0] <= 'v')) {
+        return false;
+    }
+    for (char c : text) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'v'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix) {
     if (!valid_prefix(prefix)) {
         throw Error(ErrorKind::Usage,
@@ -89,8 +101,7 @@ std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefi
     if (readable.empty()) {
         throw Error(ErrorKind::Usage,
                     id.sandbox.empty()
-                        ? "no sandbox name: pass --sandbox NAME or set SIGNADOT_SANDBOX_NAME (or "
-                          "name the branch with --branch)"
+                        ? std::string("no sandbox name to derive a branch name from")
                         : "sandbox name '" + id.sandbox +
                               "' has no letters or digits to build a branch name from");
     }

@@ -1,14 +1,14 @@
 #include "xbranch/outputs.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
-#include <random>
+#include <optional>
 
+#include "xbranch/atomic_file.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/redact.hpp"
 
@@ -21,90 +21,81 @@ Error io_error(const std::string& what, const fs::path& path, int err) {
     return Error(ErrorKind::Io, what + " " + path.string() + ": " + std::strerror(err));
 }
 
-std::string random_suffix() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::string s(8, 'x');
-    for (auto& c : s) {
-        c = k_chars[rng() % 36];
+// mkdir -p with mode 0755, saying which part is in the way.
+void make_folders(const fs::path& dir) {
+    fs::path sofar;
+    for (const auto& part : dir) {
+        sofar /= part;
+        if (part.empty() || part == "/") {
+            continue;
+        }
+        struct stat st {};
+        if (::stat(sofar.c_str(), &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                throw Error(ErrorKind::Io,
+                            sofar == dir ? "output path " + dir.string() + " is not a folder"
+                                         : "output folder " + dir.string() + " cannot be made: " +
+                                               sofar.string() + " is a file, not a folder");
+            }
+            continue;
+        }
+        if (errno != ENOENT) {
+            throw io_error("cannot use output folder", sofar, errno);
+        }
+        if (::mkdir(sofar.c_str(), 0755) != 0 && errno != EEXIST) {
+            throw io_error("cannot create output folder", sofar, errno);
+        }
     }
-    return s;
+}
+
+// A previous file set aside while the new set goes in.
+struct Backup {
+    fs::path target;
+    std::optional<fs::path> saved;  // nullopt: there was no file at target
+};
+
+Backup back_up(const fs::path& target) {
+    Backup b{target, std::nullopt};
+    struct stat st {};
+    if (::lstat(target.c_str(), &st) != 0) {
+        if (errno == ENOENT) {
+            return b;
+        }
+        throw io_error("cannot check", target, errno);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return b;  // the rename fails on it anyway; there is nothing to keep
+    }
+    // A hard link keeps the old file in place and costs no data blocks.
+    const fs::path saved = sibling_name(target, "old");
+    if (::link(target.c_str(), saved.c_str()) != 0) {
+        throw io_error("cannot keep the previous", target, errno);
+    }
+    b.saved = saved;
+    return b;
+}
+
+void restore(const Backup& b) {
+    if (b.saved) {
+        ::rename(b.saved->c_str(), b.target.c_str());
+    } else {
+        ::unlink(b.target.c_str());
+    }
+}
+
+void drop(const Backup& b) {
+    if (b.saved) {
+        ::unlink(b.saved->c_str());
+    }
 }
 
 }  // namespace
 
-AtomicFile::AtomicFile(fs::path target, mode_t mode) : m_target(std::move(target)) {
-    m_temp = m_target;
-    m_temp += ".tmp-" + random_suffix();
-    // O_EXCL: never follow or reuse something planted at the temp name.
-    m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (m_fd < 0) {
-        throw io_error("cannot create", m_temp, errno);
-    }
-    // The umask must not widen or narrow what we promise (0600 for secrets).
-    if (::fchmod(m_fd, mode) != 0) {
-        const int err = errno;
-        ::close(m_fd);
-        ::unlink(m_temp.c_str());
-        m_fd = -1;
-        throw io_error("cannot set the mode of", m_temp, err);
-    }
-}
-
-AtomicFile::AtomicFile(AtomicFile&& other) noexcept
-    : m_target(std::move(other.m_target)),
-      m_temp(std::move(other.m_temp)),
-      m_fd(other.m_fd),
-      m_committed(other.m_committed) {
-    other.m_fd = -1;
-    other.m_committed = true;  // the moved-from object owns nothing to clean up
-}
-
-AtomicFile::~AtomicFile() {
-    if (m_fd >= 0) {
-        ::close(m_fd);
-    }
-    if (!m_committed && !m_temp.empty()) {
-        ::unlink(m_temp.c_str());
-    }
-}
-
-void AtomicFile::write(const std::string& data) {
-    const char* p = data.data();
-    std::size_t left = data.size();
-    while (left > 0) {
-        const ssize_t n = ::write(m_fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            throw io_error("cannot write", m_temp, errno);
-        }
-        p += n;
-        left -= static_cast<std::size_t>(n);
-    }
-}
-
-void AtomicFile::commit() {
-    if (::fsync(m_fd) != 0) {
-        throw io_error("cannot flush", m_temp, errno);
-    }
-    if (::close(m_fd) != 0) {
-        m_fd = -1;
-        throw io_error("cannot close", m_temp, errno);
-    }
-    m_fd = -1;
-    if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
-        throw io_error("cannot rename into", m_target, errno);
-    }
-    m_committed = true;
-}
-
-std::vector<OutputFile> output_files(const CreateResult& r) {
-    const auto& c = r.connection;
+std::vector<OutputFile> output_files(const OutputValues& v) {
+    const auto& c = v.connection;
     return {
-        {"branch-name", r.branch.name, false},
-        {"branch-id", r.branch.id, false},
+        {"branch-name", v.branch_name, false},
+        {"branch-id", v.branch_id, false},
         {"connection-string", build_connection_string(c), true},
         {"host", c.host, false},
         {"port", std::to_string(c.port), false},
@@ -114,20 +105,32 @@ std::vector<OutputFile> output_files(const CreateResult& r) {
     };
 }
 
-void preflight_output_dir(const fs::path& dir) {
-    std::error_code ec;
-    if (!fs::exists(dir, ec)) {
-        const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
-        if (!fs::is_directory(parent, ec)) {
-            throw Error(ErrorKind::Io, "output folder " + dir.string() + " cannot be made: " +
-                                           parent.string() + " does not exist")
-                .with_hint("create it first, or pass another --output-dir");
+std::vector<std::string> output_file_names() {
+    std::vector<std::string> out;
+    for (const auto& f : output_files(OutputValues{})) {
+        out.push_back(f.name);
+    }
+    return out;
+}
+
+void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& names) {
+    make_folders(dir);
+    // Something at a target name that a rename cannot replace (a folder, a
+    // socket) would fail after the branch exists: refuse it now.
+    for (const auto& name : names) {
+        const fs::path target = dir / name;
+        struct stat st {};
+        if (::lstat(target.c_str(), &st) != 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            throw io_error("cannot check", target, errno);
         }
-        if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-            throw io_error("cannot create output folder", dir, errno);
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            throw Error(ErrorKind::Io, "cannot write " + target.string() +
+                                           ": something other than a file is there")
+                .with_hint("remove it, or pass another output folder");
         }
-    } else if (!fs::is_directory(dir, ec)) {
-        throw Error(ErrorKind::Io, "output path " + dir.string() + " is not a folder");
     }
     // Prove we can create, write and remove a file there before any branch exists.
     AtomicFile probe(dir / ".xbranch-probe", 0600);
@@ -143,32 +146,56 @@ void write_output_files(const fs::path& dir, const std::vector<OutputFile>& file
         staged.back().write(f.value);
     }
     // Any failure above removes every temp file (destructors) and leaves the
-    // folder as it was. Renames are all that is left.
+    // folder as it was. Now keep the previous set, then rename.
+    std::vector<Backup> backups;
+    backups.reserve(files.size());
     std::size_t renamed = 0;
     try {
+        for (const auto& s : staged) {
+            backups.push_back(back_up(s.target()));
+        }
         for (auto& s : staged) {
             s.commit();
             ++renamed;
         }
+        fsync_dir(dir);
     } catch (const Error&) {
-        // A rename failed midway: take back the files this call already put
-        // in place, so no partial set is left behind.
-        for (std::size_t i = 0; i < renamed; ++i) {
-            ::unlink((dir / files[i].name).c_str());
+        // Put back exactly the previous set: the old file where there was
+        // one, nothing where there was none.
+        for (std::size_t i = 0; i < backups.size(); ++i) {
+            if (i < renamed) {
+                restore(backups[i]);
+            } else {
+                drop(backups[i]);
+            }
+        }
+        try {
+            fsync_dir(dir);
+        } catch (const Error&) {
+            // The first error is the one to report.
         }
         throw;
     }
+    for (const auto& b : backups) {
+        drop(b);
+    }
+    try {
+        fsync_dir(dir);
+    } catch (const Error&) {
+        // The new set is in place and durable; only the removal of the kept
+        // old links might not be.
+    }
 }
 
-std::string render(const CreateResult& r, OutputFormat format, bool show_secrets) {
-    const auto& c = r.connection;
+std::string render(const OutputValues& v, OutputFormat format, bool show_secrets) {
+    const auto& c = v.connection;
     const std::string url = build_connection_string(c, !show_secrets);
     switch (format) {
         case OutputFormat::Json: {
             nlohmann::json j;
-            j["branch"] = {{"name", r.branch.name},   {"id", r.branch.id},
-                           {"parentID", r.parent_id}, {"region", r.branch.region},
-                           {"adopted", r.adopted},    {"status", status_type_name(r.status.type)}};
+            j["branch"] = {{"name", v.branch_name},   {"id", v.branch_id},
+                           {"parentID", v.parent_id}, {"region", v.region},
+                           {"adopted", v.adopted},    {"status", v.status}};
             j["connection"] = {{"host", c.host},
                                {"port", c.port},
                                {"database", c.database},
@@ -179,35 +206,38 @@ std::string render(const CreateResult& r, OutputFormat format, bool show_secrets
             return j.dump(2) + "\n";
         }
         case OutputFormat::Env: {
-            auto quote = [](const std::string& v) {
+            auto quote = [](const std::string& text) {
                 std::string out = "'";
-                for (char ch : v) {
+                for (char ch : text) {
                     out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
                 }
                 return out + "'";
             };
+            // `export`: eval "$(xbranch create --output env ...)" must reach
+            // child processes, not only the shell itself.
             std::string out;
-            out += "DATABASE_URL=" + quote(url) + "\n";
-            out += "PGHOST=" + quote(c.host) + "\n";
-            out += "PGPORT=" + quote(std::to_string(c.port)) + "\n";
-            out += "PGDATABASE=" + quote(c.database) + "\n";
-            out += "PGUSER=" + quote(c.username) + "\n";
-            out += "PGPASSWORD=" + quote(show_secrets ? c.password : std::string(k_mask)) + "\n";
+            out += "export DATABASE_URL=" + quote(url) + "\n";
+            out += "export PGHOST=" + quote(c.host) + "\n";
+            out += "export PGPORT=" + quote(std::to_string(c.port)) + "\n";
+            out += "export PGDATABASE=" + quote(c.database) + "\n";
+            out += "export PGUSER=" + quote(c.username) + "\n";
+            out += "export PGPASSWORD=" + quote(show_secrets ? c.password : std::string(k_mask)) +
+                   "\n";
             if (!c.sslmode.empty()) {
-                out += "PGSSLMODE=" + quote(c.sslmode) + "\n";
+                out += "export PGSSLMODE=" + quote(c.sslmode) + "\n";
             }
-            out += "XBRANCH_BRANCH_NAME=" + quote(r.branch.name) + "\n";
-            out += "XBRANCH_BRANCH_ID=" + quote(r.branch.id) + "\n";
+            out += "export XBRANCH_BRANCH_NAME=" + quote(v.branch_name) + "\n";
+            out += "export XBRANCH_BRANCH_ID=" + quote(v.branch_id) + "\n";
             return out;
         }
         case OutputFormat::Text:
         default: {
             std::string out;
-            out += std::string(r.adopted ? "Adopted existing" : "Created") + " branch " +
-                   r.branch.name + "\n";
-            out += "  id          " + r.branch.id + "\n";
-            out += "  parent      " + r.parent_id + "\n";
-            out += "  status      " + std::string(status_type_name(r.status.type)) + "\n";
+            out += std::string(v.adopted ? "Adopted existing" : "Created") + " branch " +
+                   v.branch_name + "\n";
+            out += "  id          " + v.branch_id + "\n";
+            out += "  parent      " + v.parent_id + "\n";
+            out += "  status      " + v.status + "\n";
             out += "  host        " + c.host + ":" + std::to_string(c.port) + "\n";
             out += "  database    " + c.database + "\n";
             out += "  user        " + c.username + "\n";

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
-#include <regex>
+#include <string>
 #include <vector>
 
 namespace xbranch {
@@ -64,10 +64,15 @@ void mask_url_passwords(std::string& text) {
                text[end] != '\'' && text[end] != '\n' && text[end] != '?') {
             ++end;
         }
-        std::size_t at = text.rfind('@', end);
-        if (at != std::string::npos && at >= start && at < end) {
-            std::size_t colon = text.find(':', start);
-            if (colon != std::string::npos && colon < at) {
+        // Only inside [start, end): searching the whole text made many
+        // "://" in one long line quadratic.
+        const std::string_view authority = std::string_view(text).substr(start, end - start);
+        const std::size_t at_rel = authority.rfind('@');
+        if (at_rel != std::string_view::npos) {
+            const std::size_t at = start + at_rel;
+            const std::size_t colon_rel = authority.substr(0, at_rel).find(':');
+            if (colon_rel != std::string_view::npos) {
+                const std::size_t colon = start + colon_rel;
                 std::string masked(k_mask);
                 text.replace(colon + 1, at - colon - 1, masked);
                 end = colon + 1 + masked.size() + 1;
@@ -77,11 +82,63 @@ void mask_url_passwords(std::string& text) {
     }
 }
 
-// "password": "..." in JSON
+bool ieq(char a, char b) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return lower(a) == lower(b);
+}
+
+bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// "password": "..." in JSON (the key in any case). One pass, linear in the
+// input: a regex with backtracking was slow on long lines and needs no state.
 void mask_json_passwords(std::string& text) {
-    static const std::regex re(R"re(("password"\s*:\s*")((?:[^"\\]|\\.)*)("))re",
-                               std::regex::icase);
-    text = std::regex_replace(text, re, "$1********$3");
+    static constexpr std::string_view k_key = "\"password\"";
+    std::string out;
+    out.reserve(text.size());
+    std::size_t i = 0;
+    while (i < text.size()) {
+        bool key = i + k_key.size() <= text.size();
+        for (std::size_t k = 0; key && k < k_key.size(); ++k) {
+            key = ieq(text[i + k], k_key[k]);
+        }
+        if (!key) {
+            out += text[i++];
+            continue;
+        }
+        std::size_t j = i + k_key.size();
+        while (j < text.size() && is_json_space(text[j])) {
+            ++j;
+        }
+        if (j >= text.size() || text[j] != ':') {
+            out += text[i++];
+            continue;
+        }
+        ++j;
+        while (j < text.size() && is_json_space(text[j])) {
+            ++j;
+        }
+        if (j >= text.size() || text[j] != '"') {
+            out += text[i++];
+            continue;
+        }
+        // The closing quote, skipping escapes. An unterminated value is not
+        // a JSON string: keep the rest as it is (and stay linear).
+        std::size_t end = j + 1;
+        while (end < text.size() && text[end] != '"') {
+            end += text[end] == '\\' ? std::size_t{2} : std::size_t{1};
+        }
+        if (end >= text.size()) {
+            out.append(text, i, std::string::npos);
+            break;
+        }
+        out.append(text, i, j + 1 - i);
+        out += k_mask;
+        out += '"';
+        i = end + 1;
+    }
+    text = std::move(out);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "xbranch/xata_types.hpp"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "xbranch/error.hpp"
@@ -249,7 +250,8 @@ std::optional<long long> parse_timestamp(std::string_view text) {
         6) {
         return std::nullopt;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970) {
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 60 || y < 1970) {
         return std::nullopt;
     }
     std::size_t i = static_cast<std::size_t>(consumed);
@@ -270,13 +272,14 @@ std::optional<long long> parse_timestamp(std::string_view text) {
     } else if (i >= t.size() || (t[i] != 'Z' && t[i] != 'z')) {
         return std::nullopt;
     }
-    // Days from civil (Howard Hinnant's algorithm).
-    const int yy = mo <= 2 ? y - 1 : y;
-    const int era = yy / 400;
-    const int yoe = yy - era * 400;
-    const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    const long long days = static_cast<long long>(era) * 146097 + doe - 719468;
+    // The calendar decides which days exist: 2025-02-31 and 2023-02-29 do not.
+    const std::chrono::year_month_day date{std::chrono::year{y},
+                                           std::chrono::month{static_cast<unsigned>(mo)},
+                                           std::chrono::day{static_cast<unsigned>(d)}};
+    if (!date.ok()) {
+        return std::nullopt;
+    }
+    const long long days = std::chrono::sys_days{date}.time_since_epoch().count();
     return days * 86400 + h * 3600LL + mi * 60LL + s - offset;
 }
 

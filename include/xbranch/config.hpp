@@ -1,5 +1,6 @@
-// Configuration with explicit precedence: defaults < environment < flags.
-// Every value remembers where it came from, for --verbose.
+// Where configuration comes from (the environment, behind an interface for
+// tests) and the plain values the core runs with. Which flag or variable
+// gives a value is the CLI's business (src/cli/settings.hpp).
 #pragma once
 
 #include <chrono>
@@ -7,7 +8,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace xbranch {
 
@@ -35,84 +35,28 @@ class MapEnvironment final : public Environment {
     std::map<std::string, std::string> m_values;
 };
 
-struct Setting {
-    std::string value;
-    std::string origin;  // "flag --org", "env XATA_ORGANIZATION_ID", "default"
-    bool secret = false;
-
-    bool empty() const { return value.empty(); }
-};
-
-// Picks the first of: the flag, then each env var in order, then the default.
-Setting resolve_setting(const std::optional<std::string>& flag, std::string_view flag_name,
-                        const Environment& env, const std::vector<std::string>& env_names,
-                        std::optional<std::string> fallback = std::nullopt, bool secret = false);
-
-// Flags shared by every command that talks to the API.
-struct GlobalFlags {
-    std::optional<std::string> base_url;
-    std::optional<std::string> organization;
-    std::optional<std::string> project;
-    std::optional<std::string> cacert;
-    double connect_timeout_s = 10;
-    double request_timeout_s = 30;
-    int verbosity = 0;  // -1 quiet, 0 normal, 1+ verbose
-    std::string log_format = "text";
-    bool no_color = false;
-};
-
+// What the API client and transport need, as plain values.
 struct ApiConfig {
-    Setting api_key;
-    Setting base_url;
-    Setting organization;
-    Setting project;
-    Setting cacert;
+    std::string api_key;
+    std::string base_url;
+    std::string organization;
+    std::string project;
+    std::string ca_file;
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds request_timeout{30000};
 };
 
-// Throws Error(Usage) naming what is missing and how to set it.
-ApiConfig resolve_api_config(const GlobalFlags& flags, const Environment& env);
-
-// Flags that say which branch (create, delete, status, url).
-struct IdentityFlags {
-    std::optional<std::string> sandbox;
-    std::optional<std::string> sandbox_id;
-    std::optional<std::string> resource;
-    std::optional<std::string> prefix;
-    std::optional<std::string> branch;
-    std::optional<std::string> branch_id;
-    std::optional<std::string> parent;
+// An http(s) base URL taken apart; see check_base_url.
+struct BaseUrl {
+    bool https = true;
+    std::string host;  // without brackets for IPv6
+    int port = 0;      // 0: the scheme's default
+    bool loopback = false;
 };
 
-struct ParentRef {
-    Setting setting;
-    bool is_id = false;  // an id needs no lookup; a name is resolved by listing
-};
-
-struct BranchTarget {
-    Setting prefix;
-    Setting sandbox;
-    Setting sandbox_id;
-    Setting resource;
-    Setting name;       // derived or --branch; empty when only an id is known
-    Setting branch_id;  // --branch-id (delete, status, url)
-    ParentRef parent;
-};
-
-// Throws Error(Usage) when there is nothing to derive a name from and
-// `require_name` is set, or when a name or prefix is invalid.
-BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment& env,
-                                   bool require_name);
-
-// Xata branch ids: 26 chars of lowercase base32hex starting with a letter.
-bool looks_like_branch_id(std::string_view text);
-
-// "10m", "90s", "1500ms", "1h", "45" (seconds). nullopt when unreadable.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
-// Lines "name = value (origin)" with secrets masked, for --verbose.
-std::vector<std::string> describe_settings(
-    const std::vector<std::pair<std::string, Setting>>& settings);
+// Parses an API base URL: http or https, a host, an optional port 1-65535,
+// an optional path; no spaces or control characters anywhere. On failure
+// returns nullopt and sets `problem` to a short reason.
+std::optional<BaseUrl> check_base_url(std::string_view url, std::string& problem);
 
 }  // namespace xbranch

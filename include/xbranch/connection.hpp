@@ -8,9 +8,11 @@
 
 namespace xbranch {
 
+// Xata's endpoint types: rw (primary), r (primary or replica), ro (replicas
+// only), pooled_rw (PgBouncer; "pooler" accepted as another name).
 enum class Endpoint { ReadWrite, Read, ReadOnly, Pooler };
 
-std::optional<Endpoint> parse_endpoint(std::string_view text);  // rw | r | ro | pooler
+std::optional<Endpoint> parse_endpoint(std::string_view text);  // rw | r | ro | pooled_rw
 const char* endpoint_name(Endpoint e);
 
 struct ConnectionInfo {
@@ -35,7 +37,8 @@ std::optional<ParsedUrl> parse_postgres_url(std::string_view url);
 std::string percent_encode(std::string_view text);  // RFC 3986 unreserved kept
 std::string percent_decode(std::string_view text);
 
-// "abc.region.xata.tech" + Pooler -> "abc-pooler.region.xata.tech".
+// "abc.region.xata.tech" + Pooler -> "abc-pooler.region.xata.tech"; a
+// suffix already there (-rw, -ro, -r, -pooler) is replaced.
 std::string apply_endpoint(std::string_view host, Endpoint endpoint);
 
 // postgresql://USER:PASS@HOST:PORT/DB?sslmode=MODE, user and password

@@ -51,11 +51,9 @@ class Error : public std::runtime_error {
         m_hint = std::move(hint);
         return *this;
     }
-    // Adds a sentence after any hint already there.
-    Error& add_hint(const std::string& more) {
-        m_hint = m_hint.empty() ? more : m_hint + ". " + more;
-        return *this;
-    }
+    // Adds a sentence after any hint already there, joined by exactly one
+    // ". " whatever the two ends look like (no ". ." or "..").
+    Error& add_hint(const std::string& more);
     Error& with_signal(int sig) {
         m_signal = sig;
         return *this;

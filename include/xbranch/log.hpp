@@ -1,6 +1,7 @@
 // spdlog set up once: stderr, every line redacted, text or JSON lines.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace xbranch {
@@ -11,7 +12,8 @@ enum class LogFormat { Text, Json };
 void setup_logging(int verbosity, LogFormat format);
 LogFormat log_format();
 
-// Escapes a string for a JSON value (no quotes added).
-std::string json_escape(const std::string& text);
+// One JSON line (no newline): invalid UTF-8 becomes U+FFFD instead of
+// making the whole line invalid JSON.
+std::string json_line(const nlohmann::ordered_json& value);
 
 }  // namespace xbranch

@@ -24,7 +24,8 @@ std::string sanitize_label(std::string_view raw);
 
 // prefix + readable part + '-' + 8-char hash of the exact identity, at most 63
 // characters. Throws Error(Usage) when the sandbox name is empty or has
-// nothing legal in it, or when the prefix is invalid.
+// nothing legal in it, or when the prefix is invalid (the message names no
+// flag: the CLI adds the hint).
 std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix);
 
 // The prefix: 1-20 chars of [a-z0-9-], starting with a letter.
@@ -32,6 +33,9 @@ bool valid_prefix(std::string_view prefix);
 
 // A name given with --branch: 1-63 chars of [a-zA-Z0-9-_.], starting with an alphanumeric.
 bool valid_branch_name(std::string_view name);
+
+// Xata branch ids: 26 chars of lowercase base32hex starting with a letter.
+bool looks_like_branch_id(std::string_view text);
 
 // Stable 8-character base-32 hash (FNV-1a 64).
 std::string short_hash(std::string_view data);

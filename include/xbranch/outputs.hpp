@@ -2,36 +2,23 @@
 // (all-or-nothing, atomic, secrets 0600) and a rendering on stdout.
 #pragma once
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "xbranch/lifecycle.hpp"
+#include "xbranch/connection.hpp"
 
 namespace xbranch {
 
-// Temp file in the target's folder; commit() fsyncs and renames it into
-// place; the destructor removes the temp file if commit never ran.
-class AtomicFile {
-  public:
-    AtomicFile(std::filesystem::path target, mode_t mode);
-    ~AtomicFile();
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-    AtomicFile(AtomicFile&& other) noexcept;
-    AtomicFile& operator=(AtomicFile&&) = delete;
-
-    void write(const std::string& data);  // throws Error(Io)
-    void commit();                        // throws Error(Io)
-    const std::filesystem::path& temp_path() const { return m_temp; }
-
-  private:
-    std::filesystem::path m_target;
-    std::filesystem::path m_temp;
-    int m_fd = -1;
-    bool m_committed = false;
+// What a create run hands over, as plain values.
+struct OutputValues {
+    std::string branch_name;
+    std::string branch_id;
+    std::string parent_id;
+    std::string region;
+    std::string status;  // "healthy", ...
+    bool adopted = false;
+    ConnectionInfo connection;
 };
 
 struct OutputFile {
@@ -40,17 +27,24 @@ struct OutputFile {
     bool secret = false;
 };
 
-std::vector<OutputFile> output_files(const CreateResult& result);
+std::vector<OutputFile> output_files(const OutputValues& values);
 
-// Makes sure `dir` exists (creating it if its parent does) and is writable;
+// The file names output_files() writes, in order.
+std::vector<std::string> output_file_names();
+
+// Makes sure `dir` exists (mkdir -p, mode 0755), is a writable folder, and
+// that nothing at a target name (a folder, a device) would stop a rename;
 // run before anything is created, so a bad folder costs no branch.
-void preflight_output_dir(const std::filesystem::path& dir);
+// Throws Error(Io).
+void preflight_output_dir(const std::filesystem::path& dir,
+                          const std::vector<std::string>& names = output_file_names());
 
-// Writes every file to a temp file first, then renames them all: a failure
-// leaves no new file behind.
+// Writes every file to a temp file first, then renames them all, then
+// fsyncs the folder. On failure the folder holds exactly what it held
+// before (the previous files are kept as hard links and put back).
 void write_output_files(const std::filesystem::path& dir, const std::vector<OutputFile>& files);
 
 enum class OutputFormat { Text, Json, Env };
-std::string render(const CreateResult& result, OutputFormat format, bool show_secrets);
+std::string render(const OutputValues& values, OutputFormat format, bool show_secrets);
 
 }  // namespace xbranch

@@ -8,9 +8,12 @@
 #include <optional>
 #include <string>
 
+#include "settings.hpp"
 #include "xbranch/config.hpp"
+#include "xbranch/connection.hpp"
 #include "xbranch/curl_transport.hpp"
 #include "xbranch/lifecycle.hpp"
+#include "xbranch/outputs.hpp"
 #include "xbranch/xata_client.hpp"
 
 namespace xbranch::cli {
@@ -41,20 +44,44 @@ Command add_gc(CLI::App& root, Context& ctx);
 
 // The API connection of one run: config, one libcurl handle, the client.
 struct Session {
-    ApiConfig config;
+    ApiSettings config;
     SystemClock clock;
     CurlTransport transport;
     XataClient client;
 
-    Session(ApiConfig cfg, TransportOptions options);
+    Session(ApiSettings cfg, TransportOptions options);
 };
 std::unique_ptr<Session> open_session(const Context& ctx);
 
 // --sandbox, --sandbox-id, --resource, --prefix, --branch, [--branch-id], --parent
 void add_identity_flags(CLI::App& app, IdentityFlags& flags, bool with_branch_id);
 
-// Logs "name = value (origin)" for each setting at debug level (-v).
-void log_settings(const ApiConfig& api, const BranchTarget* target);
+// --sslmode and --endpoint, shared by create and url.
+struct ConnectionFlags {
+    std::optional<std::string> sslmode;
+    std::string endpoint = "rw";
+};
+void add_connection_flags(CLI::App& app, ConnectionFlags& flags);
+
+struct ConnectionChoice {
+    Endpoint endpoint = Endpoint::ReadWrite;
+    std::string sslmode;  // empty: leave the parameter out
+};
+// Throws Error(Usage) for an unknown sslmode (flag or XBRANCH_SSLMODE).
+ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env);
+
+// Logs "name = value (origin)" for every setting at debug level (-v),
+// secrets masked. `api` and `target` are what this command resolved.
+void log_settings(const ApiSettings& api, const BranchTarget* target);
+
+// What create hands over, as the plain values outputs.hpp takes.
+OutputValues output_values(const CreateResult& result);
+
+// A closed pipe on stdout must be an error we report, not SIGPIPE.
+void prepare_stdout();
+// Flushes stdout; throws Error(Io) when anything written there was lost
+// (full disk, closed pipe), so a lost result is never exit 0.
+void finish_stdout();
 
 std::string version_text();
 std::string format_age(long long seconds);

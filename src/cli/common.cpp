@@ -1,10 +1,17 @@
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
 #include "app.hpp"
+#include "xbranch/error.hpp"
 
 namespace xbranch::cli {
 
-Session::Session(ApiConfig cfg, TransportOptions options)
+Session::Session(ApiSettings cfg, TransportOptions options)
     : config(std::move(cfg)),
       transport(std::move(options)),
       client(transport, clock,
@@ -12,11 +19,12 @@ Session::Session(ApiConfig cfg, TransportOptions options)
                        config.project.value}) {}
 
 std::unique_ptr<Session> open_session(const Context& ctx) {
-    ApiConfig cfg = resolve_api_config(ctx.global, *ctx.env);
+    ApiSettings cfg = resolve_api_config(ctx.global, *ctx.env);
+    const ApiConfig plain = cfg.plain();
     TransportOptions options;
-    options.connect_timeout = cfg.connect_timeout;
-    options.request_timeout = cfg.request_timeout;
-    options.ca_file = cfg.cacert.value;
+    options.connect_timeout = plain.connect_timeout;
+    options.request_timeout = plain.request_timeout;
+    options.ca_file = plain.ca_file;
     options.user_agent = "xbranch/" XBRANCH_VERSION;
     return std::make_unique<Session>(std::move(cfg), std::move(options));
 }
@@ -40,28 +48,76 @@ void add_identity_flags(CLI::App& app, IdentityFlags& f, bool with_branch_id) {
                    "Parent branch name or id [env XATA_BRANCH_ID, XATA_BRANCH_NAME, default main]");
 }
 
-void log_settings(const ApiConfig& api, const BranchTarget* t) {
-    std::vector<std::pair<std::string, Setting>> s = {
-        {"api key", api.api_key}, {"base url", api.base_url}, {"organization", api.organization},
-        {"project", api.project}, {"ca file", api.cacert},
-    };
-    if (t != nullptr) {
-        s.insert(s.end(), {{"sandbox", t->sandbox},
-                           {"sandbox id", t->sandbox_id},
-                           {"resource", t->resource},
-                           {"prefix", t->prefix},
-                           {"branch", t->name},
-                           {"branch id", t->branch_id},
-                           {"parent", t->parent.setting}});
+void add_connection_flags(CLI::App& app, ConnectionFlags& flags) {
+    app.add_option("--sslmode", flags.sslmode,
+                   "sslmode of the connection string: disable, allow, prefer, require, verify-ca, "
+                   "verify-full, or none to leave it out [env XBRANCH_SSLMODE, default require]");
+    app.add_option("--endpoint", flags.endpoint,
+                   "rw (primary), ro (replicas only), r (primary or replica) or pooled_rw "
+                   "(PgBouncer; also spelled pooler)")
+        ->check(CLI::IsMember({"rw", "ro", "r", "pooled_rw", "pooler"}))
+        ->capture_default_str();
+}
+
+ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env) {
+    ConnectionChoice c;
+    const auto endpoint = parse_endpoint(flags.endpoint);
+    if (!endpoint) {
+        throw Error(ErrorKind::Usage, "invalid --endpoint '" + flags.endpoint +
+                                          "': use rw, ro, r or pooled_rw (pooler)");
     }
-    for (const auto& line : describe_settings(s)) {
+    c.endpoint = *endpoint;
+    const std::string mode = resolve(SettingId::SslMode, env, flags.sslmode).value;
+    c.sslmode = mode == "none" ? "" : mode;
+    return c;
+}
+
+// The API settings were resolved (and recorded) through the table; the
+// parameter keeps the call sites saying what they resolved.
+void log_settings(const ApiSettings& /*api*/, const BranchTarget* t) {
+    if (t != nullptr) {
+        spdlog::debug("config: branch = {} ({})", t->name.empty() ? "(unset)" : t->name.value,
+                      t->name.origin);
+        spdlog::debug("config: branch id = {} ({})",
+                      t->branch_id.empty() ? "(unset)" : t->branch_id.value, t->branch_id.origin);
+    }
+    ProcessEnvironment env;
+    for (const auto& line : describe_settings(env)) {
         spdlog::debug("config: {}", line);
     }
 }
 
+OutputValues output_values(const CreateResult& r) {
+    OutputValues v;
+    v.branch_name = r.branch.name;
+    v.branch_id = r.branch.id;
+    v.parent_id = r.parent_id;
+    v.region = r.branch.region;
+    v.status = status_type_name(r.status.type);
+    v.adopted = r.adopted;
+    v.connection = r.connection;
+    return v;
+}
+
+void prepare_stdout() {
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+void finish_stdout() {
+    std::cout.flush();
+    errno = 0;
+    const bool flushed = std::fflush(stdout) == 0;
+    const int err = errno;
+    if (!flushed || std::ferror(stdout) != 0 || !std::cout) {
+        throw Error(ErrorKind::Io, std::string("cannot write to standard output") +
+                                       (err != 0 ? std::string(": ") + std::strerror(err) : ""))
+            .with_hint("the result did not reach the reader; check the disk or the pipe");
+    }
+}
+
 std::string version_text() {
-    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version() +
-           "\n";
+    // CLI11 adds the final newline itself.
+    return std::string("xbranch ") + XBRANCH_VERSION + "\n" + CurlTransport::library_version();
 }
 
 std::string format_age(long long seconds) {

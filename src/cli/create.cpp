@@ -18,8 +18,7 @@ struct CreateOptions {
     std::optional<std::string> output_dir;
     std::string output = "text";
     bool show_secrets = false;
-    std::string sslmode = "require";
-    std::string endpoint = "rw";
+    ConnectionFlags connection;
     bool keep_on_failure = false;
     std::string description;
 };
@@ -31,11 +30,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
         throw Error(ErrorKind::Usage,
                     "invalid --timeout '" + o.timeout + "': use e.g. 90s, 10m, 1500ms");
     }
-    auto endpoint = parse_endpoint(o.endpoint);
-    if (!endpoint) {
-        throw Error(ErrorKind::Usage,
-                    "invalid --endpoint '" + o.endpoint + "': use rw, r, ro or pooler");
-    }
+    const ConnectionChoice connection = resolve_connection(o.connection, *ctx.env);
     const OutputFormat format = o.output == "json"  ? OutputFormat::Json
                                 : o.output == "env" ? OutputFormat::Env
                                                     : OutputFormat::Text;
@@ -55,8 +50,8 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     req.parent_is_id = target.parent.is_id;
     req.description = o.description;
     req.timeout = *timeout;
-    req.endpoint = *endpoint;
-    req.sslmode = o.sslmode == "none" ? "" : o.sslmode;
+    req.endpoint = connection.endpoint;
+    req.sslmode = connection.sslmode;
     req.keep_on_failure = o.keep_on_failure;
 
     CreateResult result;
@@ -71,7 +66,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
 
     try {
         if (o.output_dir) {
-            write_output_files(*o.output_dir, output_files(result));
+            write_output_files(*o.output_dir, output_files(output_values(result)));
             spdlog::debug("wrote outputs to {}", *o.output_dir);
         }
         github_write_outputs(result, *ctx.env);
@@ -85,7 +80,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
                  result.branch.id, session->client.request_count(),
                  result.adopted ? "; it already existed and was adopted" : "");
-    std::cout << render(result, format, o.show_secrets) << std::flush;
+    std::cout << render(output_values(result), format, o.show_secrets) << std::flush;
     return 0;
 }
 
@@ -109,16 +104,7 @@ Command add_create(CLI::App& root, Context& ctx) {
         ->capture_default_str();
     app->add_flag("--show-secrets", opts->show_secrets,
                   "Print the password unmasked in json/env/text output");
-    app->add_option(
-           "--sslmode", opts->sslmode,
-           "sslmode of the connection string (require, verify-full, disable, none = leave out) "
-           "[env XBRANCH_SSLMODE]")
-        ->envname("XBRANCH_SSLMODE")
-        ->capture_default_str();
-    app->add_option("--endpoint", opts->endpoint,
-                    "Endpoint: rw (primary), r, ro (replicas) or pooler")
-        ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))
-        ->capture_default_str();
+    add_connection_flags(*app, opts->connection);
     app->add_flag("--keep-on-failure", opts->keep_on_failure,
                   "Keep a branch this run created when a later step fails (default: delete it)");
     app->add_option("--description", opts->description,

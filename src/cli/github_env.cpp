@@ -1,5 +1,7 @@
 #include "github_env.hpp"
 
+#include "app.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,7 +21,7 @@ void github_mask_secrets(const CreateResult& result, const Environment& env, std
         return;
     }
     std::vector<std::string> secrets;
-    for (const auto& f : output_files(result)) {
+    for (const auto& f : output_files(output_values(result))) {
         if (f.secret) {
             secrets.push_back(f.value);
         }
@@ -34,7 +36,7 @@ void github_write_outputs(const CreateResult& result, const Environment& env) {
         return;
     }
     std::string text;
-    for (const auto& f : output_files(result)) {
+    for (const auto& f : output_files(output_values(result))) {
         text += github::output_entry(f.name, f.value);
     }
     text += github::output_entry("created", result.created_by_us ? "true" : "false");

@@ -1,4 +1,4 @@
-// xbranch url: the one command that prints a connection string unmasked.
+// xbranch url: print the branch's connection string, password included.
 #include <iostream>
 
 #include "app.hpp"
@@ -9,25 +9,30 @@ namespace {
 
 struct UrlOptions {
     IdentityFlags identity;
-    std::string sslmode = "require";
-    std::string endpoint = "rw";
+    ConnectionFlags connection;
+    bool force = false;
 };
 
 int run_url(const UrlOptions& o, const Context& ctx) {
     BranchTarget target =
         resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
-    auto endpoint = parse_endpoint(o.endpoint);
-    if (!endpoint) {
-        throw Error(ErrorKind::Usage,
-                    "invalid --endpoint '" + o.endpoint + "': use rw, r, ro or pooler");
-    }
+    const ConnectionChoice choice = resolve_connection(o.connection, *ctx.env);
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     BranchDetails d = locate_branch(session->client, target);
+    // A branch without a parent is a root: usually the production database.
+    // Its password is not handed out by accident.
+    if (!d.branch.parent_id && !o.force) {
+        throw Error(ErrorKind::Conflict, "branch " + d.branch.name + " (id " + d.branch.id +
+                                             ") is a root branch (it has no parent)")
+            .with_hint(
+                "its credentials are usually the production database's; pass --force "
+                "to print them anyway");
+    }
     NullProgress progress;
     Lifecycle lifecycle(session->client, session->clock, progress);
-    ConnectionInfo info = lifecycle.connection_for(
-        d, *endpoint, o.sslmode == "none" ? "" : o.sslmode, session->clock.now());
+    ConnectionInfo info =
+        lifecycle.connection_for(d, choice.endpoint, choice.sslmode, session->clock.now());
     std::cout << build_connection_string(info) << "\n";
     return 0;
 }
@@ -37,20 +42,16 @@ int run_url(const UrlOptions& o, const Context& ctx) {
 Command add_url(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<UrlOptions>();
     CLI::App* app = root.add_subcommand(
-        "url",
-        "Print the branch's connection string WITH its password (the only command that does)");
+        "url", "Print the branch's connection string WITH its password (a secret: pipe it)");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/true);
-    app->add_option("--sslmode", opts->sslmode,
-                    "sslmode parameter (none = leave out) [env XBRANCH_SSLMODE]")
-        ->envname("XBRANCH_SSLMODE")
-        ->capture_default_str();
-    app->add_option("--endpoint", opts->endpoint, "rw, r, ro or pooler")
-        ->check(CLI::IsMember({"rw", "r", "ro", "pooler"}))
-        ->capture_default_str();
+    add_connection_flags(*app, opts->connection);
+    app->add_flag("--force", opts->force,
+                  "Also print a root branch's connection string (one without a parent, usually "
+                  "production)");
     app->footer(
         R"TXT(The output is a secret: it holds the password. Prefer piping it over showing it:
   psql "$(xbranch url --sandbox my-feature)"
-  DATABASE_URL="$(xbranch url --sandbox my-feature --endpoint pooler)" npm test)TXT");
+  DATABASE_URL="$(xbranch url --sandbox my-feature --endpoint pooled_rw)" npm test)TXT");
     return {app, [opts, &ctx] { return run_url(*opts, ctx); }};
 }
 

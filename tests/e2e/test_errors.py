@@ -18,6 +18,12 @@ from e2e_common import E2ECase, harness, main, CREATE_FLAGS, OUTPUT_FILES
 READONLY_KEY = "xau_readonlykey0000000000000000000000"
 
 
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ErrorsTest(E2ECase):
     emulator_options = {"readonly_key": READONLY_KEY}
 
@@ -76,13 +82,121 @@ class ErrorsTest(E2ECase):
         self.assertEqual(code, 2, err)
         self.assertEqual(self.emu.requests(), [])
 
-    def test_output_dir_without_parent_is_exit_9_and_costs_no_branch(self):
+    def test_output_dir_is_made_like_mkdir_p(self):
         missing = os.path.join(self.tmp, "no-such-parent", "out")
-        code, out, err = self.create("io", "--output-dir", missing, expect=9)
-        self.assertIn("no-such-parent", err)
-        self.assertEqual(self.all_named("sb-io-"), [])
+        self.create("io", "--output-dir", missing)
+        self.assertEqual(sorted(os.listdir(missing)), sorted(OUTPUT_FILES))
+        self.assertEqual(os.stat(os.path.dirname(missing)).st_mode & 0o777, 0o755 & ~current_umask())
+
+    def test_output_dir_below_a_file_is_exit_9_and_costs_no_branch(self):
+        plain = os.path.join(self.tmp, "plain")
+        with open(plain, "w") as f:
+            f.write("x")
+        code, out, err = self.create("io2", "--output-dir", os.path.join(plain, "out"), expect=9)
+        self.assertIn(plain + " is a file, not a folder", err)
+        self.assertEqual(self.all_named("sb-io2-"), [])
         self.assertEqual(self.api_calls("POST"), [])
-        self.assertFalse(os.path.exists(os.path.dirname(missing)))
+
+    def test_folder_at_an_output_name_costs_no_branch(self):
+        out_dir = os.path.join(self.tmp, "blocked")
+        os.makedirs(os.path.join(out_dir, "password"))
+        code, out, err = self.create("io3", "--output-dir", out_dir, expect=9)
+        self.assertIn("password", err)
+        self.assertEqual(self.all_named("sb-io3-"), [])
+        self.assertEqual(self.api_calls("POST"), [])
+
+    def test_api_key_with_a_trailing_newline_works(self):
+        # A Secret made from a file: the key ends in a newline.
+        key = self.emu.env()["XATA_API_KEY"]
+        self.create("nlkey", env={"XATA_API_KEY": key + "\n"})
+        self.assertEqual(len(self.active("sb-nlkey-")), 1)
+
+    def test_control_characters_in_the_key_are_refused_before_any_request(self):
+        key = self.emu.env()["XATA_API_KEY"]
+        for bad in (key + "\r\nX-Injected: yes", key[:6] + "\x01" + key[6:]):
+            code, out, err = self.xb("status", "--sandbox", "x", env={"XATA_API_KEY": bad})
+            self.assertEqual(code, 2, err)
+            self.assertIn("XATA_API_KEY", err)
+            self.assertNotIn(key, out + err)
+            self.assertNotIn("Injected", out + err)
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_malformed_base_urls_are_exit_2_without_requests(self):
+        base = self.emu.env()["XATA_API_BASE_URL"]
+        for bad in (base + " ", base + "\n", "http://127.0.0.1:70000", "http://", "ftp://127.0.0.1:1"):
+            code, out, err = self.xb("status", "--sandbox", "x", env={"XATA_API_BASE_URL": bad})
+            self.assertEqual(code, 2, (bad, err))
+            self.assertIn("XATA_API_BASE_URL", err)
+        # Plain http to a host that is not loopback would send the key in clear.
+        code, out, err = self.xb("--base-url", "http://api.example.invalid", "status", "--sandbox", "x")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--allow-insecure-http", err)
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_bad_sslmode_and_tiny_timeouts_are_exit_2_and_cost_no_branch(self):
+        code, out, err = self.xb("create", "--sandbox", "ssl", "--sslmode", "requre")
+        self.assertEqual(code, 2, err)
+        self.assertIn("requre", err)
+        code, out, err = self.xb("url", "--sandbox", "ssl", env={"XBRANCH_SSLMODE": "verify_full"})
+        self.assertEqual(code, 2, err)
+        self.assertIn("XBRANCH_SSLMODE", err)
+        for flag in ("--request-timeout", "--connect-timeout"):
+            for value in ("0.0004", "0", "0ms"):
+                code, out, err = self.xb(flag, value, "status", "--sandbox", "ssl")
+                self.assertEqual(code, 2, (flag, value, err))
+        self.assertEqual(self.api_calls("POST"), [])
+        self.assertEqual(self.emu.requests(), [])
+
+    def test_org_id_alias_of_the_tutorial_secret(self):
+        e = self.emu.env()
+        org = e.pop("XATA_ORGANIZATION_ID")
+        e["XATA_ORG_ID"] = org
+        code, out, err = harness.run_xbranch(["-v", "list"], e)
+        self.assertEqual(code, 0, err)
+        self.assertIn("organization = %s (env XATA_ORG_ID)" % org, err)
+
+    def test_verbose_shows_every_setting_origin(self):
+        code, out, err = self.xb("-v", "list", env={"XBRANCH_SSLMODE": "disable", "NO_COLOR": "1",
+                                                    "TERM": "dumb"})
+        self.assertEqual(code, 0, err)
+        for line in ("sslmode = disable (env XBRANCH_SSLMODE)", "no color = 1 (env NO_COLOR)",
+                     "terminal = dumb (env TERM)", "log format = text (default)",
+                     "api key = ******** (env XATA_API_KEY)"):
+            self.assertIn(line, err)
+        self.assertNotIn(self.emu.env()["XATA_API_KEY"], err)
+
+    def test_json_logs_apply_to_flag_parse_errors(self):
+        for args, env in ((["--log-format", "json", "create", "--bogus"], None),
+                          (["create", "--bogus"], {"XBRANCH_LOG_FORMAT": "json"})):
+            code, out, err = self.xb(*args, env=env)
+            self.assertEqual(code, 2, err)
+            line = json.loads(err.strip().splitlines()[-1])
+            self.assertEqual((line["level"], line["exitCode"]), ("error", 2))
+            self.assertIn("--bogus", line["msg"])
+
+    def test_version_has_no_trailing_blank_line(self):
+        code, out, err = self.xb("--version")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("xbranch "), out)
+        self.assertTrue(out.endswith("\n") and not out.endswith("\n\n"), repr(out))
+
+    def test_url_of_a_root_branch_needs_force(self):
+        code, out, err = self.xb("url", "--branch", "main", "--sslmode", "disable")
+        self.assertEqual(code, 5, err)
+        self.assertIn("--force", err)
+        self.assertEqual(out, "")
+        code, out, err = self.xb("url", "--branch", "main", "--sslmode", "disable", "--force")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("postgresql://"), out)
+
+    def test_hints_are_joined_cleanly(self):
+        for args in (["create"], ["status", "--branch-id", "nope"], ["url", "--sandbox", "gone-away"]):
+            code, out, err = self.xb(*args)
+            self.assertNotEqual(code, 0)
+            for line in err.splitlines():
+                if line.startswith("hint:"):
+                    self.assertNotIn(". .", line)
+                    self.assertNotIn("..", line)
 
     def test_409_race_is_adopted(self):
         """The branch appears between xbranch's lookup and its POST: the POST

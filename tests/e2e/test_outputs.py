@@ -5,14 +5,68 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import urllib.parse
 
-from e2e_common import E2ECase, harness, main, OUTPUT_FILES
+from e2e_common import CREATE_FLAGS, E2ECase, harness, main, OUTPUT_FILES
 
 MASK = "********"
 
 
+def parse_env(text):
+    """`export NAME='value'` lines -> {NAME: value}; every line must be exported."""
+    out = {}
+    for line in text.strip().splitlines():
+        assert line.startswith("export "), line
+        k, v = line[len("export "):].split("=", 1)
+        out[k] = shlex.split(v)[0]
+    return out
+
+
 class OutputsTest(E2ECase):
+
+    def test_env_output_reaches_child_processes_through_eval(self):
+        """The README's `eval "$(xbranch create ... --output env --show-secrets)"`:
+        the values must be in the environment of a process the shell starts."""
+        script = ('eval "$("$XB" create --sandbox evalenv --sslmode disable --timeout 30s '
+                  '--output env --show-secrets)" && '
+                  'env | grep -E "^(PGHOST|PGPORT|PGUSER|PGPASSWORD|PGDATABASE|DATABASE_URL|'
+                  'XBRANCH_BRANCH_ID)=" | sort')
+        env = dict(self.emu.env(), XB=harness.xbranch_bin(), PATH=os.environ.get("PATH", "/usr/bin:/bin"))
+        r = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        child = dict(line.split("=", 1) for line in r.stdout.splitlines())
+        self.assertEqual(sorted(child), ["DATABASE_URL", "PGDATABASE", "PGHOST", "PGPASSWORD",
+                                         "PGPORT", "PGUSER", "XBRANCH_BRANCH_ID"], r.stdout)
+        self.assertNotEqual(child["PGPASSWORD"], MASK)
+        # The child got working credentials: psql started by the same shell connects.
+        self.assertEqual(harness.psql(child["DATABASE_URL"], "SELECT count(*) FROM users").strip(), "3")
+
+    def test_stdout_write_failure_is_exit_9(self):
+        """/dev/full as stdout (a full disk) and a closed pipe: not a silent exit 0."""
+        self.create("stdoutfail")  # exists, so each run below adopts it
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([harness.xbranch_bin(), "create", "--sandbox", "stdoutfail"] + CREATE_FLAGS,
+                               env=self.emu.env(), stdout=full, stderr=subprocess.PIPE, text=True,
+                               timeout=120)
+        self.assertEqual(r.returncode, 9, r.stderr)
+        self.assertIn("standard output", r.stderr)
+        for args in (["url", "--sandbox", "stdoutfail"], ["status", "--sandbox", "stdoutfail"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([harness.xbranch_bin()] + args, env=self.emu.env(), stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=60)
+            self.assertEqual(r.returncode, 9, (args, r.stderr))
+        # A pipe whose reader is gone.
+        rfd, wfd = os.pipe()
+        os.close(rfd)
+        try:
+            r = subprocess.run([harness.xbranch_bin(), "status", "--sandbox", "stdoutfail"],
+                               env=self.emu.env(), stdout=wfd, stderr=subprocess.PIPE, text=True,
+                               timeout=60)
+        finally:
+            os.close(wfd)
+        self.assertEqual(r.returncode, 9, r.stderr)
+        self.assertIn("standard output", r.stderr)
 
     def test_output_formats_mask_secrets_and_url_prints_the_real_one(self):
         _, text_out, _ = self.create("fmt")
@@ -40,11 +94,11 @@ class OutputsTest(E2ECase):
 
         _, envout, _ = self.create("fmt", "--output", "env")
         self.assertNotIn(password, envout)
-        env = dict(line.split("=", 1) for line in envout.strip().splitlines())
-        self.assertEqual(shlex.split(env["PGPASSWORD"])[0], MASK)
+        env = parse_env(envout)
+        self.assertEqual(env["PGPASSWORD"], MASK)
 
         _, envout, _ = self.create("fmt", "--output", "env", "--show-secrets")
-        env = {k: shlex.split(v)[0] for k, v in (line.split("=", 1) for line in envout.strip().splitlines())}
+        env = parse_env(envout)
         self.assertEqual(env["PGPASSWORD"], password)
         self.assertEqual(env["DATABASE_URL"], url)
         self.assertEqual(harness.psql("host=%s port=%s dbname=%s user=%s" % (

@@ -81,8 +81,11 @@ class SecretsTest(E2ECase):
                     expect=3)
         self.run_xb("401 log json", ["-v", "--log-format", "json", "status", "--sandbox", "sec"],
                     env={"XATA_API_KEY": WRONG_KEY}, expect=3)
+        plain = os.path.join(self.tmp, "plainfile")  # a folder cannot be made below it
+        with open(plain, "w") as f:
+            f.write("x")
         self.run_xb("io error -v", ["-v", "create", "--sandbox", "sec3", "--output-dir",
-                                    os.path.join(self.tmp, "missing", "x")] + c, expect=9)
+                                    os.path.join(plain, "x")] + c, expect=9)
         self.emu.set_faults([{"method": "DELETE", "path": "/branches/", "kind": "status", "status": 503,
                               "retryAfter": "1", "times": 1}])
         self.run_xb("delete -vv", ["-vv", "delete", "--sandbox", "sec2"])

@@ -6,7 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include "xbranch/config.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/retry.hpp"
@@ -53,7 +52,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto err = xbranch::parse_error_body(in);
     (void)err;
     (void)xbranch::parse_timestamp(in);
-    (void)xbranch::parse_duration(in);
     if (auto ra = xbranch::parse_retry_after(std::string(in), 1700000000);
         ra && (ra->count() < 0 || ra->count() > 86400000)) {
         std::abort();

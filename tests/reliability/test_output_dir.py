@@ -28,6 +28,14 @@ def try_mount(target, options):
     return r.returncode == 0, r.stderr.strip()
 
 
+def read_set(folder):
+    out = {}
+    for name in OUTPUT_FILES:
+        with open(os.path.join(folder, name)) as f:
+            out[name] = f.read()
+    return out
+
+
 def umount(target):
     subprocess.run(["umount", target], capture_output=True)
 
@@ -70,14 +78,42 @@ class OutputDirTest(unittest.TestCase):
         return target
 
     # ------------------------------------------------------------ cases
-    def test_missing_parent(self):
+    def test_missing_parents_are_made(self):
+        # The platform does not promise the folder: mkdir -p, like public plugins.
         name = rel.branch_name("od-missing")
         outdir = os.path.join(self.tmp, "no", "such", "out")
         code, _, err = self.create("od-missing", outdir)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(os.listdir(outdir)), OUTPUT_FILES)
+        code, _, err = rel.run(["delete", "--sandbox", "od-missing"], self.emu.env())
+        self.assertEqual(code, 0, err)
+        self.assertEqual([b for b in self.rows(name) if b["deletedAt"] is None], [])
+
+    def test_failed_second_write_keeps_the_first_set(self):
+        """A second create into a folder that already holds a complete set
+        fails while writing (a full disk after the pre-flight): every file
+        still holds the first run's value, none is missing or mixed."""
+        target = self.mount_tmpfs("size=64k")
+        code, _, err = self.create("od-keep-a", target)
+        self.assertEqual(code, 0, err)
+        before = read_set(target)
+        # Fill what is left but one page: the probe fits, eight new files do not.
+        fd = os.open(os.path.join(target, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            while True:
+                os.write(fd, b"\0" * 1024)
+        except OSError:
+            pass
+        os.ftruncate(fd, os.fstat(fd).st_size - 4096)
+        os.close(fd)
+        code, _, err = self.create("od-keep-b", target)
         self.assertEqual(code, 9, err)
-        self.assertIn("does not exist", err)
-        self.assertFalse(os.path.exists(os.path.join(self.tmp, "no")))
-        self.assert_no_branch_made(name, err)
+        after = read_set(target)
+        self.assertEqual(after, before)
+        self.assertEqual(sorted(os.listdir(target)), sorted(OUTPUT_FILES + ["filler"]))
+        self.assertEqual([b for b in self.rows(rel.branch_name("od-keep-b")) if b["deletedAt"] is None],
+                         [], "the second run's branch was left")
+        rel.run(["delete", "--sandbox", "od-keep-a"], self.emu.env())
 
     def test_missing_folder_existing_parent_is_created(self):
         name = rel.branch_name("od-mkdir")
@@ -97,6 +133,7 @@ class OutputDirTest(unittest.TestCase):
         name = rel.branch_name("od-file")
         code, _, err = self.create("od-file", os.path.join(plain, "out"))
         self.assertEqual(code, 9, err)
+        self.assertIn(plain + " is a file, not a folder", err)
         self.assert_no_branch_made(name, err)
         code, _, err = self.create("od-file", plain)  # the folder is a file
         self.assertEqual(code, 9, err)

@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "settings.hpp"
 #include "xbranch/config.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/naming.hpp"
 #include "xbranch/redact.hpp"
 
 using namespace xbranch;
+using namespace xbranch::cli;
 using std::chrono::milliseconds;
 
 namespace {
@@ -42,28 +46,199 @@ Error target_error(const IdentityFlags& flags, const Environment& env, bool requ
 
 class ConfigTest : public ::testing::Test {
   protected:
-    void SetUp() override { clear_secrets(); }
-    void TearDown() override { clear_secrets(); }
+    void SetUp() override {
+        clear_secrets();
+        forget_resolved_settings();
+    }
+    void TearDown() override {
+        clear_secrets();
+        forget_resolved_settings();
+    }
 };
 
-TEST_F(ConfigTest, ResolveSettingPrecedence) {
-    MapEnvironment env(
-        std::map<std::string, std::string>{{"A", "from-a"}, {"B", "from-b"}, {"EMPTY", ""}});
-    EXPECT_EQ(
-        resolve_setting(std::string("flag"), "--x", env, {"A", "B"}, std::string("def")).value,
-        "flag");
-    EXPECT_EQ(resolve_setting(std::string("flag"), "--x", env, {"A"}).origin, "flag --x");
-    EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"A", "B"}, std::string("def")).value,
-              "from-a");
-    EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"A", "B"}).origin, "env A");
-    EXPECT_EQ(resolve_setting(std::nullopt, "--x", env, {"NOPE", "B"}).value, "from-b");
+TEST_F(ConfigTest, ResolvePrecedenceFlagEnvDefault) {
+    MapEnvironment env(std::map<std::string, std::string>{
+        {"XATA_ORGANIZATIONID", "legacy"}, {"XATA_ORG_ID", "alias"}, {"XBRANCH_PREFIX", ""}});
+    EXPECT_EQ(resolve(SettingId::Organization, env, std::string("flag")).value, "flag");
+    EXPECT_EQ(resolve(SettingId::Organization, env, std::string("flag")).origin, "flag --org");
+    const auto legacy = resolve(SettingId::Organization, env);
+    EXPECT_EQ(legacy.value, "legacy");
+    EXPECT_EQ(legacy.origin, "env XATA_ORGANIZATIONID");
     // An empty flag or variable counts as unset.
-    EXPECT_EQ(resolve_setting(std::string(""), "--x", env, {"EMPTY", "B"}).value, "from-b");
-    const auto d = resolve_setting(std::nullopt, "--x", env, {"NOPE"}, std::string("def"));
-    EXPECT_EQ(d.value, "def");
+    EXPECT_EQ(resolve(SettingId::Organization, env, std::string("")).value, "legacy");
+    const auto d = resolve(SettingId::Prefix, env);
+    EXPECT_EQ(d.value, "sb-");
     EXPECT_EQ(d.origin, "default");
-    const auto u = resolve_setting(std::nullopt, "--x", env, {"NOPE"});
-    EXPECT_TRUE(u.empty());
+    EXPECT_TRUE(resolve(SettingId::Sandbox, env).empty());
+    EXPECT_EQ(resolve(SettingId::Sandbox, env).origin, "unset");
+}
+
+TEST_F(ConfigTest, OrgIdAliasComesAfterTheOfficialNames) {
+    MapEnvironment env(std::map<std::string, std::string>{
+        {"XATA_API_KEY", k_key}, {"XATA_ORG_ID", "tutorial-org"}, {"XATA_PROJECT_ID", "prj"}});
+    auto c = resolve_api_config(GlobalFlags{}, env);
+    EXPECT_EQ(c.organization.value, "tutorial-org");
+    EXPECT_EQ(c.organization.origin, "env XATA_ORG_ID");
+    env.set("XATA_ORGANIZATIONID", "legacy");
+    EXPECT_EQ(resolve_api_config(GlobalFlags{}, env).organization.value, "legacy");
+    env.set("XATA_ORGANIZATION_ID", "official");
+    EXPECT_EQ(resolve_api_config(GlobalFlags{}, env).organization.value, "official");
+}
+
+TEST_F(ConfigTest, EveryRowHasANameAndEnvOrFlag) {
+    std::set<std::string_view> names;
+    for (const auto& row : setting_rows()) {
+        EXPECT_FALSE(row.name.empty());
+        EXPECT_TRUE(!row.env.empty() || !row.flag.empty()) << row.name;
+        EXPECT_TRUE(names.insert(row.name).second) << row.name;
+    }
+    for (const char* env : {"XATA_API_KEY",
+                            "XATA_API_BASE_URL",
+                            "XATA_ORGANIZATION_ID",
+                            "XATA_ORGANIZATIONID",
+                            "XATA_ORG_ID",
+                            "XATA_PROJECT_ID",
+                            "XATA_PROJECTID",
+                            "XATA_BRANCH_ID",
+                            "XATA_BRANCHID",
+                            "XATA_BRANCH_NAME",
+                            "XATA_BRANCHNAME",
+                            "XBRANCH_PREFIX",
+                            "XBRANCH_SSLMODE",
+                            "XBRANCH_LOG_FORMAT",
+                            "NO_COLOR",
+                            "TERM",
+                            "CURL_CA_BUNDLE",
+                            "SSL_CERT_FILE",
+                            "SIGNADOT_SANDBOX_NAME",
+                            "SIGNADOT_SANDBOX_ID",
+                            "SIGNADOT_SANDBOX_ROUTING_KEY",
+                            "SIGNADOT_RESOURCE_NAME",
+                            "SIGNADOT_API_KEY"}) {
+        bool found = false;
+        for (const auto& row : setting_rows()) {
+            for (auto e : row.env) {
+                found = found || e == env;
+            }
+        }
+        EXPECT_TRUE(found) << env << " is not in the settings table";
+    }
+}
+
+TEST_F(ConfigTest, ApiKeyWhitespaceIsTrimmedControlCharsRefused) {
+    auto env = base_env();
+    env.set("XATA_API_KEY", std::string("  ") + k_key + "\n");
+    EXPECT_EQ(resolve_api_config(GlobalFlags{}, env).api_key.value, k_key);
+    for (const std::string& bad :
+         {std::string("xau_abcdef\r\nX-Injected: 1"), std::string("xau_abc\x01") + "def",
+          std::string("xau_abc\x7f"), std::string("xau_a\tb")}) {
+        env.set("XATA_API_KEY", bad);
+        const auto e = api_error(GlobalFlags{}, env);
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        const std::string all = std::string(e.what()) + e.hint();
+        EXPECT_NE(all.find("XATA_API_KEY"), std::string::npos) << all;
+        EXPECT_EQ(all.find("xau_a"), std::string::npos) << all;
+    }
+}
+
+TEST_F(ConfigTest, SignadotKeyUsesTheSameCheck) {
+    MapEnvironment env(std::map<std::string, std::string>{{"SIGNADOT_API_KEY", "sig-key\n"}});
+    const auto s = resolve(SettingId::SignadotApiKey, env);
+    EXPECT_EQ(s.value, "sig-key");
+    EXPECT_TRUE(s.secret);
+    env.set("SIGNADOT_API_KEY", "sig\r\nkey");
+    try {
+        (void)resolve(SettingId::SignadotApiKey, env);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("SIGNADOT_API_KEY"), std::string::npos);
+        EXPECT_EQ(std::string(e.what()).find("sig"), std::string::npos);
+    }
+    EXPECT_EQ(validate_secret_env("X", " \tv \r\n"), "v");
+}
+
+TEST_F(ConfigTest, MalformedBaseUrlsAreUsage) {
+    for (const char* bad :
+         {"https://api.xata.tech ", "https://api.xata.tech\n", " https://api.xata.tech",
+          "https://api.xata.tech:65536", "https://api.xata.tech:0", "https://api.xata.tech:x",
+          "https://", "https://:443/", "ftp://api.xata.tech", "api.xata.tech",
+          "https://user:pw@api.xata.tech", "https://[::1"}) {
+        GlobalFlags f;
+        f.base_url = bad;
+        const auto e = api_error(f, base_env());
+        EXPECT_EQ(e.kind(), ErrorKind::Usage) << bad;
+    }
+    for (const char* good :
+         {"https://api.xata.tech", "https://api.xata.tech:8443/", "http://127.0.0.1:9999",
+          "http://localhost:1/x", "http://[::1]:80", "https://[2001:db8::1]:443"}) {
+        GlobalFlags f;
+        f.base_url = good;
+        EXPECT_EQ(resolve_api_config(f, base_env()).base_url.value, good);
+    }
+}
+
+TEST_F(ConfigTest, PlainHttpToARemoteHostNeedsTheFlag) {
+    GlobalFlags f;
+    f.base_url = "http://api.example.com";
+    const auto e = api_error(f, base_env());
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(e.hint().find("--allow-insecure-http"), std::string::npos);
+    f.allow_insecure_http = true;
+    EXPECT_EQ(resolve_api_config(f, base_env()).base_url.value, "http://api.example.com");
+    std::string problem;
+    EXPECT_TRUE(check_base_url("http://127.8.9.10", problem)->loopback);
+    EXPECT_FALSE(check_base_url("http://127.0.0.1.example.com", problem)->loopback);
+    EXPECT_FALSE(check_base_url("http://10.0.0.1", problem)->loopback);
+}
+
+TEST_F(ConfigTest, SslmodeIsValidated) {
+    MapEnvironment env;
+    EXPECT_EQ(resolve(SettingId::SslMode, env).value, "require");
+    for (const char* ok :
+         {"disable", "allow", "prefer", "require", "verify-ca", "verify-full", "none"}) {
+        EXPECT_EQ(resolve(SettingId::SslMode, env, std::string(ok)).value, ok);
+    }
+    try {
+        (void)resolve(SettingId::SslMode, env, std::string("requre"));
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("--sslmode"), std::string::npos);
+    }
+    env.set("XBRANCH_SSLMODE", "Require");
+    try {
+        (void)resolve(SettingId::SslMode, env);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("XBRANCH_SSLMODE"), std::string::npos);
+    }
+}
+
+TEST_F(ConfigTest, EarlyLogFormatReadsArgvThenEnv) {
+    MapEnvironment env;
+    const char* a1[] = {"xbranch", "--log-format", "json", "create", "--bogus"};
+    EXPECT_TRUE(early_json_logs(5, a1, env));
+    const char* a2[] = {"xbranch", "create", "--log-format=json"};
+    EXPECT_TRUE(early_json_logs(3, a2, env));
+    const char* a3[] = {"xbranch", "create"};
+    EXPECT_FALSE(early_json_logs(2, a3, env));
+    env.set("XBRANCH_LOG_FORMAT", "json");
+    EXPECT_TRUE(early_json_logs(2, a3, env));
+    const char* a4[] = {"xbranch", "--log-format", "text"};
+    EXPECT_FALSE(early_json_logs(3, a4, env));
+}
+
+TEST(DurationCheck, TimeoutsBelowOneMillisecondAreRefused) {
+    auto check = duration_check(milliseconds(1), std::chrono::hours(24));
+    for (const char* bad : {"0", "0.0004", "0ms", "0.4ms", "25h", "soon", "-1"}) {
+        std::string in = bad;
+        EXPECT_FALSE(check(in).empty()) << bad;
+    }
+    for (const char* ok : {"1ms", "0.001", "90s", "10m", "1h", "24h", "1500ms", "5"}) {
+        std::string in = ok;
+        EXPECT_TRUE(check(in).empty()) << ok;
+    }
 }
 
 TEST_F(ConfigTest, ApiConfigDefaults) {
@@ -95,8 +270,8 @@ TEST_F(ConfigTest, ApiConfigFlagBeatsEnvBeatsDefault) {
     f.organization = "flagorg";
     f.project = "prj_flag";
     f.cacert = "/flag/ca.pem";
-    f.connect_timeout_s = 2.5;
-    f.request_timeout_s = 0.3;
+    f.connect_timeout = "2.5";
+    f.request_timeout = "300ms";
     c = resolve_api_config(f, env);
     EXPECT_EQ(c.base_url.value, "https://flag.example");
     EXPECT_EQ(c.base_url.origin, "flag --base-url");
@@ -163,10 +338,10 @@ TEST_F(ConfigTest, BadBaseUrlAndTimeoutsAreUsage) {
     f.base_url = "ftp://x";
     EXPECT_EQ(api_error(f, base_env()).kind(), ErrorKind::Usage);
     GlobalFlags t;
-    t.connect_timeout_s = 0;
+    t.connect_timeout = "0";
     EXPECT_EQ(api_error(t, base_env()).kind(), ErrorKind::Usage);
     GlobalFlags t2;
-    t2.request_timeout_s = -1;
+    t2.request_timeout = "0.0004";  // would reach libcurl as 0: no timeout at all
     EXPECT_EQ(api_error(t2, base_env()).kind(), ErrorKind::Usage);
 }
 
@@ -350,17 +525,26 @@ TEST(ParseDuration, Table) {
     }
 }
 
-TEST_F(ConfigTest, DescribeSettingsMasksSecrets) {
-    const auto c = resolve_api_config(GlobalFlags{}, base_env());
-    clear_secrets();  // the mask must come from Setting::secret, not the registry
-    const auto lines = describe_settings(
-        {{"api key", c.api_key}, {"organization", c.organization}, {"cacert", c.cacert}});
-    ASSERT_EQ(lines.size(), 3U);
+TEST_F(ConfigTest, DescribeSettingsShowsEveryRowWithSecretsMasked) {
+    auto env = base_env();
+    env.set("SIGNADOT_API_KEY", "signadot-secret-key");
+    env.set("XBRANCH_SSLMODE", "disable");
+    env.set("NO_COLOR", "1");
+    (void)resolve_api_config(GlobalFlags{}, env);
+    clear_secrets();  // the mask must come from the row, not the registry
+    const auto lines = describe_settings(env);
+    EXPECT_EQ(lines.size(), setting_rows().size());
+    std::string all;
     for (const auto& l : lines) {
         EXPECT_EQ(l.find(k_key), std::string::npos) << l;
-        EXPECT_EQ(l.find("abcdefghijklmnop"), std::string::npos) << l;
+        EXPECT_EQ(l.find("signadot-secret-key"), std::string::npos) << l;
+        all += l + "\n";
     }
-    EXPECT_EQ(lines[0], "api key = ******** (env XATA_API_KEY)");
-    EXPECT_EQ(lines[1], "organization = envorg (env XATA_ORGANIZATION_ID)");
-    EXPECT_EQ(lines[2], "cacert = (unset) (unset)");
+    EXPECT_NE(all.find("api key = ******** (env XATA_API_KEY)\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("organization = envorg (env XATA_ORGANIZATION_ID)\n"), std::string::npos);
+    EXPECT_NE(all.find("ca file = (unset) (unset)\n"), std::string::npos);
+    EXPECT_NE(all.find("sslmode = disable (env XBRANCH_SSLMODE)\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("no color = 1 (env NO_COLOR)\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("log format = text (default)\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("signadot api key = ******** (env SIGNADOT_API_KEY)\n"), std::string::npos);
 }

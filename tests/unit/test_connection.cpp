@@ -181,3 +181,16 @@ TEST(BuildConnectionString, Ipv6HostRoundTrips) {
     EXPECT_EQ(p->host, "::1");
     EXPECT_EQ(p->port, 5433);
 }
+
+TEST(Endpoint, XataNamesAndSuffixes) {
+    EXPECT_EQ(parse_endpoint("pooled_rw"), Endpoint::Pooler);
+    EXPECT_EQ(parse_endpoint("pooler"), Endpoint::Pooler);  // another name for it
+    EXPECT_STREQ(endpoint_name(Endpoint::Pooler), "pooled_rw");
+    // A host that already names an endpoint gets its suffix replaced.
+    const std::string rw = "abc-rw.us-east-1.xata.tech";
+    EXPECT_EQ(apply_endpoint(rw, Endpoint::ReadOnly), "abc-ro.us-east-1.xata.tech");
+    EXPECT_EQ(apply_endpoint(rw, Endpoint::Pooler), "abc-pooler.us-east-1.xata.tech");
+    EXPECT_EQ(apply_endpoint(rw, Endpoint::ReadWrite), rw);
+    EXPECT_EQ(apply_endpoint("abc-pooler.x.tech", Endpoint::Read), "abc-r.x.tech");
+    EXPECT_EQ(apply_endpoint("abc-ro.x.tech", Endpoint::ReadWrite), "abc-rw.x.tech");
+}

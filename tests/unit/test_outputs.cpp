@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "xbranch/atomic_file.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/outputs.hpp"
 
@@ -71,15 +72,14 @@ class UmaskGuard {
     mode_t m_old;
 };
 
-CreateResult sample_result() {
-    CreateResult r;
-    r.branch.id = "e80atan1sl5khdkr8pkc33fovk";
-    r.branch.name = "sb-feat-1a2b3c4d";
-    r.branch.region = "us-east-1";
+OutputValues sample_result() {
+    OutputValues r;
+    r.branch_id = "e80atan1sl5khdkr8pkc33fovk";
+    r.branch_name = "sb-feat-1a2b3c4d";
+    r.region = "us-east-1";
     r.parent_id = "a0000000000000000000000001";
     r.adopted = false;
-    r.created_by_us = true;
-    r.status.type = StatusType::Healthy;
+    r.status = "healthy";
     r.connection.host = "e80atan1sl5khdkr8pkc33fovk.us-east-1.xata.tech";
     r.connection.port = 5432;
     r.connection.database = "xata";
@@ -183,8 +183,8 @@ TEST(OutputFiles, WritesEightFilesWithModesAndNoNewline) {
     EXPECT_EQ(entries(d.path()),
               (std::vector<std::string>{"branch-id", "branch-name", "connection-string", "database",
                                         "host", "password", "port", "username"}));
-    EXPECT_EQ(slurp(d.path() / "branch-name"), r.branch.name);
-    EXPECT_EQ(slurp(d.path() / "branch-id"), r.branch.id);
+    EXPECT_EQ(slurp(d.path() / "branch-name"), r.branch_name);
+    EXPECT_EQ(slurp(d.path() / "branch-id"), r.branch_id);
     EXPECT_EQ(slurp(d.path() / "host"), r.connection.host);
     EXPECT_EQ(slurp(d.path() / "port"), "5432");
     EXPECT_EQ(slurp(d.path() / "database"), "xata");
@@ -217,6 +217,39 @@ TEST(OutputFiles, FailureInTheMiddleLeavesNoNewFile) {
     EXPECT_EQ(entries(d.path()), std::vector<std::string>{"host"});
 }
 
+TEST(OutputFiles, FailureKeepsThePreviousCompleteSet) {
+    TempDir d;
+    auto first = sample_result();
+    write_output_files(d.path(), output_files(first));
+    auto second = first;
+    second.branch_name = "sb-other-9z9z9z9z";
+    second.branch_id = "b0000000000000000000000002";
+    second.connection.password = "new-password";
+    // The last rename fails: a folder appears at its name after the checks.
+    fs::remove(d.path() / "password");
+    fs::create_directory(d.path() / "password");
+    EXPECT_EQ(kind_of([&] { write_output_files(d.path(), output_files(second)); }), ErrorKind::Io);
+    // Every file that existed holds the first run's value; no temp or kept link is left.
+    EXPECT_EQ(slurp(d.path() / "branch-name"), first.branch_name);
+    EXPECT_EQ(slurp(d.path() / "branch-id"), first.branch_id);
+    EXPECT_EQ(slurp(d.path() / "connection-string"), build_connection_string(first.connection));
+    EXPECT_EQ(entries(d.path()),
+              (std::vector<std::string>{"branch-id", "branch-name", "connection-string", "database",
+                                        "host", "password", "port", "username"}));
+    EXPECT_EQ(mode_of(d.path() / "connection-string"), 0600U);
+}
+
+TEST(OutputFiles, SecondWriteReplacesAndLeavesNoBackups) {
+    TempDir d;
+    auto first = sample_result();
+    write_output_files(d.path(), output_files(first));
+    auto second = first;
+    second.branch_name = "sb-other-9z9z9z9z";
+    write_output_files(d.path(), output_files(second));
+    EXPECT_EQ(slurp(d.path() / "branch-name"), second.branch_name);
+    EXPECT_EQ(entries(d.path()).size(), 8U);
+}
+
 TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {
     TempDir d;
     EXPECT_EQ(
@@ -235,17 +268,43 @@ TEST(Preflight, CreatesMissingFolderWhoseParentExists) {
     EXPECT_TRUE(entries(out).empty());
 }
 
-TEST(Preflight, FailsForMissingParentOrNonFolder) {
+TEST(Preflight, CreatesMissingParentsLikeMkdirP) {
     TempDir d;
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(d.path() / "a" / "b"); }), ErrorKind::Io);
-    EXPECT_FALSE(fs::exists(d.path() / "a"));
+    UmaskGuard g(077);
+    preflight_output_dir(d.path() / "a" / "b");
+    EXPECT_TRUE(fs::is_directory(d.path() / "a" / "b"));
+    EXPECT_EQ(mode_of(d.path() / "a"), 0700U);  // mkdir -p: 0755 under the umask
+}
+
+TEST(Preflight, FailsForNonFolder) {
+    TempDir d;
 
     const auto file = d.path() / "file";
     std::ofstream(file) << "x";
     EXPECT_EQ(kind_of([&] { preflight_output_dir(file); }), ErrorKind::Io);
-    // A path whose parent is a regular file (fails even for root).
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(file / "out"); }), ErrorKind::Io);
+    // A path below a regular file (fails even for root) says so.
+    try {
+        preflight_output_dir(file / "out" / "deeper");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Io);
+        EXPECT_NE(std::string(e.what()).find(file.string() + " is a file, not a folder"),
+                  std::string::npos)
+            << e.what();
+    }
     EXPECT_EQ(slurp(file), "x");
+}
+
+TEST(Preflight, FailsForAFolderAtATargetName) {
+    TempDir d;
+    fs::create_directory(d.path() / "password");
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(d.path()); }), ErrorKind::Io);
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{"password"});
+    // A plain old file or a symlink at a target name is fine: rename replaces it.
+    TempDir e;
+    std::ofstream(e.path() / "host") << "old";
+    fs::create_symlink("/nonexistent", e.path() / "port");
+    preflight_output_dir(e.path());
 }
 
 TEST(Preflight, FailsForFolderNobodyMayWriteIn) {
@@ -285,8 +344,8 @@ TEST(Preflight, FailsForReadOnlyFolder) {
 TEST(Render, JsonHasDocumentedKeysAndMasksPassword) {
     const auto r = sample_result();
     const auto j = nlohmann::json::parse(render(r, OutputFormat::Json, false));
-    EXPECT_EQ(j["branch"]["name"], r.branch.name);
-    EXPECT_EQ(j["branch"]["id"], r.branch.id);
+    EXPECT_EQ(j["branch"]["name"], r.branch_name);
+    EXPECT_EQ(j["branch"]["id"], r.branch_id);
     EXPECT_EQ(j["branch"]["parentID"], r.parent_id);
     EXPECT_EQ(j["branch"]["adopted"], false);
     EXPECT_EQ(j["connection"]["host"], r.connection.host);
@@ -311,15 +370,20 @@ TEST(Render, TextAndEnvMaskUnlessShowSecrets) {
         EXPECT_EQ(masked.find("p@ss"), std::string::npos) << masked;
         EXPECT_EQ(masked.find(encoded), std::string::npos) << masked;
         EXPECT_NE(masked.find("********"), std::string::npos) << masked;
-        EXPECT_NE(masked.find(r.branch.name), std::string::npos);
+        EXPECT_NE(masked.find(r.branch_name), std::string::npos);
         const auto shown = render(r, f, true);
         EXPECT_NE(shown.find(encoded), std::string::npos) << shown;
     }
     const auto env = render(r, OutputFormat::Env, true);
-    EXPECT_NE(env.find("PGPASSWORD='p@ss w'\\''rd:/?'\n"), std::string::npos) << env;
-    EXPECT_NE(env.find("PGHOST='" + r.connection.host + "'\n"), std::string::npos);
-    EXPECT_NE(env.find("PGPORT='5432'\n"), std::string::npos);
-    EXPECT_NE(env.find("XBRANCH_BRANCH_ID='" + r.branch.id + "'\n"), std::string::npos);
+    EXPECT_NE(env.find("export PGPASSWORD='p@ss w'\\''rd:/?'\n"), std::string::npos) << env;
+    EXPECT_NE(env.find("export PGHOST='" + r.connection.host + "'\n"), std::string::npos);
+    EXPECT_NE(env.find("export PGPORT='5432'\n"), std::string::npos);
+    EXPECT_NE(env.find("export XBRANCH_BRANCH_ID='" + r.branch_id + "'\n"), std::string::npos);
+    // Every line is exported, so eval hands the values to child processes.
+    std::istringstream lines(env);
+    for (std::string line; std::getline(lines, line);) {
+        EXPECT_EQ(line.rfind("export ", 0), 0U) << line;
+    }
 
     auto adopted = r;
     adopted.adopted = true;

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "xbranch/error.hpp"
+#include "xbranch/log.hpp"
 #include "xbranch/redact.hpp"
 
 using namespace xbranch;
@@ -94,4 +97,61 @@ TEST(ErrorTest, ExitCodesAndDescribe) {
     Error h(ErrorKind::Io, "x");
     h.with_hint("one").add_hint("two");
     EXPECT_EQ(h.hint(), "one. two");
+}
+
+TEST(ErrorTest, HintsAreJoinedCleanly) {
+    Error a(ErrorKind::Io, "x");
+    a.with_hint("fix the folder.").add_hint("the branch was deleted");
+    EXPECT_EQ(a.hint(), "fix the folder. the branch was deleted");
+    Error b(ErrorKind::Io, "x");
+    b.with_hint("one. ").add_hint(". two.");
+    EXPECT_EQ(b.hint(), "one. two.");
+    Error c(ErrorKind::Io, "x");
+    c.add_hint("only");
+    EXPECT_EQ(c.hint(), "only");
+    c.add_hint(" . ");
+    EXPECT_EQ(c.hint(), "only");
+    for (const auto* h : {a.hint().c_str(), b.hint().c_str()}) {
+        EXPECT_EQ(std::string(h).find(". ."), std::string::npos) << h;
+        EXPECT_EQ(std::string(h).find(".."), std::string::npos) << h;
+    }
+}
+
+TEST_F(RedactTest, JsonPasswordEdgeCases) {
+    // A key that is not followed by a string value stays as it is.
+    EXPECT_EQ(redact(R"({"password": 5})"), R"({"password": 5})");
+    EXPECT_EQ(redact(R"({"password":"unterminated)"), R"({"password":"unterminated)");
+    // Two in one line, spaces around the colon, an escaped backslash at the end.
+    EXPECT_EQ(redact(R"({"password" :  "a\\", "x":1, "PASSWORD":"b"})"),
+              R"({"password" :  "********", "x":1, "PASSWORD":"********"})");
+    // A key right after another key's closing quote.
+    EXPECT_EQ(redact(R"("password""password":"z")"), R"("password""password":"********")");
+}
+
+TEST_F(RedactTest, LongInputsStayLinear) {
+    // Inputs shaped to hit each pass hard: many "://", many "password" keys,
+    // many key markers. Quadratic passes would take minutes at this size.
+    const std::size_t n = 200000;
+    std::string urls;
+    std::string keys;
+    std::string markers;
+    for (std::size_t i = 0; i < n; ++i) {
+        urls += "a:b://";
+        keys += R"("password": 1,)";
+        markers += "xau_ ";
+    }
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(redact(urls) == urls);
+    EXPECT_TRUE(redact(keys) == keys);
+    EXPECT_TRUE(redact(markers) == markers);
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST(JsonLine, InvalidUtf8StillGivesValidJson) {
+    const std::string bad = std::string("name \xff\xfe end \"q\" \n") + '\x01';
+    const std::string line = json_line({{"msg", bad}});
+    const auto parsed = nlohmann::json::parse(line);  // throws on invalid JSON
+    EXPECT_EQ(parsed["msg"], "name \xEF\xBF\xBD\xEF\xBF\xBD end \"q\" \n\x01");
+    EXPECT_EQ(line.find('\n'), std::string::npos);
 }

@@ -266,3 +266,13 @@ TEST(StatusTypeName, Names) {
     EXPECT_STREQ(status_type_name(StatusType::Hibernated), "HIBERNATED");
     EXPECT_EQ(parse_status_type(""), StatusType::Unspecified);
 }
+
+TEST(ParseTimestamp, OnlyDaysTheCalendarHas) {
+    EXPECT_FALSE(parse_timestamp("2025-02-31T00:00:00Z"));
+    EXPECT_FALSE(parse_timestamp("2025-02-29T00:00:00Z"));  // not a leap year
+    EXPECT_FALSE(parse_timestamp("2025-04-31T00:00:00Z"));
+    EXPECT_FALSE(parse_timestamp("2100-02-29T00:00:00Z"));  // century, not leap
+    EXPECT_FALSE(parse_timestamp("2025-05-01T-1:20:30Z"));
+    EXPECT_EQ(parse_timestamp("2000-02-29T00:00:00Z"), 951782400);
+    EXPECT_EQ(parse_timestamp("2025-12-31T23:59:59Z"), 1767225599);
+}

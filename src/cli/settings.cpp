@@ -1,0 +1,420 @@
+#include "settings.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "xbranch/error.hpp"
+#include "xbranch/naming.hpp"
+#include "xbranch/redact.hpp"
+
+namespace xbranch::cli {
+namespace {
+
+constexpr std::string_view k_sslmodes[] = {"disable",   "allow",       "prefer", "require",
+                                           "verify-ca", "verify-full", "none"};
+
+void check_secret(const SettingRow& row, Setting& s) {
+    const std::string_view name =
+        s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.name;
+    s.value = validate_secret_env(name, std::move(s.value));
+}
+
+void check_sslmode(const SettingRow&, Setting& s) {
+    if (!valid_sslmode(s.value)) {
+        throw Error(ErrorKind::Usage, "invalid sslmode '" + s.value + "' (" + s.origin + ")")
+            .with_hint(
+                "use disable, allow, prefer, require, verify-ca, verify-full, or none to leave "
+                "it out");
+    }
+}
+
+void check_log_format(const SettingRow&, Setting& s) {
+    if (s.value != "text" && s.value != "json") {
+        throw Error(ErrorKind::Usage,
+                    "invalid log format '" + s.value + "' (" + s.origin + "): use text or json");
+    }
+}
+
+void check_prefix(const SettingRow&, Setting& s) {
+    if (!valid_prefix(s.value)) {
+        throw Error(ErrorKind::Usage,
+                    "invalid prefix '" + s.value + "' (" + s.origin +
+                        "): use 1-20 characters a-z, 0-9 and '-', starting with a letter");
+    }
+}
+
+void check_timeout(const SettingRow& row, Setting& s) {
+    const auto d = parse_duration(s.value);
+    if (!d || *d < std::chrono::milliseconds(1) || *d > std::chrono::hours(24)) {
+        throw Error(ErrorKind::Usage, "invalid " + std::string(row.flag) + " '" + s.value +
+                                          "': use a duration from 1ms to 24h (e.g. 10s, 1500ms)");
+    }
+}
+
+std::mutex g_mutex;
+std::map<SettingId, Setting>& resolved() {
+    static std::map<SettingId, Setting> m;
+    return m;
+}
+
+Setting pick(const SettingRow& row, const Environment& env,
+             const std::optional<std::string>& flag) {
+    if (flag && !flag->empty()) {
+        return {*flag, "flag " + std::string(row.flag), row.secret};
+    }
+    for (const auto& name : row.env) {
+        if (auto v = env.get(std::string(name))) {
+            return {*v, "env " + std::string(name), row.secret};
+        }
+    }
+    if (row.fallback) {
+        return {std::string(*row.fallback), "default", row.secret};
+    }
+    return {"", "unset", row.secret};
+}
+
+}  // namespace
+
+const std::vector<SettingRow>& setting_rows() {
+    using Id = SettingId;
+    // Order: the official names first, then legacy spellings, then aliases
+    // (XATA_ORG_ID is what Signadot's tutorial Secret holds).
+    static const std::vector<SettingRow> rows = {
+        {Id::ApiKey, "api key", "", {"XATA_API_KEY"}, std::nullopt, true, check_secret},
+        {Id::BaseUrl, "base url", "--base-url", {"XATA_API_BASE_URL"}, "https://api.xata.tech"},
+        {Id::Organization,
+         "organization",
+         "--org",
+         {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID", "XATA_ORG_ID"}},
+        {Id::Project, "project", "--project", {"XATA_PROJECT_ID", "XATA_PROJECTID"}},
+        {Id::CaCert, "ca file", "--cacert", {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}},
+        {Id::ConnectTimeout,
+         "connect timeout",
+         "--connect-timeout",
+         {},
+         "10s",
+         false,
+         check_timeout},
+        {Id::RequestTimeout,
+         "request timeout",
+         "--request-timeout",
+         {},
+         "30s",
+         false,
+         check_timeout},
+        {Id::ParentId, "parent id", "", {"XATA_BRANCH_ID", "XATA_BRANCHID"}},
+        {Id::ParentName, "parent", "--parent", {"XATA_BRANCH_NAME", "XATA_BRANCHNAME"}, "main"},
+        {Id::Prefix,
+         "prefix",
+         "--prefix",
+         {"XBRANCH_PREFIX"},
+         k_default_prefix,
+         false,
+         check_prefix},
+        {Id::Sandbox, "sandbox", "--sandbox", {"SIGNADOT_SANDBOX_NAME"}},
+        {Id::SandboxId,
+         "sandbox id",
+         "--sandbox-id",
+         {"SIGNADOT_SANDBOX_ID", "SIGNADOT_SANDBOX_ROUTING_KEY"}},
+        {Id::Resource, "resource", "--resource", {"SIGNADOT_RESOURCE_NAME"}},
+        {Id::SslMode, "sslmode", "--sslmode", {"XBRANCH_SSLMODE"}, "require", false, check_sslmode},
+        {Id::LogFormat,
+         "log format",
+         "--log-format",
+         {"XBRANCH_LOG_FORMAT"},
+         "text",
+         false,
+         check_log_format},
+        {Id::NoColor, "no color", "--no-color", {"NO_COLOR"}},
+        {Id::Term, "terminal", "", {"TERM"}},
+        {Id::SignadotApiKey,
+         "signadot api key",
+         "",
+         {"SIGNADOT_API_KEY"},
+         std::nullopt,
+         true,
+         check_secret},
+    };
+    return rows;
+}
+
+const SettingRow& setting_row(SettingId id) {
+    for (const auto& row : setting_rows()) {
+        if (row.id == id) {
+            return row;
+        }
+    }
+    throw Error(ErrorKind::Internal, "setting without a row");
+}
+
+Setting resolve(SettingId id, const Environment& env, const std::optional<std::string>& flag) {
+    const SettingRow& row = setting_row(id);
+    Setting s = pick(row, env, flag);
+    if (row.check != nullptr && !s.empty()) {
+        row.check(row, s);
+    }
+    if (s.secret && !s.empty()) {
+        register_secret(s.value);
+    }
+    std::lock_guard lock(g_mutex);
+    resolved()[id] = s;
+    return s;
+}
+
+std::vector<std::string> describe_settings(const Environment& env) {
+    std::map<SettingId, Setting> known;
+    {
+        std::lock_guard lock(g_mutex);
+        known = resolved();
+    }
+    std::vector<std::string> out;
+    for (const auto& row : setting_rows()) {
+        auto it = known.find(row.id);
+        const Setting s = it != known.end() ? it->second : pick(row, env, std::nullopt);
+        const std::string value =
+            s.empty() ? "(unset)" : (s.secret ? std::string(k_mask) : redact(s.value));
+        out.push_back(std::string(row.name) + " = " + value + " (" + s.origin + ")");
+    }
+    return out;
+}
+
+void forget_resolved_settings() {
+    std::lock_guard lock(g_mutex);
+    resolved().clear();
+}
+
+std::string validate_secret_env(std::string_view name, std::string value) {
+    auto space = [](char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
+    std::size_t b = 0;
+    std::size_t e = value.size();
+    while (b < e && space(value[b])) {
+        ++b;
+    }
+    while (e > b && space(value[e - 1])) {
+        --e;
+    }
+    value = value.substr(b, e - b);
+    for (char c : value) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) {
+            // Never the value: it is a secret, and the character is the problem.
+            throw Error(ErrorKind::Usage, std::string(name) +
+                                              " contains a control character (a line break or "
+                                              "similar inside the value)")
+                .with_hint(
+                    "set it to the key alone, without line breaks; a Secret made from a "
+                    "file may hold more than one line");
+        }
+    }
+    return value;
+}
+
+bool valid_sslmode(std::string_view mode) {
+    for (auto m : k_sslmodes) {
+        if (m == mode) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+    // CLI11 2.1's AsNumberWithUnit prints the scaled number with six
+    // significant digits (1234567s would become 1234570s), so the units are
+    // read here and the option check below uses this function.
+    if (text.empty() || !((text[0] >= '0' && text[0] <= '9') || text[0] == '.')) {
+        return std::nullopt;
+    }
+    std::size_t i = 0;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) {
+        ++i;
+    }
+    double value = 0;
+    try {
+        std::size_t used = 0;
+        value = std::stod(std::string(text.substr(0, i)), &used);
+        if (used != i) {
+            return std::nullopt;
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    const std::string_view unit = text.substr(i);
+    double factor = 0;
+    if (unit.empty() || unit == "s") {
+        factor = 1000;
+    } else if (unit == "ms") {
+        factor = 1;
+    } else if (unit == "m") {
+        factor = 60'000;
+    } else if (unit == "h") {
+        factor = 3'600'000;
+    } else if (unit == "d") {
+        factor = 86'400'000;
+    } else {
+        return std::nullopt;
+    }
+    const double ms = value * factor;
+    if (!(ms >= 0) || ms > 1e12) {
+        return std::nullopt;
+    }
+    return std::chrono::milliseconds{static_cast<long long>(std::llround(ms))};
+}
+
+CLI::Validator duration_check(std::chrono::milliseconds min, std::chrono::milliseconds max) {
+    return CLI::Validator(
+        [min, max](std::string& input) -> std::string {
+            const auto d = parse_duration(input);
+            if (!d) {
+                return "'" + input + "' is not a duration: use e.g. 90s, 10m, 1500ms, 1h, 7d or " +
+                       "bare seconds";
+            }
+            if (*d < min || *d > max) {
+                return "'" + input + "' is out of range (" + std::to_string(min.count()) +
+                       "ms to " + std::to_string(max.count() / 1000) + "s)";
+            }
+            return {};
+        },
+        "DURATION");
+}
+
+ApiConfig ApiSettings::plain() const {
+    ApiConfig c;
+    c.api_key = api_key.value;
+    c.base_url = base_url.value;
+    c.organization = organization.value;
+    c.project = project.value;
+    c.ca_file = cacert.value;
+    c.connect_timeout = connect_timeout;
+    c.request_timeout = request_timeout;
+    return c;
+}
+
+ApiSettings resolve_api_config(const GlobalFlags& flags, const Environment& env) {
+    ApiSettings c;
+    c.api_key = resolve(SettingId::ApiKey, env);
+    c.base_url = resolve(SettingId::BaseUrl, env, flags.base_url);
+    c.organization = resolve(SettingId::Organization, env, flags.organization);
+    c.project = resolve(SettingId::Project, env, flags.project);
+    c.cacert = resolve(SettingId::CaCert, env, flags.cacert);
+    c.connect_timeout =
+        *parse_duration(resolve(SettingId::ConnectTimeout, env, flags.connect_timeout).value);
+    c.request_timeout =
+        *parse_duration(resolve(SettingId::RequestTimeout, env, flags.request_timeout).value);
+
+    if (c.api_key.empty()) {
+        throw Error(ErrorKind::Usage, "XATA_API_KEY is not set")
+            .with_hint(
+                "create an API key in the Xata console (Account settings > API keys) and "
+                "export XATA_API_KEY=...; it is read only from the environment, never from a flag");
+    }
+    if (c.organization.empty()) {
+        throw Error(ErrorKind::Usage, "no organization: pass --org ID or set XATA_ORGANIZATION_ID")
+            .with_hint("the id is in the Xata console URL and in `xata status`");
+    }
+    if (c.project.empty()) {
+        throw Error(ErrorKind::Usage, "no project: pass --project ID or set XATA_PROJECT_ID")
+            .with_hint("project ids look like prj_...");
+    }
+    std::string problem;
+    const auto url = check_base_url(c.base_url.value, problem);
+    if (!url) {
+        // The URL is not a secret, but a malformed one may hold anything:
+        // show it redacted and quoted so a stray space or newline is visible.
+        throw Error(ErrorKind::Usage,
+                    "invalid API base URL (" + c.base_url.origin + "): " + problem)
+            .with_hint(
+                "for example https://api.xata.tech, or http://127.0.0.1:8080 for a local "
+                "emulator");
+    }
+    if (!url->https && !url->loopback && !flags.allow_insecure_http) {
+        throw Error(ErrorKind::Usage, "the API base URL (" + c.base_url.origin +
+                                          ") uses plain http:// to a host that is not loopback: "
+                                          "the API key would travel unencrypted")
+            .with_hint("use https://, or pass --allow-insecure-http if the network is trusted");
+    }
+    return c;
+}
+
+BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment& env,
+                                   bool require_name) {
+    BranchTarget t;
+    t.prefix = resolve(SettingId::Prefix, env, flags.prefix);
+    t.sandbox = resolve(SettingId::Sandbox, env, flags.sandbox);
+    t.sandbox_id = resolve(SettingId::SandboxId, env, flags.sandbox_id);
+    t.resource = resolve(SettingId::Resource, env, flags.resource);
+    if (flags.branch_id && !flags.branch_id->empty()) {
+        t.branch_id = {*flags.branch_id, "flag --branch-id"};
+    } else {
+        t.branch_id = {"", "unset"};
+    }
+
+    // The parent: an explicit id needs no lookup; a name is resolved by listing.
+    if (flags.parent && !flags.parent->empty()) {
+        t.parent.setting = resolve(SettingId::ParentName, env, flags.parent);
+        t.parent.is_id = looks_like_branch_id(*flags.parent);
+    } else if (auto id = resolve(SettingId::ParentId, env); !id.empty()) {
+        t.parent.setting = id;
+        t.parent.is_id = true;
+    } else {
+        t.parent.setting = resolve(SettingId::ParentName, env);
+        t.parent.is_id = false;
+    }
+
+    if (flags.branch && !flags.branch->empty()) {
+        if (!valid_branch_name(*flags.branch)) {
+            throw Error(ErrorKind::Usage, "invalid branch name '" + *flags.branch +
+                                              "': use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
+                                              "'.', starting with a letter or digit");
+        }
+        t.name = {*flags.branch, "flag --branch"};
+    } else if (!t.sandbox.empty()) {
+        SandboxIdentity id{t.sandbox.value, t.sandbox_id.value, t.resource.value};
+        try {
+            t.name = {derive_branch_name(id, t.prefix.value),
+                      "derived from " + t.sandbox.origin +
+                          (t.sandbox_id.empty() ? "" : " and " + t.sandbox_id.origin) +
+                          (t.resource.empty() ? "" : " and " + t.resource.origin)};
+        } catch (Error& e) {
+            e.add_hint(
+                "pass --sandbox NAME (or set SIGNADOT_SANDBOX_NAME) with letters or "
+                "digits in it, or name the branch with --branch");
+            throw;
+        }
+    } else if (require_name) {
+        throw Error(ErrorKind::Usage,
+                    "no branch to work on: pass --sandbox NAME (or set SIGNADOT_SANDBOX_NAME), or "
+                    "--branch NAME")
+            .with_hint(
+                "inside a Signadot plugin step SIGNADOT_SANDBOX_NAME is set by the operator");
+    }
+    if (!t.branch_id.empty() && !looks_like_branch_id(t.branch_id.value)) {
+        throw Error(
+            ErrorKind::Usage,
+            "invalid --branch-id '" + t.branch_id.value +
+                "': Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
+    }
+    return t;
+}
+
+bool early_json_logs(int argc, const char* const* argv, const Environment& env) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--") {
+            break;
+        }
+        if (a == "--log-format" && i + 1 < argc) {
+            return std::string_view(argv[i + 1]) == "json";
+        }
+        if (a.rfind("--log-format=", 0) == 0) {
+            return a.substr(13) == "json";
+        }
+    }
+    return env.get("XBRANCH_LOG_FORMAT").value_or("") == "json";
+}
+
+}  // namespace xbranch::cli
