@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -78,60 +77,28 @@ def fmt_s(s, unit="s", digits=3):
 
 # ------------------------------------------------------------------ emulator
 
-class Emulator:
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import harness  # noqa: E402  (the tests' emulator runner, standard library only)
+
+
+class Emulator(harness.Emulator):
+    """harness.Emulator in memory mode, plus a kept-alive connection so the
+    bench's own calls stay cheap next to the clients it measures."""
+
     def __init__(self, binary, workdir, **flags):
-        self.binary = binary
-        self.workdir = workdir
-        self.flags = flags
-        self.proc = None
-        self.port = None
+        del workdir  # the harness gives the emulator its own folder
+        super().__init__(pg=False, name="bench", api_key=API_KEY, org=ORG, project=PROJECT,
+                         save_traffic=False, binary=binary, quiet=True, **flags)
 
     def __enter__(self):
-        port_file = os.path.join(self.workdir, "emulator.port")
-        if os.path.exists(port_file):
-            os.unlink(port_file)
-        args = [self.binary, "--port", "0", "--port-file", port_file, "--api-key", API_KEY,
-                "--org", ORG, "--project", PROJECT, "--quiet"]
-        for k, v in self.flags.items():
-            args += ["--" + k.replace("_", "-"), str(v)]
-        self.log = open(os.path.join(self.workdir, "emulator.log"), "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the emulator exited with %d; see %s" %
-                                   (self.proc.returncode, self.log.name))
-            try:
-                with open(port_file) as f:
-                    text = f.read().strip()
-                if text:
-                    self.port = int(text)
-                    break
-            except OSError:
-                pass
-            time.sleep(0.02)
-        else:
-            raise RuntimeError("the emulator did not start")
+        self.start()
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         return self
 
     def __exit__(self, *exc):
-        try:
-            self.conn.close()
-        except Exception:
-            pass
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    @property
-    def base_url(self):
-        return "http://127.0.0.1:%d" % self.port
+        self.conn.close()
+        self.stop(timeout=10)
+        return False
 
     def call(self, method, path, body=None, auth=False):
         headers = {}
@@ -170,10 +137,6 @@ class Emulator:
 
     def branches(self):
         return self.call("GET", "/_emulator/branches")[1]["branches"]
-
-    def env(self):
-        return {"XATA_API_KEY": API_KEY, "XATA_API_BASE_URL": self.base_url,
-                "XATA_ORGANIZATION_ID": ORG, "XATA_PROJECT_ID": PROJECT}
 
 
 def parse_rfc3339(text):

@@ -283,8 +283,7 @@ if [ "$run_tests" -eq 1 ] && [ "$run_workflow" -eq 1 ]; then
     fi
     if [ -z "$emulator_bin" ]; then
         log "building xata-emulator into build/image-host"
-        cmake -S "$repo" -B "$repo/build/image-host" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-            -DXBRANCH_BUILD_BENCH=OFF >/dev/null
+        cmake -S "$repo" -B "$repo/build/image-host" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
         cmake --build "$repo/build/image-host" --target xata-emulator -j "$jobs" >/dev/null
         emulator_bin="$repo/build/image-host/emulator/xata-emulator"
     fi

@@ -14,7 +14,7 @@ sh scripts/deps.sh
 
 say "Building xbranch and the Xata emulator (release build in build/release)"
 log=$(mktemp)
-if ! { cmake --preset release -DXBRANCH_BUILD_TESTS=OFF -DXBRANCH_BUILD_BENCH=OFF &&
+if ! { cmake --preset release -DXBRANCH_BUILD_TESTS=OFF &&
        cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" --target xbranch xata-emulator; } >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"

@@ -1,19 +1,30 @@
 #!/bin/sh
-# Installs what xbranch needs to build, test and demo on Debian 12, and
-# nothing when it is all there already (so it is cheap to call every time).
-#   scripts/deps.sh           build + demo + test dependencies
+# Installs what xbranch needs on Debian 12, and nothing when it is all there
+# already (so it is cheap to call every time).
+#   scripts/deps.sh           build + demo: compiler, libraries, PostgreSQL 15
+#                             server and client (scripts/demo.sh)
+#   scripts/deps.sh --test    also what the tests and CI need: GoogleTest,
+#                             cpp-httplib, pytest, clang (fuzz, clang-tidy),
+#                             clang-format, the sanitizer runtime, jq, openssl
 #   scripts/deps.sh --image   also buildah and debootstrap (docker/build-image.sh)
+# Flags combine: scripts/deps.sh --test --image.
 set -eu
 
-pkgs="g++ cmake ninja-build pkg-config git ca-certificates
-libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
-libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libpq-dev
-libgtest-dev libgmock-dev libbenchmark-dev
-postgresql-15 postgresql-client-15 python3 python3-yaml python3-jsonschema
-curl jq openssl ccache clang-14 clang-format libclang-rt-14-dev util-linux procps"
-if [ "${1:-}" = "--image" ]; then
-    pkgs="$pkgs buildah debootstrap"
-fi
+pkgs="g++ cmake ninja-build pkg-config git ca-certificates ccache
+libcurl4-openssl-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libpq-dev
+postgresql-15 postgresql-client-15 python3 util-linux procps"
+test_pkgs="libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libgtest-dev libgmock-dev
+python3-pytest python3-yaml python3-jsonschema curl jq openssl
+clang-14 clang-format clang-tidy libclang-rt-14-dev"
+image_pkgs="buildah debootstrap"
+
+for arg in "$@"; do
+    case $arg in
+        --test) pkgs="$pkgs $test_pkgs" ;;
+        --image) pkgs="$pkgs $image_pkgs" ;;
+        *) echo "usage: scripts/deps.sh [--test] [--image]" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $pkgs; do
@@ -30,10 +41,29 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 echo "Installing:$missing"
-# The tests make their own throwaway clusters: keep the package from creating
-# and starting a system-wide one.
-$SUDO mkdir -p /etc/postgresql-common/createcluster.d
-echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/xbranch-no-main.conf >/dev/null
+# The tests and the demo make their own throwaway clusters, so the package
+# must not create and start a system-wide one. The setting is needed only
+# while postgresql-15 is first configured (its postinst creates "main" on a
+# fresh install only), so it exists for this install and is removed after it:
+# nothing lasting is left in /etc/postgresql-common.
+conf=/etc/postgresql-common/createcluster.d/xbranch-no-main.conf
+made_conf=""
+case " $missing " in
+    *" postgresql-15 "*)
+        if [ ! -e "$conf" ]; then
+            $SUDO mkdir -p "$(dirname "$conf")"
+            echo "create_main_cluster = false" | $SUDO tee "$conf" >/dev/null
+            made_conf=yes
+        fi
+        ;;
+esac
+remove_conf() {
+    if [ -n "$made_conf" ]; then
+        $SUDO rm -f "$conf"
+    fi
+}
+trap remove_conf EXIT
+trap 'exit 1' INT TERM
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086

@@ -13,7 +13,7 @@ case "${1:-}" in
     *) echo "usage: scripts/test.sh [--asan]" >&2; exit 2 ;;
 esac
 
-sh scripts/deps.sh
+sh scripts/deps.sh --test
 jobs=$(nproc 2>/dev/null || echo 2)
 
 echo "== configure and build ($preset)"

@@ -167,7 +167,9 @@ HttpOutcome CurlTransport::send(const HttpRequest& request) {
         headers.reset(next);
     };
     for (const auto& [name, value] : request.headers) {
-        add_header(name + ": " + value);
+        std::string line = name;
+        line.append(": ").append(value);
+        add_header(line);
     }
     add_header("Expect:");
 

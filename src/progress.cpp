@@ -74,6 +74,9 @@ class TerminalProgress final : public Progress {
         TerminalProgress* self = this;
         g_drawing.compare_exchange_strong(self, nullptr);
     }
+    // g_drawing points at this one object: never copied or moved.
+    TerminalProgress(const TerminalProgress&) = delete;
+    TerminalProgress& operator=(const TerminalProgress&) = delete;
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
         m_branch = branch;

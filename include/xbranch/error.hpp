@@ -27,8 +27,7 @@ const char* kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
   public:
-    Error(ErrorKind kind, std::string message)
-        : std::runtime_error(std::move(message)), m_kind(kind) {}
+    Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}
 
     ErrorKind kind() const { return m_kind; }
     // What xbranch was doing ("create branch sb-foo-1a2b3c4"), when known.

@@ -6,10 +6,10 @@ harness's require_* helpers raise SkipTest, which these tests turn into a
 failure)."""
 
 import os
+import shutil
 import stat
 import sys
 import tempfile
-import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,9 +51,15 @@ def seed_file():
         fd, _seed_path = tempfile.mkstemp(prefix="xbranch-e2e-seed-", suffix=".sql")
         with os.fdopen(fd, "w") as f:
             f.write(SEED_SQL)
-        import atexit
-        atexit.register(lambda: os.path.exists(_seed_path) and os.unlink(_seed_path))
+        harness.at_cleanup(_remove_seed_file)
     return _seed_path
+
+
+def _remove_seed_file():
+    global _seed_path
+    if _seed_path is not None and os.path.exists(_seed_path):
+        os.unlink(_seed_path)
+    _seed_path = None
 
 
 def read_outputs(directory):
@@ -87,7 +93,7 @@ class E2ECase(unittest.TestCase):
         self.emu = harness.Emulator(**opts).start()
         self.addCleanup(self.emu.stop)
         self.tmp = tempfile.mkdtemp(prefix="xbranch-e2e-")
-        self.addCleanup(lambda: __import__("shutil").rmtree(self.tmp, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.root = self.emu.root_branch()
 
     # -- running xbranch
@@ -153,12 +159,7 @@ class E2ECase(unittest.TestCase):
         return files
 
     def wait_until(self, predicate, timeout=10, what="condition"):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        self.fail("timed out waiting for " + what)
+        return harness.wait_until(predicate, timeout, what)
 
 
 def main():

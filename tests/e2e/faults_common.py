@@ -156,12 +156,7 @@ class FaultMatrix(unittest.TestCase):
                                    timeout=120)
 
     def wait_for(self, predicate, what, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        self.fail("timed out waiting for " + what)
+        return harness.wait_until(predicate, timeout, what)
 
     def wait_for_log(self, match, after_index):
         self.wait_for(lambda: any(match(r) for r in self.emu.requests()[after_index:]),

@@ -1,8 +1,10 @@
 """Shared test harness: PostgreSQL cluster, xata-emulator, psql, xbranch.
 
-Standard library only (run by /usr/bin/python3). Each test file is a
-unittest module run as a script ending in ``harness.main()``; exit code 77
-means "skipped" (ctest SKIP_RETURN_CODE).
+Standard library only, so it also serves bench/run_bench.py. Tests run under
+pytest (tests/conftest.py: session fixtures, exit 77 when every test skipped,
+the private temp folder, cleanup()); unittest.TestCase classes and pytest
+functions both work. ``harness.main()`` at the end of a test file runs that
+file under pytest when it is started as a script.
 
 Environment (set by tests/CMakeLists.txt):
   XATA_EMULATOR_BIN   the emulator binary
@@ -35,10 +37,28 @@ DEFAULT_PROJECT = "prj_emulator00000000000000000"
 
 _counter = itertools.count(1)
 _private_pg = None
+_running = []  # emulators started and not yet stopped (cleanup() stops them)
+_cleanups = []  # at_cleanup() callbacks
 
 
 def test_name():
-    return os.path.splitext(os.path.basename(sys.argv[0] or "test"))[0] or "test"
+    """The running test file's name without .py (names traffic files)."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "")  # "dir/test_x.py::Class::test (call)"
+    source = current.split("::", 1)[0] if current else (sys.argv[0] or "test")
+    return os.path.splitext(os.path.basename(source))[0] or "test"
+
+
+def wait_until(predicate, timeout=10, what="condition", step=0.05):
+    """Polls predicate until it returns something truthy and returns that;
+    AssertionError naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(step)
 
 
 # ------------------------------------------------------------------ binaries
@@ -91,7 +111,26 @@ def _stop_private_pg():
     if _private_pg is not None:
         subprocess.run(["sh", PG_SH, "stop", _private_pg.dir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(os.path.dirname(_private_pg.dir), ignore_errors=True)
         _private_pg = None
+
+
+def at_cleanup(fn):
+    """Runs fn at cleanup(), before the session's temp folder is checked."""
+    _cleanups.append(fn)
+
+
+def cleanup():
+    """Stops every emulator still running and the private cluster, runs the
+    at_cleanup() callbacks (the session's end; also at exit)."""
+    for emu in list(_running):
+        emu.stop()
+    while _cleanups:
+        _cleanups.pop()()
+    _stop_private_pg()
+
+
+atexit.register(cleanup)
 
 
 def pg_cluster():
@@ -113,7 +152,6 @@ def pg_cluster():
         shutil.rmtree(base, ignore_errors=True)
         raise RuntimeError("pg.sh start failed: " + r.stderr)
     _private_pg = _read_cluster(directory)
-    atexit.register(lambda: (_stop_private_pg(), shutil.rmtree(base, ignore_errors=True)))
     return _private_pg
 
 
@@ -181,11 +219,13 @@ def _die_with_parent():
 class Emulator:
     """A running xata-emulator. Keyword options become flags:
     hibernated_ms=0 -> --hibernated-ms 0; drop_on_exit=True -> --drop-on-exit.
-    pg=False runs it in memory mode."""
+    pg=False runs it in memory mode. Its folder (port file, stdout, stderr)
+    is removed by stop(); the output stays readable through *_text()."""
 
     def __init__(self, pg=True, name=None, api_key=DEFAULT_KEY, org=DEFAULT_ORG,
-                 project=DEFAULT_PROJECT, save_traffic=True, extra_args=(), **options):
-        self.bin = require_emulator()
+                 project=DEFAULT_PROJECT, save_traffic=True, extra_args=(), binary=None,
+                 **options):
+        self.bin = binary or require_emulator()
         self.use_pg = pg
         self.name = name or test_name()
         self.n = next(_counter)
@@ -201,10 +241,13 @@ class Emulator:
         self.cluster = None
         self.returncode = None
         self.stderr_path = None
+        self.tmp = None
+        self._saved_output = {}
 
     # -- lifecycle
     def start(self):
         self.tmp = tempfile.mkdtemp(prefix="xata-emulator-")
+        self._saved_output = {}
         port_file = os.path.join(self.tmp, "port")
         args = [self.bin, "--port", "0", "--port-file", port_file, "--api-key", self.api_key,
                 "--org", self.org, "--project", self.project, "--db-prefix", self.prefix]
@@ -228,40 +271,46 @@ class Emulator:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         self.proc = subprocess.Popen(args, stdout=self._stdout, stderr=self._stderr, env=env,
                                      preexec_fn=_die_with_parent)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if os.path.exists(port_file):
-                with open(port_file) as f:
-                    text = f.read().strip()
-                if text:
-                    self.port = int(text)
-                    return self
+        _running.append(self)
+
+        def port_written():
             if self.proc.poll() is not None:
                 raise RuntimeError("xata-emulator exited with %d: %s"
                                    % (self.proc.returncode, self.stderr_text()))
-            time.sleep(0.02)
-        self.proc.kill()
-        raise RuntimeError("xata-emulator did not start: " + self.stderr_text())
+            try:
+                with open(port_file) as f:
+                    return f.read().strip()
+            except OSError:
+                return ""
+
+        try:
+            self.port = int(wait_until(port_written, 60, "xata-emulator's port file", step=0.02))
+        except BaseException:
+            self.stop(save=False)
+            raise
+        return self
+
+    def _read_output(self, path):
+        if path in self._saved_output:
+            return self._saved_output[path]
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return ""
 
     def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return self._read_output(self.stderr_path)
 
     def stdout_text(self):
-        try:
-            with open(self._stdout_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return self._read_output(getattr(self, "_stdout_path", None))
 
-    def stop(self, sig=signal.SIGTERM, timeout=60):
-        """Saves the request log, stops the emulator, returns its exit code."""
+    def stop(self, sig=signal.SIGTERM, timeout=60, save=True):
+        """Saves the request log, stops the emulator, removes its folder,
+        returns its exit code."""
         if self.proc is None:
             return self.returncode
-        if self.proc.poll() is None and self.save_traffic:
+        if save and self.proc.poll() is None and self.save_traffic:
             self._save_traffic()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -272,8 +321,13 @@ class Emulator:
                 self.proc.wait()
         self.returncode = self.proc.returncode
         self.proc = None
+        if self in _running:
+            _running.remove(self)
         self._stderr.close()
         self._stdout.close()
+        # Keep what it printed, then leave nothing behind.
+        self._saved_output = {p: self._read_output(p) for p in (self.stderr_path, self._stdout_path)}
+        shutil.rmtree(self.tmp, ignore_errors=True)
         return self.returncode
 
     def _save_traffic(self):
@@ -296,7 +350,6 @@ class Emulator:
 
     def __exit__(self, *exc):
         self.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 
     # -- addresses
@@ -366,13 +419,13 @@ class Emulator:
         return self.api("POST", "/branches", body)
 
     def wait_ready(self, branch_id, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        def healthy():
             r = self.api("GET", "/branches/" + branch_id)
             if r.status == 200 and r.json()["status"]["statusType"] == "STATUS_TYPE_HEALTHY":
                 return r.json()
-            time.sleep(0.05)
-        raise AssertionError("branch %s not HEALTHY within %ss" % (branch_id, timeout))
+            return None
+
+        return wait_until(healthy, timeout, "branch %s HEALTHY" % branch_id)
 
     def env(self):
         """Environment for xbranch pointed at this emulator."""
@@ -396,12 +449,9 @@ def run_xbranch(args, env=None, timeout=300, input=None):
 # ------------------------------------------------------------------ runner
 
 def main():
-    """Runs the calling module's tests; exits 0, 1, or 77 when all skipped."""
-    prog = unittest.main(module="__main__", exit=False, verbosity=2)
-    result = prog.result
-    _stop_private_pg()
-    if not result.wasSuccessful():
-        sys.exit(1)
-    if result.skipped and len(result.skipped) >= result.testsRun:
-        sys.exit(SKIP)
-    sys.exit(0)
+    """For `python3 test_x.py`: runs that file under pytest (tests/conftest.py
+    applies) and exits with pytest's code (77 when every test skipped)."""
+    import pytest
+
+    script = os.path.abspath(sys.modules["__main__"].__file__)
+    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", script] + sys.argv[1:]))

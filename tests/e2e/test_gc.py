@@ -17,12 +17,19 @@ class GcTest(E2ECase):
         self.assertEqual(r.status, 201, r)
         self.manual_id = r.json()["id"]
 
+    @staticmethod
+    def describes(calls):
+        return [r for r in calls if r["method"] == "GET" and r["path"].rstrip("/").count("/branches/") == 1]
+
     def names_active(self):
         return sorted(b["name"] for b in self.emu.branches() if b["deletedAt"] is None)
 
     def test_list_shows_only_prefixed_branches_unless_all(self):
+        before = len(self.emu.requests())
         code, out, err = self.xb("list", "--output", "json")
         self.assertEqual(code, 0, err)
+        # With the status: the list, then one describe per listed branch.
+        self.assertEqual(len(self.describes(self.emu.requests()[before:])), 3)
         rows = json.loads(out)["branches"]
         self.assertEqual(len(rows), 3, rows)
         self.assertTrue(all(r["name"].startswith("sb-gc-") for r in rows), rows)
@@ -30,15 +37,16 @@ class GcTest(E2ECase):
         self.assertTrue(all(r["parentID"] == self.root["id"] for r in rows), rows)
         self.assertTrue(all(0 <= r["ageSeconds"] < 600 for r in rows), rows)
 
+        before = len(self.emu.requests())
         code, out, err = self.xb("list", "--all", "--no-status", "--output", "json")
         self.assertEqual(code, 0, err)
         names = sorted(r["name"] for r in json.loads(out)["branches"])
         self.assertIn("manual-branch", names)
         self.assertIn(self.root["name"], names)
         # --no-status makes one request: the list.
-        describes = [r for r in self.emu.requests()
-                     if r["method"] == "GET" and r["path"].rstrip("/").count("/branches/") == 1]
-        self.assertTrue(describes)  # from the creates and the first list
+        calls = self.emu.requests()[before:]
+        self.assertEqual([(r["method"], r["path"]) for r in calls],
+                         [("GET", self.emu.project_path + "/branches")], calls)
 
     def test_gc_respects_age_prefix_parent_and_kept_sandboxes(self):
         before = self.names_active()

@@ -149,10 +149,8 @@ class PgTest(EmulatorTestCase):
         bid = r.json()["id"]
         db = [b for b in self.emu.branches() if b["id"] == bid][0]["database"]
         self.assertEqual(self.emu.api("DELETE", "/branches/" + bid).status, 204)
-        import time
-        deadline = time.time() + 30
-        while time.time() < deadline and [b for b in self.emu.branches() if b["id"] == bid][0]["dbState"] != "dropped":
-            time.sleep(0.05)
+        harness.wait_until(lambda: [b for b in self.emu.branches() if b["id"] == bid][0]["dbState"] == "dropped",
+                           30, "the database dropped")
         self.assertFalse(exists(self.emu, "db", db))
 
     def test_hosted_shape_special_password(self):

@@ -10,7 +10,8 @@ empty branch id, and create + delete-by-derived-name. Afterwards the
 emulator's branch table must show exactly the two branches the run made
 (one per create round, same derived name), both deleted, nothing else.
 
-  test_workflow.py                      steps on the host ($XBRANCH_BIN)
+  python3 -m pytest test_workflow.py     steps on the host ($XBRANCH_BIN)
+  test_workflow.py                      the same as a script
   test_workflow.py --image TAG [--engine buildah|docker]
                                         steps inside the built image
 
@@ -144,6 +145,18 @@ def secret_args(layout: str, emu: dict) -> list[str]:
     return ["--secret", f"xata:api-key={emu['api_key']}",
             "--secret", f"xata:organization-id={emu['org']}",
             "--secret", f"xata:project-id={emu['project']}"]
+
+
+def test_plugin_workflow_on_host():
+    """The pytest entry (ctest plugin_workflow): the steps on the host."""
+    sys.path.insert(0, str(SRC / "tests" / "e2e"))
+    import harness
+
+    harness.require_emulator()  # unittest.SkipTest: pytest reports a skip
+    harness.require_xbranch()
+    args = argparse.Namespace(image=None, engine="buildah", keep=False, param=[],
+                              secret_layout="project", fork_expect=[], require_output=[])
+    assert run(args, harness) == 0
 
 
 class start_emulator:

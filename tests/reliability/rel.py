@@ -9,7 +9,6 @@ emulator, and a way to start xbranch without waiting for it.
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -106,13 +105,7 @@ def active(emu, include_root=False):
 
 
 def wait_for(predicate, timeout=30, step=0.02, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+    return harness.wait_until(predicate, timeout, what, step=step)
 
 
 def posts(emu, name=None):
