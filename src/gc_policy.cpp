@@ -1,5 +1,6 @@
 #include "xbranch/gc_policy.hpp"
 
+#include <ctime>
 #include <set>
 
 #include "xbranch/naming.hpp"
@@ -57,6 +58,15 @@ std::string plural(std::size_t n, const char* what) {
 }
 
 }  // namespace
+
+std::string rfc3339_utc(std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
 
 const char* gc_reason_name(GcReason reason) {
     switch (reason) {
@@ -119,7 +129,31 @@ bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSand
         return true;
     }
     const std::string label = sanitize_label(sandbox);
-    return !label.empty() && readable_part(name, prefix) == label;
+    const std::string readable = readable_part(name, prefix);
+    if (label.empty()) {
+        return false;
+    }
+    if (readable == label) {
+        return true;
+    }
+    // Resource and id unknown: try each way the rest of the readable part
+    // splits into them. The hash covers the exact identity, so only this
+    // sandbox's own names match, never "demo-2"'s for "demo" (resource and
+    // id that sanitise to themselves, as plugin names and routing keys do).
+    if (readable.size() <= label.size() + 1 || readable.compare(0, label.size() + 1, label + "-")) {
+        return false;
+    }
+    const std::string tail = readable.substr(label.size() + 1);
+    std::vector<std::pair<std::string, std::string>> splits = {{tail, ""}, {"", tail}};
+    for (std::size_t i = tail.find('-'); i != std::string::npos; i = tail.find('-', i + 1)) {
+        splits.emplace_back(tail.substr(0, i), tail.substr(i + 1));
+    }
+    for (const auto& [res, id] : splits) {
+        if (derived_from(sandbox, {id}, {res}, name, prefix)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,

@@ -49,6 +49,9 @@ struct GcCandidate {
     bool deletes() const { return reason.has_value(); }
 };
 
+// "2026-12-01T15:30:00Z": how gc, list and status show an expiry.
+std::string rfc3339_utc(std::int64_t unix_seconds);
+
 // The name part a live sandbox could own: true when `name` (with `prefix`)
 // is derived from the sandbox's name with its routing key and/or any of its
 // resources, or its readable part starts with the sandbox's sanitised name,
@@ -58,8 +61,8 @@ bool sandbox_could_own(const LiveSandbox& sandbox, const std::string& name,
 
 // True when `name` is a branch of the sandbox called exactly `sandbox`: a
 // name derived from it (with the routing keys and resources of `known`
-// sandboxes of that name, and without), or whose readable part, the hash
-// removed, is exactly its sanitised name.
+// sandboxes of that name, or with any resource/id split of the name's rest
+// whose hash checks out), or whose readable part is exactly its sanitised name.
 bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSandbox>& known,
                           const std::string& name, const std::string& prefix);
 

@@ -173,12 +173,18 @@ TEST(GcPolicy, KeepSandboxUsesTheLiveSandboxsResourcesAndRoutingKey) {
     EXPECT_TRUE(find(out, lookalike)->deletes());
 }
 
-TEST(GcPolicy, KeepSandboxWithoutKnowledgeDoesNotMatchALongerName) {
-    // Without the live list, a branch with a resource part is not claimed by
-    // "demo" (it could be sandbox "demo-usersdb"'s).
-    EXPECT_FALSE(keep_sandbox_matches("demo", {}, derived("demo", "", "usersdb"), "sb-"));
+TEST(GcPolicy, KeepSandboxWithoutKnowledgeChecksTheHash) {
+    // No live list: the resource/id split is verified by the name's hash.
+    EXPECT_TRUE(keep_sandbox_matches("demo", {}, derived("demo", "", "usersdb"), "sb-"));
+    EXPECT_TRUE(keep_sandbox_matches("demo", {}, derived("demo", "rk12345"), "sb-"));
+    EXPECT_TRUE(keep_sandbox_matches("demo", {}, derived("demo", "rk1-x", "users-db"), "sb-"));
     EXPECT_TRUE(keep_sandbox_matches("demo", {}, derived("demo"), "sb-"));
     EXPECT_TRUE(keep_sandbox_matches("demo", {}, "sb-demo", "sb-"));
+    // Look-alikes of other sandboxes: same readable text, another identity.
+    EXPECT_FALSE(keep_sandbox_matches("demo", {}, derived("demo-usersdb"), "sb-"));
+    EXPECT_FALSE(keep_sandbox_matches("demo", {}, derived("demo-usersdb", "rk9"), "sb-"));
+    EXPECT_FALSE(keep_sandbox_matches("demo", {}, derived("demo-2", "", "db"), "sb-"));
+    EXPECT_FALSE(keep_sandbox_matches("demo", {}, "sb-demo-usersdb-abcdefgh", "sb-"));
     EXPECT_FALSE(keep_sandbox_matches("demo", {}, "other-demo", "sb-"));
     EXPECT_FALSE(keep_sandbox_matches("!!!", {}, "sb--", "sb-"));
 }
@@ -385,6 +391,17 @@ TEST(GcPolicyInput, DescriptionIsParsedWhenPresent) {
     ASSERT_TRUE(decode_tag(d.branch.description));
     EXPECT_TRUE(decode_tag(d.branch.description)->expires_at);
     EXPECT_EQ(parse_branch_list(R"({"branches":[{"id":"i","name":"n"}]})")[0].description, "");
+}
+
+}  // namespace
+}  // namespace xbranch
+
+namespace xbranch {
+namespace {
+
+TEST(GcPolicyInput, Rfc3339Utc) {
+    EXPECT_EQ(rfc3339_utc(1746094830), "2025-05-01T10:20:30Z");
+    EXPECT_EQ(rfc3339_utc(0), "1970-01-01T00:00:00Z");
 }
 
 }  // namespace
