@@ -5,9 +5,12 @@ tag says expired, and nothing else. `status`/`list` show the expiry."""
 
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
 
-from e2e_common import E2ECase, main
+from e2e_common import E2ECase, harness, main
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from signadot_standin import SignadotStandin, sandbox  # noqa: E402
@@ -152,6 +155,40 @@ class OrphanTest(GcOrphansCase):
         # One list (no describes without --expired), one Signadot call.
         self.assertIn("gc cost 1 Xata API request(s) and 1 Signadot API request(s)", err)
         self.assertIn("signadot api key = ********", err)
+
+
+class InterruptTest(GcOrphansCase):
+
+    def test_ctrl_c_stops_with_130_and_a_summary(self):
+        for name in ("cut-a", "cut-b", "cut-c"):
+            self.create(name)
+        # Every DELETE is done at once but answered 3 s later.
+        self.emu.set_faults([{"method": "DELETE", "path": "/branches/", "kind": "delay",
+                              "delayMs": 3000, "times": 10}])
+        e = dict(self.emu.env())
+        e.update(self.sd_env())
+        e["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        proc = subprocess.Popen([harness.xbranch_bin(), "gc", "--orphans", "--grace", "0s"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+        try:
+            # Two deleted on the server: the first answered, the second in flight.
+            self.wait_until(lambda: len([b for b in self.emu.branches()
+                                         if b["name"].startswith("sb-cut-") and b["deletedAt"]]) >= 2,
+                            timeout=30, what="two deletes")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 130, (out, err))
+        self.assertEqual(len(re.findall(r" deleted$", out, re.M)), 1, out)
+        self.assertEqual(len(re.findall(r" not done \(interrupted", out)), 2, out)
+        self.assertIn("deleted 1, kept 0, interrupted", out)
+        self.assertIn("stopped after deleting 1 branch(es)", err)
+        # The third was never asked for (the in-flight one is logged only
+        # once its delayed answer is written, so count the server's state).
+        self.assertEqual(len(self.active("sb-cut-")), 1)
 
 
 class UntrustedAnswerTest(GcOrphansCase):
