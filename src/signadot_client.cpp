@@ -24,8 +24,8 @@ bool header_safe(std::string_view text) {
 
 bool org_safe(std::string_view org) {
     for (char c : org) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_' || c == '.';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
         if (!ok) {
             return false;
         }
@@ -56,7 +56,8 @@ void validate_signadot_target(const SignadotTarget& t) {
     }
     for (char c : t.base_url) {
         if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-            throw Error(ErrorKind::Usage, "the Signadot API URL holds spaces or control characters");
+            throw Error(ErrorKind::Usage,
+                        "the Signadot API URL holds spaces or control characters");
         }
     }
     if (!header_safe(t.api_key)) {
@@ -104,8 +105,9 @@ std::vector<LiveSandbox> parse_sandbox_list(std::string_view body) {
                 }
                 for (const auto& r : *res) {
                     if (!r.is_object()) {
-                        throw Error(ErrorKind::Protocol,
-                                    "sandbox '" + s.name + "' has a resource that is not an object");
+                        throw Error(
+                            ErrorKind::Protocol,
+                            "sandbox '" + s.name + "' has a resource that is not an object");
                     }
                     std::string name = optional_string(r, "name", index);
                     if (!name.empty()) {
@@ -129,8 +131,8 @@ Error signadot_error(const HttpResponse& response) {
         if (auto it = j.find("error"); it != j.end() && it->is_string()) {
             message = it->get<std::string>();
         }
-        if (auto it = j.find("requestId"); it != j.end() && it->is_string() &&
-                                           !it->get_ref<const std::string&>().empty()) {
+        if (auto it = j.find("requestId");
+            it != j.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
             request_id = it->get<std::string>();
         }
     }
@@ -203,8 +205,8 @@ std::vector<LiveSandbox> SignadotClient::list_sandboxes() {
     try {
         return parse_sandbox_list(r.body);
     } catch (Error& e) {
-        e.with_operation(k_operation).with_http(static_cast<int>(r.status),
-                                                r.header("x-request-id"));
+        e.with_operation(k_operation)
+            .with_http(static_cast<int>(r.status), r.header("x-request-id"));
         throw;
     }
 }

@@ -42,8 +42,8 @@ const char* gc_reason_name(GcReason reason);  // "orphan", "expired", "older-tha
 struct GcCandidate {
     Branch branch;
     std::optional<BranchTag> tag;
-    std::optional<GcReason> reason;  // set: delete it (or, dry run, would)
-    std::string kept_why;            // with no reason: why it stays
+    std::optional<GcReason> reason;   // set: delete it (or, dry run, would)
+    std::string kept_why;             // with no reason: why it stays
     std::optional<std::int64_t> age;  // seconds since createdAt, when readable
 
     bool deletes() const { return reason.has_value(); }

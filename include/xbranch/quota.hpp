@@ -44,9 +44,9 @@ class LimitsClient {
 
 struct QuotaCheck {
     bool at_cap = false;
-    std::size_t live = 0;              // active branches of the project
-    std::optional<long long> cap;      // maxBranchesPerProject, when known
-    std::vector<Branch> oldest;        // the oldest prefixed branches, oldest first
+    std::size_t live = 0;          // active branches of the project
+    std::optional<long long> cap;  // maxBranchesPerProject, when known
+    std::vector<Branch> oldest;    // the oldest prefixed branches, oldest first
 };
 
 // Pure: compares the live branch count (the list create already made) with

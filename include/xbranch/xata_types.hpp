@@ -20,7 +20,7 @@ struct Branch {
     std::string name;
     std::optional<std::string> parent_id;
     std::string region;
-    std::string created_at;  // RFC 3339, as sent
+    std::string created_at;   // RFC 3339, as sent
     std::string description;  // empty when none (the list call never sends it)
 };
 

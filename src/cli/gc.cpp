@@ -39,15 +39,18 @@ SignadotTarget signadot_target_from_env(const Environment& env) {
     const Setting url = resolve_setting(std::nullopt, "", env, {"SIGNADOT_API_URL"},
                                         std::string("https://api.signadot.com"));
     if (key.empty()) {
-        throw Error(ErrorKind::Usage, "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
-                                      "which sandboxes are alive")
-            .with_hint("export SIGNADOT_API_KEY with a Signadot API key that can list sandboxes; "
-                       "it is read only from the environment, never printed");
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
+                    "which sandboxes are alive")
+            .with_hint(
+                "export SIGNADOT_API_KEY with a Signadot API key that can list sandboxes; "
+                "it is read only from the environment, never printed");
     }
     register_secret(key.value);
     if (org.empty()) {
-        throw Error(ErrorKind::Usage, "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
-                                      "organization name");
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
+                    "organization name");
     }
     for (const auto& line : describe_settings(
              {{"signadot api key", key}, {"signadot org", org}, {"signadot api url", url}})) {
@@ -75,27 +78,27 @@ std::string expiry_of(const GcCandidate& c) {
     return c.tag && c.tag->expires_at ? rfc3339_utc(*c.tag->expires_at) : std::string("-");
 }
 
-void print_rows(const std::vector<Row>& rows, const GcFlags& f, bool interrupted_run,
-                int deleted, int kept, int failed) {
+void print_rows(const std::vector<Row>& rows, const GcFlags& f, bool interrupted_run, int deleted,
+                int kept, int failed) {
     if (f.output == "json") {
         nlohmann::json items = nlohmann::json::array();
         for (const auto& r : rows) {
             const GcCandidate& c = *r.candidate;
-            items.push_back(
-                {{"name", c.branch.name},
-                 {"id", c.branch.id},
-                 {"ageSeconds", c.age ? nlohmann::json(*c.age) : nlohmann::json()},
-                 {"expiresAt", c.tag && c.tag->expires_at
-                                   ? nlohmann::json(rfc3339_utc(*c.tag->expires_at))
-                                   : nlohmann::json()},
-                 {"reason", c.reason ? nlohmann::json(gc_reason_name(*c.reason)) : nlohmann::json()},
-                 {"kept", c.reason ? nlohmann::json() : nlohmann::json(c.kept_why)},
-                 {"action", r.action},
-                 {"detail", redact(r.detail)}});
+            items.push_back({{"name", c.branch.name},
+                             {"id", c.branch.id},
+                             {"ageSeconds", c.age ? nlohmann::json(*c.age) : nlohmann::json()},
+                             {"expiresAt", c.tag && c.tag->expires_at
+                                               ? nlohmann::json(rfc3339_utc(*c.tag->expires_at))
+                                               : nlohmann::json()},
+                             {"reason", c.reason ? nlohmann::json(gc_reason_name(*c.reason))
+                                                 : nlohmann::json()},
+                             {"kept", c.reason ? nlohmann::json() : nlohmann::json(c.kept_why)},
+                             {"action", r.action},
+                             {"detail", redact(r.detail)}});
         }
-        nlohmann::json out = {{"dryRun", f.dry_run},     {"interrupted", interrupted_run},
-                              {"candidates", items},     {"deleted", deleted},
-                              {"kept", kept},            {"failed", failed}};
+        nlohmann::json out = {{"dryRun", f.dry_run}, {"interrupted", interrupted_run},
+                              {"candidates", items}, {"deleted", deleted},
+                              {"kept", kept},        {"failed", failed}};
         std::cout << out.dump(2) << "\n";
         return;
     }
@@ -127,8 +130,9 @@ void gather(Session& session, const std::optional<SignadotTarget>& signadot, boo
             if (e.kind() == ErrorKind::Interrupted) {
                 throw;
             }
-            e.add_hint("nothing was deleted: without a trusted list of live sandboxes gc cannot "
-                       "tell an orphan from a live sandbox's branch");
+            e.add_hint(
+                "nothing was deleted: without a trusted list of live sandboxes gc cannot "
+                "tell an orphan from a live sandbox's branch");
             throw;
         }
         signadot_requests = sd.request_count();
@@ -214,7 +218,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         }
         throw;
     }
-    
+
     const auto candidates = select_gc(branches, sandboxes, now_unix(), policy);
     std::vector<Row> rows;
     int deleted = 0;

@@ -68,8 +68,8 @@ BranchTag tag_expiring(std::int64_t at) {
 TEST(GcPolicy, OnlyPrefixedBranchesAreCandidates) {
     auto o = opts();
     o.older_than = 0;
-    auto out = select_gc({g(make("main", "2025-01-01T00:00:00Z", std::nullopt)),
-                          g(make("manual")), g(make("xsb-foo")), g(make("sb-old"))},
+    auto out = select_gc({g(make("main", "2025-01-01T00:00:00Z", std::nullopt)), g(make("manual")),
+                          g(make("xsb-foo")), g(make("sb-old"))},
                          {}, k_now, o);
     ASSERT_EQ(out.size(), 1U);
     EXPECT_EQ(out[0].branch.name, "sb-old");
@@ -88,9 +88,9 @@ TEST(GcPolicy, NeverTheParentByNameOrId) {
     o.older_than = 0;
     o.parent_name = "sb-parent";
     o.parent_id = "pid00000000000000000000000";
-    auto out = select_gc({g(make("sb-parent")), g(make("sb-by-id", "2025-01-01T00:00:00Z",
-                                                         k_root_id, o.parent_id))},
-                         {}, k_now, o);
+    auto out = select_gc(
+        {g(make("sb-parent")), g(make("sb-by-id", "2025-01-01T00:00:00Z", k_root_id, o.parent_id))},
+        {}, k_now, o);
     ASSERT_EQ(out.size(), 2U);
     EXPECT_FALSE(out[0].deletes());
     EXPECT_EQ(out[0].kept_why, "the parent branch");
@@ -141,7 +141,7 @@ TEST(GcPolicy, KeepSandboxMatchesExactlyNotByPrefix) {
     o.older_than = 0;
     o.keep_sandboxes = {"demo"};
     const std::string keep = derived("demo");
-    const std::string other = derived("demo-2");       // starts with "sb-demo-"
+    const std::string other = derived("demo-2");  // starts with "sb-demo-"
     const std::string other2 = derived("demonstration");
     auto out = select_gc({g(make(keep)), g(make(other)), g(make(other2))}, {}, k_now, o);
     EXPECT_EQ(find(out, keep)->kept_why, "sandbox 'demo' is kept");
@@ -167,7 +167,8 @@ TEST(GcPolicy, KeepSandboxUsesTheLiveSandboxsResourcesAndRoutingKey) {
     // Another sandbox whose name looks like demo + a resource.
     const std::string lookalike = derived("demo-usersdb", "rk9999");
     std::vector<LiveSandbox> live = {{"demo", "rk1234", {"usersdb"}}};
-    auto out = select_gc({g(make(with_res)), g(make(res_only)), g(make(lookalike))}, live, k_now, o);
+    auto out =
+        select_gc({g(make(with_res)), g(make(res_only)), g(make(lookalike))}, live, k_now, o);
     EXPECT_FALSE(find(out, with_res)->deletes());
     EXPECT_FALSE(find(out, res_only)->deletes());
     EXPECT_TRUE(find(out, lookalike)->deletes());
@@ -254,8 +255,8 @@ TEST(GcPolicy, OrphanKeptWithinGrace) {
     EXPECT_NE(out[0].kept_why.find("grace"), std::string::npos);
     EXPECT_TRUE(out[1].deletes());
     o.grace = 0;
-    EXPECT_TRUE(select_gc({g(make("sb-new-abcdefgh", "2025-05-01T10:20:30Z"))}, {}, k_now, o)[0]
-                    .deletes());
+    EXPECT_TRUE(
+        select_gc({g(make("sb-new-abcdefgh", "2025-05-01T10:20:30Z"))}, {}, k_now, o)[0].deletes());
 }
 
 TEST(GcPolicy, OrphanWithUnreadableCreationTimeIsKept) {
@@ -285,11 +286,11 @@ TEST(GcPolicy, ExpiredOnlyWithAValidTagWhoseExpiryPassed) {
     future_tag.description = "xb9 something";
     BranchTag no_expiry;
     no_expiry.token = "abcdefghij";
-    auto out = select_gc({g(make("sb-past"), tag_expiring(k_now - 60)),
-                          g(make("sb-now"), tag_expiring(k_now)),
-                          g(make("sb-future"), tag_expiring(k_now + 60)),
-                          g(make("sb-noexp"), no_expiry), g(foreign), g(future_tag)},
-                         {}, k_now, o);
+    auto out = select_gc(
+        {g(make("sb-past"), tag_expiring(k_now - 60)), g(make("sb-now"), tag_expiring(k_now)),
+         g(make("sb-future"), tag_expiring(k_now + 60)), g(make("sb-noexp"), no_expiry), g(foreign),
+         g(future_tag)},
+        {}, k_now, o);
     EXPECT_EQ(deleted(out), (std::vector<std::string>{"sb-past", "sb-now"}));
     EXPECT_EQ(find(out, "sb-future")->kept_why, "not expired");
     EXPECT_EQ(find(out, "sb-noexp")->kept_why, "no expiry");
@@ -327,8 +328,8 @@ TEST(GcPolicy, ExpiredAloneIgnoresAge) {
 TEST(GcPolicy, OlderThanByCreatedAt) {
     auto o = opts();
     o.older_than = 3600;
-    auto out = select_gc({g(make("sb-old", "2025-05-01T09:20:30Z")),    // exactly 1h
-                          g(make("sb-young", "2025-05-01T09:20:31Z")),  // 1s short
+    auto out = select_gc({g(make("sb-old", "2025-05-01T09:20:30Z")),     // exactly 1h
+                          g(make("sb-young", "2025-05-01T09:20:31Z")),   // 1s short
                           g(make("sb-future", "2025-05-02T00:00:00Z")),  // clock skew: age 0
                           g(make("sb-bad", "garbage"))},
                          {}, k_now, o);
@@ -344,9 +345,9 @@ TEST(GcPolicy, ReasonPrecedenceExpiredThenOrphanThenOlderThan) {
     o.expired = true;
     o.orphans = true;
     o.older_than = 0;
-    auto out = select_gc({g(make("sb-a"), tag_expiring(0)), g(make("sb-b")),
-                          g(make(derived("alive")))},
-                         {{"alive", "", {}}}, k_now, o);
+    auto out =
+        select_gc({g(make("sb-a"), tag_expiring(0)), g(make("sb-b")), g(make(derived("alive")))},
+                  {{"alive", "", {}}}, k_now, o);
     EXPECT_EQ(out[0].reason, GcReason::Expired);
     EXPECT_EQ(out[1].reason, GcReason::Orphan);
     EXPECT_EQ(out[2].reason, GcReason::OlderThan);  // live, but older than asked for

@@ -54,14 +54,14 @@ TEST(Quota, CoreAnswers404NoLimitsKnown) {
 TEST(Quota, BadLimitsAnswersThrow) {
     EXPECT_EQ(caught([] { limits_from_response(response(200, "not json")); }).kind(),
               ErrorKind::Protocol);
-    EXPECT_EQ(
-        caught([] { limits_from_response(response(200, R"({"maxBranchesPerProject":"9"})")); })
-            .kind(),
-        ErrorKind::Protocol);
-    EXPECT_EQ(
-        caught([] { limits_from_response(response(200, R"({"maxBranchesPerProject":-1})")); })
-            .kind(),
-        ErrorKind::Protocol);
+    EXPECT_EQ(caught([] {
+                  limits_from_response(response(200, R"({"maxBranchesPerProject":"9"})"));
+              }).kind(),
+              ErrorKind::Protocol);
+    EXPECT_EQ(caught([] {
+                  limits_from_response(response(200, R"({"maxBranchesPerProject":-1})"));
+              }).kind(),
+              ErrorKind::Protocol);
     EXPECT_EQ(caught([] { limits_from_response(response(401, R"({"message":"no"})")); }).kind(),
               ErrorKind::Auth);
     EXPECT_EQ(caught([] { limits_from_response(response(503, "")); }).kind(),
@@ -118,8 +118,9 @@ TEST(Quota, CheckAtCapListsTheOldestOfOurs) {
 TEST(Quota, ErrorNamesCountCapOldestAndTheCommand) {
     ProjectLimits limits;
     limits.max_branches_per_project = 2;
-    auto c = check_quota({make("sb-a", "2025-01-01T00:00:00Z"), make("sb-b", "2025-02-01T00:00:00Z")},
-                         limits, "sb-");
+    auto c =
+        check_quota({make("sb-a", "2025-01-01T00:00:00Z"), make("sb-b", "2025-02-01T00:00:00Z")},
+                    limits, "sb-");
     Error e = quota_error(c, "xbranch gc --orphans --expired");
     EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
     EXPECT_NE(e.describe().find("2 branches, its cap is 2"), std::string::npos) << e.describe();
@@ -134,8 +135,8 @@ TEST(Quota, ServerRefusalsMapToQuotaExceeded) {
     EXPECT_EQ(r400->kind(), ErrorKind::QuotaExceeded);
     EXPECT_EQ(r400->http_status(), 400);
     EXPECT_NE(r400->describe().find("too many branches"), std::string::npos);
-    auto r403 = quota_refusal(
-        response(403, R"({"message":"organization is over its branch allowance"})"));
+    auto r403 =
+        quota_refusal(response(403, R"({"message":"organization is over its branch allowance"})"));
     ASSERT_TRUE(r403);
     EXPECT_EQ(r403->kind(), ErrorKind::QuotaExceeded);
     // Not quota: a plain auth failure, another 400, a success.

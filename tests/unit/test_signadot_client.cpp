@@ -49,7 +49,6 @@ TEST_F(SignadotFixture, TheKeyIsASecret) {
     EXPECT_EQ(redact("key " + k_key), "key " + std::string(k_mask));
 }
 
-
 TEST_F(SignadotFixture, EveryUntrustedAnswerThrows) {
     const std::vector<std::pair<HttpOutcome, std::pair<ErrorKind, std::string>>> cases = {
         {answer(401, R"({"code":16,"error":"invalid api key","requestId":"rq-401"})"),
@@ -103,22 +102,38 @@ TEST_F(SignadotFixture, AnErrorTextEchoingTheKeyIsRedacted) {
 
 TEST(SignadotTarget, ValidatesUrlKeyAndOrg) {
     EXPECT_NO_THROW(validate_signadot_target({"http://127.0.0.1:1", "k", "org_1.a-b"}));
-    EXPECT_EQ(caught([] { validate_signadot_target({"ftp://x", "k", "o"}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"ftp://x", "k", "o"});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x y", "k", "o"}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x y", "k", "o"});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x", "", "o"}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x", "", "o"});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x", "a\r\nX-Evil: 1", "o"}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x", "a\r\nX-Evil: 1", "o"});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x", "k", "a/b"}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x", "k", "a/b"});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x", "k", ".."}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x", "k", ".."});
+              }).kind(),
               ErrorKind::Usage);
-    EXPECT_EQ(caught([] { validate_signadot_target({"https://x", "k", ""}); }).kind(),
+    EXPECT_EQ(caught([] {
+                  validate_signadot_target({"https://x", "k", ""});
+              }).kind(),
               ErrorKind::Usage);
     test::FakeTransport t;
-    EXPECT_EQ(caught([&] { SignadotClient c(t, {"https://x", "k", "a?b"}); }).kind(),
+    EXPECT_EQ(caught([&] {
+                  SignadotClient c(t, {"https://x", "k", "a?b"});
+              }).kind(),
               ErrorKind::Usage);
     clear_secrets();
 }
