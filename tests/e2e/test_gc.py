@@ -3,6 +3,7 @@ xbranch's prefix, never the parent, never a kept sandbox's branch."""
 
 import json
 import re
+import shutil
 
 from e2e_common import E2ECase, main
 
@@ -11,6 +12,8 @@ class GcTest(E2ECase):
 
     def setUp(self):
         super().setUp()
+        # E2ECase stops the emulator but leaves its temp folder: remove it too.
+        self.addCleanup(lambda: (self.emu.stop(), shutil.rmtree(self.emu.tmp, ignore_errors=True)))
         for sandbox in ("gc-keep", "gc-old-a", "gc-old-b"):
             self.create(sandbox)
         # A branch someone made by hand, without the prefix.

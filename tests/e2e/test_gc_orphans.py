@@ -6,6 +6,7 @@ tag says expired, and nothing else. `status`/`list` show the expiry."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ class GcOrphansCase(E2ECase):
 
     def setUp(self):
         super().setUp()
+        # E2ECase stops the emulator but leaves its temp folder: remove it too.
+        self.addCleanup(lambda: (self.emu.stop(), shutil.rmtree(self.emu.tmp, ignore_errors=True)))
         self.sd = SignadotStandin(api_key=SD_KEY, org="acme").start()
         self.addCleanup(self.sd.stop)
 

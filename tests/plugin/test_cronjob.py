@@ -6,6 +6,7 @@ run against xata-emulator and the Signadot stand-in."""
 import json
 import os
 import re
+import shutil
 import sys
 import unittest
 from pathlib import Path
@@ -94,7 +95,7 @@ class RunsItsCommandLine(unittest.TestCase):
         harness.require_emulator()
         harness.pg_cluster()
         self.emu = harness.Emulator(hibernated_ms=50, transient_ms=50).start()
-        self.addCleanup(self.emu.stop)
+        self.addCleanup(lambda: (self.emu.stop(), shutil.rmtree(self.emu.tmp, ignore_errors=True)))
         self.sd = SignadotStandin(api_key="sd-cronjob-key-000000000000", org="acme").start()
         self.addCleanup(self.sd.stop)
         self.secrets = {("xata", "api-key"): self.emu.api_key,
