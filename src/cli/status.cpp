@@ -22,22 +22,20 @@ int run_status(const StatusOptions& o, const Context& ctx) {
     const auto created = parse_timestamp(d.branch.created_at);
     const long long age = created ? now_unix() - *created : -1;
     const auto tag = decode_tag(d.branch.description);
-    const std::string expires =
-        tag && tag->expires_at ? rfc3339_utc(*tag->expires_at) : std::string();
+    const std::string expires = tag && tag->expires_at ? rfc3339_utc(*tag->expires_at) : "";
     if (o.output == "json") {
-        nlohmann::json j = {
-            {"name", d.branch.name},
-            {"id", d.branch.id},
-            {"parentID",
-             d.branch.parent_id ? nlohmann::json(*d.branch.parent_id) : nlohmann::json()},
-            {"region", d.branch.region},
-            {"status", status_type_name(d.status.type)},
-            {"phase", d.status.phase},
-            {"instances", d.status.instance_count},
-            {"readyInstances", d.status.instance_ready_count},
-            {"createdAt", d.branch.created_at},
-            {"ageSeconds", age},
-            {"expiresAt", expires.empty() ? nlohmann::json() : nlohmann::json(expires)}};
+        nlohmann::json j = {{"name", d.branch.name},
+                            {"id", d.branch.id},
+                            {"parentID", d.branch.parent_id ? nlohmann::json(*d.branch.parent_id)
+                                                            : nlohmann::json()},
+                            {"region", d.branch.region},
+                            {"status", status_type_name(d.status.type)},
+                            {"phase", d.status.phase},
+                            {"instances", d.status.instance_count},
+                            {"readyInstances", d.status.instance_ready_count},
+                            {"createdAt", d.branch.created_at},
+                            {"ageSeconds", age}};
+        j["expiresAt"] = expires.empty() ? nlohmann::json() : nlohmann::json(expires);
         std::cout << j.dump(2) << "\n";
         return 0;
     }
