@@ -28,6 +28,8 @@ int exit_code(ErrorKind kind, int signal_number) {
             return 10;
         case ErrorKind::Interrupted:
             return 128 + (signal_number > 0 ? signal_number : 2);
+        case ErrorKind::QuotaExceeded:
+            return 12;  // 11 is "not connectable"
     }
     return 1;
 }
@@ -56,6 +58,8 @@ const char* kind_name(ErrorKind kind) {
             return "unexpected API answer";
         case ErrorKind::Interrupted:
             return "interrupted";
+        case ErrorKind::QuotaExceeded:
+            return "branch quota reached";
     }
     return "error";
 }

@@ -62,6 +62,7 @@ Branch branch_from(const json& j, const char* what) {
     b.parent_id = nullable_string(j, "parentID");
     b.region = optional_string(j, "region");
     b.created_at = optional_string(j, "createdAt");
+    b.description = optional_string(j, "description");
     return b;
 }
 
@@ -173,6 +174,30 @@ Credentials parse_credentials(std::string_view body) {
     }
     c.connection_string = nullable_string(j, "connectionString");
     return c;
+}
+
+ProjectLimits parse_project_limits(std::string_view body) {
+    json j = parse_object(body, "project limits");
+    // Some answers nest the values in a "limits" object; read whichever is there.
+    const json* src = &j;
+    if (auto it = j.find("limits"); it != j.end() && it->is_object()) {
+        src = &*it;
+    }
+    auto field = [src](const char* key) -> std::optional<long long> {
+        auto it = src->find(key);
+        if (it == src->end() || it->is_null()) {
+            return std::nullopt;
+        }
+        if (!it->is_number_integer() || it->get<long long>() < 0) {
+            throw Error(ErrorKind::Protocol, std::string("the project limits answer has a '") +
+                                                 key + "' that is not a non-negative integer");
+        }
+        return it->get<long long>();
+    };
+    ProjectLimits out;
+    out.max_branches_per_project = field("maxBranchesPerProject");
+    out.max_branches_per_hour = field("maxBranchesPerHour");
+    return out;
 }
 
 ApiErrorBody parse_error_body(std::string_view body) {

@@ -19,6 +19,8 @@ enum class ErrorKind {
     Io,           // local files: output folder missing, not writable, disk full
     Protocol,     // the API answered something we cannot use (bad JSON, 400, 412, ...)
     Interrupted,  // SIGINT / SIGTERM
+    // The project's branch cap: no room for another branch.
+    QuotaExceeded,
 };
 
 // Exit codes, documented in the README; the only place they are decided.

@@ -20,7 +20,8 @@ struct Branch {
     std::string name;
     std::optional<std::string> parent_id;
     std::string region;
-    std::string created_at;  // RFC 3339, as sent
+    std::string created_at;   // RFC 3339, as sent
+    std::string description;  // empty when none (the list call never sends it)
 };
 
 struct BranchStatus {
@@ -46,6 +47,12 @@ struct Credentials {
     std::optional<std::string> connection_string;
 };
 
+// The hosted service's effective project limits; a field it did not send is nullopt.
+struct ProjectLimits {
+    std::optional<long long> max_branches_per_project;
+    std::optional<long long> max_branches_per_hour;
+};
+
 struct ApiErrorBody {
     std::string id;
     std::string message;
@@ -56,6 +63,9 @@ std::vector<Branch> parse_branch_list(std::string_view body);
 Branch parse_branch_short(std::string_view body);
 BranchDetails parse_branch_details(std::string_view body);
 Credentials parse_credentials(std::string_view body);
+// GET .../limits: the fields at the top level or under "limits"; a present
+// field that is not a non-negative integer is Error(Protocol).
+ProjectLimits parse_project_limits(std::string_view body);
 // Never throws: an HTML page or plain text gives an empty id and a trimmed message.
 ApiErrorBody parse_error_body(std::string_view body);
 

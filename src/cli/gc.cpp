@@ -1,92 +1,267 @@
-// xbranch gc: delete old branches with xbranch's prefix whose sandbox's delete step never ran.
+// xbranch gc: delete xbranch's branches that no live sandbox owns (--orphans),
+// whose TTL passed (--expired), or that are older than a limit. The selection
+// is gc_policy's; this file binds flags, asks the APIs and prints.
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "xbranch/clock.hpp"
 #include "xbranch/error.hpp"
-#include "xbranch/naming.hpp"
+#include "xbranch/gc_policy.hpp"
+#include "xbranch/redact.hpp"
+#include "xbranch/signadot_client.hpp"
 
 namespace xbranch::cli {
 namespace {
 
-struct GcOptions {
+constexpr long long k_min_unforced_older_than_s = 3600;
+
+struct GcFlags {
     std::optional<std::string> prefix;
     std::optional<std::string> parent;
-    std::string older_than;
+    bool orphans = false;
+    bool expired = false;
+    std::optional<std::string> older_than;
+    std::string grace = "15m";
     std::vector<std::string> keep_sandboxes;
     bool dry_run = false;
+    bool force = false;
+    std::string output = "text";
 };
 
-int run_gc(const GcOptions& o, const Context& ctx) {
-    auto limit = parse_duration(o.older_than);
-    if (!limit) {
+// The Signadot settings, read from the environment in this one place.
+SignadotTarget signadot_target_from_env(const Environment& env) {
+    const Setting key =
+        resolve_setting(std::nullopt, "", env, {"SIGNADOT_API_KEY"}, std::nullopt, true);
+    const Setting org = resolve_setting(std::nullopt, "", env, {"SIGNADOT_ORG"});
+    const Setting url = resolve_setting(std::nullopt, "", env, {"SIGNADOT_API_URL"},
+                                        std::string("https://api.signadot.com"));
+    if (key.empty()) {
         throw Error(ErrorKind::Usage,
-                    "invalid --older-than '" + o.older_than + "': use e.g. 12h, 7d, 90m");
+                    "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
+                    "which sandboxes are alive")
+            .with_hint(
+                "export SIGNADOT_API_KEY with a Signadot API key that can list sandboxes; "
+                "it is read only from the environment, never printed");
     }
-    IdentityFlags flags;
-    flags.prefix = o.prefix;
-    flags.parent = o.parent;
-    BranchTarget target = resolve_branch_target(flags, *ctx.env, false);
-    const std::string& prefix = target.prefix.value;
+    register_secret(key.value);
+    if (org.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
+                    "organization name");
+    }
+    for (const auto& line : describe_settings(
+             {{"signadot api key", key}, {"signadot org", org}, {"signadot api url", url}})) {
+        spdlog::debug("config: {}", line);
+    }
+    return {url.value, key.value, org.value};
+}
+
+long long seconds_of(const std::string& text, const char* flag) {
+    auto d = parse_duration(text);
+    if (!d) {
+        throw Error(ErrorKind::Usage,
+                    "invalid " + std::string(flag) + " '" + text + "': use e.g. 12h, 7d, 90m");
+    }
+    return d->count() / 1000;
+}
+
+struct Row {
+    const GcCandidate* candidate = nullptr;
+    std::string action;  // kept, deleted, would delete, already gone, failed, not done
+    std::string detail;
+};
+
+std::string expiry_of(const GcCandidate& c) {
+    return c.tag && c.tag->expires_at ? rfc3339_utc(*c.tag->expires_at) : std::string("-");
+}
+
+void print_rows(const std::vector<Row>& rows, const GcFlags& f, bool interrupted_run, int deleted,
+                int kept, int failed) {
+    if (f.output == "json") {
+        nlohmann::json items = nlohmann::json::array();
+        for (const auto& r : rows) {
+            const GcCandidate& c = *r.candidate;
+            items.push_back({{"name", c.branch.name},
+                             {"id", c.branch.id},
+                             {"ageSeconds", c.age ? nlohmann::json(*c.age) : nlohmann::json()},
+                             {"expiresAt", c.tag && c.tag->expires_at
+                                               ? nlohmann::json(rfc3339_utc(*c.tag->expires_at))
+                                               : nlohmann::json()},
+                             {"reason", c.reason ? nlohmann::json(gc_reason_name(*c.reason))
+                                                 : nlohmann::json()},
+                             {"kept", c.reason ? nlohmann::json() : nlohmann::json(c.kept_why)},
+                             {"action", r.action},
+                             {"detail", redact(r.detail)}});
+        }
+        nlohmann::json out = {{"dryRun", f.dry_run}, {"interrupted", interrupted_run},
+                              {"candidates", items}, {"deleted", deleted},
+                              {"kept", kept},        {"failed", failed}};
+        std::cout << out.dump(2) << "\n";
+        return;
+    }
+    if (!rows.empty()) {
+        std::printf("%-44s %-6s %-21s %-11s %s\n", "NAME", "AGE", "EXPIRES", "REASON", "RESULT");
+    }
+    for (const auto& r : rows) {
+        const GcCandidate& c = *r.candidate;
+        const std::string result =
+            r.action + (r.detail.empty() ? "" : " (" + redact(r.detail) + ")");
+        std::printf("%-44s %-6s %-21s %-11s %s\n", c.branch.name.c_str(),
+                    c.age ? format_age(*c.age).c_str() : "?", expiry_of(c).c_str(),
+                    c.reason ? gc_reason_name(*c.reason) : "-", result.c_str());
+    }
+    std::cout << (f.dry_run ? "would delete " : "deleted ") << deleted << ", kept " << kept
+              << (failed ? ", failed " + std::to_string(failed) : "")
+              << (interrupted_run ? ", interrupted" : "") << "\n";
+}
+
+// Asks Signadot (when it must) and then Xata; reads tags only for --expired.
+void gather(Session& session, const std::optional<SignadotTarget>& signadot, bool read_tags,
+            const GcPolicyOptions& policy, std::vector<LiveSandbox>& sandboxes,
+            std::vector<GcBranch>& branches, int& signadot_requests) {
+    if (signadot) {
+        SignadotClient sd(session.transport, *signadot);
+        try {
+            sandboxes = sd.list_sandboxes();
+        } catch (Error& e) {
+            if (e.kind() == ErrorKind::Interrupted) {
+                throw;
+            }
+            e.add_hint(
+                "nothing was deleted: without a trusted list of live sandboxes gc cannot "
+                "tell an orphan from a live sandbox's branch");
+            throw;
+        }
+        signadot_requests = sd.request_count();
+        spdlog::debug("Signadot: {} live sandbox(es) in org {}", sandboxes.size(), signadot->org);
+    }
+
+    for (auto& b : session.client.list_branches()) {
+        branches.push_back({std::move(b), std::nullopt});
+    }
+    // Tags cost one describe each (the list has no descriptions): only for
+    // --expired, and only for prefixed children that are not the parent.
+    if (read_tags) {
+        for (auto it = branches.begin(); it != branches.end();) {
+            const Branch& b = it->branch;
+            const bool wanted = b.name.rfind(policy.prefix, 0) == 0 && b.parent_id &&
+                                !b.parent_id->empty() && b.id != policy.parent_id &&
+                                b.name != policy.parent_name;
+            if (!wanted) {
+                ++it;
+                continue;
+            }
+            try {
+                it->branch.description = session.client.describe_branch(b.id).branch.description;
+                it->tag = decode_tag(it->branch.description);
+                ++it;
+            } catch (const Error& e) {
+                if (e.kind() != ErrorKind::NotFound) {
+                    throw;
+                }
+                spdlog::debug("{} is gone already", b.name);
+                it = branches.erase(it);
+            }
+        }
+    }
+}
+
+int run_gc(const GcFlags& f, const Context& ctx) {
+    if (!f.orphans && !f.expired && !f.older_than) {
+        throw Error(ErrorKind::Usage, "gc needs at least one of --orphans, --expired, --older-than")
+            .with_hint("e.g. `xbranch gc --orphans --expired --dry-run`");
+    }
+    GcPolicyOptions policy;
+    policy.orphans = f.orphans;
+    policy.expired = f.expired;
+    policy.dry_run = f.dry_run;
+    policy.keep_sandboxes = f.keep_sandboxes;
+    policy.grace = seconds_of(f.grace, "--grace");
+    if (f.older_than) {
+        policy.older_than = seconds_of(*f.older_than, "--older-than");
+        if (*policy.older_than < k_min_unforced_older_than_s && !f.force) {
+            throw Error(ErrorKind::Usage, "--older-than " + *f.older_than +
+                                              " is under one hour: it can delete branches of "
+                                              "sandboxes being created right now")
+                .with_hint("add --force if that is what you mean");
+        }
+    }
+    IdentityFlags identity;
+    identity.prefix = f.prefix;
+    identity.parent = f.parent;
+    const BranchTarget target = resolve_branch_target(identity, *ctx.env, false);
+    policy.prefix = target.prefix.value;
+    if (target.parent.is_id) {
+        policy.parent_id = target.parent.setting.value;
+    } else {
+        policy.parent_name = target.parent.setting.value;
+    }
+    // Every setting is checked before the first request.
     auto session = open_session(ctx);
     log_settings(session->config, &target);
-    auto branches = session->client.list_branches();
-    const long long now = now_unix();
-    const long long limit_s = limit->count() / 1000;
+    std::optional<SignadotTarget> signadot;
+    if (f.orphans) {
+        signadot = signadot_target_from_env(*ctx.env);
+    }
 
-    // The parent, by name or id, is never a candidate.
-    std::string parent_id = target.parent.is_id ? target.parent.setting.value : "";
-    for (const auto& b : branches) {
-        if (b.name == target.parent.setting.value) {
-            parent_id = b.id;
+    int signadot_requests = 0;
+    std::vector<LiveSandbox> sandboxes;
+    std::vector<GcBranch> branches;
+    try {
+        gather(*session, signadot, f.expired, policy, sandboxes, branches, signadot_requests);
+    } catch (Error& e) {
+        if (e.kind() == ErrorKind::Interrupted) {
+            e.add_hint("nothing was deleted");
         }
+        throw;
     }
-    std::vector<std::string> keep;
-    for (const auto& s : o.keep_sandboxes) {
-        keep.push_back(prefix + sanitize_label(s) + "-");
-    }
+
+    const auto candidates = select_gc(branches, sandboxes, now_unix(), policy);
+    std::vector<Row> rows;
     int deleted = 0;
-    int failed = 0;
     int kept = 0;
-    for (const auto& b : branches) {
-        // Never the parent, never a root branch (xbranch only makes children).
-        if (b.name.rfind(prefix, 0) != 0 || b.id == parent_id ||
-            b.name == target.parent.setting.value || !b.parent_id || b.parent_id->empty()) {
-            continue;
-        }
-        bool keep_it = false;
-        for (const auto& k : keep) {
-            keep_it = keep_it || b.name.rfind(k, 0) == 0;
-        }
-        const auto created = parse_timestamp(b.created_at);
-        if (!created) {
-            spdlog::warn("skipping {}: unreadable creation time '{}'", b.name, b.created_at);
-            continue;
-        }
-        const long long age = now - *created;
-        if (keep_it || age < limit_s) {
+    int failed = 0;
+    bool stopped = false;
+    for (const auto& c : candidates) {
+        Row row{&c, "kept", c.kept_why};
+        if (!c.deletes()) {
             ++kept;
-            continue;
-        }
-        if (o.dry_run) {
-            std::cout << "would delete " << b.name << " (id " << b.id << ", age " << format_age(age)
-                      << ")\n";
+        } else if (stopped || interrupted()) {
+            stopped = true;
+            row = {&c, "not done", "interrupted"};
+        } else if (f.dry_run) {
+            row = {&c, "would delete", ""};
             ++deleted;
-            continue;
+        } else {
+            try {
+                const bool existed = session->client.delete_branch(c.branch.id);
+                row = {&c, existed ? "deleted" : "already gone", ""};
+                ++deleted;
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::Interrupted) {
+                    stopped = true;
+                    row = {&c, "not done", "interrupted; the delete may have gone through"};
+                } else {
+                    row = {&c, "failed", e.describe()};
+                    ++failed;
+                    spdlog::error("could not delete {}: {}", c.branch.name, e.describe());
+                }
+            }
         }
-        try {
-            session->client.delete_branch(b.id);
-            std::cout << "deleted " << b.name << " (id " << b.id << ", age " << format_age(age)
-                      << ")\n";
-            ++deleted;
-        } catch (const Error& e) {
-            spdlog::error("could not delete {}: {}", b.name, e.describe());
-            ++failed;
-        }
+        rows.push_back(std::move(row));
     }
-    std::cout << (o.dry_run ? "would delete " : "deleted ") << deleted << ", kept " << kept
-              << (failed ? ", failed " + std::to_string(failed) : "") << "\n";
+    print_rows(rows, f, stopped, deleted, kept, failed);
+    spdlog::debug("gc cost {} Xata API request(s) and {} Signadot API request(s)",
+                  session->client.request_count(), signadot_requests);
+    if (stopped) {
+        throw Error(ErrorKind::Interrupted,
+                    "stopped after deleting " + std::to_string(deleted) + " branch(es)")
+            .with_operation("gc")
+            .with_signal(interrupt_signal());
+    }
     if (failed > 0) {
         throw Error(ErrorKind::Unavailable,
                     std::to_string(failed) + " branch(es) could not be deleted")
@@ -98,25 +273,39 @@ int run_gc(const GcOptions& o, const Context& ctx) {
 }  // namespace
 
 Command add_gc(CLI::App& root, Context& ctx) {
-    auto opts = std::make_shared<GcOptions>();
+    auto f = std::make_shared<GcFlags>();
     CLI::App* app = root.add_subcommand(
-        "gc",
-        "Delete branches with xbranch's prefix older than a limit (orphans of vanished sandboxes)");
-    app->add_option("--older-than", opts->older_than, "Age limit: 90m, 12h, 7d")->required();
-    app->add_option("--keep-sandbox", opts->keep_sandboxes,
-                    "Never delete this sandbox's branches (repeatable)");
-    app->add_option("--prefix", opts->prefix,
+        "gc", "Delete xbranch's branches whose sandbox is gone, whose TTL passed, or that are old");
+    app->add_flag("--orphans", f->orphans,
+                  "Delete branches no live Signadot sandbox owns [env SIGNADOT_API_KEY, "
+                  "SIGNADOT_ORG, SIGNADOT_API_URL]");
+    app->add_flag("--expired", f->expired, "Delete branches whose TTL (from create --ttl) passed");
+    app->add_option("--older-than", f->older_than,
+                    "Delete branches older than this: 12h, 7d (under 1h needs --force)");
+    app->add_option("--grace", f->grace,
+                    "--orphans spares branches younger than this (a sandbox being created)")
+        ->capture_default_str();
+    app->add_option("--keep-sandbox", f->keep_sandboxes,
+                    "Never delete this sandbox's branches (exact name; repeatable)");
+    app->add_option("--prefix", f->prefix,
                     "Prefix of xbranch's branches [env XBRANCH_PREFIX, default sb-]");
-    app->add_option("--parent", opts->parent,
+    app->add_option("--parent", f->parent,
                     "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
-    app->add_flag("--dry-run", opts->dry_run, "Only say what would be deleted");
+    app->add_flag("--dry-run", f->dry_run, "Only say what would be deleted");
+    app->add_flag("--force", f->force, "Allow an --older-than under one hour");
+    app->add_option("--output,-o", f->output, "text (a table) or json")
+        ->check(CLI::IsMember({"text", "json"}));
     app->footer(
-        R"TXT(Branches without the prefix, the parent branch and root branches are never touched.
+        R"TXT(Only branches with the prefix are considered; the parent branch, root branches
+and branches that are the parent of other branches are never deleted. An
+answer from Signadot that cannot be trusted (HTTP error, timeout, a body that
+is not the documented list) deletes nothing and exits non-zero.
 
 Examples:
-  xbranch gc --older-than 7d --dry-run
-  xbranch gc --older-than 24h --keep-sandbox long-lived-demo)TXT");
-    return {app, [opts, &ctx] { return run_gc(*opts, ctx); }};
+  xbranch gc --orphans --expired --dry-run
+  xbranch gc --orphans --grace 30m --keep-sandbox long-lived-demo
+  xbranch gc --older-than 7d --output json)TXT");
+    return {app, [f, &ctx] { return run_gc(*f, ctx); }};
 }
 
 }  // namespace xbranch::cli

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "xbranch/gc_policy.hpp"
 #include "xbranch/naming.hpp"
 
 namespace xbranch::cli {
@@ -29,9 +30,14 @@ int run_list(const ListOptions& o, const Context& ctx) {
             continue;
         }
         std::string status = "-";
+        nlohmann::json expires;  // from the tag, read by the same describe as the status
         if (!o.no_status) {
             try {
-                status = status_type_name(session->client.describe_branch(b.id).status.type);
+                const BranchDetails d = session->client.describe_branch(b.id);
+                status = status_type_name(d.status.type);
+                if (auto tag = decode_tag(d.branch.description); tag && tag->expires_at) {
+                    expires = rfc3339_utc(*tag->expires_at);
+                }
             } catch (const std::exception&) {
                 status = "?";
             }
@@ -42,20 +48,23 @@ int run_list(const ListOptions& o, const Context& ctx) {
                         {"parentID", b.parent_id ? nlohmann::json(*b.parent_id) : nlohmann::json()},
                         {"status", status},
                         {"createdAt", b.created_at},
-                        {"ageSeconds", created ? now - *created : -1}});
+                        {"ageSeconds", created ? now - *created : -1},
+                        {"expiresAt", expires}});
     }
     if (o.output == "json") {
         std::cout << nlohmann::json{{"branches", rows}}.dump(2) << "\n";
         return 0;
     }
-    std::printf("%-40s %-26s %-26s %-11s %s\n", "NAME", "ID", "PARENT", "STATUS", "AGE");
+    std::printf("%-40s %-26s %-26s %-11s %-6s %s\n", "NAME", "ID", "PARENT", "STATUS", "AGE",
+                "EXPIRES");
     for (const auto& r : rows) {
         const long long age = r["ageSeconds"].get<long long>();
-        std::printf("%-40s %-26s %-26s %-11s %s\n", r["name"].get<std::string>().c_str(),
+        std::printf("%-40s %-26s %-26s %-11s %-6s %s\n", r["name"].get<std::string>().c_str(),
                     r["id"].get<std::string>().c_str(),
                     r["parentID"].is_null() ? "-" : r["parentID"].get<std::string>().c_str(),
                     r["status"].get<std::string>().c_str(),
-                    age >= 0 ? format_age(age).c_str() : "?");
+                    age >= 0 ? format_age(age).c_str() : "?",
+                    r["expiresAt"].is_null() ? "-" : r["expiresAt"].get<std::string>().c_str());
     }
     if (rows.empty()) {
         std::printf("(no branches%s)\n",

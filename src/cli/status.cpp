@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "xbranch/gc_policy.hpp"
 
 namespace xbranch::cli {
 namespace {
@@ -20,6 +21,8 @@ int run_status(const StatusOptions& o, const Context& ctx) {
     BranchDetails d = locate_branch(session->client, target);
     const auto created = parse_timestamp(d.branch.created_at);
     const long long age = created ? now_unix() - *created : -1;
+    const auto tag = decode_tag(d.branch.description);
+    const std::string expires = tag && tag->expires_at ? rfc3339_utc(*tag->expires_at) : "";
     if (o.output == "json") {
         nlohmann::json j = {{"name", d.branch.name},
                             {"id", d.branch.id},
@@ -32,6 +35,7 @@ int run_status(const StatusOptions& o, const Context& ctx) {
                             {"readyInstances", d.status.instance_ready_count},
                             {"createdAt", d.branch.created_at},
                             {"ageSeconds", age}};
+        j["expiresAt"] = expires.empty() ? nlohmann::json() : nlohmann::json(expires);
         std::cout << j.dump(2) << "\n";
         return 0;
     }
@@ -43,7 +47,8 @@ int run_status(const StatusOptions& o, const Context& ctx) {
               << "instances  " << d.status.instance_ready_count << "/" << d.status.instance_count
               << " ready\n"
               << "region     " << d.branch.region << "\n"
-              << "age        " << (age >= 0 ? format_age(age) : "unknown") << "\n";
+              << "age        " << (age >= 0 ? format_age(age) : "unknown") << "\n"
+              << "expires    " << (expires.empty() ? "never" : expires) << "\n";
     return 0;
 }
 

@@ -2,6 +2,8 @@
 xbranch's prefix, never the parent, never a kept sandbox's branch."""
 
 import json
+import re
+import shutil
 
 from e2e_common import E2ECase, main
 
@@ -10,6 +12,8 @@ class GcTest(E2ECase):
 
     def setUp(self):
         super().setUp()
+        # E2ECase stops the emulator but leaves its temp folder: remove it too.
+        self.addCleanup(lambda: (self.emu.stop(), shutil.rmtree(self.emu.tmp, ignore_errors=True)))
         for sandbox in ("gc-keep", "gc-old-a", "gc-old-b"):
             self.create(sandbox)
         # A branch someone made by hand, without the prefix.
@@ -59,15 +63,17 @@ class GcTest(E2ECase):
         self.assertEqual(self.names_active(), before)
 
         # A dry run says what it would do and does nothing.
-        code, out, err = self.xb("gc", "--older-than", "0s", "--keep-sandbox", "gc-keep", "--dry-run")
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--keep-sandbox", "gc-keep",
+                                 "--dry-run")
         self.assertEqual(code, 0, err)
-        self.assertEqual(out.count("would delete sb-gc-old-"), 2, out)
-        self.assertNotIn("gc-keep", out.replace("--keep", ""))
+        self.assertEqual(len(re.findall(r"^sb-gc-old-\S+ .* older-than +would delete$", out, re.M)), 2, out)
+        self.assertRegex(out, r"(?m)^sb-gc-keep-\S+ .* - +kept \(sandbox 'gc-keep' is kept\)$")
+        self.assertIn("would delete 2, kept 1", out)
         self.assertEqual(self.names_active(), before)
         self.assertFalse([r for r in self.emu.requests() if r["method"] == "DELETE"])
 
         # For real: the two old sandboxes' branches go, nothing else does.
-        code, out, err = self.xb("gc", "--older-than", "0s", "--keep-sandbox", "gc-keep")
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--keep-sandbox", "gc-keep")
         self.assertEqual(code, 0, err)
         self.assertIn("deleted 2, kept 1", out)
         after = self.names_active()
@@ -80,7 +86,8 @@ class GcTest(E2ECase):
 
     def test_gc_never_deletes_the_parent_even_with_a_matching_prefix(self):
         # A parent whose name carries the prefix is still protected.
-        code, out, err = self.xb("gc", "--older-than", "0s", "--prefix", "m", "--parent", "manual-branch")
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--prefix", "m", "--parent",
+                                 "manual-branch")
         self.assertEqual(code, 0, err)
         self.assertIn("manual-branch", self.names_active())
         self.assertIn("main", self.names_active())
@@ -96,6 +103,27 @@ class GcTest(E2ECase):
         code, out, err = self.xb("gc", "--older-than", "soon")
         self.assertEqual(code, 2, err)
         self.assertIn("--older-than", err)
+        code, out, err = self.xb("gc", "--orphans", "--grace", "soon")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--grace", err)
+
+    def test_gc_needs_a_mode_and_force_under_an_hour(self):
+        code, out, err = self.xb("gc", "--dry-run")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--orphans, --expired, --older-than", err)
+        code, out, err = self.xb("gc", "--older-than", "59m")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--force", err)
+        self.assertEqual(self.emu.requests() and [r for r in self.emu.requests() if r["method"] == "DELETE"], [])
+
+    def test_keep_sandbox_does_not_match_a_longer_name(self):
+        # Old behaviour: "gc-old" kept every name starting with sb-gc-old-.
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--keep-sandbox", "gc-old",
+                                 "--output", "json")
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["deleted"], 3, doc)
+        self.assertFalse([n for n in self.names_active() if n.startswith("sb-")])
 
 
 if __name__ == "__main__":

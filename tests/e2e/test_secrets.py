@@ -58,7 +58,7 @@ class SecretsTest(E2ECase):
         self.run_xb("status -v json", ["-v", "status", "--sandbox", "sec", "--output", "json"])
         self.run_xb("list", ["list"])
         self.run_xb("list -vv json", ["-vv", "list", "--all", "--output", "json"])
-        self.run_xb("gc dry run", ["-v", "gc", "--older-than", "1s", "--dry-run"])
+        self.run_xb("gc dry run", ["-v", "gc", "--older-than", "1s", "--force", "--dry-run"])
         url, _ = self.run_xb("url", ["url", "--sandbox", "sec", "--sslmode", "disable"], secret_stdout=True)
         shown, _ = self.run_xb("create --show-secrets", ["create", "--sandbox", "sec", "--output", "json",
                                                          "--show-secrets"] + c, secret_stdout=True)

@@ -1,0 +1,75 @@
+// Which branches gc deletes: a pure function over the project's branches,
+// their tags, the live sandboxes and the time, so every rule is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xbranch/signadot_client.hpp"
+#include "xbranch/tag.hpp"
+#include "xbranch/xata_types.hpp"
+
+namespace xbranch {
+
+inline constexpr std::int64_t k_default_grace_seconds = 15 * 60;
+
+// A branch of the project with its decoded tag (nullopt: no readable tag, or
+// not read; branch.description keeps the raw text).
+struct GcBranch {
+    Branch branch;
+    std::optional<BranchTag> tag;
+};
+
+struct GcPolicyOptions {
+    std::string prefix;       // only names starting with it are ever considered
+    std::string parent_name;  // the parent (by name and/or id) is never deleted
+    std::string parent_id;
+    bool orphans = false;  // delete what no live sandbox explains (needs `sandboxes`)
+    bool expired = false;  // delete what the tag says has expired
+    std::optional<std::int64_t> older_than;  // seconds; delete what is older
+    std::int64_t grace = k_default_grace_seconds;
+    std::vector<std::string> keep_sandboxes;  // exact sandbox names
+    bool dry_run = false;
+};
+
+enum class GcReason { Orphan, Expired, OlderThan };
+const char* gc_reason_name(GcReason reason);  // "orphan", "expired", "older-than"
+
+// One prefixed branch and the verdict on it. Branches without the prefix
+// are not candidates at all.
+struct GcCandidate {
+    Branch branch;
+    std::optional<BranchTag> tag;
+    std::optional<GcReason> reason;   // set: delete it (or, dry run, would)
+    std::string kept_why;             // with no reason: why it stays
+    std::optional<std::int64_t> age;  // seconds since createdAt, when readable
+
+    bool deletes() const { return reason.has_value(); }
+};
+
+// "2026-12-01T15:30:00Z": how gc, list and status show an expiry.
+std::string rfc3339_utc(std::int64_t unix_seconds);
+
+// The name part a live sandbox could own: true when `name` (with `prefix`)
+// is derived from the sandbox's name with its routing key and/or any of its
+// resources, or its readable part starts with the sandbox's sanitised name,
+// or it contains the sanitised routing key.
+bool sandbox_could_own(const LiveSandbox& sandbox, const std::string& name,
+                       const std::string& prefix);
+
+// True when `name` is a branch of the sandbox called exactly `sandbox`: a
+// name derived from it (with the routing keys and resources of `known`
+// sandboxes of that name, or with any resource/id split of the name's rest
+// whose hash checks out), or whose readable part is exactly its sanitised name.
+bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSandbox>& known,
+                          const std::string& name, const std::string& prefix);
+
+// The verdict on every prefixed branch, in list order. Never selects the
+// parent, a root branch, or a branch that other branches name as parent.
+std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
+                                   const std::vector<LiveSandbox>& sandboxes, std::int64_t now,
+                                   const GcPolicyOptions& options);
+
+}  // namespace xbranch

@@ -1,0 +1,255 @@
+#include "xbranch/gc_policy.hpp"
+
+#include <ctime>
+#include <set>
+
+#include "xbranch/naming.hpp"
+
+namespace xbranch {
+namespace {
+
+bool starts_with(const std::string& text, const std::string& head) {
+    return text.size() >= head.size() && text.compare(0, head.size(), head) == 0;
+}
+
+bool is_hash_char(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'v');
+}
+
+// The readable part of a derived name: the prefix and the "-<8-char hash>"
+// removed. A name without the hash (made by hand or another tool) keeps all
+// of it after the prefix.
+std::string readable_part(const std::string& name, const std::string& prefix) {
+    std::string rest = name.substr(prefix.size());
+    const std::size_t n = 8;
+    if (rest.size() > n + 1 && rest[rest.size() - n - 1] == '-') {
+        bool hash = true;
+        for (std::size_t i = rest.size() - n; i < rest.size(); ++i) {
+            hash = hash && is_hash_char(rest[i]);
+        }
+        if (hash) {
+            rest.resize(rest.size() - n - 1);
+        }
+    }
+    return rest;
+}
+
+// derive_branch_name over every combination of the ids and resources given
+// (each list holds "" too); a sandbox name with nothing legal in it derives none.
+bool derived_from(const std::string& sandbox, const std::vector<std::string>& ids,
+                  const std::vector<std::string>& resources, const std::string& name,
+                  const std::string& prefix) {
+    for (const auto& id : ids) {
+        for (const auto& res : resources) {
+            try {
+                if (derive_branch_name({sandbox, id, res}, prefix) == name) {
+                    return true;
+                }
+            } catch (const Error&) {
+                return false;
+            }
+        }
+    }
+    return false;
+}
+
+std::string plural(std::size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "es");
+}
+
+}  // namespace
+
+std::string rfc3339_utc(std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+const char* gc_reason_name(GcReason reason) {
+    switch (reason) {
+        case GcReason::Orphan:
+            return "orphan";
+        case GcReason::Expired:
+            return "expired";
+        case GcReason::OlderThan:
+            return "older-than";
+    }
+    return "?";
+}
+
+bool sandbox_could_own(const LiveSandbox& sandbox, const std::string& name,
+                       const std::string& prefix) {
+    if (!starts_with(name, prefix) || name.size() == prefix.size()) {
+        return false;
+    }
+    std::vector<std::string> ids = {""};
+    if (!sandbox.routing_key.empty()) {
+        ids.push_back(sandbox.routing_key);
+    }
+    std::vector<std::string> resources = {""};
+    resources.insert(resources.end(), sandbox.resources.begin(), sandbox.resources.end());
+    if (derived_from(sandbox.name, ids, resources, name, prefix)) {
+        return true;
+    }
+    const std::string rest = name.substr(prefix.size());
+    const std::string label = sanitize_label(sandbox.name);
+    if (!label.empty() && (rest == label || starts_with(rest, label + "-"))) {
+        return true;
+    }
+    // A long sandbox name is cut to fit 63 characters: the part left is a
+    // prefix of the sanitised name.
+    const std::string readable = readable_part(name, prefix);
+    if (name.size() == k_max_branch_name && !readable.empty() && starts_with(label, readable)) {
+        return true;
+    }
+    const std::string key = sanitize_label(sandbox.routing_key);
+    return !key.empty() && rest.find(key) != std::string::npos;
+}
+
+bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSandbox>& known,
+                          const std::string& name, const std::string& prefix) {
+    if (!starts_with(name, prefix)) {
+        return false;
+    }
+    std::vector<std::string> ids = {""};
+    std::vector<std::string> resources = {""};
+    for (const auto& s : known) {
+        if (s.name != sandbox) {
+            continue;
+        }
+        if (!s.routing_key.empty()) {
+            ids.push_back(s.routing_key);
+        }
+        resources.insert(resources.end(), s.resources.begin(), s.resources.end());
+    }
+    if (derived_from(sandbox, ids, resources, name, prefix)) {
+        return true;
+    }
+    const std::string label = sanitize_label(sandbox);
+    const std::string readable = readable_part(name, prefix);
+    if (label.empty()) {
+        return false;
+    }
+    if (readable == label) {
+        return true;
+    }
+    // Resource and id unknown: try each way the rest of the readable part
+    // splits into them. The hash covers the exact identity, so only this
+    // sandbox's own names match, never "demo-2"'s for "demo" (resource and
+    // id that sanitise to themselves, as plugin names and routing keys do).
+    if (readable.size() <= label.size() + 1 || readable.compare(0, label.size() + 1, label + "-")) {
+        return false;
+    }
+    const std::string tail = readable.substr(label.size() + 1);
+    std::vector<std::pair<std::string, std::string>> splits = {{tail, ""}, {"", tail}};
+    for (std::size_t i = tail.find('-'); i != std::string::npos; i = tail.find('-', i + 1)) {
+        splits.emplace_back(tail.substr(0, i), tail.substr(i + 1));
+    }
+    for (const auto& [res, id] : splits) {
+        if (derived_from(sandbox, {id}, {res}, name, prefix)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
+                                   const std::vector<LiveSandbox>& sandboxes, std::int64_t now,
+                                   const GcPolicyOptions& o) {
+    // Branches that others name as their parent: deleting one would orphan
+    // (or, on Xata, fail for) its children.
+    std::multiset<std::string> parents;
+    for (const auto& g : branches) {
+        if (g.branch.parent_id && !g.branch.parent_id->empty() &&
+            *g.branch.parent_id != g.branch.id) {
+            parents.insert(*g.branch.parent_id);
+        }
+    }
+    std::vector<GcCandidate> out;
+    for (const auto& g : branches) {
+        const Branch& b = g.branch;
+        if (o.prefix.empty() || !starts_with(b.name, o.prefix)) {
+            continue;
+        }
+        GcCandidate c;
+        c.branch = b;
+        c.tag = g.tag;
+        if (auto created = parse_timestamp(b.created_at)) {
+            c.age = now > *created ? now - *created : 0;
+        }
+        if ((!o.parent_id.empty() && b.id == o.parent_id) ||
+            (!o.parent_name.empty() && b.name == o.parent_name)) {
+            c.kept_why = "the parent branch";
+        } else if (!b.parent_id || b.parent_id->empty()) {
+            c.kept_why = "a root branch";
+        } else if (const auto n = parents.count(b.id); n > 0) {
+            c.kept_why = "parent of " + plural(n, "live branch");
+        } else {
+            for (const auto& k : o.keep_sandboxes) {
+                if (keep_sandbox_matches(k, sandboxes, b.name, o.prefix)) {
+                    c.kept_why = "sandbox '" + k + "' is kept";
+                    break;
+                }
+            }
+        }
+        if (!c.kept_why.empty()) {
+            out.push_back(std::move(c));
+            continue;
+        }
+
+        std::vector<std::string> why;
+        if (o.expired) {
+            if (g.tag && g.tag->expires_at && *g.tag->expires_at <= now) {
+                c.reason = GcReason::Expired;
+            } else if (g.tag && g.tag->expires_at) {
+                why.push_back("not expired");
+            } else if (g.tag) {
+                why.push_back("no expiry");
+            } else {
+                why.push_back(has_xbranch_marker(b.description) ? "unreadable tag"
+                                                                : "no xbranch tag");
+            }
+        }
+        if (o.orphans && !c.reason) {
+            const LiveSandbox* owner = nullptr;
+            for (const auto& s : sandboxes) {
+                if (sandbox_could_own(s, b.name, o.prefix)) {
+                    owner = &s;
+                    break;
+                }
+            }
+            if (owner != nullptr) {
+                why.push_back("live sandbox '" + owner->name + "'");
+            } else if (!c.age) {
+                why.push_back("unreadable creation time");
+            } else if (*c.age < o.grace) {
+                why.push_back("no live sandbox, but within the grace period");
+            } else {
+                c.reason = GcReason::Orphan;
+            }
+        }
+        if (o.older_than && !c.reason) {
+            if (!c.age) {
+                why.push_back("unreadable creation time");
+            } else if (*c.age >= *o.older_than) {
+                c.reason = GcReason::OlderThan;
+            } else {
+                why.push_back("younger than the age limit");
+            }
+        }
+        if (!c.reason) {
+            std::string text;
+            for (const auto& w : why) {
+                text += (text.empty() ? "" : "; ") + w;
+            }
+            c.kept_why = text.empty() ? "no rule selected it" : text;
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace xbranch

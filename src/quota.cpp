@@ -1,0 +1,156 @@
+#include "xbranch/quota.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "xbranch/clock.hpp"
+#include "xbranch/redact.hpp"
+
+namespace xbranch {
+namespace {
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+bool mentions(const std::string& text, std::initializer_list<const char*> words) {
+    return std::any_of(words.begin(), words.end(),
+                       [&](const char* w) { return text.find(w) != std::string::npos; });
+}
+
+std::string request_id_of(const HttpResponse& r, const ApiErrorBody& body) {
+    const std::string header = r.header("x-request-id");
+    return header.empty() ? body.id : header;
+}
+
+}  // namespace
+
+std::string limits_path(std::string_view organization, std::string_view project) {
+    return "/organizations/" + std::string(organization) + "/projects/" + std::string(project) +
+           "/limits";
+}
+
+std::optional<ProjectLimits> limits_from_response(const HttpResponse& r) {
+    if (r.status == 404) {
+        return std::nullopt;  // Xata Core: the call does not exist
+    }
+    const ApiErrorBody body = parse_error_body(r.body);
+    if (r.status >= 200 && r.status < 300) {
+        try {
+            return parse_project_limits(r.body);
+        } catch (Error& e) {
+            e.with_operation("read project limits")
+                .with_http(static_cast<int>(r.status), r.header("x-request-id"));
+            throw;
+        }
+    }
+    ErrorKind kind = ErrorKind::Protocol;
+    if (r.status == 401 || r.status == 403) {
+        kind = ErrorKind::Auth;
+    } else if (r.status == 429 || r.status >= 500) {
+        kind = ErrorKind::Unavailable;
+    }
+    throw Error(kind, body.message.empty() ? "no error message in the answer" : body.message)
+        .with_operation("read project limits")
+        .with_http(static_cast<int>(r.status), request_id_of(r, body));
+}
+
+LimitsClient::LimitsClient(HttpTransport& transport, std::string base_url, std::string api_key,
+                           std::string organization, std::string project)
+    : m_transport(transport), m_api_key(std::move(api_key)) {
+    while (!base_url.empty() && base_url.back() == '/') {
+        base_url.pop_back();
+    }
+    m_url = base_url + limits_path(organization, project);
+    register_secret(m_api_key);
+}
+
+HttpOutcome LimitsClient::send(const HttpRequest& request) {
+    ++m_requests;
+    return m_transport.send(request);
+}
+
+std::optional<ProjectLimits> LimitsClient::fetch() {
+    HttpRequest req;
+    req.method = "GET";
+    req.url = m_url;
+    req.headers["Authorization"] = "Bearer " + m_api_key;
+    req.headers["Accept"] = "application/json";
+    HttpOutcome o = send(req);
+    if (!o.ok()) {
+        if (o.error->message == "interrupted" || interrupted()) {
+            throw Error(ErrorKind::Interrupted, "interrupted")
+                .with_operation("read project limits")
+                .with_signal(interrupt_signal());
+        }
+        throw Error(ErrorKind::Unavailable,
+                    std::string(transport_kind_name(o.error->kind)) + ": " + o.error->message)
+            .with_operation("read project limits");
+    }
+    return limits_from_response(*o.response);
+}
+
+QuotaCheck check_quota(const std::vector<Branch>& branches,
+                       const std::optional<ProjectLimits>& limits, std::string_view prefix,
+                       std::size_t show) {
+    QuotaCheck c;
+    c.live = branches.size();
+    if (limits) {
+        c.cap = limits->max_branches_per_project;
+    }
+    c.at_cap = c.cap.has_value() && static_cast<long long>(c.live) >= *c.cap;
+    std::vector<std::pair<long long, const Branch*>> ours;
+    for (const auto& b : branches) {
+        if (b.name.rfind(prefix, 0) != 0 || prefix.empty() || !b.parent_id ||
+            b.parent_id->empty()) {
+            continue;
+        }
+        // An unreadable creation time sorts last: it is not known to be old.
+        const auto t = parse_timestamp(b.created_at);
+        ours.emplace_back(t ? *t : std::numeric_limits<long long>::max(), &b);
+    }
+    std::stable_sort(ours.begin(), ours.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < ours.size() && i < show; ++i) {
+        c.oldest.push_back(*ours[i].second);
+    }
+    return c;
+}
+
+Error quota_error(const QuotaCheck& c, std::string_view free_room_command) {
+    std::string message = "the project has " + std::to_string(c.live) + " branches, its cap is " +
+                          (c.cap ? std::to_string(*c.cap) : std::string("unknown"));
+    if (!c.oldest.empty()) {
+        message += "; oldest of ours:";
+        for (std::size_t i = 0; i < c.oldest.size(); ++i) {
+            message += (i == 0 ? " " : ", ") + c.oldest[i].name + " (" +
+                       (c.oldest[i].created_at.empty() ? "?" : c.oldest[i].created_at) + ")";
+        }
+    }
+    Error e(ErrorKind::QuotaExceeded, message);
+    e.with_operation("check branch quota");
+    if (!free_room_command.empty()) {
+        e.with_hint("free room with `" + std::string(free_room_command) + "`");
+    }
+    return e;
+}
+
+std::optional<Error> quota_refusal(const HttpResponse& r) {
+    const ApiErrorBody body = parse_error_body(r.body);
+    const std::string text = lower(body.message);
+    const bool refused =
+        (r.status == 400 && mentions(text, {"too many branches"})) ||
+        (r.status == 403 && mentions(text, {"allowance", "too many branches", "limit", "quota"}));
+    if (!refused) {
+        return std::nullopt;
+    }
+    Error e(ErrorKind::QuotaExceeded, body.message);
+    e.with_operation("create branch").with_http(static_cast<int>(r.status), request_id_of(r, body));
+    return e;
+}
+
+}  // namespace xbranch

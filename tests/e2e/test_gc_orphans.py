@@ -1,0 +1,318 @@
+"""End to end: `xbranch gc --orphans` asks the Signadot stand-in which
+sandboxes live and deletes only prefixed branches none of them explains;
+an answer it cannot trust deletes nothing. `gc --expired` deletes what the
+tag says expired, and nothing else. `status`/`list` show the expiry."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+from e2e_common import E2ECase, harness, main
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from signadot_standin import SignadotStandin, sandbox  # noqa: E402
+
+SD_KEY = "sd-e2e-secret-key-7f3a9c1d5e"
+PAST = "xb1 rpasttoken1 e202001010000"      # expired on 2020-01-01
+FUTURE = "xb1 rfuturetok1 e209912312359"    # expires in 2099
+
+
+class GcOrphansCase(E2ECase):
+
+    def setUp(self):
+        super().setUp()
+        # E2ECase stops the emulator but leaves its temp folder: remove it too.
+        self.addCleanup(lambda: (self.emu.stop(), shutil.rmtree(self.emu.tmp, ignore_errors=True)))
+        self.sd = SignadotStandin(api_key=SD_KEY, org="acme").start()
+        self.addCleanup(self.sd.stop)
+
+    def sd_env(self, **extra):
+        e = {"SIGNADOT_API_KEY": SD_KEY, "SIGNADOT_ORG": "acme", "SIGNADOT_API_URL": self.sd.base_url}
+        e.update(extra)
+        return e
+
+    def gc(self, *args, env=None):
+        e = self.sd_env()
+        e.update(env or {})
+        code, out, err = self.xb("gc", *args, env=e)
+        self.assertNotIn(SD_KEY, out + err)
+        self.assertNotIn(self.emu.api_key, out + err)
+        return code, out, err
+
+    def names_active(self):
+        return sorted(b["name"] for b in self.emu.branches() if b["deletedAt"] is None)
+
+    def branch_named(self, start):
+        found = [b for b in self.emu.branches() if b["deletedAt"] is None and b["name"].startswith(start)]
+        self.assertEqual(len(found), 1, found)
+        return found[0]
+
+    def deletes(self):
+        return [r for r in self.emu.requests() if r["method"] == "DELETE"]
+
+    def make(self, name, description=None, parent_id=None):
+        extra = {"description": description} if description else {}
+        r = self.emu.create_branch(name, parent_id=parent_id, **extra)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+
+class OrphanTest(GcOrphansCase):
+
+    def setUp(self):
+        super().setUp()
+        # Two live sandboxes made their branches the way the plugin does
+        # (name, routing key, resource); a third sandbox is gone.
+        self.create("alive", "--sandbox-id", "rkalive001", "--resource", "usersdb")
+        self.create("alive-two", "--sandbox-id", "rkalive002")
+        self.create("gone", "--sandbox-id", "rkgone0001", "--resource", "usersdb")
+        self.make("manual-branch")  # no prefix: never touched
+        self.sd.sandboxes = [sandbox("alive", "rkalive001", ["usersdb"]),
+                             sandbox("alive-two", "rkalive002", ["cache"])]
+
+    def test_orphan_deleted_live_and_unprefixed_kept(self):
+        before = self.names_active()
+        code, out, err = self.gc("--orphans", "--grace", "0s")
+        self.assertEqual(code, 0, err)
+        after = self.names_active()
+        gone = set(before) - set(after)
+        self.assertEqual(len(gone), 1, (before, after))
+        self.assertTrue(next(iter(gone)).startswith("sb-gone-usersdb-rkgone0001-"), gone)
+        self.assertIn("manual-branch", after)
+        self.assertIn("main", after)
+        self.assertEqual(len([n for n in after if n.startswith("sb-alive")]), 2, after)
+        self.assertIn("deleted 1, kept 2", out)
+        self.assertRegex(out, r"sb-gone-\S+\s+\S+\s+-\s+orphan\s+deleted")
+        self.assertEqual(len(self.deletes()), 1)
+        # One Signadot request, with the key header.
+        self.assertEqual(len(self.sd.requests), 1)
+        self.assertEqual(self.sd.requests[0]["path"], "/api/v2/orgs/acme/sandboxes")
+
+    def test_renamed_sandbox_still_owns_by_routing_key(self):
+        self.sd.sandboxes = [sandbox("alive", "rkalive001", ["usersdb"]),
+                             sandbox("alive-two", "rkalive002"),
+                             sandbox("gone-renamed", "rkgone0001")]
+        code, out, err = self.gc("--orphans", "--grace", "0s")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.deletes(), [])
+        self.assertIn("deleted 0, kept 3", out)
+
+    def test_grace_keeps_young_orphans(self):
+        code, out, err = self.gc("--orphans")  # default grace 15m: all branches are seconds old
+        self.assertEqual(code, 0, err)
+        self.assertIn("within the grace period", out)
+        self.assertEqual(self.deletes(), [])
+        code, out, err = self.gc("--orphans", "--grace", "1h")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.deletes(), [])
+
+    def test_dry_run_and_json(self):
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--dry-run", "--output", "json")
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        self.assertTrue(doc["dryRun"])
+        self.assertEqual(doc["deleted"], 1)
+        self.assertEqual(doc["kept"], 2)
+        by_action = {}
+        for c in doc["candidates"]:
+            by_action.setdefault(c["action"], []).append(c)
+        self.assertEqual([c["name"][:8] for c in by_action["would delete"]], ["sb-gone-"])
+        self.assertEqual(by_action["would delete"][0]["reason"], "orphan")
+        for c in by_action["kept"]:
+            self.assertIsNone(c["reason"])
+            self.assertIn("live sandbox", c["kept"])
+        self.assertNotIn("manual-branch", out)  # unprefixed: not even a candidate
+        self.assertEqual(self.deletes(), [])
+
+    def test_keep_sandbox_is_exact(self):
+        # A look-alike: sandbox "gone-usersdb" with the same id has the same
+        # readable name as "gone"'s usersdb branch; only the hash differs.
+        self.create("gone-usersdb", "--sandbox-id", "rkgone0001")
+        gone = self.branch_named_exact("gone", "rkgone0001", "usersdb")
+        lookalike = self.branch_named_exact("gone-usersdb", "rkgone0001", "")
+        self.assertEqual(gone["name"][:-8], lookalike["name"][:-8])
+        # "gon" (a prefix of both) keeps nothing.
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--keep-sandbox", "gon", "--dry-run")
+        self.assertEqual(code, 0, err)
+        self.assertIn("would delete 2", out)
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--keep-sandbox", "gone")
+        self.assertEqual(code, 0, err)
+        after = self.names_active()
+        self.assertIn(gone["name"], after)
+        self.assertNotIn(lookalike["name"], after)
+        self.assertIn("sandbox 'gone' is kept", out)
+
+    def branch_named_exact(self, sandbox, sandbox_id, resource):
+        code, out, err = self.xb("status", "--sandbox", sandbox, "--sandbox-id", sandbox_id,
+                                 "--resource", resource, "--output", "json")
+        self.assertEqual(code, 0, err)
+        return json.loads(out)
+
+    def test_verbose_reports_the_request_cost(self):
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--dry-run", "-v")
+        self.assertEqual(code, 0, err)
+        # One list (no describes without --expired), one Signadot call.
+        self.assertIn("gc cost 1 Xata API request(s) and 1 Signadot API request(s)", err)
+        self.assertIn("signadot api key = ********", err)
+
+
+class InterruptTest(GcOrphansCase):
+
+    def test_ctrl_c_stops_with_130_and_a_summary(self):
+        for name in ("cut-a", "cut-b", "cut-c"):
+            self.create(name)
+        # Every DELETE is done at once but answered 3 s later.
+        self.emu.set_faults([{"method": "DELETE", "path": "/branches/", "kind": "delay",
+                              "delayMs": 3000, "times": 10}])
+        e = dict(self.emu.env())
+        e.update(self.sd_env())
+        e["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        proc = subprocess.Popen([harness.xbranch_bin(), "gc", "--orphans", "--grace", "0s"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+        try:
+            # Two deleted on the server: the first answered, the second in flight.
+            self.wait_until(lambda: len([b for b in self.emu.branches()
+                                         if b["name"].startswith("sb-cut-") and b["deletedAt"]]) >= 2,
+                            timeout=30, what="two deletes")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertEqual(proc.returncode, 130, (out, err))
+        self.assertEqual(len(re.findall(r" deleted$", out, re.M)), 1, out)
+        self.assertEqual(len(re.findall(r" not done \(interrupted", out)), 2, out)
+        self.assertIn("deleted 1, kept 0, interrupted", out)
+        self.assertIn("stopped after deleting 1 branch(es)", err)
+        # The third was never asked for (the in-flight one is logged only
+        # once its delayed answer is written, so count the server's state).
+        self.assertEqual(len(self.active("sb-cut-")), 1)
+
+
+class UntrustedAnswerTest(GcOrphansCase):
+    """Each answer gc cannot trust: exit non-zero, a clear message, no DELETE."""
+
+    CASES = [
+        # mode, env override, exit code, text in stderr
+        ("status_401", {}, 3, "HTTP 401 (request id sd-req-"),
+        ("status_403", {}, 3, "HTTP 403"),
+        ("ok", {"SIGNADOT_ORG": "wrong-org"}, 4, "no such Signadot organization"),
+        ("ok", {"SIGNADOT_API_KEY": "sd-wrong-key-000000000000"}, 3, "API key was refused"),
+        ("status_500", {}, 8, "HTTP 500"),
+        ("status_502", {}, 8, "bad gateway"),
+        ("silence", {}, 8, "timeout"),
+        ("non_array", {}, 10, "not a JSON array"),
+        ("truncated", {}, 8, "connection dropped"),
+        ("cut_json", {}, 10, "not valid JSON"),
+        ("html", {}, 10, "not valid JSON"),
+    ]
+
+    def test_each_untrusted_answer_deletes_nothing(self):
+        self.create("gone", "--sandbox-id", "rkgone0001")
+        self.sd.sandboxes = [sandbox("other", "rkother001")]
+        before = self.names_active()
+        rows = []
+        for mode, env, want, text in self.CASES:
+            with self.subTest(mode=mode, env=env):
+                self.sd.mode = mode
+                code, out, err = self.gc("--orphans", "--grace", "0s", "--request-timeout", "2",
+                                         env=env)
+                rows.append((mode, env, code))
+                self.assertEqual(code, want, (mode, out, err))
+                self.assertIn(text, err)
+                self.assertIn("nothing was deleted", err)
+                self.assertEqual(self.deletes(), [])
+                self.assertEqual(self.names_active(), before)
+        self.sd.mode = "ok"
+        code, out, err = self.gc("--orphans", "--grace", "0s")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(self.deletes()), 1)  # the same run, trusted, does delete
+
+    def test_missing_settings_are_usage_errors(self):
+        code, out, err = self.xb("gc", "--orphans", env={"SIGNADOT_ORG": "acme"})
+        self.assertEqual(code, 2, err)
+        self.assertIn("SIGNADOT_API_KEY is not set", err)
+        code, out, err = self.xb("gc", "--orphans", env={"SIGNADOT_API_KEY": SD_KEY})
+        self.assertEqual(code, 2, err)
+        self.assertIn("SIGNADOT_ORG is not set", err)
+        code, out, err = self.xb("gc", "--orphans", env=self.sd_env(SIGNADOT_API_URL="ftp://x"))
+        self.assertEqual(code, 2, err)
+        self.assertEqual(self.sd.requests, [])
+
+
+class ExpiryTest(GcOrphansCase):
+
+    def setUp(self):
+        super().setUp()
+        root = self.root["id"]
+        self.past = self.make("sb-exp-past", PAST, root)
+        self.future = self.make("sb-exp-future", FUTURE, root)
+        self.untagged = self.make("sb-exp-none", None, root)
+        self.foreign = self.make("sb-exp-foreign", "made by hand", root)
+        self.manual = self.make("manual-expired", PAST, root)  # no prefix
+
+    def test_expired_deletes_only_expired_prefixed_branches(self):
+        code, out, err = self.gc("--expired", "-v", env={"SIGNADOT_API_KEY": ""})
+        self.assertEqual(code, 0, err)
+        after = self.names_active()
+        self.assertNotIn("sb-exp-past", after)
+        for name in ("sb-exp-future", "sb-exp-none", "sb-exp-foreign", "manual-expired", "main"):
+            self.assertIn(name, after)
+        self.assertEqual(len(self.deletes()), 1)
+        self.assertIn("deleted 1, kept 3", out)
+        self.assertIn("2099-12-31T23:59:00Z", out)
+        # Describes only the four prefixed branches: 1 list + 4 describes + 1 delete.
+        describes = [r for r in self.emu.requests()
+                     if r["method"] == "GET" and r["path"].count("/branches/") == 1]
+        self.assertEqual(len(describes), 4, describes)
+        self.assertIn("gc cost 6 Xata API request(s) and 0 Signadot API request(s)", err)
+        self.assertEqual(self.sd.requests, [])  # --expired alone never asks Signadot
+
+    def test_expired_dry_run_json(self):
+        code, out, err = self.gc("--expired", "--dry-run", "--output", "json")
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        byname = {c["name"]: c for c in doc["candidates"]}
+        self.assertEqual(byname["sb-exp-past"]["reason"], "expired")
+        self.assertEqual(byname["sb-exp-past"]["action"], "would delete")
+        self.assertEqual(byname["sb-exp-past"]["expiresAt"], "2020-01-01T00:00:00Z")
+        self.assertEqual(byname["sb-exp-future"]["kept"], "not expired")
+        self.assertEqual(byname["sb-exp-none"]["kept"], "no xbranch tag")
+        self.assertNotIn("manual-expired", byname)
+        self.assertEqual(self.deletes(), [])
+
+    def test_status_and_list_show_the_expiry(self):
+        code, out, err = self.xb("status", "--branch", "sb-exp-future", "--output", "json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["expiresAt"], "2099-12-31T23:59:00Z")
+        code, out, err = self.xb("status", "--branch", "sb-exp-none")
+        self.assertEqual(code, 0, err)
+        self.assertIn("expires    never", out)
+        code, out, err = self.xb("list", "--output", "json")
+        self.assertEqual(code, 0, err)
+        rows = {r["name"]: r for r in json.loads(out)["branches"]}
+        self.assertEqual(rows["sb-exp-past"]["expiresAt"], "2020-01-01T00:00:00Z")
+        self.assertIsNone(rows["sb-exp-none"]["expiresAt"])
+        code, out, err = self.xb("list")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"sb-exp-future .* 2099-12-31T23:59:00Z")
+
+    def test_parent_of_live_branches_is_kept(self):
+        # An expired prefixed branch with a child of its own stays.
+        self.emu.wait_ready(self.past["id"])
+        self.make("sb-exp-child", None, self.past["id"])
+        code, out, err = self.gc("--expired", "--older-than", "0s", "--force")
+        self.assertEqual(code, 0, err)
+        after = self.names_active()
+        self.assertIn("sb-exp-past", after)
+        self.assertNotIn("sb-exp-child", after)
+        self.assertIn("parent of 1 live branch", out)
+
+
+if __name__ == "__main__":
+    main()
