@@ -33,11 +33,9 @@ struct GcFlags {
 
 // The Signadot settings, read from the environment in this one place.
 SignadotTarget signadot_target_from_env(const Environment& env) {
-    const Setting key =
-        resolve_setting(std::nullopt, "", env, {"SIGNADOT_API_KEY"}, std::nullopt, true);
-    const Setting org = resolve_setting(std::nullopt, "", env, {"SIGNADOT_ORG"});
-    const Setting url = resolve_setting(std::nullopt, "", env, {"SIGNADOT_API_URL"},
-                                        std::string("https://api.signadot.com"));
+    const Setting key = resolve(SettingId::SignadotApiKey, env);
+    const Setting org = resolve(SettingId::SignadotOrg, env);
+    const Setting url = resolve(SettingId::SignadotApiUrl, env);
     if (key.empty()) {
         throw Error(ErrorKind::Usage,
                     "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
@@ -51,10 +49,6 @@ SignadotTarget signadot_target_from_env(const Environment& env) {
         throw Error(ErrorKind::Usage,
                     "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
                     "organization name");
-    }
-    for (const auto& line : describe_settings(
-             {{"signadot api key", key}, {"signadot org", org}, {"signadot api url", url}})) {
-        spdlog::debug("config: {}", line);
     }
     return {url.value, key.value, org.value};
 }

@@ -136,6 +136,9 @@ const std::vector<SettingRow>& setting_rows() {
          std::nullopt,
          true,
          check_secret},
+        {Id::SignadotOrg, "signadot org", "", {"SIGNADOT_ORG"}},
+        {Id::SignadotApiUrl, "signadot api url", "", {"SIGNADOT_API_URL"},
+         "https://api.signadot.com"},
     };
     return rows;
 }

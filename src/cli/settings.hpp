@@ -41,6 +41,8 @@ enum class SettingId {
     NoColor,
     Term,
     SignadotApiKey,
+    SignadotOrg,
+    SignadotApiUrl,
 };
 
 struct SettingRow;
