@@ -5,6 +5,8 @@
 
 #include <iostream>
 
+#include "hints.hpp"
+#include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/log.hpp"
 #include "xbranch/redact.hpp"
@@ -21,7 +23,7 @@ constexpr const char* k_footer = R"TXT(Environment:
 Exit codes:
   0 ok   2 usage/config   3 auth (401/403)   4 not found   5 conflict   6 timed out
   7 branch fault   8 API unavailable   9 local I/O   10 unexpected API answer   1 bug
-  130/143 interrupted (SIGINT/SIGTERM)
+  130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)
 
 Examples:
   xbranch create --sandbox my-feature --output-dir /outputs
@@ -44,15 +46,18 @@ void print_error(const Error& e) {
         if (!e.request_id().empty()) {
             line += ",\"requestId\":\"" + json_escape(e.request_id()) + "\"";
         }
-        if (!e.hint().empty()) {
-            line += ",\"hint\":\"" + json_escape(redact(e.hint())) + "\"";
+        if (const std::string hint = hint_text(e); !hint.empty()) {
+            line += ",\"hint\":\"" + json_escape(redact(hint)) + "\"";
+        }
+        if (e.cleanup() == CleanupState::Left) {
+            line += ",\"leftBranchId\":\"" + json_escape(e.cleanup_branch_id()) + "\"";
         }
         std::cerr << line << "}\n";
         return;
     }
     std::cerr << "xbranch: error: " << e.describe() << "\n";
-    if (!e.hint().empty()) {
-        std::cerr << "hint: " << redact(e.hint()) << "\n";
+    if (const std::string hint = hint_text(e); !hint.empty()) {
+        std::cerr << "hint: " << redact(hint) << "\n";
     }
 }
 
@@ -60,8 +65,13 @@ void print_error(const Error& e) {
 
 int run(int argc, char** argv) {
     ProcessEnvironment env;
+    // Static: the signal handler may still reach them while the process exits.
+    static CancelToken run_token;
+    static CancelToken cleanup_token;
     Context ctx;
     ctx.env = &env;
+    ctx.cancel = &run_token;
+    ctx.cleanup_cancel = &cleanup_token;
     ctx.stdout_is_tty = isatty(STDOUT_FILENO) != 0;
     ctx.stderr_is_tty = isatty(STDERR_FILENO) != 0;
 
@@ -133,7 +143,7 @@ int run(int argc, char** argv) {
                     env.get("TERM").value_or("") != "dumb";
         setup_logging(ctx.global.verbosity,
                       log_format_text == "json" ? LogFormat::Json : LogFormat::Text);
-        install_signal_handlers();
+        install_signal_tokens(run_token, cleanup_token);
 
         for (auto& c : commands) {
             if (c.app->parsed()) {

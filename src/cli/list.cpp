@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "xbranch/error.hpp"
 #include "xbranch/naming.hpp"
 
 namespace xbranch::cli {
@@ -32,7 +33,10 @@ int run_list(const ListOptions& o, const Context& ctx) {
         if (!o.no_status) {
             try {
                 status = status_type_name(session->client.describe_branch(b.id).status.type);
-            } catch (const std::exception&) {
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::Interrupted) {
+                    throw;  // Ctrl-C ends the listing (exit 130), not one row
+                }
                 status = "?";
             }
         }

@@ -25,9 +25,9 @@ int run_url(const UrlOptions& o, const Context& ctx) {
     log_settings(session->config, &target);
     BranchDetails d = locate_branch(session->client, target);
     NullProgress progress;
-    Lifecycle lifecycle(session->client, session->clock, progress);
+    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
     ConnectionInfo info = lifecycle.connection_for(
-        d, *endpoint, o.sslmode == "none" ? "" : o.sslmode, session->clock.now());
+        d, *endpoint, o.sslmode == "none" ? "" : o.sslmode, Deadline::at(session->clock.now()));
     std::cout << build_connection_string(info) << "\n";
     return 0;
 }

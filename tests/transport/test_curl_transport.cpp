@@ -191,7 +191,7 @@ TEST_F(TransportTest, MethodsBodiesAndHeaders) {
         if (!r.body.empty()) {
             r.headers["Content-Type"] = "application/json";
         }
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_TRUE(o.ok()) << m << ": " << o.error->message;
         EXPECT_EQ(o.response->status, m == "POST" ? 201 : m == "DELETE" ? 204 : 200);
         EXPECT_EQ(o.response->header("x-request-id"), "rid-" + m);
@@ -228,7 +228,7 @@ TEST_F(TransportTest, ErrorStatusesAreData) {
     Running run(svr);
     CurlTransport t(fast_options());
     for (int s : {400, 401, 404, 409, 429, 500, 502, 503}) {
-        const auto o = t.send(req("GET", run.port(), "/s/" + std::to_string(s)));
+        const auto o = t.send(req("GET", run.port(), "/s/" + std::to_string(s)), {});
         ASSERT_TRUE(o.ok()) << s;
         EXPECT_FALSE(o.error.has_value());
         EXPECT_EQ(o.response->status, s);
@@ -245,7 +245,7 @@ TEST_F(TransportTest, EmptyPostSendsContentLengthZero) {
     });
     Running run(svr);
     CurlTransport t(fast_options());
-    const auto o = t.send(req("POST", run.port(), "/p"));
+    const auto o = t.send(req("POST", run.port(), "/p"), {});
     ASSERT_TRUE(o.ok());
     EXPECT_EQ(cl, "0");
 }
@@ -261,7 +261,7 @@ TEST_F(TransportTest, SlowAnswerIsTimeout) {
     opts.request_timeout = 300ms;
     CurlTransport t(opts);
     const auto start = std::chrono::steady_clock::now();
-    const auto o = t.send(req("GET", run.port(), "/slow"));
+    const auto o = t.send(req("GET", run.port(), "/slow"), {});
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Timeout) << o.error->message;
@@ -271,7 +271,7 @@ TEST_F(TransportTest, SlowAnswerIsTimeout) {
 
 TEST_F(TransportTest, RefusedIsConnectAndSurelyNotSent) {
     CurlTransport t(fast_options());
-    const auto o = t.send(req("POST", free_port(), "/branches", "{}"));
+    const auto o = t.send(req("POST", free_port(), "/branches", "{}"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Connect) << o.error->message;
     EXPECT_FALSE(o.error->maybe_sent);
@@ -280,7 +280,7 @@ TEST_F(TransportTest, RefusedIsConnectAndSurelyNotSent) {
 TEST_F(TransportTest, ClosedWithoutAnswerIsDropped) {
     RawServer raw([](int fd) { (void)read_head(fd); });
     CurlTransport t(fast_options());
-    const auto o = t.send(req("GET", raw.port(), "/x"));
+    const auto o = t.send(req("GET", raw.port(), "/x"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
     EXPECT_TRUE(o.error->maybe_sent);
@@ -294,7 +294,7 @@ TEST_F(TransportTest, BodyCutShortIsDropped) {
                  "100\r\n\r\n{\"branches\":[");
     });
     CurlTransport t(fast_options());
-    const auto o = t.send(req("GET", raw.port(), "/x"));
+    const auto o = t.send(req("GET", raw.port(), "/x"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
 }
@@ -320,16 +320,16 @@ TEST_F(TransportTest, OneHandleReusesOneConnection) {
     Running run(svr);
     CurlTransport t(fast_options());
     for (int i = 0; i < 5; ++i) {
-        ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+        ASSERT_TRUE(t.send(req("GET", run.port(), "/poll"), {}).ok());
     }
-    ASSERT_TRUE(t.send(req("PATCH", run.port(), "/poll", R"({"hibernate":false})")).ok());
-    ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+    ASSERT_TRUE(t.send(req("PATCH", run.port(), "/poll", R"({"hibernate":false})"), {}).ok());
+    ASSERT_TRUE(t.send(req("GET", run.port(), "/poll"), {}).ok());
     EXPECT_EQ(requests, 7);
     EXPECT_EQ(client_ports.size(), 1U) << "each request opened its own connection";
 
     // A second transport is a second connection: the check above can fail.
     CurlTransport other(fast_options());
-    ASSERT_TRUE(other.send(req("GET", run.port(), "/poll")).ok());
+    ASSERT_TRUE(other.send(req("GET", run.port(), "/poll"), {}).ok());
     EXPECT_EQ(client_ports.size(), 2U);
 }
 
@@ -419,7 +419,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = url;
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_FALSE(o.ok());
         EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
         EXPECT_FALSE(o.error->maybe_sent);
@@ -431,7 +431,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = url;
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_TRUE(o.ok()) << o.error->message;
         EXPECT_EQ(o.response->status, 200);
         EXPECT_EQ(o.response->body, R"({"ok":true})");
@@ -444,7 +444,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = "https://localhost:" + std::to_string(run.port()) + "/secure";  // not in the SAN
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_FALSE(o.ok());
         EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
     }
