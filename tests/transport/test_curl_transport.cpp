@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -452,4 +453,135 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
 
 TEST_F(TransportTest, LibraryVersionNamesCurl) {
     EXPECT_NE(CurlTransport::library_version().find("libcurl/"), std::string::npos);
+}
+
+// ---- the caller's limits: token, time left, size cap
+
+namespace {
+
+// Accepts, reads the request, never answers until the test ends.
+class SilentServer {
+  public:
+    SilentServer()
+        : m_raw([this](int fd) {
+              (void)read_head(fd);
+              std::unique_lock lock(m_mu);
+              m_cv.wait(lock, [this] { return m_done; });
+          }) {}
+    ~SilentServer() {
+        {
+            std::lock_guard lock(m_mu);
+            m_done = true;
+        }
+        m_cv.notify_all();
+    }
+    SilentServer(const SilentServer&) = delete;
+    SilentServer& operator=(const SilentServer&) = delete;
+    int port() const { return m_raw.port(); }
+
+  private:
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    bool m_done = false;
+    RawServer m_raw;  // last: its thread stops before the members it uses go
+};
+
+}  // namespace
+
+TEST_F(TransportTest, TokenAbortsARequestInFlight) {
+    SilentServer silent;
+    CurlTransport t(fast_options());
+    CancelToken token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(300ms);
+        token.cancel(15);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{&token, std::nullopt});
+    const auto took = std::chrono::steady_clock::now() - start;
+    canceller.join();
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Cancelled) << o.error->message;
+    EXPECT_LT(took, 1500ms);  // libcurl's progress callback runs at least once a second
+    // An already cancelled token sends nothing.
+    const auto again = t.send(req("GET", silent.port(), "/x"), CallLimits{&token, std::nullopt});
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error->kind, TransportError::Kind::Cancelled);
+    EXPECT_FALSE(again.error->maybe_sent);
+}
+
+TEST_F(TransportTest, TimeLeftCapsTheRequestTimeout) {
+    SilentServer silent;
+    auto opts = fast_options();
+    opts.request_timeout = 30000ms;
+    CurlTransport t(opts);
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{nullptr, 400ms});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Timeout) << o.error->message;
+    EXPECT_GE(took, 350ms);
+    EXPECT_LT(took, 1500ms);
+}
+
+TEST_F(TransportTest, ZeroTimeNeverMeansNoTimeout) {
+    // A sub-millisecond setting (or no time left) must not reach libcurl as 0 = forever.
+    SilentServer silent;
+    auto opts = fast_options();
+    opts.request_timeout = 0ms;
+    opts.connect_timeout = 0ms;
+    CurlTransport t(opts);
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{nullptr, 0ms});
+    ASSERT_FALSE(o.ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+}
+
+TEST_F(TransportTest, HugeAnswerIsRefusedWhileItArrives) {
+    constexpr std::size_t k_big = 50u * 1024u * 1024u;
+    for (const bool announced : {true, false}) {
+        RawServer raw([&](int fd) {
+            (void)read_head(fd);
+            send_all(fd, std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n") +
+                             (announced ? "Content-Length: " + std::to_string(k_big) + "\r\n"
+                                        : std::string("Connection: close\r\n")) +
+                             "\r\n[");
+            const std::string chunk(64 * 1024, '1');
+            for (std::size_t sent = 0; sent < k_big; sent += chunk.size()) {
+                if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) {
+                    return;  // the client hung up: what we want
+                }
+            }
+        });
+        CurlTransport t(fast_options());
+        const auto o = t.send(req("GET", raw.port(), "/x"), {});
+        ASSERT_FALSE(o.ok()) << announced;
+        EXPECT_EQ(o.error->kind, TransportError::Kind::TooLarge) << o.error->message;
+        EXPECT_NE(o.error->message.find("8 MiB"), std::string::npos) << o.error->message;
+    }
+}
+
+TEST_F(TransportTest, RetryAfterIsReadBySecondsAndDate) {
+    httplib::Server svr;
+    svr.Get("/s", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 503;
+        res.set_header("Retry-After", "7");
+    });
+    svr.Get("/none", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+    svr.Get("/date", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 429;
+        res.set_header("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT");  // in the past
+    });
+    Running run(svr);
+    CurlTransport t(fast_options());
+    auto o = t.send(req("GET", run.port(), "/s"), {});
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.response->retry_after, 7000ms);
+    o = t.send(req("GET", run.port(), "/none"), {});
+    ASSERT_TRUE(o.ok());
+    EXPECT_FALSE(o.response->retry_after.has_value());
+    o = t.send(req("GET", run.port(), "/date"), {});
+    ASSERT_TRUE(o.ok());
+    ASSERT_TRUE(o.response->retry_after.has_value());
+    EXPECT_EQ(*o.response->retry_after, 0ms);
 }
