@@ -250,9 +250,13 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
     } catch (Error& e) {
         // A signal or the time limit during the POST (or the lookup after an
         // uncertain one): the branch may exist now, and be this run's.
-        if ((st.in_flight || st.posted_uncertain) &&
-            (e.kind() == ErrorKind::Interrupted || is_deadline(e))) {
-            settle_after_failure(request, e);
+        if (st.in_flight || st.posted_uncertain) {
+            if (e.kind() == ErrorKind::Interrupted) {
+                settle_after_failure(request, e);
+            } else if (is_deadline(e)) {
+                // --timeout is a promise: no lookup past it. Say what may exist.
+                e.with_cleanup(CleanupState::Unknown, {}, request.branch_name);
+            }
         }
         throw;
     }
@@ -261,7 +265,11 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
     }
     Error e = post_failure(op, end, st);
     if (st.posted_uncertain) {
-        settle_after_failure(request, e);
+        if (end.why == LoopEnd::Why::DeadlineReached) {
+            e.with_cleanup(CleanupState::Unknown, {}, request.branch_name);
+        } else {
+            settle_after_failure(request, e);
+        }
     }
     throw e;
 }

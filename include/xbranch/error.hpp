@@ -45,7 +45,8 @@ enum class CleanupState {
     None,     // nothing of this run's to clean up
     Deleted,  // deleted
     Kept,     // kept on request
-    Left,     // could not be deleted: it is still there (branch_id())
+    Left,     // could not be deleted: it is still there (cleanup_branch_id())
+    Unknown,  // the time limit ended the create before the POST's outcome was known
 };
 
 // Exit codes, documented in the README; the only place they are decided.

@@ -59,6 +59,9 @@ std::string cleanup_hint(const Error& e) {
                    ") created by this run could not be deleted and is left behind; delete it "
                    "with `" +
                    delete_command(id) + "`";
+        case CleanupState::Unknown:
+            return "the outcome of the create request is unknown: a branch " + name +
+                   " may exist; `xbranch delete --branch " + name + "` removes it if so";
     }
     return {};
 }

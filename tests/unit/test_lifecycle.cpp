@@ -774,6 +774,23 @@ TEST_F(LifecycleTest, SilentApiEndsAtTheTimeLimit) {
     EXPECT_EQ(clock.elapsed(), ms{5000});
 }
 
+TEST_F(LifecycleTest, SilentPostEndsAtTheTimeLimitAndNamesWhatMayExist) {
+    transport.handler = [this](const HttpRequest&) {
+        clock.advance(*transport.requests.back().limits.time_left);
+        return timed_out();
+    };
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    req.timeout = ms{5000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(clock.elapsed(), ms{5000});  // no lookup past the time limit
+    EXPECT_EQ(calls(), (std::vector<std::string>{post}));
+    EXPECT_EQ(e.cleanup(), CleanupState::Unknown);
+    EXPECT_EQ(e.cleanup_branch_name(), k_name);
+}
+
 TEST_F(LifecycleTest, PostRetryAfterIsCappedByTheTimeLimit) {
     api.on_post = [](const std::string&, const std::string&) {
         return answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "30"}});
