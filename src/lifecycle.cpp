@@ -33,6 +33,39 @@ bool is_deadline(const Error& e) {
     return e.reason() == ErrorReason::DeadlineReached;
 }
 
+Error fault_error(const std::string& name, const std::string& op, const BranchStatus& status) {
+    return Error(ErrorKind::Fault, "branch '" + name + "' is in FAULT" +
+                                       (status.phase.empty() ? "" : ": " + status.phase))
+        .with_operation(op)
+        .with_hint("see the branch in the Xata console; xbranch does not retry a faulted branch");
+}
+
+// Refuses to delete the parent, a root branch, or (unforced) a name without the prefix.
+void refuse_protected(const Lifecycle::DeleteRequest& req, const std::string& name,
+                      const std::string& id, const std::optional<std::string>& parent) {
+    if (name == req.parent || id == req.parent) {
+        throw Error(ErrorKind::Conflict,
+                    "refusing to delete '" + name + "': it is the configured parent branch")
+            .with_operation("delete branch " + name);
+    }
+    // xbranch only ever makes child branches; a root branch is someone's main database.
+    if (!parent || parent->empty()) {
+        throw Error(ErrorKind::Conflict,
+                    "refusing to delete '" + name + "': it is a root branch (it has no parent)")
+            .with_operation("delete branch " + name)
+            .with_hint(
+                "xbranch deletes only the child branches it makes; use the Xata console for "
+                "this one");
+    }
+    if (!req.force && name.rfind(req.prefix, 0) != 0) {
+        throw Error(ErrorKind::Usage, "refusing to delete '" + name +
+                                          "': its name lacks the prefix '" + req.prefix +
+                                          "' of branches xbranch makes")
+            .with_operation("delete branch " + name)
+            .with_reason(ErrorReason::NeedsForce);
+    }
+}
+
 }  // namespace
 
 // What the POST loop knows so far.
@@ -380,13 +413,7 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
                 return *d;
             }
             if (d->status.type == StatusType::Fault) {
-                throw Error(ErrorKind::Fault,
-                            "branch '" + name + "' is in FAULT" +
-                                (d->status.phase.empty() ? "" : ": " + d->status.phase))
-                    .with_operation(op)
-                    .with_hint(
-                        "see the branch in the Xata console; xbranch does not retry a faulted "
-                        "branch");
+                throw fault_error(name, op, d->status);
             }
             if (d->status.type == StatusType::Hibernated) {
                 maybe_wake(id, name, wake, wake_after, wake_now);
@@ -406,9 +433,7 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
     }
 }
 
-ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint endpoint,
-                                         const std::string& sslmode, Deadline deadline) {
-    const std::string& id = details.branch.id;
+Credentials Lifecycle::fetch_credentials(const std::string& id, Deadline deadline) {
     const std::string op = "get credentials of branch " + id;
     Credentials creds;
     std::optional<Error> last_error;
@@ -420,29 +445,34 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
     Waiter waiter(m_clock, m_control.cancel, deadline);
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> unit(0.0, 1.0);
+    auto try_once = [&](int) {
+        try {
+            creds = m_client.credentials(id);
+            return Attempt::done();
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) {
+                throw;
+            }
+            last_error = e;
+            return Attempt::retry("not available yet: " + std::string(e.what()));
+        }
+    };
     const LoopEnd end =
-        RetryLoop(waiter, lag, [&] { return unit(rng); })
-            .run(
-                op,
-                [&](int) {
-                    try {
-                        creds = m_client.credentials(id);
-                        return Attempt::done();
-                    } catch (const Error& e) {
-                        if (e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) {
-                            throw;
-                        }
-                        last_error = e;
-                        return Attempt::retry("not available yet: " + std::string(e.what()));
-                    }
-                },
-                /*max_attempts=*/0);
+        RetryLoop(waiter, lag, [&] { return unit(rng); }).run(op, try_once, /*max_attempts=*/0);
     if (end.why == LoopEnd::Why::Cancelled) {
         throw interrupted(op);
     }
     if (end.why != LoopEnd::Why::Done) {
         throw *last_error;
     }
+    return creds;
+}
+
+ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint endpoint,
+                                         const std::string& sslmode, Deadline deadline) {
+    const std::string& id = details.branch.id;
+    const std::string op = "get credentials of branch " + id;
+    const Credentials creds = fetch_credentials(id, deadline);
     // The URL form carries the password percent-encoded: hide that form too.
     register_secret(percent_encode(creds.password));
     ConnectionInfo info;
@@ -559,30 +589,6 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
-    auto check_name = [&](const std::string& name, const std::string& id,
-                          const std::optional<std::string>& parent) {
-        if (name == req.parent || id == req.parent) {
-            throw Error(ErrorKind::Conflict,
-                        "refusing to delete '" + name + "': it is the configured parent branch")
-                .with_operation("delete branch " + name);
-        }
-        // xbranch only ever makes child branches; a root branch is someone's main database.
-        if (!parent || parent->empty()) {
-            throw Error(ErrorKind::Conflict,
-                        "refusing to delete '" + name + "': it is a root branch (it has no parent)")
-                .with_operation("delete branch " + name)
-                .with_hint(
-                    "xbranch deletes only the child branches it makes; use the Xata console for "
-                    "this one");
-        }
-        if (!req.force && name.rfind(req.prefix, 0) != 0) {
-            throw Error(ErrorKind::Usage, "refusing to delete '" + name +
-                                              "': its name lacks the prefix '" + req.prefix +
-                                              "' of branches xbranch makes")
-                .with_operation("delete branch " + name)
-                .with_reason(ErrorReason::NeedsForce);
-        }
-    };
     if (req.id) {
         out.id = *req.id;
         BranchDetails d;
@@ -606,7 +612,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             return out;
         }
         out.name = d.branch.name;
-        check_name(d.branch.name, d.branch.id, d.branch.parent_id);
+        refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
     } else if (req.name) {
         out.name = *req.name;
         auto found = m_client.find_branch_by_name(*req.name);
@@ -614,7 +620,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             return out;  // no such branch: nothing to do
         }
         out.id = found->id;
-        check_name(found->name, found->id, found->parent_id);
+        refuse_protected(req, found->name, found->id, found->parent_id);
     } else {
         throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }

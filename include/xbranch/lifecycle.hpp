@@ -139,6 +139,7 @@ class Lifecycle {
                     std::chrono::milliseconds wake_after, bool wake_now);
     Waiter::Result pause(Waiter& waiter, std::chrono::milliseconds d, Clock::TimePoint start);
     bool delete_own(const Branch& branch);
+    Credentials fetch_credentials(const std::string& id, Deadline deadline);
     XataClient::Limits cleanup_limits() const;
     Error interrupted(const std::string& op) const;
 
