@@ -6,11 +6,12 @@
 #include <cctype>
 #include <mutex>
 
-#include "xbranch/clock.hpp"
 #include "xbranch/error.hpp"
 
 namespace xbranch {
 namespace {
+
+using ms = std::chrono::milliseconds;
 
 void global_init() {
     static std::once_flag once;
@@ -21,17 +22,32 @@ void global_init() {
     });
 }
 
+// What the callbacks of one transfer share.
+struct Transfer {
+    HttpResponse response;
+    const CancelToken* cancel = nullptr;
+    std::size_t max_bytes = k_max_response_bytes;
+    bool too_large = false;
+};
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* body = static_cast<std::string*>(user);
-    body->append(data, size * count);
-    return size * count;
+    auto* t = static_cast<Transfer*>(user);
+    const std::size_t n = size * count;
+    // Refuse a huge answer as it arrives instead of buffering it (a 50 MB body
+    // once drove the process to 4 GB): a short write makes libcurl abort.
+    if (t->response.body.size() + n > t->max_bytes) {
+        t->too_large = true;
+        return 0;
+    }
+    t->response.body.append(data, n);
+    return n;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* headers = static_cast<std::map<std::string, std::string>*>(user);
+    auto& headers = static_cast<Transfer*>(user)->response.headers;
     std::string_view line(data, size * count);
     if (line.substr(0, 5) == "HTTP/") {
-        headers->clear();  // a new response (after 100 Continue or a redirect)
+        headers.clear();  // a new response (after 100 Continue or a redirect)
         return size * count;
     }
     auto colon = line.find(':');
@@ -47,13 +63,14 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
                (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
             value.remove_suffix(1);
         }
-        (*headers)[name] = std::string(value);
+        headers[name] = std::string(value);
     }
     return size * count;
 }
 
-int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return interrupted() ? 1 : 0;  // non-zero aborts the transfer
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* t = static_cast<const Transfer*>(user);
+    return t->cancel != nullptr && t->cancel->cancelled() ? 1 : 0;  // non-zero aborts
 }
 
 TransportError classify(CURLcode code, const char* errbuf, bool request_sent) {
@@ -106,30 +123,122 @@ void setopt(CURL* h, CURLoption opt, T value) {
 struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+Slist header_list(const HttpRequest& request) {
+    Slist headers;
+    auto add = [&headers](const std::string& line) {
+        curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+        if (next == nullptr) {
+            throw Error(ErrorKind::Internal, "out of memory building request headers");
+        }
+        (void)headers.release();
+        headers.reset(next);
+    };
+    for (const auto& [name, value] : request.headers) {
+        add(name + ": " + value);
+    }
+    add("Expect:");
+    return headers;
+}
+
+// min(configured, time left), and never below 1 ms: libcurl reads 0 as "no timeout".
+long timeout_ms(ms configured, const std::optional<ms>& time_left) {
+    ms t = time_left ? std::min(configured, *time_left) : configured;
+    return static_cast<long>(std::max(t, ms{1}).count());
+}
+
+void set_method(CURL* h, const HttpRequest& request) {
+    // libcurl silently sends a request again when a reused connection dies
+    // without an answer. For POST that hides a create the server may have
+    // performed (the caller then sees a 409 and thinks the branch was someone
+    // else's), so a POST gets a connection of its own.
+    setopt(h, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
+    if (request.method == "GET") {
+        setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (request.method == "POST") {
+        setopt(h, CURLOPT_POST, 1L);
+    } else {
+        setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    if (!request.body.empty() || request.method == "POST") {
+        setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+        setopt(h, CURLOPT_POSTFIELDS, request.body.c_str());
+    }
+}
 
 }  // namespace
-
-const char* transport_kind_name(TransportError::Kind kind) {
-    switch (kind) {
-        case TransportError::Kind::Timeout:
-            return "timeout";
-        case TransportError::Kind::Connect:
-            return "connection failed";
-        case TransportError::Kind::Tls:
-            return "TLS error";
-        case TransportError::Kind::Dropped:
-            return "connection dropped";
-        case TransportError::Kind::Other:
-            return "network error";
-    }
-    return "network error";
-}
 
 struct CurlTransport::Impl {
     TransportOptions options;
     CURL* handle = nullptr;
     char errbuf[CURL_ERROR_SIZE] = {};
+
+    void set_options(const HttpRequest& request, const CallLimits& limits, Transfer& t,
+                     const Slist& headers);
+    HttpOutcome finish(CURLcode rc, Transfer& t);
 };
+
+void CurlTransport::Impl::set_options(const HttpRequest& request, const CallLimits& limits,
+                                      Transfer& t, const Slist& headers) {
+    CURL* h = handle;
+    setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    setopt(h, CURLOPT_URL, request.url.c_str());
+    setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    setopt(h, CURLOPT_NOSIGNAL, 1L);
+    setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms(options.connect_timeout, limits.time_left));
+    setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms(options.request_timeout, limits.time_left));
+    setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options.ca_file.empty()) {
+        setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
+    }
+    if (!options.user_agent.empty()) {
+        setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str());
+    }
+    setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    setopt(h, CURLOPT_WRITEDATA, &t);
+    setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    setopt(h, CURLOPT_HEADERDATA, &t);
+    setopt(h, CURLOPT_NOPROGRESS, 0L);
+    setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    setopt(h, CURLOPT_XFERINFODATA, &t);
+    if (options.max_response_bytes > 0) {
+        // Refuses early when the server announces the size; on_body covers the rest.
+        setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_response_bytes));
+    }
+    set_method(h, request);
+    setopt(h, CURLOPT_HTTPHEADER, headers.get());
+}
+
+HttpOutcome CurlTransport::Impl::finish(CURLcode rc, Transfer& t) {
+    HttpOutcome outcome;
+    if (rc != CURLE_OK) {
+        double pretransfer = 0;
+        curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME, &pretransfer);
+        TransportError err = classify(rc, errbuf, pretransfer > 0);
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            err.kind = TransportError::Kind::Cancelled;
+        } else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+            err.kind = TransportError::Kind::TooLarge;
+            err.message = "the answer is larger than " +
+                          std::to_string(options.max_response_bytes / (1024 * 1024)) + " MiB";
+        }
+        outcome.error = std::move(err);
+        return outcome;
+    }
+    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &t.response.status);
+    // libcurl reads both forms (seconds, HTTP date); 0 also means "absent".
+    curl_off_t retry_after = 0;
+    if (t.response.headers.count("retry-after") != 0 &&
+        curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK) {
+        t.response.retry_after = ms{std::clamp<curl_off_t>(retry_after, 0, 86400) * 1000};
+    }
+    outcome.response = std::move(t.response);
+    return outcome;
+}
 
 CurlTransport::CurlTransport(TransportOptions options) : m_impl(std::make_unique<Impl>()) {
     global_init();
@@ -149,88 +258,24 @@ CurlTransport::~CurlTransport() {
 CurlTransport::CurlTransport(CurlTransport&&) noexcept = default;
 CurlTransport& CurlTransport::operator=(CurlTransport&&) noexcept = default;
 
-HttpOutcome CurlTransport::send(const HttpRequest& request) {
-    CURL* h = m_impl->handle;
+HttpOutcome CurlTransport::send(const HttpRequest& request, const CallLimits& limits) {
+    if (limits.cancel != nullptr && limits.cancel->cancelled()) {
+        HttpOutcome o;
+        o.error =
+            TransportError{TransportError::Kind::Cancelled, "cancelled before sending", false};
+        return o;
+    }
     // reset keeps the connection cache, so polling reuses one connection.
-    curl_easy_reset(h);
+    curl_easy_reset(m_impl->handle);
     m_impl->errbuf[0] = '\0';
-    const auto& o = m_impl->options;
-
-    HttpResponse response;
-    std::unique_ptr<curl_slist, SlistDeleter> headers;
-    auto add_header = [&headers](const std::string& line) {
-        curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-        if (next == nullptr) {
-            throw Error(ErrorKind::Internal, "out of memory building request headers");
-        }
-        (void)headers.release();
-        headers.reset(next);
-    };
-    for (const auto& [name, value] : request.headers) {
-        std::string line = name;
-        line.append(": ").append(value);
-        add_header(line);
-    }
-    add_header("Expect:");
-
-    setopt(h, CURLOPT_ERRORBUFFER, m_impl->errbuf);
-    setopt(h, CURLOPT_URL, request.url.c_str());
-    setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    setopt(h, CURLOPT_NOSIGNAL, 1L);
-    setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count()));
-    setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.request_timeout.count()));
-    setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!o.ca_file.empty()) {
-        setopt(h, CURLOPT_CAINFO, o.ca_file.c_str());
-    }
-    if (!o.user_agent.empty()) {
-        setopt(h, CURLOPT_USERAGENT, o.user_agent.c_str());
-    }
-    setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    setopt(h, CURLOPT_WRITEDATA, &response.body);
-    setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    setopt(h, CURLOPT_HEADERDATA, &response.headers);
-    setopt(h, CURLOPT_NOPROGRESS, 0L);
-    setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-
-    // libcurl silently sends a request again when a reused connection dies
-    // without an answer. For POST that hides a create the server may have
-    // performed (the caller then sees a 409 and thinks the branch was someone
-    // else's), so a POST gets a connection of its own.
-    setopt(h, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
-    if (request.method == "GET") {
-        setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (request.method == "POST") {
-        setopt(h, CURLOPT_POST, 1L);
-    } else {
-        setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    }
-    if (!request.body.empty() || request.method == "POST") {
-        setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
-        setopt(h, CURLOPT_POSTFIELDS, request.body.c_str());
-    }
-    setopt(h, CURLOPT_HTTPHEADER, headers.get());
-
-    const CURLcode rc = curl_easy_perform(h);
-    HttpOutcome outcome;
-    if (rc != CURLE_OK) {
-        double pretransfer = 0;
-        curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME, &pretransfer);
-        TransportError err = classify(rc, m_impl->errbuf, pretransfer > 0);
-        if (rc == CURLE_ABORTED_BY_CALLBACK) {
-            err.message = "interrupted";
-        }
-        outcome.error = std::move(err);
-        return outcome;
-    }
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    response.status = status;
-    outcome.response = std::move(response);
-    return outcome;
+    Transfer t;
+    t.cancel = limits.cancel;
+    t.max_bytes = m_impl->options.max_response_bytes > 0 ? m_impl->options.max_response_bytes
+                                                         : static_cast<std::size_t>(-1);
+    const Slist headers = header_list(request);
+    m_impl->set_options(request, limits, t, headers);
+    const CURLcode rc = curl_easy_perform(m_impl->handle);
+    return m_impl->finish(rc, t);
 }
 
 std::string CurlTransport::library_version() {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
 
 namespace xbranch {
 namespace {
@@ -13,27 +14,73 @@ namespace {
 using std::chrono::duration_cast;
 using ms = std::chrono::milliseconds;
 
-std::string seconds_text(ms d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
-    return buf;
-}
-
-std::string status_text(const BranchStatus& s) {
-    std::string out = status_type_name(s.type);
-    if (!s.phase.empty()) {
-        out += " (" + s.phase + ")";
-    }
-    out += ", instances " + std::to_string(s.instance_ready_count) + "/" +
-           std::to_string(s.instance_count);
-    return out;
-}
-
 constexpr ms k_rewake_every{30000};
+constexpr ms k_wake_retry{5000};         // after a wake the API refused for now
 constexpr ms k_unavailable_pause{2000};  // after a poll failed all its retries
-constexpr int k_max_rate_limited_posts = 12;
+
+// The description a POST carries: the run's tag with the user's note in it.
+std::string description_for(const CreateRequest& request) {
+    if (request.run_token.empty()) {
+        return request.description;
+    }
+    BranchTag tag;
+    tag.token = request.run_token;
+    tag.note = request.description;
+    return encode_tag(tag);
+}
+
+bool is_deadline(const Error& e) {
+    return e.reason() == ErrorReason::DeadlineReached;
+}
+
+Error fault_error(const std::string& name, const std::string& op, const BranchStatus& status) {
+    return Error(ErrorKind::Fault, "branch '" + name + "' is in FAULT" +
+                                       (status.phase.empty() ? "" : ": " + status.phase))
+        .with_operation(op)
+        .with_hint("see the branch in the Xata console; xbranch does not retry a faulted branch");
+}
+
+// Refuses to delete the parent, a root branch, or (unforced) a name without the prefix.
+void refuse_protected(const Lifecycle::DeleteRequest& req, const std::string& name,
+                      const std::string& id, const std::optional<std::string>& parent) {
+    if (name == req.parent || id == req.parent) {
+        throw Error(ErrorKind::Conflict,
+                    "refusing to delete '" + name + "': it is the configured parent branch")
+            .with_operation("delete branch " + name);
+    }
+    // xbranch only ever makes child branches; a root branch is someone's main database.
+    if (!parent || parent->empty()) {
+        throw Error(ErrorKind::Conflict,
+                    "refusing to delete '" + name + "': it is a root branch (it has no parent)")
+            .with_operation("delete branch " + name)
+            .with_hint(
+                "xbranch deletes only the child branches it makes; use the Xata console for "
+                "this one");
+    }
+    if (!req.force && name.rfind(req.prefix, 0) != 0) {
+        throw Error(ErrorKind::Usage, "refusing to delete '" + name +
+                                          "': its name lacks the prefix '" + req.prefix +
+                                          "' of branches xbranch makes")
+            .with_operation("delete branch " + name)
+            .with_reason(ErrorReason::NeedsForce);
+    }
+}
 
 }  // namespace
+
+// What the POST loop knows so far.
+struct Lifecycle::PostState {
+    bool posted_uncertain = false;  // an earlier POST of ours may have created it
+    bool in_flight = false;         // a POST is being sent right now
+    CreateOutcome last;
+    std::optional<Branch> made;
+};
+
+struct Lifecycle::WakeState {
+    bool hibernating = false;
+    Clock::TimePoint hibernated_since{};
+    std::optional<Clock::TimePoint> next_wake;  // nullopt: never woken yet
+};
 
 ms PollSchedule::next(ms elapsed) const {
     const auto proportional = ms{static_cast<long long>(
@@ -41,13 +88,14 @@ ms PollSchedule::next(ms elapsed) const {
     return std::clamp(proportional, min_interval, max_interval);
 }
 
-void Lifecycle::check_interrupted(const std::string& operation) const {
-    if (interrupted()) {
-        throw Error(ErrorKind::Interrupted,
-                    "interrupted by signal " + std::to_string(interrupt_signal()))
-            .with_operation(operation)
-            .with_signal(interrupt_signal());
-    }
+Error Lifecycle::interrupted(const std::string& op) const {
+    XataClient::Scope scope(m_client, {m_control.cancel, {}, {}});
+    return m_client.interrupted_error(op);
+}
+
+XataClient::Limits Lifecycle::cleanup_limits() const {
+    return {m_control.cleanup_cancel, Deadline::in(m_clock, m_control.cleanup_budget),
+            m_control.cleanup_request_cap};
 }
 
 std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
@@ -69,10 +117,7 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
     if (!id) {
         throw Error(ErrorKind::NotFound, "parent branch '" + parent + "' not found in the project")
             .with_operation("resolve parent branch")
-            .with_hint(
-                "name an existing branch with --parent NAME|ID (or XATA_BRANCH_NAME / "
-                "XATA_BRANCH_ID); "
-                "`xbranch list --all` shows them");
+            .with_reason(ErrorReason::ParentNotFound);
     }
     return *id;
 }
@@ -85,236 +130,351 @@ Branch Lifecycle::adopt(const Branch& existing, const std::string& parent_id,
                                              existing.parent_id.value_or("none") +
                                              ", not the requested parent " + parent_id)
             .with_operation("create branch " + name)
-            .with_hint("that branch is in the way; delete it (xbranch delete --branch-id " +
-                       existing.id + ") or pick another name with --branch or --prefix");
+            .with_reason(ErrorReason::BranchInTheWay)
+            .with_branch(existing.id, name);
     }
-    spdlog::info("adopting existing branch {} (id {})", name, existing.id);
     return existing;
 }
 
-Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::string& parent_id,
-                                  bool& adopted, bool& created_by_us,
-                                  const std::optional<Branch>& already_there) {
-    const std::string& name = request.branch_name;
-    const std::string op = "create branch " + name;
-    if (already_there) {
-        adopted = true;
-        return adopt(*already_there, parent_id, name);
+bool Lifecycle::owned_by_this_run(const std::string& id, const std::string& token) {
+    if (token.empty()) {
+        return false;
     }
-    bool posted_uncertain = false;  // an earlier POST of ours may have created it
-    int limited_posts = 0;
-    CreateOutcome last;
-    const int attempts = m_client.policy().max_attempts;
-    for (int attempt = 1; attempt <= attempts; ++attempt) {
-        check_interrupted(op);
-        try {
-            last = m_client.create_branch(name, parent_id, request.description);
-        } catch (Error& e) {
-            // A signal during the POST: the branch may exist now. When the
-            // listing showed no such branch before, it can only be ours.
-            if (e.kind() == ErrorKind::Interrupted && !request.parent_is_id) {
-                InterruptShield shield;
-                try {
-                    if (auto found = m_client.find_branch_by_name(name);
-                        found && found->parent_id.value_or("") == parent_id) {
-                        cleanup(*found, "interrupted while creating it");
-                        e.add_hint("the branch " + name + " created by this run was deleted");
-                    }
-                } catch (const Error& lookup) {
-                    spdlog::warn("could not check for a half-created branch {}: {}", name,
-                                 lookup.describe());
-                }
-            }
+    try {
+        const auto tag = decode_tag(m_client.describe_branch(id).description);
+        return tag && tag->token == token;
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Unavailable) {
             throw;
         }
-        switch (last.kind) {
-            case CreateOutcome::Kind::Created:
-                created_by_us = true;
-                return *last.branch;
-            case CreateOutcome::Kind::Conflict:
-                if (auto found = m_client.find_branch_by_name(name)) {
-                    created_by_us = posted_uncertain;
-                    adopted = !posted_uncertain;
-                    return adopt(*found, parent_id, name);
-                }
-                spdlog::info("{}: 409 but no branch of that name is listed; trying again", op);
-                break;
-            case CreateOutcome::Kind::Uncertain:
-                spdlog::warn("{}: outcome unknown ({})", op, redact(last.detail));
-                posted_uncertain = posted_uncertain || last.maybe_created;
-                if (last.maybe_created) {
-                    // Never repeat a POST blindly: look the name up first.
-                    if (auto found = m_client.find_branch_by_name(name)) {
-                        created_by_us = true;
-                        return adopt(*found, parent_id, name);
-                    }
-                }
-                break;
-        }
-        // A POST answered 429 was not performed: waiting out a rate limit does
-        // not use up an attempt (up to k_max_rate_limited_posts times).
-        const bool rate_limited =
-            last.kind == CreateOutcome::Kind::Uncertain && !last.maybe_created && last.last_error &&
-            last.last_error->http_status() == 429 && limited_posts < k_max_rate_limited_posts;
-        if (rate_limited) {
-            ++limited_posts;
-            --attempt;
-        }
-        if (attempt < attempts) {
-            std::uniform_real_distribution<double> unit(0.0, 1.0);
-            static thread_local std::mt19937_64 rng{std::random_device{}()};
-            const auto wait =
-                m_client.policy().delay(attempt + limited_posts, last.retry_after, unit(rng));
-            spdlog::info("{}: trying again in {} ms", op, wait.count());
-            if (!m_clock.sleep_for(wait)) {
-                check_interrupted(op);
-            }
-            // The answer may have been slow to show in the list.
-            if (posted_uncertain) {
-                if (auto found = m_client.find_branch_by_name(name)) {
-                    created_by_us = true;
-                    return adopt(*found, parent_id, name);
-                }
-            }
+        // Unknown owner: adopting is the safe side (it is never deleted then).
+        spdlog::warn("could not read the tag of branch {}: {}; treating it as adopted", id,
+                     e.describe());
+        return false;
+    }
+}
+
+Branch Lifecycle::claim(const Branch& found, const std::string& parent_id,
+                        const CreateRequest& request, CreateResult& result) {
+    Branch b = adopt(found, parent_id, request.branch_name);
+    const bool ours = owned_by_this_run(found.id, request.run_token);
+    result.created_by_us = ours;
+    result.adopted = !ours;
+    if (ours) {
+        spdlog::info("branch {} (id {}) carries this run's tag: this run created it",
+                     request.branch_name, found.id);
+    } else {
+        spdlog::info("adopting existing branch {} (id {})", request.branch_name, found.id);
+    }
+    return b;
+}
+
+Attempt Lifecycle::post_once(const CreateRequest& request, const std::string& parent_id,
+                             PostState& st, CreateResult& result) {
+    const std::string& name = request.branch_name;
+    const std::string op = "create branch " + name;
+    // The answer to an earlier POST may have been slow to show in the list.
+    if (st.posted_uncertain) {
+        if (auto found = m_client.find_branch_by_name(name)) {
+            st.made = claim(*found, parent_id, request, result);
+            return Attempt::done();
         }
     }
+    st.in_flight = true;
+    st.last = m_client.create_branch(name, parent_id, description_for(request));
+    st.in_flight = false;
+    const CreateOutcome& last = st.last;
+    switch (last.kind) {
+        case CreateOutcome::Kind::Created:
+            result.created_by_us = true;
+            st.made = *last.branch;
+            return Attempt::done();
+        case CreateOutcome::Kind::Conflict:
+            if (auto found = m_client.find_branch_by_name(name)) {
+                st.made = claim(*found, parent_id, request, result);
+                return Attempt::done();
+            }
+            spdlog::info("{}: 409 but no branch of that name is listed; trying again", op);
+            return Attempt::retry("HTTP 409 for a name that is not listed");
+        case CreateOutcome::Kind::Uncertain:
+            break;
+    }
+    spdlog::warn("{}: outcome unknown ({})", op, redact(last.detail));
+    st.posted_uncertain = st.posted_uncertain || last.maybe_created;
+    if (last.maybe_created) {
+        // Never repeat a POST blindly: look the name up first.
+        if (auto found = m_client.find_branch_by_name(name)) {
+            st.made = claim(*found, parent_id, request, result);
+            return Attempt::done();
+        }
+    }
+    Attempt a = Attempt::retry(last.detail, last.retry_after);
+    // A POST answered 429 was not performed: waiting out a rate limit uses no attempt.
+    a.counts = !(!last.maybe_created && last.last_error && last.last_error->http_status() == 429);
+    return a;
+}
+
+Error Lifecycle::post_failure(const std::string& op, const LoopEnd& end,
+                              const PostState& st) const {
+    if (end.why == LoopEnd::Why::Cancelled) {
+        return interrupted(op);
+    }
+    if (end.why == LoopEnd::Why::DeadlineReached) {
+        if (st.last.last_error) {  // the API answered, busy: say so (exit 8), as the client does
+            Error e = *st.last.last_error;
+            e.add_hint("the time limit ran out while retrying");
+            return e;
+        }
+        return m_client.deadline_error(op, end.last_reason);
+    }
+    const int attempts = m_client.policy().max_attempts;
     Error e(ErrorKind::Unavailable, "the branch could not be created after " +
                                         std::to_string(attempts) +
-                                        " attempts; last: " + last.detail);
-    if (last.last_error) {
-        e = *last.last_error;
+                                        " attempts; last: " + st.last.detail);
+    if (st.last.last_error) {
+        e = *st.last.last_error;
         e.with_hint("gave up after " + std::to_string(attempts) + " attempts");
     }
     e.with_operation(op);
+    return e;
+}
+
+void Lifecycle::settle_after_failure(const CreateRequest& request, Error& e) {
+    const std::string& name = request.branch_name;
+    if (request.run_token.empty()) {
+        return;  // without a tag a found branch cannot be told apart from another run's
+    }
+    XataClient::Scope scope(m_client, cleanup_limits());
+    try {
+        auto found = m_client.find_branch_by_name(name);
+        if (!found || !owned_by_this_run(found->id, request.run_token)) {
+            return;
+        }
+        const bool gone = !request.keep_on_failure && delete_own(*found);
+        e.with_cleanup(request.keep_on_failure ? CleanupState::Kept
+                       : gone                  ? CleanupState::Deleted
+                                               : CleanupState::Left,
+                       found->id, name);
+    } catch (const Error& lookup) {
+        spdlog::warn("could not check for a half-created branch {}: {}", name, lookup.describe());
+    }
+}
+
+Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::string& parent_id,
+                                  CreateResult& result,
+                                  const std::optional<Branch>& already_there) {
+    const std::string op = "create branch " + request.branch_name;
+    if (already_there) {
+        Branch b = adopt(*already_there, parent_id, request.branch_name);
+        spdlog::info("adopting existing branch {} (id {})", request.branch_name, b.id);
+        result.adopted = true;
+        return b;
+    }
+    PostState st;
+    Waiter waiter(m_clock, m_control.cancel, m_client.limits().deadline);
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    RetryLoop loop(waiter, m_client.policy(), [&unit] { return unit(rng); });
+    LoopEnd end;
+    try {
+        end = loop.run(
+            op, [&](int) { return post_once(request, parent_id, st, result); },
+            m_client.policy().max_attempts);
+    } catch (Error& e) {
+        // A signal or the time limit during the POST (or the lookup after an
+        // uncertain one): the branch may exist now, and be this run's.
+        if (st.in_flight || st.posted_uncertain) {
+            if (e.kind() == ErrorKind::Interrupted) {
+                settle_after_failure(request, e);
+            } else if (is_deadline(e)) {
+                // --timeout is a promise: no lookup past it. Say what may exist.
+                e.with_cleanup(CleanupState::Unknown, {}, request.branch_name);
+            }
+        }
+        throw;
+    }
+    if (st.made) {
+        return *st.made;
+    }
+    Error e = post_failure(op, end, st);
+    if (st.posted_uncertain) {
+        if (end.why == LoopEnd::Why::DeadlineReached) {
+            e.with_cleanup(CleanupState::Unknown, {}, request.branch_name);
+        } else {
+            settle_after_failure(request, e);
+        }
+    }
     throw e;
 }
 
-BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& name, ms timeout,
-                                    const PollSchedule& schedule, ms wake_after, bool wake_now) {
+std::optional<BranchDetails> Lifecycle::poll(const std::string& id, const std::string& op,
+                                             const Waiter& waiter) {
+    try {
+        return m_client.describe_branch(id);
+    } catch (Error& e) {
+        if (e.kind() == ErrorKind::NotFound) {
+            e.add_hint("the branch disappeared while xbranch was waiting for it; was it deleted?");
+        }
+        // A poll that stayed unanswered (429, 5xx, network) after the client's
+        // own retries says nothing about the branch: ask again later, until the
+        // deadline, rather than give up on (and delete) a branch that is fine.
+        if (e.kind() != ErrorKind::Unavailable || waiter.left() <= k_unavailable_pause) {
+            throw;
+        }
+        spdlog::info("{}: {}; asking again in {} ms", op, redact(e.describe()),
+                     k_unavailable_pause.count());
+        return std::nullopt;
+    }
+}
+
+void Lifecycle::maybe_wake(const std::string& id, const std::string& name, WakeState& wake,
+                           ms wake_after, bool wake_now) {
+    const auto now = m_clock.now();
+    if (!wake.hibernating) {
+        wake.hibernating = true;
+        wake.hibernated_since = now;
+    }
+    // Right after creation a branch reports HIBERNATED with no instances; only
+    // one that stays so (or one we adopted) is woken.
+    const bool stayed = now - wake.hibernated_since >= wake_after;
+    const bool due = !wake.next_wake || now >= *wake.next_wake;
+    if (!(wake_now || stayed) || !due) {
+        return;
+    }
+    m_progress.note("waking hibernated branch " + name);
+    spdlog::info("branch {} is hibernated; waking it", name);
+    try {
+        m_client.wake_branch(id);
+        wake.next_wake = now + k_rewake_every;
+    } catch (const Error& e) {
+        // 503 streaks, 409 "modified concurrently" and 403 "temporarily
+        // unavailable" pass: they say nothing against a healthy branch.
+        if (e.kind() != ErrorKind::Unavailable && e.kind() != ErrorKind::Conflict) {
+            throw;
+        }
+        spdlog::warn("could not wake branch {} yet: {}; trying again", name, e.describe());
+        wake.next_wake = now + k_wake_retry;
+    }
+}
+
+Waiter::Result Lifecycle::pause(Waiter& waiter, ms d, Clock::TimePoint start) {
+    if (!m_progress.wants_ticks()) {
+        return waiter.wait(d);
+    }
+    const auto until = m_clock.now() + d;
+    while (m_clock.now() < until) {
+        const auto slice = std::min(ms{100}, duration_cast<ms>(until - m_clock.now()));
+        const auto r = waiter.wait(slice);
+        if (r != Waiter::Result::Slept) {
+            return r;
+        }
+        m_progress.tick(duration_cast<ms>(m_clock.now() - start));
+    }
+    return Waiter::Result::Slept;
+}
+
+BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& name,
+                                    Deadline deadline, const PollSchedule& schedule, ms wake_after,
+                                    bool wake_now) {
     const auto start = m_clock.now();
-    const auto deadline = start + timeout;
-    // Plain values, not std::optional: g++ 12 -O3 sees a false "maybe uninitialized".
-    bool hibernating = false;
-    Clock::TimePoint hibernated_since{};
-    bool woken = false;
-    Clock::TimePoint last_wake{};
-    StatusType last_type = StatusType::Unspecified;
-    BranchStatus last_status;
     const std::string op = "wait for branch " + name;
+    Waiter waiter(m_clock, m_control.cancel, deadline);
+    WakeState wake;
+    StatusType last_type = StatusType::Unspecified;
+    std::optional<BranchStatus> last_status;
+    auto not_ready = [&] {
+        return Error(ErrorKind::Timeout,
+                     "branch '" + name + "' was not ready after " +
+                         seconds_text(duration_cast<ms>(m_clock.now() - start)) +
+                         (last_status ? "; last status " + status_text(*last_status) : ""))
+            .with_operation(op)
+            .with_reason(ErrorReason::ReadyTimeout);
+    };
     for (;;) {
-        check_interrupted(op);
-        BranchDetails d;
+        std::optional<BranchDetails> d;
         try {
-            d = m_client.describe_branch(id);
-        } catch (Error& e) {
-            if (e.kind() == ErrorKind::NotFound) {
-                e.add_hint(
-                    "the branch disappeared while xbranch was waiting for it; was it deleted?");
+            d = poll(id, op, waiter);
+        } catch (const Error& e) {
+            if (is_deadline(e)) {
+                throw not_ready();
             }
-            // A poll that stayed unanswered (429, 5xx, network) after the client's
-            // own retries says nothing about the branch: ask again later, until the
-            // deadline, rather than give up on (and delete) a branch that is fine.
-            const auto now = m_clock.now();
-            if (e.kind() != ErrorKind::Unavailable || interrupted() ||
-                now + k_unavailable_pause >= deadline) {
-                throw;
-            }
-            spdlog::info("{}: {}; asking again in {} ms", op, redact(e.describe()),
-                         k_unavailable_pause.count());
-            if (!m_clock.sleep_for(k_unavailable_pause)) {
-                check_interrupted(op);
-            }
-            continue;
+            throw;
         }
-        const auto now = m_clock.now();
-        const auto elapsed = duration_cast<ms>(now - start);
-        last_status = d.status;
-        m_progress.update(name, d.status, elapsed);
-        if (d.status.type != last_type) {
-            spdlog::debug("branch {}: {} after {}", name, status_text(d.status),
-                          seconds_text(elapsed));
-            last_type = d.status.type;
+        const auto elapsed = duration_cast<ms>(m_clock.now() - start);
+        if (d) {
+            last_status = d->status;
+            m_progress.update(name, d->status, elapsed);
+            if (d->status.type != last_type) {
+                spdlog::debug("branch {}: {} after {}", name, status_text(d->status),
+                              seconds_text(elapsed));
+                last_type = d->status.type;
+            }
+            if (d->status.type == StatusType::Healthy) {
+                return *d;
+            }
+            if (d->status.type == StatusType::Fault) {
+                throw fault_error(name, op, d->status);
+            }
+            if (d->status.type == StatusType::Hibernated) {
+                maybe_wake(id, name, wake, wake_after, wake_now);
+            } else {
+                wake.hibernating = false;
+            }
         }
-        switch (d.status.type) {
-            case StatusType::Healthy:
-                return d;
-            case StatusType::Fault:
-                throw Error(ErrorKind::Fault,
-                            "branch '" + name + "' is in FAULT" +
-                                (d.status.phase.empty() ? "" : ": " + d.status.phase))
-                    .with_operation(op)
-                    .with_hint(
-                        "see the branch in the Xata console; xbranch does not retry a faulted "
-                        "branch");
-            case StatusType::Hibernated: {
-                if (!hibernating) {
-                    hibernating = true;
-                    hibernated_since = now;
-                }
-                // Right after creation a branch reports HIBERNATED with no
-                // instances; only one that stays so (or one we adopted) is woken.
-                const bool stayed = now - hibernated_since >= wake_after;
-                const bool due = !woken || now - last_wake >= k_rewake_every;
-                if ((wake_now || stayed) && due) {
-                    m_progress.note("waking hibernated branch " + name);
-                    spdlog::info("branch {} is hibernated; waking it", name);
-                    m_client.wake_branch(id);
-                    woken = true;
-                    last_wake = now;
-                }
+        const ms wait = d ? schedule.next(elapsed) : k_unavailable_pause;
+        switch (pause(waiter, std::max(wait, ms{1}), start)) {
+            case Waiter::Result::Cancelled:
+                throw interrupted(op);
+            case Waiter::Result::DeadlineReached:
+                throw not_ready();
+            case Waiter::Result::Slept:
                 break;
-            }
-            default:
-                hibernating = false;
-                break;
-        }
-        if (now >= deadline) {
-            throw Error(ErrorKind::Timeout, "branch '" + name + "' was not ready after " +
-                                                seconds_text(timeout) + "; last status " +
-                                                status_text(last_status))
-                .with_operation(op)
-                .with_hint("raise --timeout, or look at the branch in the Xata console");
-        }
-        auto wait = std::min(schedule.next(elapsed), duration_cast<ms>(deadline - now));
-        wait = std::max(wait, ms{1});
-        if (m_progress.wants_ticks()) {
-            const auto until = m_clock.now() + wait;
-            while (m_clock.now() < until) {
-                const auto slice = std::min(ms{100}, duration_cast<ms>(until - m_clock.now()));
-                if (slice <= ms{0} || !m_clock.sleep_for(slice)) {
-                    break;
-                }
-                m_progress.tick(duration_cast<ms>(m_clock.now() - start));
-            }
-        } else {
-            m_clock.sleep_for(wait);
         }
     }
 }
 
-ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint endpoint,
-                                         const std::string& sslmode, Clock::TimePoint deadline) {
-    const std::string& id = details.branch.id;
+Credentials Lifecycle::fetch_credentials(const std::string& id, Deadline deadline) {
+    const std::string op = "get credentials of branch " + id;
     Credentials creds;
-    PollSchedule retry_schedule;
-    retry_schedule.min_interval = ms{200};
-    const auto start = m_clock.now();
-    for (;;) {
-        check_interrupted("get credentials");
+    std::optional<Error> last_error;
+    // Right after readiness the credentials may lag behind for a moment; an
+    // unanswered call (429, 5xx) is asked again too, until the deadline.
+    RetryPolicy lag;
+    lag.base = ms{200};
+    lag.max_backoff = ms{1000};
+    Waiter waiter(m_clock, m_control.cancel, deadline);
+    std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    auto try_once = [&](int) {
         try {
             creds = m_client.credentials(id);
-            break;
+            return Attempt::done();
         } catch (const Error& e) {
-            // Right after readiness the credentials may lag behind for a moment;
-            // an unanswered call (429, 5xx) is asked again too, until the deadline.
-            if ((e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) ||
-                interrupted() || m_clock.now() >= deadline) {
+            if (e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) {
                 throw;
             }
-            spdlog::info("credentials of branch {} are not available yet", details.branch.name);
-            m_clock.sleep_for(retry_schedule.next(duration_cast<ms>(m_clock.now() - start)));
+            last_error = e;
+            return Attempt::retry("not available yet: " + std::string(e.what()));
         }
+    };
+    const LoopEnd end =
+        RetryLoop(waiter, lag, [&] { return unit(rng); }).run(op, try_once, /*max_attempts=*/0);
+    if (end.why == LoopEnd::Why::Cancelled) {
+        throw interrupted(op);
     }
+    if (end.why != LoopEnd::Why::Done) {
+        throw *last_error;
+    }
+    return creds;
+}
+
+ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint endpoint,
+                                         const std::string& sslmode, Deadline deadline) {
+    const std::string& id = details.branch.id;
+    const std::string op = "get credentials of branch " + id;
+    const Credentials creds = fetch_credentials(id, deadline);
+    // The URL form carries the password percent-encoded: hide that form too.
+    register_secret(percent_encode(creds.password));
     ConnectionInfo info;
     info.username = creds.username;
     info.password = creds.password;
@@ -345,31 +505,60 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
         if (details.branch.region.empty()) {
             throw Error(ErrorKind::Protocol,
                         "the API gave no host for branch " + id + " and no region to derive one")
-                .with_operation("get credentials of branch " + id);
+                .with_operation(op);
         }
-        info.host = id + "." + details.branch.region + ".xata.tech";
+        info.host = XataClient::hosted_host(id, details.branch.region);
     }
     info.host = apply_endpoint(info.host, endpoint);
     return info;
 }
 
-void Lifecycle::cleanup(const Branch& branch, const std::string& why) {
-    spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
-                 branch.id, redact(why));
-    InterruptShield shield;
+bool Lifecycle::delete_own(const Branch& branch) {
     try {
         m_client.delete_branch(branch.id);
+        return true;
     } catch (const Error& e) {
-        spdlog::error(
-            "could not delete branch {} (id {}): {}; delete it with `xbranch delete --branch-id "
-            "{}`",
-            branch.name, branch.id, e.describe(), branch.id);
+        spdlog::error("could not delete branch {} (id {}): {}", branch.name, branch.id,
+                      e.describe());
+        return false;
     }
 }
 
+bool Lifecycle::cleanup(const Branch& branch, const std::string& why) {
+    spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
+                 branch.id, redact(why));
+    XataClient::Scope scope(m_client, cleanup_limits());
+    return delete_own(branch);
+}
+
+void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& result, Error& e) {
+    const Branch& b = result.branch;
+    if (!result.created_by_us) {
+        return;
+    }
+    if (request.keep_on_failure) {
+        e.with_cleanup(CleanupState::Kept, b.id, b.name);
+        return;
+    }
+    const bool gone = cleanup(b, e.what());
+    e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
+}
+
+void Lifecycle::finish_create(const CreateRequest& request, Deadline deadline,
+                              CreateResult& result) {
+    const Branch& b = result.branch;
+    BranchDetails d =
+        wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, result.adopted);
+    result.status = d.status;
+    if (!d.branch.region.empty()) {
+        result.branch.region = d.branch.region;
+    }
+    result.connection = connection_for(d, request.endpoint, request.sslmode, deadline);
+}
+
 CreateResult Lifecycle::create(const CreateRequest& request) {
-    const auto start = m_clock.now();
-    const auto deadline = start + request.timeout;
+    const Deadline deadline = Deadline::in(m_clock, request.timeout);
+    XataClient::Scope scope(m_client, {m_control.cancel, deadline, std::nullopt});
     CreateResult result;
     std::optional<Branch> existing;
     result.parent_id =
@@ -380,71 +569,50 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
             .with_operation("create branch");
     }
     m_progress.note("creating branch " + request.branch_name + " from " + request.parent);
-    Branch b =
-        create_or_adopt(request, result.parent_id, result.adopted, result.created_by_us, existing);
-    result.branch = b;
+    result.branch = create_or_adopt(request, result.parent_id, result, existing);
     try {
-        const auto left = std::max(ms{0}, duration_cast<ms>(deadline - m_clock.now()));
-        BranchDetails d =
-            wait_ready(b.id, b.name, left, request.schedule, request.wake_after, result.adopted);
-        result.status = d.status;
-        if (!d.branch.region.empty()) {
-            result.branch.region = d.branch.region;
-        }
-        result.connection = connection_for(d, request.endpoint, request.sslmode, deadline);
+        finish_create(request, deadline, result);
     } catch (Error& e) {
-        // On SIGTERM/SIGINT the cleanup itself must still be allowed to talk to the API.
-        if (result.created_by_us && !request.keep_on_failure) {
-            cleanup(b, e.what());
-            e.add_hint("the branch " + b.name + " created by this run was deleted");
-        } else if (result.created_by_us) {
-            e.add_hint("kept branch " + b.name + " (id " + b.id + ") because of --keep-on-failure");
-        }
+        on_failure(request, result, e);
         throw;
+    } catch (const std::exception& ex) {
+        // Not the tool's own error (bad_alloc, a library's exception): still a
+        // failure after this run made the branch, so clean up the same way.
+        Error e =
+            Error(ErrorKind::Internal, std::string("unexpected: ") + ex.what())
+                .with_hint("this is a bug in xbranch; please report it with the output of -v");
+        on_failure(request, result, e);
+        throw e;
     }
     return result;
 }
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
-    auto check_name = [&](const std::string& name, const std::string& id,
-                          const std::optional<std::string>& parent) {
-        if (name == req.parent || id == req.parent) {
-            throw Error(ErrorKind::Conflict,
-                        "refusing to delete '" + name + "': it is the configured parent branch")
-                .with_operation("delete branch " + name);
-        }
-        // xbranch only ever makes child branches; a root branch is someone's main database.
-        if (!parent || parent->empty()) {
-            throw Error(ErrorKind::Conflict,
-                        "refusing to delete '" + name + "': it is a root branch (it has no parent)")
-                .with_operation("delete branch " + name)
-                .with_hint(
-                    "xbranch deletes only the child branches it makes; use the Xata console for "
-                    "this one");
-        }
-        if (!req.force && name.rfind(req.prefix, 0) != 0) {
-            throw Error(ErrorKind::Usage, "refusing to delete '" + name +
-                                              "': its name lacks the prefix '" + req.prefix +
-                                              "' of branches xbranch makes")
-                .with_operation("delete branch " + name)
-                .with_hint("pass --force if you really mean it");
-        }
-    };
     if (req.id) {
         out.id = *req.id;
         BranchDetails d;
         try {
             d = m_client.describe_branch(*req.id);
         } catch (const Error& e) {
-            if (e.kind() == ErrorKind::NotFound) {
-                out.deleted = false;
-                return out;  // already gone
+            if (e.kind() != ErrorKind::NotFound) {
+                throw;
             }
-            throw;
+            // A wrong organization or project answers 404 too: "already gone"
+            // only when the project itself answers.
+            try {
+                (void)m_client.list_branches();
+            } catch (Error& project) {
+                if (project.kind() == ErrorKind::NotFound) {
+                    project.with_reason(ErrorReason::ProjectNotFound);
+                }
+                throw;
+            }
+            out.deleted = false;
+            return out;
         }
         out.name = d.branch.name;
-        check_name(d.branch.name, d.branch.id, d.branch.parent_id);
+        refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
     } else if (req.name) {
         out.name = *req.name;
         auto found = m_client.find_branch_by_name(*req.name);
@@ -452,9 +620,9 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             return out;  // no such branch: nothing to do
         }
         out.id = found->id;
-        check_name(found->name, found->id, found->parent_id);
+        refuse_protected(req, found->name, found->id, found->parent_id);
     } else {
-        throw Error(ErrorKind::Usage, "nothing to delete: pass --branch-id, --branch or --sandbox");
+        throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }
     out.deleted = m_client.delete_branch(out.id);
     return out;

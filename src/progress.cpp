@@ -7,24 +7,12 @@
 #include <atomic>
 #include <string>
 
+#include "xbranch/clock.hpp"
+
 namespace xbranch {
 namespace {
 
 using ms = std::chrono::milliseconds;
-
-std::string seconds(ms d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
-    return buf;
-}
-
-std::string describe(const BranchStatus& s) {
-    std::string out = status_type_name(s.type);
-    if (!s.phase.empty()) {
-        out += " (" + s.phase + ")";
-    }
-    return out;
-}
 
 // For logs and CI: one plain line per phase change, no control characters.
 class PlainProgress final : public Progress {
@@ -32,12 +20,12 @@ class PlainProgress final : public Progress {
     explicit PlainProgress(std::FILE* out) : m_out(out) {}
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
-        std::string line = describe(status);
+        std::string line = status_text(status, /*with_instances=*/false);
         if (line == m_last) {
             return;
         }
         m_last = line;
-        std::fprintf(m_out, "[%6s] branch %s: %s, instances %d/%d\n", seconds(elapsed).c_str(),
+        std::fprintf(m_out, "[%6s] branch %s: %s, instances %d/%d\n", seconds_text(elapsed).c_str(),
                      branch.c_str(), line.c_str(), status.instance_ready_count,
                      status.instance_count);
         std::fflush(m_out);
@@ -80,7 +68,7 @@ class TerminalProgress final : public Progress {
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
         m_branch = branch;
-        m_status = describe(status);
+        m_status = status_text(status, /*with_instances=*/false);
         m_type_name = status_type_name(status.type);
         m_type = status.type;
         draw(elapsed);
@@ -110,7 +98,7 @@ class TerminalProgress final : public Progress {
         // its last row: keep it within columns - 1, shortening the phase, then
         // the branch name, then dropping the name, then all but the time.
         const std::size_t room = std::max<std::size_t>(terminal_columns(m_out), 2) - 1;
-        const std::string secs = seconds(elapsed);
+        const std::string secs = seconds_text(elapsed);
         std::string branch = m_branch;
         std::string status = m_status;
         auto width = [&] { return 2 + 12 + branch.size() + 2 + status.size() + 2 + secs.size(); };

@@ -71,7 +71,7 @@ LimitsClient::LimitsClient(HttpTransport& transport, std::string base_url, std::
 
 HttpOutcome LimitsClient::send(const HttpRequest& request) {
     ++m_requests;
-    return m_transport.send(request);
+    return m_transport.send(request, m_limits);
 }
 
 std::optional<ProjectLimits> LimitsClient::fetch() {
@@ -82,10 +82,10 @@ std::optional<ProjectLimits> LimitsClient::fetch() {
     req.headers["Accept"] = "application/json";
     HttpOutcome o = send(req);
     if (!o.ok()) {
-        if (o.error->message == "interrupted" || interrupted()) {
+        if (o.error->kind == TransportError::Kind::Cancelled) {
             throw Error(ErrorKind::Interrupted, "interrupted")
                 .with_operation("read project limits")
-                .with_signal(interrupt_signal());
+                .with_signal(m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0);
         }
         throw Error(ErrorKind::Unavailable,
                     std::string(transport_kind_name(o.error->kind)) + ": " + o.error->message)

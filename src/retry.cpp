@@ -1,11 +1,14 @@
 #include "xbranch/retry.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <ctime>
+
+#include "xbranch/redact.hpp"
 
 namespace xbranch {
+
+using ms = std::chrono::milliseconds;
 
 bool RetryPolicy::retryable_method(const std::string& method) {
     return method == "GET" || method == "DELETE" || method == "PATCH" || method == "HEAD";
@@ -16,85 +19,95 @@ bool RetryPolicy::retryable_status(long status) {
            status == 504;
 }
 
-bool RetryPolicy::should_retry(const std::string& method, const HttpOutcome& outcome,
-                               int attempt) const {
-    if (attempt >= max_attempts || !retryable_method(method)) {
+bool RetryPolicy::retryable(const std::string& method, const HttpOutcome& outcome) {
+    if (!retryable_method(method)) {
         return false;
     }
     if (!outcome.ok()) {
         // Timeouts, refused or dropped connections may pass; a certificate that
-        // fails verification will fail the same way again.
-        return outcome.error->kind != TransportError::Kind::Tls;
+        // fails verification, an oversized answer or a cancel will not.
+        const auto k = outcome.error->kind;
+        return k != TransportError::Kind::Tls && k != TransportError::Kind::TooLarge &&
+               k != TransportError::Kind::Cancelled;
     }
     return retryable_status(outcome.response->status);
 }
 
-std::chrono::milliseconds RetryPolicy::delay(int attempt,
-                                             std::optional<std::chrono::milliseconds> retry_after,
-                                             double unit_random) const {
+ms RetryPolicy::delay(int attempt, std::optional<ms> retry_after, double unit_random) const {
     if (retry_after) {
-        return std::clamp(*retry_after, std::chrono::milliseconds{0}, max_retry_after);
+        return std::clamp(*retry_after, ms{0}, max_retry_after);
     }
     // Equal jitter (never less than half a step, so retries stay spaced): uniform in [step/2,
     // step], step = base * 2^(attempt-1), capped.
     const int shift = std::clamp(attempt - 1, 0, 20);
-    const std::chrono::milliseconds step =
-        std::min(max_backoff, std::chrono::milliseconds{base.count() * (1LL << shift)});
+    const ms step = std::min(max_backoff, ms{base.count() * (1LL << shift)});
     const double r = std::clamp(unit_random, 0.0, 1.0);
     const auto half = step.count() / 2;
-    return std::chrono::milliseconds{half + static_cast<std::chrono::milliseconds::rep>(
-                                                static_cast<double>(step.count() - half) * r)};
+    return ms{half + static_cast<ms::rep>(static_cast<double>(step.count() - half) * r)};
 }
 
-std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& value,
-                                                           std::int64_t now_unix) {
-    std::string v = value;
-    v.erase(0, v.find_first_not_of(" \t"));
-    v.erase(v.find_last_not_of(" \t\r\n") + 1);
-    if (v.empty()) {
-        return std::nullopt;
+Waiter::Result Waiter::wait(ms d) {
+    if (cancelled()) {
+        return Result::Cancelled;
     }
-    if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
-        long long seconds = 0;
-        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
-        if (ec != std::errc{} || seconds > 86400) {
-            return std::chrono::milliseconds{86400LL * 1000};
+    const ms left = m_deadline.left(m_clock);
+    const ms nap = std::min(d, left);
+    if (nap > ms{0} && !m_clock.sleep_for(nap, m_cancel)) {
+        return Result::Cancelled;
+    }
+    if (cancelled()) {
+        return Result::Cancelled;
+    }
+    return m_deadline.passed(m_clock) ? Result::DeadlineReached : Result::Slept;
+}
+
+LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)>& try_once,
+                       int max_attempts) {
+    LoopEnd end;
+    int counted = 0;
+    int free_used = 0;
+    for (;;) {
+        if (m_waiter.cancelled()) {
+            end.why = LoopEnd::Why::Cancelled;
+            return end;
         }
-        return std::chrono::milliseconds{seconds * 1000};
-    }
-    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
-    std::tm tm{};
-    char month[4] = {};
-    char weekday[4] = {};
-    int day = 0;
-    int year = 0;
-    int hh = 0;
-    int mm = 0;
-    int ss = 0;
-    if (std::sscanf(v.c_str(), "%3s, %d %3s %d %d:%d:%d GMT", weekday, &day, month, &year, &hh, &mm,
-                    &ss) != 7) {
-        return std::nullopt;
-    }
-    static const char* const k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int mon = -1;
-    for (int i = 0; i < 12; ++i) {
-        if (std::string_view(month) == k_months[i]) {
-            mon = i;
+        ++end.tries;
+        Attempt a = try_once(end.tries);
+        if (a.verdict != Attempt::Verdict::Done) {
+            end.last_reason = a.reason;
+        }
+        if (a.verdict == Attempt::Verdict::Done) {
+            end.why = LoopEnd::Why::Done;
+            return end;
+        }
+        if (a.verdict == Attempt::Verdict::Fail) {
+            end.why = m_waiter.cancelled() ? LoopEnd::Why::Cancelled : LoopEnd::Why::Failed;
+            return end;
+        }
+        if (!a.counts && free_used < m_policy.max_free_retries) {
+            ++free_used;
+        } else {
+            ++counted;
+        }
+        if (max_attempts > 0 && counted >= max_attempts) {
+            end.why = LoopEnd::Why::Exhausted;
+            return end;
+        }
+        // The backoff grows with every try, free or not, so a crowd spreads out.
+        const ms wait = m_policy.delay(end.tries, a.retry_after, m_random());
+        spdlog::info("{}: {}; retrying in {} ms (try {})", what, redact(a.reason), wait.count(),
+                     end.tries + 1);
+        switch (m_waiter.wait(wait)) {
+            case Waiter::Result::Cancelled:
+                end.why = LoopEnd::Why::Cancelled;
+                return end;
+            case Waiter::Result::DeadlineReached:
+                end.why = LoopEnd::Why::DeadlineReached;
+                return end;
+            case Waiter::Result::Slept:
+                break;
         }
     }
-    if (mon < 0 || day < 1 || day > 31 || year < 1970 || hh > 23 || mm > 59 || ss > 60) {
-        return std::nullopt;
-    }
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon;
-    tm.tm_mday = day;
-    tm.tm_hour = hh;
-    tm.tm_min = mm;
-    tm.tm_sec = ss;
-    const std::int64_t when = timegm(&tm);
-    const std::int64_t diff = std::max<std::int64_t>(0, when - now_unix);
-    return std::chrono::milliseconds{std::min<std::int64_t>(diff, 86400) * 1000};
 }
 
 }  // namespace xbranch

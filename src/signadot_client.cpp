@@ -177,7 +177,7 @@ std::string SignadotClient::sandboxes_url() const {
 
 HttpOutcome SignadotClient::send(const HttpRequest& request) {
     ++m_requests;
-    return m_transport.send(request);
+    return m_transport.send(request, m_limits);
 }
 
 std::vector<LiveSandbox> SignadotClient::list_sandboxes() {
@@ -189,10 +189,10 @@ std::vector<LiveSandbox> SignadotClient::list_sandboxes() {
     HttpOutcome o = send(req);
     if (!o.ok()) {
         const TransportError& e = *o.error;
-        if (e.message == "interrupted" || interrupted()) {
+        if (e.kind == TransportError::Kind::Cancelled) {
             throw Error(ErrorKind::Interrupted, "interrupted")
                 .with_operation(k_operation)
-                .with_signal(interrupt_signal());
+                .with_signal(m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0);
         }
         throw Error(ErrorKind::Unavailable, std::string("no answer from the Signadot API (") +
                                                 transport_kind_name(e.kind) + "): " + e.message)

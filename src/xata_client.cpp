@@ -3,21 +3,41 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 
-#include "xbranch/connection.hpp"
 #include "xbranch/redact.hpp"
 
 namespace xbranch {
 namespace {
 
+using ms = std::chrono::milliseconds;
+
 bool is_success(long status) {
     return status >= 200 && status < 300;
 }
 
-// 429 answers waited out on top of the policy's attempts (each wait grows to
-// the policy's 5 s cap, or Retry-After): about a minute at most.
-constexpr int k_max_rate_limited = 12;
+bool is_redirect(long status) {
+    return status >= 300 && status < 400;
+}
+
+// Path segments of the API's URLs: RFC 3986 unreserved characters kept, the
+// rest as %XX (ids are plain, but org and project come from the user).
+std::string encode_segment(const std::string& text) {
+    static const char* const k_hex = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool alnum =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (alnum || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 15];
+        }
+    }
+    return out;
+}
 
 std::string request_id_of(const HttpResponse& r, const ApiErrorBody& body) {
     std::string id = r.header("x-request-id");
@@ -29,6 +49,25 @@ std::string outcome_summary(const HttpOutcome& o) {
         return "HTTP " + std::to_string(o.response->status);
     }
     return std::string(transport_kind_name(o.error->kind)) + " (" + o.error->message + ")";
+}
+
+// 403 "Branch [ID] update is temporarily unavailable": an admission policy
+// that passes, not an auth failure.
+bool temporarily_unavailable(const HttpResponse& r) {
+    return r.status == 403 &&
+           parse_error_body(r.body).message.find("temporarily unavailable") != std::string::npos;
+}
+
+// Answers worth asking again beyond the policy's statuses: PATCH meets 409
+// "modified concurrently, please retry" and the temporary 403.
+bool retryable_answer(const std::string& method, const HttpResponse& r) {
+    if (!RetryPolicy::retryable_method(method)) {
+        return false;
+    }
+    if (RetryPolicy::retryable_status(r.status)) {
+        return true;
+    }
+    return method == "PATCH" && (r.status == 409 || temporarily_unavailable(r));
 }
 
 }  // namespace
@@ -46,29 +85,40 @@ XataClient::XataClient(HttpTransport& transport, Clock& clock, ApiTarget target,
 }
 
 std::string XataClient::project_url() const {
-    return m_target.base_url + "/organizations/" + percent_encode(m_target.organization) +
-           "/projects/" + percent_encode(m_target.project);
+    return m_target.base_url + "/organizations/" + encode_segment(m_target.organization) +
+           "/projects/" + encode_segment(m_target.project);
 }
 
 std::string XataClient::branch_url(const std::string& id) const {
-    return project_url() + "/branches/" + percent_encode(id);
+    return project_url() + "/branches/" + encode_segment(id);
+}
+
+std::string XataClient::hosted_host(const std::string& id, const std::string& region) {
+    return id + "." + region + ".xata.tech";
 }
 
 Error XataClient::error_from_response(const std::string& operation, const HttpResponse& response) {
     const ApiErrorBody body = parse_error_body(response.body);
     const long s = response.status;
     ErrorKind kind = ErrorKind::Protocol;
+    ErrorReason reason = ErrorReason::None;
     std::string hint;
-    if (s == 401 || s == 403) {
+    std::string message = body.message.empty() ? "no error message in the answer" : body.message;
+    if (s == 401) {
         kind = ErrorKind::Auth;
-        hint = s == 401
-                   ? "check XATA_API_KEY: the key must be valid and belong to a member of the "
-                     "organization (create one under Account settings > API keys)"
-                   : "the API key lacks a permission this needs (branch:read, branch:write, "
-                     "credentials:read), or the organization is disabled or over its allowance";
+        reason = ErrorReason::BadApiKey;
+    } else if (s == 403 && temporarily_unavailable(response)) {
+        kind = ErrorKind::Unavailable;
+        hint = "the service refuses the change for the moment; try again later";
+    } else if (s == 403) {
+        kind = ErrorKind::Auth;
+        reason = ErrorReason::MissingPermission;
+        hint =
+            "the API key lacks a permission this needs (branch:read, branch:write, "
+            "credentials:read), or the organization is disabled or over its allowance";
     } else if (s == 404) {
         kind = ErrorKind::NotFound;
-        hint = "check XATA_ORGANIZATION_ID, XATA_PROJECT_ID and the parent branch";
+        reason = ErrorReason::NotFoundInProject;
     } else if (s == 409) {
         kind = ErrorKind::Conflict;
     } else if (RetryPolicy::retryable_status(s)) {
@@ -76,10 +126,16 @@ Error XataClient::error_from_response(const std::string& operation, const HttpRe
         hint = "the Xata API is busy or down; try again later";
     } else if (s == 412) {
         hint = "the parent branch is not healthy; wait until it is, or wake it";
+    } else if (is_redirect(s)) {
+        const std::string location = response.header("location");
+        message = "the API answered with a redirect to " +
+                  (location.empty() ? std::string("nowhere (no Location header)") : location);
+        reason = ErrorReason::Redirected;
     }
-    std::string message = body.message.empty() ? "no error message in the answer" : body.message;
     Error e(kind, message);
-    e.with_operation(operation).with_http(static_cast<int>(s), request_id_of(response, body));
+    e.with_operation(operation)
+        .with_http(static_cast<int>(s), request_id_of(response, body))
+        .with_reason(reason);
     if (!hint.empty()) {
         e.with_hint(hint);
     }
@@ -87,26 +143,58 @@ Error XataClient::error_from_response(const std::string& operation, const HttpRe
 }
 
 Error XataClient::error_from_transport(const std::string& operation, const TransportError& error) {
-    if (error.message == "interrupted" || interrupted()) {
-        return Error(ErrorKind::Interrupted, "interrupted")
+    if (error.kind == TransportError::Kind::Cancelled) {
+        return Error(ErrorKind::Interrupted, "interrupted").with_operation(operation);
+    }
+    if (error.kind == TransportError::Kind::TooLarge) {
+        return Error(ErrorKind::Protocol, error.message)
             .with_operation(operation)
-            .with_signal(interrupt_signal());
+            .with_reason(ErrorReason::ResponseTooLarge);
     }
     Error e(ErrorKind::Unavailable,
             std::string(transport_kind_name(error.kind)) + ": " + error.message);
     e.with_operation(operation);
     if (error.kind == TransportError::Kind::Tls) {
-        e.with_hint(
-            "the server's certificate could not be verified; pass --cacert FILE (or set "
-            "CURL_CA_BUNDLE) with the CA that signed it. Verification is never switched off");
+        e.with_reason(ErrorReason::TlsVerify);
     } else if (error.kind == TransportError::Kind::Connect) {
-        e.with_hint("check XATA_API_BASE_URL and your network or proxy settings");
+        e.with_reason(ErrorReason::Connect);
     }
     return e;
 }
 
+Error XataClient::interrupted_error(const std::string& operation) const {
+    const int sig = m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0;
+    return Error(ErrorKind::Interrupted,
+                 sig > 0 ? "interrupted by signal " + std::to_string(sig) : "interrupted")
+        .with_operation(operation)
+        .with_signal(sig);
+}
+
+Error XataClient::deadline_error(const std::string& operation, const std::string& last) const {
+    return Error(ErrorKind::Timeout,
+                 "the time limit ran out" + (last.empty() ? std::string() : "; last: " + last))
+        .with_operation(operation)
+        .with_reason(ErrorReason::DeadlineReached);
+}
+
 HttpOutcome XataClient::send_once(const std::string& method, const std::string& url,
                                   const std::string& body) {
+    const std::string what = method + " " + redact(url);
+    if (m_limits.cancel != nullptr && m_limits.cancel->cancelled()) {
+        throw interrupted_error(what);
+    }
+    CallLimits call;
+    call.cancel = m_limits.cancel;
+    if (m_limits.deadline.is_set()) {
+        const ms left = m_limits.deadline.left(m_clock);
+        if (left <= ms{0}) {
+            throw deadline_error(what, "no time left to send it");
+        }
+        call.time_left = left;
+    }
+    if (m_limits.request_cap) {
+        call.time_left = std::min(call.time_left.value_or(ms::max()), *m_limits.request_cap);
+    }
     HttpRequest req;
     req.method = method;
     req.url = url;
@@ -118,88 +206,104 @@ HttpOutcome XataClient::send_once(const std::string& method, const std::string& 
     req.body = body;
     ++m_requests;
     const auto start = m_clock.now();
-    HttpOutcome out = m_transport.send(req);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.now() - start);
+    HttpOutcome out = m_transport.send(req, call);
+    const auto took = std::chrono::duration_cast<ms>(m_clock.now() - start);
     if (out.ok()) {
-        spdlog::debug("{} {} -> {} in {} ms (request id {})", method, redact(url),
-                      out.response->status, ms.count(), out.response->header("x-request-id"));
+        spdlog::debug("{} -> {} in {} ms (request id {})", what, out.response->status, took.count(),
+                      out.response->header("x-request-id"));
     } else {
-        spdlog::debug("{} {} -> {} in {} ms", method, redact(url), redact(outcome_summary(out)),
-                      ms.count());
+        spdlog::debug("{} -> {} in {} ms", what, redact(outcome_summary(out)), took.count());
+        if (out.error->kind == TransportError::Kind::Cancelled) {
+            throw interrupted_error(what);
+        }
     }
     return out;
 }
 
-bool XataClient::backoff(const std::string& operation, int attempt, const std::string& why,
-                         std::optional<std::chrono::milliseconds> retry_after) {
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    const auto wait = m_policy.delay(attempt, retry_after, unit(m_rng));
-    spdlog::info("{}: {}; retrying in {} ms (try {})", operation, redact(why), wait.count(),
-                 attempt + 1);
-    if (!m_clock.sleep_for(wait)) {
-        throw Error(ErrorKind::Interrupted, "interrupted")
-            .with_operation(operation)
-            .with_signal(interrupt_signal());
-    }
-    return true;
-}
-
 HttpResponse XataClient::send_retrying(const std::string& operation, const std::string& method,
-                                       const std::string& url, const std::string& body) {
-    HttpOutcome outcome;
-    int attempt = 0;       // attempts that count against the policy
-    int rate_limited = 0;  // 429 answers that did not count (the call was not performed)
-    for (int tries = 1;; ++tries) {
-        outcome = send_once(method, url, body);
-        if (!outcome.ok() && (outcome.error->message == "interrupted" || interrupted())) {
-            throw error_from_transport(operation, *outcome.error);
-        }
-        // A crowd of clients at a rate limit must not give up after a few 429s:
-        // up to k_max_rate_limited of them are waited out on top of the attempts.
-        if (outcome.ok() && outcome.response->status == 429 && rate_limited < k_max_rate_limited) {
-            ++rate_limited;
-        } else {
-            ++attempt;
-        }
-        if (!m_policy.should_retry(method, outcome, std::max(attempt, 1))) {
-            break;
-        }
-        std::optional<std::chrono::milliseconds> retry_after;
-        if (outcome.ok()) {
-            retry_after = parse_retry_after(outcome.response->header("retry-after"),
-                                            static_cast<std::int64_t>(std::time(nullptr)));
-        }
-        backoff(operation, tries, outcome_summary(outcome), retry_after);
+                                       const std::string& url, const std::string& body,
+                                       const std::function<Attempt(const HttpResponse&)>& check,
+                                       bool* maybe_performed) {
+    HttpOutcome last;
+    Waiter waiter(m_clock, m_limits.cancel, m_limits.deadline);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    RetryLoop loop(waiter, m_policy, [this, &unit] { return unit(m_rng); });
+    const LoopEnd end = loop.run(
+        operation,
+        [&](int) {
+            last = send_once(method, url, body);
+            if (!last.ok()) {
+                if (maybe_performed != nullptr && last.error->maybe_sent) {
+                    *maybe_performed = true;
+                }
+                return RetryPolicy::retryable(method, last) ? Attempt::retry(outcome_summary(last))
+                                                            : Attempt::fail(outcome_summary(last));
+            }
+            const HttpResponse& r = *last.response;
+            if (retryable_answer(method, r)) {
+                if (maybe_performed != nullptr && r.status >= 500) {
+                    *maybe_performed = true;
+                }
+                // A crowd of clients at a rate limit must not give up after a few
+                // 429s: the policy waits out some of them without using an attempt.
+                Attempt a = Attempt::retry(outcome_summary(last), r.retry_after);
+                a.counts = r.status != 429;
+                return a;
+            }
+            return check ? check(r) : Attempt::done();
+        },
+        m_policy.max_attempts);
+    if (end.why == LoopEnd::Why::Cancelled) {
+        throw interrupted_error(operation);
     }
-    if (!outcome.ok()) {
-        throw error_from_transport(operation, *outcome.error);
+    if (end.why == LoopEnd::Why::DeadlineReached) {
+        // The API kept answering "busy": that is what the user must hear (exit 8);
+        // only silence is a timeout (exit 6).
+        if (last.ok()) {
+            throw error_from_response(operation, *last.response)
+                .add_hint("the time limit ran out while retrying");
+        }
+        throw deadline_error(operation, end.last_reason);
     }
-    return std::move(*outcome.response);
+    if (!last.ok()) {
+        throw error_from_transport(operation, *last.error);
+    }
+    return std::move(*last.response);
 }
 
 template <typename Parse>
 auto XataClient::get_parsed(const std::string& operation, const std::string& url, Parse parse) {
-    for (int attempt = 1;; ++attempt) {
-        HttpResponse r = send_retrying(operation, "GET", url);
-        if (!is_success(r.status)) {
-            throw error_from_response(operation, r);
-        }
-        try {
-            return parse(r.body);
-        } catch (Error& e) {
-            e.with_operation(operation).with_http(static_cast<int>(r.status),
-                                                  r.header("x-request-id"));
-            if (attempt >= m_policy.max_attempts) {
-                throw;
+    // GET with retries, also when a 2xx answer cannot be parsed (a truncated
+    // or mangled body is as passing as a 503).
+    std::optional<decltype(parse(std::string_view{}))> result;
+    std::optional<Error> parse_error;
+    HttpResponse r =
+        send_retrying(operation, "GET", url, {}, [&](const HttpResponse& answer) -> Attempt {
+            if (!is_success(answer.status)) {
+                return Attempt::done();
             }
-            backoff(operation, attempt, e.what(), std::nullopt);
-        }
+            try {
+                result = parse(answer.body);
+                return Attempt::done();
+            } catch (Error& e) {
+                e.with_operation(operation).with_http(static_cast<int>(answer.status),
+                                                      answer.header("x-request-id"));
+                parse_error = e;
+                return Attempt::retry(e.what());
+            }
+        });
+    if (!is_success(r.status)) {
+        throw error_from_response(operation, r);
     }
+    if (!result) {
+        throw *parse_error;
+    }
+    return std::move(*result);
 }
 
 std::vector<Branch> XataClient::list_branches() {
     return get_parsed("list branches", project_url() + "/branches",
-                      [](const std::string& body) { return parse_branch_list(body); });
+                      [](std::string_view body) { return parse_branch_list(body); });
 }
 
 std::optional<Branch> XataClient::find_branch_by_name(const std::string& name) {
@@ -218,9 +322,6 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
     HttpOutcome o = send_once("POST", project_url() + "/branches",
                               make_create_body(name, parent_id, description));
     if (!o.ok()) {
-        if (o.error->message == "interrupted" || interrupted()) {
-            throw error_from_transport(op, *o.error);
-        }
         result.kind = CreateOutcome::Kind::Uncertain;
         result.detail = outcome_summary(o);
         result.maybe_created = o.error->maybe_sent;
@@ -248,8 +349,7 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
         result.kind = CreateOutcome::Kind::Uncertain;
         result.detail =
             "HTTP " + std::to_string(r.status) + " (request id " + r.header("x-request-id") + ")";
-        result.retry_after = parse_retry_after(r.header("retry-after"),
-                                               static_cast<std::int64_t>(std::time(nullptr)));
+        result.retry_after = r.retry_after;
         result.maybe_created = r.status != 429;  // a rate-limited call never reached the service
         result.last_error = error_from_response(op, r);
         return result;
@@ -259,7 +359,7 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
 
 BranchDetails XataClient::describe_branch(const std::string& id) {
     return get_parsed("describe branch " + id, branch_url(id),
-                      [](const std::string& body) { return parse_branch_details(body); });
+                      [](std::string_view body) { return parse_branch_details(body); });
 }
 
 void XataClient::wake_branch(const std::string& id) {
@@ -272,9 +372,11 @@ void XataClient::wake_branch(const std::string& id) {
 
 bool XataClient::delete_branch(const std::string& id) {
     const std::string op = "delete branch " + id;
-    HttpResponse r = send_retrying(op, "DELETE", branch_url(id));
+    bool maybe_performed = false;
+    HttpResponse r = send_retrying(op, "DELETE", branch_url(id), {}, {}, &maybe_performed);
     if (r.status == 404) {
-        return false;
+        // A retry's 404 after a try whose answer was lost: that try deleted it.
+        return maybe_performed;
     }
     if (!is_success(r.status)) {
         throw error_from_response(op, r);
@@ -284,10 +386,9 @@ bool XataClient::delete_branch(const std::string& id) {
 
 Credentials XataClient::credentials(const std::string& id) {
     return get_parsed("get credentials of branch " + id,
-                      branch_url(id) + "/credentials?username=xata", [](const std::string& body) {
+                      branch_url(id) + "/credentials?username=xata", [](std::string_view body) {
                           Credentials c = parse_credentials(body);
                           register_secret(c.password);
-                          register_secret(percent_encode(c.password));
                           return c;
                       });
 }

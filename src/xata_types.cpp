@@ -10,8 +10,28 @@ namespace {
 
 using nlohmann::json;
 
+// Thrown by the parser callback to stop at the first value nested too deeply
+// (before it is built, so a hostile answer costs no memory or stack).
+struct TooDeep {};
+
+json parse_limited(std::string_view body) {
+    const json::parser_callback_t limit = [](int depth, json::parse_event_t, json&) {
+        if (depth > k_max_json_depth) {
+            throw TooDeep{};
+        }
+        return true;
+    };
+    try {
+        return json::parse(body.begin(), body.end(), limit, /*allow_exceptions=*/false);
+    } catch (const TooDeep&) {
+        throw Error(ErrorKind::Protocol, "the answer's JSON is nested more than " +
+                                             std::to_string(k_max_json_depth) + " levels deep")
+            .with_reason(ErrorReason::ResponseTooLarge);
+    }
+}
+
 json parse_object(std::string_view body, const char* what) {
-    json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    json j = parse_limited(body);
     if (j.is_discarded()) {
         throw Error(ErrorKind::Protocol, std::string("the ") + what + " answer is not valid JSON");
     }
@@ -139,6 +159,7 @@ BranchDetails parse_branch_details(std::string_view body) {
     d.status.instance_count = optional_int(*st, "instanceCount");
     d.status.instance_ready_count = optional_int(*st, "instanceReadyCount");
     d.connection_string = nullable_string(j, "connectionString");
+    d.description = nullable_string(j, "description").value_or("");
     return d;
 }
 
@@ -200,9 +221,26 @@ ProjectLimits parse_project_limits(std::string_view body) {
     return out;
 }
 
+std::string status_text(const BranchStatus& s, bool with_instances) {
+    std::string out = status_type_name(s.type);
+    if (!s.phase.empty()) {
+        out += " (" + s.phase + ")";
+    }
+    if (with_instances) {
+        out += ", instances " + std::to_string(s.instance_ready_count) + "/" +
+               std::to_string(s.instance_count);
+    }
+    return out;
+}
+
 ApiErrorBody parse_error_body(std::string_view body) {
     ApiErrorBody out;
-    json j = json::parse(body.begin(), body.end(), nullptr, false);
+    json j;
+    try {
+        j = parse_limited(body);
+    } catch (const Error&) {
+        j = json(json::value_t::discarded);
+    }
     if (!j.is_discarded() && j.is_object()) {
         out.id = optional_string(j, "id");
         out.message = optional_string(j, "message");

@@ -1,7 +1,12 @@
-// Time as a service, so waits and backoff are tested without real sleeps.
+// Time as a service, so waits, backoff and deadlines are tested without real
+// sleeps; and the Deadline every command carries down to the transport.
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <string>
+
+#include "xbranch/cancel.hpp"
 
 namespace xbranch {
 
@@ -12,29 +17,36 @@ class Clock {
 
     virtual ~Clock() = default;
     virtual TimePoint now() const = 0;
-    // Sleeps; returns false when interrupted (a signal asked us to stop).
-    virtual bool sleep_for(Duration d) = 0;
+    // Sleeps `d`, waking early when `cancel` is set; false when it was (or is) set.
+    virtual bool sleep_for(Duration d, const CancelToken* cancel = nullptr) = 0;
 };
 
 class SystemClock final : public Clock {
   public:
     TimePoint now() const override { return std::chrono::steady_clock::now(); }
-    bool sleep_for(Duration d) override;
+    bool sleep_for(Duration d, const CancelToken* cancel = nullptr) override;
 };
 
-// Set by the signal handler; long waits check it.
-bool interrupted();
-int interrupt_signal();
-void install_signal_handlers();
-
-// While one lives, interrupted() is false, so cleanup after a signal can still
-// talk to the API; the signal is remembered and shows again afterwards.
-class InterruptShield {
+// A point on a Clock after which nothing new is started; default: never.
+class Deadline {
   public:
-    InterruptShield();
-    ~InterruptShield();
-    InterruptShield(const InterruptShield&) = delete;
-    InterruptShield& operator=(const InterruptShield&) = delete;
+    Deadline() = default;
+    static Deadline at(Clock::TimePoint when) { return Deadline(when); }
+    static Deadline in(const Clock& clock, Clock::Duration d) { return Deadline(clock.now() + d); }
+
+    bool is_set() const { return m_when.has_value(); }
+    // Time left, never negative; Duration::max() when there is no deadline.
+    Clock::Duration left(const Clock& clock) const;
+    bool passed(const Clock& clock) const { return is_set() && left(clock).count() <= 0; }
+    // The earlier of the two.
+    Deadline sooner(const Deadline& other) const;
+
+  private:
+    explicit Deadline(Clock::TimePoint when) : m_when(when) {}
+    std::optional<Clock::TimePoint> m_when;
 };
+
+// "2.5s": one decimal, for messages and progress lines.
+std::string seconds_text(Clock::Duration d);
 
 }  // namespace xbranch

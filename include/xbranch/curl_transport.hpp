@@ -17,7 +17,7 @@ class CurlTransport final : public HttpTransport {
     CurlTransport(CurlTransport&&) noexcept;
     CurlTransport& operator=(CurlTransport&&) noexcept;
 
-    HttpOutcome send(const HttpRequest& request) override;
+    HttpOutcome send(const HttpRequest& request, const CallLimits& limits) override;
 
     // "libcurl/7.88.1 OpenSSL/3.0.x ..." for --version.
     static std::string library_version();

@@ -18,9 +18,37 @@ enum class ErrorKind {
     Unavailable,  // network errors, 5xx or 429 after retries
     Io,           // local files: output folder missing, not writable, disk full
     Protocol,     // the API answered something we cannot use (bad JSON, 400, 412, ...)
-    Interrupted,  // SIGINT / SIGTERM
+    Interrupted,  // SIGINT / SIGTERM / SIGHUP (the run's CancelToken)
     // The project's branch cap: no room for another branch.
     QuotaExceeded,
+};
+
+// Why an error happened, machine-readable, for the CLI to add the hint that
+// names a flag or an environment variable (the core never names them).
+enum class ErrorReason {
+    None,
+    BadApiKey,          // 401
+    MissingPermission,  // 403 that is not a temporary refusal
+    NotFoundInProject,  // 404 from the project's endpoints: organization, project or parent
+    ProjectNotFound,    // the project itself cannot be reached (delete by id)
+    ParentNotFound,     // the parent branch name is not in the project
+    TlsVerify,          // the server's certificate failed verification
+    Connect,            // no connection to the API address
+    BranchInTheWay,     // a branch of that name exists with another parent (branch_id())
+    ReadyTimeout,       // the branch was not ready within the command's time limit
+    DeadlineReached,    // the command's time limit ended a request or a retry wait
+    NeedsForce,         // refusing to delete a name without xbranch's prefix
+    ResponseTooLarge,   // an answer over the size limit or nested too deeply
+    Redirected,         // a 3xx: the API address points at a redirect
+};
+
+// What happened to the branch this run created, when an error ended the run.
+enum class CleanupState {
+    None,     // nothing of this run's to clean up
+    Deleted,  // deleted
+    Kept,     // kept on request
+    Left,     // could not be deleted: it is still there (cleanup_branch_id())
+    Unknown,  // the time limit ended the create before the POST's outcome was known
 };
 
 // Exit codes, documented in the README; the only place they are decided.
@@ -36,7 +64,8 @@ class Error : public std::runtime_error {
     const std::string& operation() const { return m_operation; }
     std::optional<int> http_status() const { return m_http_status; }
     const std::string& request_id() const { return m_request_id; }
-    // A sentence that tells the user what to do next.
+    // A sentence that tells the user what to do next, in words free of flag and
+    // env var names (the CLI adds those, keyed by reason()).
     const std::string& hint() const { return m_hint; }
 
     Error& with_operation(std::string op) {
@@ -55,6 +84,30 @@ class Error : public std::runtime_error {
     // Adds a sentence after any hint already there, joined by exactly one
     // ". " whatever the two ends look like (no ". ." or "..").
     Error& add_hint(const std::string& more);
+    ErrorReason reason() const { return m_reason; }
+    Error& with_reason(ErrorReason r) {
+        m_reason = r;
+        return *this;
+    }
+    // The branch the error is about (in the way, left behind), when there is one.
+    const std::string& branch_id() const { return m_branch_id; }
+    const std::string& branch_name() const { return m_branch_name; }
+    Error& with_branch(std::string id, std::string name = {}) {
+        m_branch_id = std::move(id);
+        m_branch_name = std::move(name);
+        return *this;
+    }
+    CleanupState cleanup() const { return m_cleanup; }
+    // Records the cleanup of this run's branch (its id and name go to with_branch).
+    Error& with_cleanup(CleanupState state, std::string id, std::string name) {
+        m_cleanup = state;
+        m_cleanup_id = std::move(id);
+        m_cleanup_name = std::move(name);
+        return *this;
+    }
+    const std::string& cleanup_branch_id() const { return m_cleanup_id; }
+    const std::string& cleanup_branch_name() const { return m_cleanup_name; }
+
     Error& with_signal(int sig) {
         m_signal = sig;
         return *this;
@@ -71,6 +124,12 @@ class Error : public std::runtime_error {
     std::string m_request_id;
     std::string m_hint;
     int m_signal = 0;
+    ErrorReason m_reason = ErrorReason::None;
+    std::string m_branch_id;
+    std::string m_branch_name;
+    CleanupState m_cleanup = CleanupState::None;
+    std::string m_cleanup_id;
+    std::string m_cleanup_name;
 };
 
 }  // namespace xbranch

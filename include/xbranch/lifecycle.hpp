@@ -1,6 +1,10 @@
-// The orchestration of create and delete: adopt on 409 or an uncertain POST,
-// wait for readiness with adaptive polling, wake hibernated branches, fetch
-// credentials, and clean up what this run created when it fails.
+// The orchestration of create and delete: adopt on 409 or an uncertain POST
+// (claiming a branch as this run's only when its description tag carries
+// this run's token), wait for readiness with adaptive polling, wake
+// hibernated branches, fetch credentials, and clean up what this run created
+// when it fails or is cancelled. All waits go through retry.hpp's Waiter and
+// RetryLoop, bounded by one Deadline (the command's time limit) and the
+// RunControl's tokens.
 #pragma once
 
 #include <chrono>
@@ -22,7 +26,6 @@ namespace xbranch {
 // noticed within ~0.15 s on average; D = 10 s: 18 polls, lag <= 1 s. The
 // former 50 ms / 8% made 25 and 49 polls and noticed only ~0.05-0.3 s sooner.
 struct PollSchedule {
-    std::chrono::milliseconds first{50};
     std::chrono::milliseconds min_interval{300};
     std::chrono::milliseconds max_interval{1000};
     double fraction_of_elapsed = 0.2;  // interval ~ 20% of the time waited so far
@@ -34,7 +37,12 @@ struct CreateRequest {
     std::string branch_name;
     std::string parent;  // name or id
     bool parent_is_id = false;
-    std::string description;  // "" for none
+    std::string description;  // the user's note, "" for none
+    // This run's token (make_run_token), written into the branch's tag; a
+    // branch found by name counts as this run's only when its tag carries it.
+    // "": no tag (the description is sent as it is, found branches are adopted).
+    std::string run_token;
+    // The whole create, every request and wait included.
     std::chrono::milliseconds timeout{10 * 60 * 1000};
     std::chrono::milliseconds wake_after{3000};  // HIBERNATED this long: wake it
     Endpoint endpoint = Endpoint::ReadWrite;
@@ -47,31 +55,44 @@ struct CreateResult {
     Branch branch;
     std::string parent_id;
     bool adopted = false;        // the branch existed before this run
-    bool created_by_us = false;  // this run's POST made it (directly or settled)
+    bool created_by_us = false;  // this run's POST made it (directly or settled by its tag)
     BranchStatus status;
     ConnectionInfo connection;
 };
 
+// How a run is stopped: the run's token (first signal), the cleanup's token
+// (a second signal), and the budget cleanup gets after a failure or signal.
+struct RunControl {
+    const CancelToken* cancel = nullptr;
+    const CancelToken* cleanup_cancel = nullptr;
+    std::chrono::milliseconds cleanup_budget{10000};      // all of one cleanup
+    std::chrono::milliseconds cleanup_request_cap{3000};  // each request in it
+};
+
 class Lifecycle {
   public:
-    Lifecycle(XataClient& client, Clock& clock, Progress& progress)
-        : m_client(client), m_clock(clock), m_progress(progress) {}
+    Lifecycle(XataClient& client, Clock& clock, Progress& progress, RunControl control = {})
+        : m_client(client), m_clock(clock), m_progress(progress), m_control(control) {}
 
-    // Create-or-adopt, wait until HEALTHY, fetch credentials. On failure after
-    // this run created the branch, deletes it (unless keep_on_failure) and
-    // rethrows with a note of what was cleaned up.
+    // Create-or-adopt, wait until HEALTHY, fetch credentials, all within
+    // request.timeout. On any failure after this run created the branch,
+    // deletes it (unless keep_on_failure) and rethrows an Error whose
+    // cleanup() says what became of it.
     CreateResult create(const CreateRequest& request);
 
-    // Waits until the branch is HEALTHY; throws Timeout or Fault.
-    BranchDetails wait_ready(const std::string& id, const std::string& name,
-                             std::chrono::milliseconds timeout, const PollSchedule& schedule,
-                             std::chrono::milliseconds wake_after, bool wake_now);
+    // Waits until the branch is HEALTHY; throws Timeout (ReadyTimeout) or Fault.
+    BranchDetails wait_ready(const std::string& id, const std::string& name, Deadline deadline,
+                             const PollSchedule& schedule, std::chrono::milliseconds wake_after,
+                             bool wake_now);
 
+    // Credentials (asked again while they lag behind, until `deadline`) and
+    // the connection details of a ready branch.
     ConnectionInfo connection_for(const BranchDetails& details, Endpoint endpoint,
-                                  const std::string& sslmode, Clock::TimePoint deadline);
+                                  const std::string& sslmode, Deadline deadline);
 
-    // Removes a branch this run made, after a failure; logs, never throws.
-    void cleanup(const Branch& branch, const std::string& why);
+    // Deletes a branch this run made, within the cleanup budget and token;
+    // logs, never throws. True when the branch is gone.
+    bool cleanup(const Branch& branch, const std::string& why);
 
     struct DeleteRequest {
         std::optional<std::string> id;  // wins over the name
@@ -86,6 +107,7 @@ class Lifecycle {
         std::string id;
         std::string name;
     };
+    // A 404 by id counts as "already gone" only when the project answers.
     DeleteResult remove(const DeleteRequest& request);
 
     // Parent name or id -> id (lists branches only for a name).
@@ -94,15 +116,37 @@ class Lifecycle {
                                   const std::string& branch_name = {});
 
   private:
+    struct PostState;
+    struct WakeState;
+
     Branch create_or_adopt(const CreateRequest& request, const std::string& parent_id,
-                           bool& adopted, bool& created_by_us,
-                           const std::optional<Branch>& already_there);
+                           CreateResult& result, const std::optional<Branch>& already_there);
+    Attempt post_once(const CreateRequest& request, const std::string& parent_id, PostState& st,
+                      CreateResult& result);
+    Error post_failure(const std::string& op, const LoopEnd& end, const PostState& st) const;
+    // After a failed or cancelled create whose POST may have made the branch:
+    // finds it by name and deletes it when its tag is this run's.
+    void settle_after_failure(const CreateRequest& request, Error& e);
+    Branch claim(const Branch& found, const std::string& parent_id, const CreateRequest& request,
+                 CreateResult& result);
+    bool owned_by_this_run(const std::string& id, const std::string& token);
     Branch adopt(const Branch& existing, const std::string& parent_id, const std::string& name);
-    void check_interrupted(const std::string& operation) const;
+    void finish_create(const CreateRequest& request, Deadline deadline, CreateResult& result);
+    void on_failure(const CreateRequest& request, const CreateResult& result, Error& e);
+    std::optional<BranchDetails> poll(const std::string& id, const std::string& op,
+                                      const Waiter& waiter);
+    void maybe_wake(const std::string& id, const std::string& name, WakeState& wake,
+                    std::chrono::milliseconds wake_after, bool wake_now);
+    Waiter::Result pause(Waiter& waiter, std::chrono::milliseconds d, Clock::TimePoint start);
+    bool delete_own(const Branch& branch);
+    Credentials fetch_credentials(const std::string& id, Deadline deadline);
+    XataClient::Limits cleanup_limits() const;
+    Error interrupted(const std::string& op) const;
 
     XataClient& m_client;
     Clock& m_clock;
     Progress& m_progress;
+    RunControl m_control;
 };
 
 }  // namespace xbranch

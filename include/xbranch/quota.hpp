@@ -33,7 +33,11 @@ class LimitsClient {
     std::optional<ProjectLimits> fetch();
     int request_count() const { return m_requests; }
 
+    // The run's cancellation token (and an optional time limit) for every request.
+    void set_limits(CallLimits limits) { m_limits = limits; }
+
   private:
+    CallLimits m_limits;
     HttpOutcome send(const HttpRequest& request);  // the only call to the transport
 
     HttpTransport& m_transport;

@@ -1,18 +1,32 @@
-// When and how long to wait before trying a request again. Pure: the caller
-// owns the clock and the random source.
+// Every retry and wait loop of xbranch goes through here: the backoff policy
+// (pure), a Waiter (sleeps on the injected Clock, wakes early on the
+// CancelToken, never sleeps past the Deadline) and RetryLoop, the one generic
+// "try again until done, failed, out of attempts, cancelled or at the
+// deadline" loop.
+//
+// Plugging in a new loop (e.g. a database login check): write one function
+// `Attempt try_once(int attempt)` that makes one try and says Done, Retry (with
+// a reason, and a server-given wait if any) or Fail; then
+//   Waiter waiter(clock, cancel_token, deadline);
+//   LoopEnd end = RetryLoop(waiter, policy, random).run(try_once, /*max_attempts=*/0);
+// and map end.why (Cancelled -> exit 130/143, DeadlineReached -> a timeout,
+// Exhausted/Failed -> the last reason) to the caller's error.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
+#include "xbranch/clock.hpp"
 #include "xbranch/http.hpp"
 
 namespace xbranch {
 
 struct RetryPolicy {
     int max_attempts = 4;                              // first try included
+    int max_free_retries = 12;                         // 429s waited out on top of the attempts
     std::chrono::milliseconds base{300};               // 300 ms x 2^n ...
     std::chrono::milliseconds max_backoff{5000};       // ... up to 5 s
     std::chrono::milliseconds max_retry_after{30000};  // Retry-After honoured up to 30 s
@@ -21,19 +35,81 @@ struct RetryPolicy {
     // its outcome is settled by the caller (look the name up, adopt).
     static bool retryable_method(const std::string& method);
     static bool retryable_status(long status);
-    bool should_retry(const std::string& method, const HttpOutcome& outcome, int attempt) const;
+    // Method and outcome only; the attempt count is RetryLoop's business.
+    static bool retryable(const std::string& method, const HttpOutcome& outcome);
 
     // Delay before attempt number `attempt` + 1 (attempt counts from 1).
     // "Equal jitter": uniform in [step/2, step] of the exponential step; a Retry-After wins when
-    // present. `unit_random` is a value in [0, 1).
+    // present (capped). `unit_random` is a value in [0, 1).
     std::chrono::milliseconds delay(int attempt,
                                     std::optional<std::chrono::milliseconds> retry_after,
                                     double unit_random) const;
 };
 
-// "Retry-After: 30" or an HTTP date; nullopt when absent or unreadable.
-// `now_unix` is the current wall-clock time, for the date form.
-std::optional<std::chrono::milliseconds> parse_retry_after(const std::string& value,
-                                                           std::int64_t now_unix);
+// Sleeps on `clock` for at most the time left to `deadline`, waking early
+// when `cancel` is set. The only way xbranch waits.
+class Waiter {
+  public:
+    enum class Result { Slept, Cancelled, DeadlineReached };
+
+    Waiter(Clock& clock, const CancelToken* cancel, Deadline deadline)
+        : m_clock(clock), m_cancel(cancel), m_deadline(deadline) {}
+
+    // Sleeps min(d, time left). DeadlineReached when no time is left after it.
+    Result wait(std::chrono::milliseconds d);
+    bool cancelled() const { return m_cancel != nullptr && m_cancel->cancelled(); }
+    bool deadline_passed() const { return m_deadline.passed(m_clock); }
+    std::chrono::milliseconds left() const { return m_deadline.left(m_clock); }
+    Clock& clock() const { return m_clock; }
+    const CancelToken* cancel() const { return m_cancel; }
+    const Deadline& deadline() const { return m_deadline; }
+
+  private:
+    Clock& m_clock;
+    const CancelToken* m_cancel;
+    Deadline m_deadline;
+};
+
+// One try's verdict, as RetryLoop's callback returns it.
+struct Attempt {
+    enum class Verdict { Done, Retry, Fail };
+    Verdict verdict = Verdict::Done;
+    std::string reason;                                    // for logs and the final error
+    std::optional<std::chrono::milliseconds> retry_after;  // the server asked for this wait
+    bool counts = true;  // false: a refusal that used no attempt (429), up to max_free_retries
+
+    static Attempt done() { return {}; }
+    static Attempt retry(std::string why,
+                         std::optional<std::chrono::milliseconds> after = std::nullopt) {
+        return {Verdict::Retry, std::move(why), after, true};
+    }
+    static Attempt fail(std::string why) { return {Verdict::Fail, std::move(why), {}, true}; }
+};
+
+struct LoopEnd {
+    enum class Why { Done, Failed, Exhausted, Cancelled, DeadlineReached };
+    Why why = Why::Done;
+    int tries = 0;            // calls of try_once
+    std::string last_reason;  // of the last Retry or Fail
+};
+
+class RetryLoop {
+  public:
+    // `unit_random` gives values in [0, 1) for the jitter.
+    RetryLoop(Waiter& waiter, const RetryPolicy& policy, std::function<double()> unit_random)
+        : m_waiter(waiter), m_policy(policy), m_random(std::move(unit_random)) {}
+
+    // Calls try_once(1), try_once(2), ... with policy delays between them
+    // until it says Done or Fail, `max_attempts` counted tries were made (0:
+    // no limit but the deadline), the token is cancelled or the deadline has
+    // passed. try_once is not called once cancelled. `what` names the loop in logs.
+    LoopEnd run(const std::string& what, const std::function<Attempt(int attempt)>& try_once,
+                int max_attempts);
+
+  private:
+    Waiter& m_waiter;
+    const RetryPolicy& m_policy;
+    std::function<double()> m_random;
+};
 
 }  // namespace xbranch

@@ -53,7 +53,11 @@ class SignadotClient {
     std::string sandboxes_url() const;
     int request_count() const { return m_requests; }
 
+    // The run's cancellation token (and an optional time limit) for every request.
+    void set_limits(CallLimits limits) { m_limits = limits; }
+
   private:
+    CallLimits m_limits;
     // The only call to the transport.
     HttpOutcome send(const HttpRequest& request);
 

@@ -1,5 +1,6 @@
-// Typed calls to the Xata branch API. Maps HTTP statuses to Error kinds in
-// one place, and retries idempotent calls under the RetryPolicy.
+// Typed calls to the Xata branch API. Maps HTTP statuses to Error kinds and
+// reasons in one place, and retries idempotent calls under the RetryPolicy,
+// bounded by the client's Limits (cancellation token, deadline, per-request cap).
 #pragma once
 
 #include <cstdint>
@@ -41,47 +42,84 @@ struct CreateOutcome {
 
 class XataClient {
   public:
+    // What every call of this client may use. A cancelled token makes calls
+    // throw Interrupted; a passed deadline makes them throw Timeout
+    // (reason DeadlineReached); each request gets at most min(request_cap, time left).
+    struct Limits {
+        const CancelToken* cancel = nullptr;
+        Deadline deadline;
+        std::optional<std::chrono::milliseconds> request_cap;
+    };
+    // Sets limits for a block of calls and restores the previous ones after.
+    class Scope {
+      public:
+        Scope(XataClient& client, Limits limits) : m_client(client), m_saved(client.limits()) {
+            client.set_limits(limits);
+        }
+        ~Scope() { m_client.set_limits(m_saved); }
+        Scope(const Scope&) = delete;
+        Scope& operator=(const Scope&) = delete;
+
+      private:
+        XataClient& m_client;
+        Limits m_saved;
+    };
+
     XataClient(HttpTransport& transport, Clock& clock, ApiTarget target, RetryPolicy policy = {},
                std::uint64_t seed = std::random_device{}());
+
+    const Limits& limits() const { return m_limits; }
+    void set_limits(Limits limits) { m_limits = limits; }
 
     std::vector<Branch> list_branches();
     std::optional<Branch> find_branch_by_name(const std::string& name);
     CreateOutcome create_branch(const std::string& name, const std::string& parent_id,
                                 const std::string& description);
     BranchDetails describe_branch(const std::string& id);
+    // Retries 409 (modified concurrently) and 403 "temporarily unavailable" too.
     void wake_branch(const std::string& id);
-    // False when the branch was already gone (404).
+    // False when the branch was already gone (404) before this call; true also
+    // when an earlier try of this call may have deleted it and a retry saw 404.
     bool delete_branch(const std::string& id);
     Credentials credentials(const std::string& id);
 
     int request_count() const { return m_requests; }
     const RetryPolicy& policy() const { return m_policy; }
+    Clock& clock() const { return m_clock; }
     std::string branch_url(const std::string& id) const;
+    // The hosted service's database host for a branch: <id>.<region>.xata.tech.
+    static std::string hosted_host(const std::string& id, const std::string& region);
 
     // Turns a non-2xx answer into the Error it means. Public for tests.
     static Error error_from_response(const std::string& operation, const HttpResponse& response);
     static Error error_from_transport(const std::string& operation, const TransportError& error);
+    // The Interrupted and DeadlineReached errors of this client's limits.
+    Error interrupted_error(const std::string& operation) const;
+    Error deadline_error(const std::string& operation, const std::string& last) const;
 
   private:
+    // Sends once; throws Interrupted when cancelled (before or during), and
+    // the deadline error when no time is left before sending.
     HttpOutcome send_once(const std::string& method, const std::string& url,
                           const std::string& body);
-    // Sends with retries (GET, PATCH, DELETE); returns the last answer or throws
-    // Unavailable when every attempt failed at the transport level.
+    // Sends with retries (GET, PATCH, DELETE) in one RetryLoop. `check`, when
+    // given, judges a final answer (e.g. parses it; Retry for a mangled body).
+    // Returns the last answer or throws. `maybe_performed`: set when a try
+    // that may have been performed got no usable answer.
     HttpResponse send_retrying(const std::string& operation, const std::string& method,
-                               const std::string& url, const std::string& body = {});
+                               const std::string& url, const std::string& body = {},
+                               const std::function<Attempt(const HttpResponse&)>& check = {},
+                               bool* maybe_performed = nullptr);
     std::string project_url() const;
-    // GET with retries, also when a 2xx answer cannot be parsed (a truncated
-    // or mangled body is as passing as a 503).
     template <typename Parse>
     auto get_parsed(const std::string& operation, const std::string& url, Parse parse);
-    bool backoff(const std::string& operation, int attempt, const std::string& why,
-                 std::optional<std::chrono::milliseconds> retry_after);
 
     HttpTransport& m_transport;
     Clock& m_clock;
     ApiTarget m_target;
     RetryPolicy m_policy;
     std::mt19937_64 m_rng;
+    Limits m_limits;
     int m_requests = 0;
 };
 

@@ -31,9 +31,13 @@ struct BranchStatus {
     int instance_ready_count = 0;
 };
 
+// "HEALTHY (Cluster in healthy state), instances 1/1": for messages and logs.
+std::string status_text(const BranchStatus& s, bool with_instances = true);
+
 struct BranchDetails {
     Branch branch;
     BranchStatus status;
+    std::string description;                       // "" when none; carries xbranch's tag (tag.hpp)
     std::optional<std::string> connection_string;  // deprecated; may be null
 };
 
@@ -58,7 +62,11 @@ struct ApiErrorBody {
     std::string message;
 };
 
-// Each throws Error(Protocol) on bad JSON or a missing required field.
+// JSON answers nested deeper than this are refused (no answer of this API nests beyond 5).
+inline constexpr int k_max_json_depth = 32;
+
+// Each throws Error(Protocol) on bad JSON, nesting deeper than k_max_json_depth
+// or a missing required field.
 std::vector<Branch> parse_branch_list(std::string_view body);
 Branch parse_branch_short(std::string_view body);
 BranchDetails parse_branch_details(std::string_view body);

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "hints.hpp"
+#include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/log.hpp"
 #include "xbranch/redact.hpp"
@@ -25,7 +27,7 @@ constexpr const char* k_footer = R"TXT(Environment:
 Exit codes:
   0 ok   2 usage/config   3 auth (401/403)   4 not found   5 conflict   6 timed out
   7 branch fault   8 API unavailable   9 local I/O   10 unexpected API answer   1 bug
-  130/143 interrupted (SIGINT/SIGTERM)
+  130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)
 
 Examples:
   xbranch create --sandbox my-feature --output-dir /outputs
@@ -48,15 +50,18 @@ void print_error(const Error& e) {
         if (!e.request_id().empty()) {
             line["requestId"] = redact(e.request_id());
         }
-        if (!e.hint().empty()) {
-            line["hint"] = redact(e.hint());
+        if (const std::string hint = hint_text(e); !hint.empty()) {
+            line["hint"] = redact(hint);
+        }
+        if (e.cleanup() == CleanupState::Left) {
+            line["leftBranchId"] = e.cleanup_branch_id();
         }
         std::cerr << json_line(line) << "\n";
         return;
     }
     std::cerr << "xbranch: error: " << e.describe() << "\n";
-    if (!e.hint().empty()) {
-        std::cerr << "hint: " << redact(e.hint()) << "\n";
+    if (const std::string hint = hint_text(e); !hint.empty()) {
+        std::cerr << "hint: " << redact(hint) << "\n";
     }
 }
 
@@ -143,8 +148,13 @@ int run_command(const std::vector<Command>& commands) {
 
 int run(int argc, char** argv) {
     ProcessEnvironment env;
+    // Static: the signal handler may still reach them while the process exits.
+    static CancelToken run_token;
+    static CancelToken cleanup_token;
     Context ctx;
     ctx.env = &env;
+    ctx.cancel = &run_token;
+    ctx.cleanup_cancel = &cleanup_token;
     ctx.stdout_is_tty = isatty(STDOUT_FILENO) != 0;
     ctx.stderr_is_tty = isatty(STDERR_FILENO) != 0;
 
@@ -166,7 +176,7 @@ int run(int argc, char** argv) {
             return *done;
         }
         configure_output(ctx, verbose, quiet);
-        install_signal_handlers();
+        install_signal_tokens(run_token, cleanup_token);
         prepare_stdout();
         return run_command(commands);
     } catch (const Error& e) {

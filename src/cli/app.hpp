@@ -27,6 +27,12 @@ struct Context {
     bool stdout_is_tty = false;
     bool stderr_is_tty = false;
     bool color = false;
+    // The run's token (the first SIGINT/SIGTERM/SIGHUP) and the cleanup's (any
+    // further one); set before a command runs, never null then.
+    CancelToken* cancel = nullptr;
+    CancelToken* cleanup_cancel = nullptr;
+
+    RunControl run_control() const { return {cancel, cleanup_cancel}; }
 };
 
 // A registered subcommand: its CLI11 node and what to run when it was chosen.

@@ -26,7 +26,9 @@ std::unique_ptr<Session> open_session(const Context& ctx) {
     options.request_timeout = plain.request_timeout;
     options.ca_file = plain.ca_file;
     options.user_agent = "xbranch/" XBRANCH_VERSION;
-    return std::make_unique<Session>(std::move(cfg), std::move(options));
+    auto session = std::make_unique<Session>(std::move(cfg), std::move(options));
+    session->client.set_limits({ctx.cancel, {}, {}});  // every call stops on the run's token
+    return session;
 }
 
 void add_identity_flags(CLI::App& app, IdentityFlags& f, bool with_branch_id) {

@@ -2,12 +2,14 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <random>
 
 #include "app.hpp"
 #include "github_env.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/outputs.hpp"
 #include "xbranch/progress.hpp"
+#include "xbranch/tag.hpp"
 
 namespace xbranch::cli {
 namespace {
@@ -43,12 +45,17 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     }
 
     auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
-    Lifecycle lifecycle(session->client, session->clock, *progress);
+    Lifecycle lifecycle(session->client, session->clock, *progress, ctx.run_control());
     CreateRequest req;
     req.branch_name = target.name.value;
     req.parent = target.parent.setting.value;
     req.parent_is_id = target.parent.is_id;
     req.description = o.description;
+    // The run's token in the branch's tag: how a later lookup tells this run's
+    // branch from one a concurrent run made and handed out.
+    std::random_device random;
+    req.run_token = make_run_token((static_cast<std::uint64_t>(random()) << 32) ^
+                                   static_cast<std::uint64_t>(random()));
     req.timeout = *timeout;
     req.endpoint = connection.endpoint;
     req.sslmode = connection.sslmode;
@@ -64,6 +71,18 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     progress->finish();
     github_mask_secrets(result, *ctx.env, std::cout);
 
+    auto clean_up = [&](Error& e) {
+        if (!result.created_by_us) {
+            return;
+        }
+        const Branch& b = result.branch;
+        if (o.keep_on_failure) {
+            e.with_cleanup(CleanupState::Kept, b.id, b.name);
+            return;
+        }
+        const bool gone = lifecycle.cleanup(b, e.what());
+        e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
+    };
     try {
         if (o.output_dir) {
             write_output_files(*o.output_dir, output_files(output_values(result)));
@@ -71,11 +90,12 @@ int run_create(const CreateOptions& o, const Context& ctx) {
         }
         github_write_outputs(result, *ctx.env);
     } catch (Error& e) {
-        if (result.created_by_us && !o.keep_on_failure) {
-            lifecycle.cleanup(result.branch, e.what());
-            e.add_hint("the branch " + result.branch.name + " created by this run was deleted");
-        }
+        clean_up(e);
         throw;
+    } catch (const std::exception& ex) {
+        Error e(ErrorKind::Io, std::string("writing the outputs failed: ") + ex.what());
+        clean_up(e);
+        throw e;
     }
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
                  result.branch.id, session->client.request_count(),
@@ -93,7 +113,8 @@ Command add_create(CLI::App& root, Context& ctx) {
                                         "usable, hand over its connection");
     add_identity_flags(*app, opts->identity, /*with_branch_id=*/false);
     app->add_option("--timeout", opts->timeout,
-                    "How long to wait for the branch to be ready (90s, 10m, ...)")
+                    "Time limit for the whole create: every request, retry and the wait for "
+                    "readiness (90s, 10m, ...)")
         ->capture_default_str();
     app->add_option(
         "--output-dir", opts->output_dir,

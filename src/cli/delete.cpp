@@ -20,7 +20,7 @@ int run_delete(const DeleteOptions& o, const Context& ctx) {
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     NullProgress progress;
-    Lifecycle lifecycle(session->client, session->clock, progress);
+    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
     Lifecycle::DeleteRequest req;
     if (!target.branch_id.empty()) {
         req.id = target.branch_id.value;

@@ -118,6 +118,7 @@ void gather(Session& session, const std::optional<SignadotTarget>& signadot, boo
             std::vector<GcBranch>& branches, int& signadot_requests) {
     if (signadot) {
         SignadotClient sd(session.transport, *signadot);
+        sd.set_limits(CallLimits{session.client.limits().cancel, std::nullopt});
         try {
             sandboxes = sd.list_sandboxes();
         } catch (Error& e) {
@@ -223,7 +224,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         Row row{&c, "kept", c.kept_why};
         if (!c.deletes()) {
             ++kept;
-        } else if (stopped || interrupted()) {
+        } else if (stopped || (ctx.cancel != nullptr && ctx.cancel->cancelled())) {
             stopped = true;
             row = {&c, "not done", "interrupted"};
         } else if (f.dry_run) {
@@ -254,7 +255,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         throw Error(ErrorKind::Interrupted,
                     "stopped after deleting " + std::to_string(deleted) + " branch(es)")
             .with_operation("gc")
-            .with_signal(interrupt_signal());
+            .with_signal(ctx.cancel != nullptr ? ctx.cancel->signal_number() : 0);
     }
     if (failed > 0) {
         throw Error(ErrorKind::Unavailable,

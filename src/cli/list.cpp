@@ -4,6 +4,7 @@
 
 #include "app.hpp"
 #include "xbranch/gc_policy.hpp"
+#include "xbranch/error.hpp"
 #include "xbranch/naming.hpp"
 
 namespace xbranch::cli {
@@ -38,6 +39,11 @@ int run_list(const ListOptions& o, const Context& ctx) {
                 if (auto tag = decode_tag(d.branch.description); tag && tag->expires_at) {
                     expires = rfc3339_utc(*tag->expires_at);
                 }
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::Interrupted) {
+                    throw;  // Ctrl-C ends the listing (exit 130), not one row
+                }
+                status = "?";
             } catch (const std::exception&) {
                 status = "?";
             }

@@ -30,9 +30,9 @@ int run_url(const UrlOptions& o, const Context& ctx) {
                 "to print them anyway");
     }
     NullProgress progress;
-    Lifecycle lifecycle(session->client, session->clock, progress);
-    ConnectionInfo info =
-        lifecycle.connection_for(d, choice.endpoint, choice.sslmode, session->clock.now());
+    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
+    ConnectionInfo info = lifecycle.connection_for(d, choice.endpoint, choice.sslmode,
+                                                   Deadline::at(session->clock.now()));
     std::cout << build_connection_string(info) << "\n";
     return 0;
 }

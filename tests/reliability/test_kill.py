@@ -7,7 +7,8 @@ worst moments, then run again for the same sandbox.
   adopts it (adopted=true, same id, still one branch); delete removes it.
 - SIGKILL while the answer to the POST is pending (the emulator performs the
   create, then answers late): the branch exists server-side; a rerun adopts it.
-- SIGTERM while the answer to the POST is pending: see test_sigterm_during_post.
+- SIGTERM while the answer to the POST is pending: see test_sigterm_during_post
+  (parent by name and by id).
 After every kill the output folder holds no temp files and either all eight
 files or none.
 """
@@ -166,14 +167,14 @@ class KillTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertEqual(self.active_rows(name), [])
 
-    def _post_pending(self, sandbox, name, sig):
+    def _post_pending(self, sandbox, name, sig, *extra):
         """Starts create with the POST answer held back 4 s; sends sig once the
         branch exists server-side and the answer is still pending."""
         self.emu.set_config(**FAST)
         self.emu.set_faults([{"method": "POST", "path": "/branches$", "kind": "delay",
                               "delayMs": 4000, "times": 1}])
         outdir = os.path.join(self.tmp, "out")
-        p = self.start_create(sandbox, outdir)
+        p = self.start_create(sandbox, outdir, *extra)
 
         def created():
             if p.poll() is not None:
@@ -241,6 +242,20 @@ class KillTest(unittest.TestCase):
         self.assert_outdir_all_or_nothing(outdir, "none")
         self.assertEqual(self.active_rows(name), [],
                          "SIGTERM during the POST left branch %s behind: %s" % (row["id"], err))
+
+    def test_sigterm_during_post_with_the_parent_as_id(self):
+        """The same with --parent ID (XATA_BRANCH_ID in plugins): no listing
+        happened before the POST, yet the branch carries this run's tag, so
+        it is found and deleted."""
+        [root] = [b for b in self.emu.branches() if b["parentID"] is None]
+        sandbox, name = "term-post-id", rel.branch_name("term-post-id")
+        p, row, outdir, err = self._post_pending(sandbox, name, signal.SIGTERM,
+                                                 "--parent", root["id"])
+        self.assertEqual(p.returncode, 143, err)
+        self.assertIn("created by this run was deleted", err)
+        self.assertEqual(self.active_rows(name), [],
+                         "SIGTERM during the POST left branch %s behind: %s" % (row["id"], err))
+        self.assert_outdir_all_or_nothing(outdir, "none")
 
 
 if __name__ == "__main__":

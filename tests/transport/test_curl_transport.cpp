@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -191,7 +192,7 @@ TEST_F(TransportTest, MethodsBodiesAndHeaders) {
         if (!r.body.empty()) {
             r.headers["Content-Type"] = "application/json";
         }
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_TRUE(o.ok()) << m << ": " << o.error->message;
         EXPECT_EQ(o.response->status, m == "POST" ? 201 : m == "DELETE" ? 204 : 200);
         EXPECT_EQ(o.response->header("x-request-id"), "rid-" + m);
@@ -228,7 +229,7 @@ TEST_F(TransportTest, ErrorStatusesAreData) {
     Running run(svr);
     CurlTransport t(fast_options());
     for (int s : {400, 401, 404, 409, 429, 500, 502, 503}) {
-        const auto o = t.send(req("GET", run.port(), "/s/" + std::to_string(s)));
+        const auto o = t.send(req("GET", run.port(), "/s/" + std::to_string(s)), {});
         ASSERT_TRUE(o.ok()) << s;
         EXPECT_FALSE(o.error.has_value());
         EXPECT_EQ(o.response->status, s);
@@ -245,7 +246,7 @@ TEST_F(TransportTest, EmptyPostSendsContentLengthZero) {
     });
     Running run(svr);
     CurlTransport t(fast_options());
-    const auto o = t.send(req("POST", run.port(), "/p"));
+    const auto o = t.send(req("POST", run.port(), "/p"), {});
     ASSERT_TRUE(o.ok());
     EXPECT_EQ(cl, "0");
 }
@@ -261,7 +262,7 @@ TEST_F(TransportTest, SlowAnswerIsTimeout) {
     opts.request_timeout = 300ms;
     CurlTransport t(opts);
     const auto start = std::chrono::steady_clock::now();
-    const auto o = t.send(req("GET", run.port(), "/slow"));
+    const auto o = t.send(req("GET", run.port(), "/slow"), {});
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Timeout) << o.error->message;
@@ -271,7 +272,7 @@ TEST_F(TransportTest, SlowAnswerIsTimeout) {
 
 TEST_F(TransportTest, RefusedIsConnectAndSurelyNotSent) {
     CurlTransport t(fast_options());
-    const auto o = t.send(req("POST", free_port(), "/branches", "{}"));
+    const auto o = t.send(req("POST", free_port(), "/branches", "{}"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Connect) << o.error->message;
     EXPECT_FALSE(o.error->maybe_sent);
@@ -280,7 +281,7 @@ TEST_F(TransportTest, RefusedIsConnectAndSurelyNotSent) {
 TEST_F(TransportTest, ClosedWithoutAnswerIsDropped) {
     RawServer raw([](int fd) { (void)read_head(fd); });
     CurlTransport t(fast_options());
-    const auto o = t.send(req("GET", raw.port(), "/x"));
+    const auto o = t.send(req("GET", raw.port(), "/x"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
     EXPECT_TRUE(o.error->maybe_sent);
@@ -294,7 +295,7 @@ TEST_F(TransportTest, BodyCutShortIsDropped) {
                  "100\r\n\r\n{\"branches\":[");
     });
     CurlTransport t(fast_options());
-    const auto o = t.send(req("GET", raw.port(), "/x"));
+    const auto o = t.send(req("GET", raw.port(), "/x"), {});
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Dropped) << o.error->message;
 }
@@ -320,16 +321,16 @@ TEST_F(TransportTest, OneHandleReusesOneConnection) {
     Running run(svr);
     CurlTransport t(fast_options());
     for (int i = 0; i < 5; ++i) {
-        ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+        ASSERT_TRUE(t.send(req("GET", run.port(), "/poll"), {}).ok());
     }
-    ASSERT_TRUE(t.send(req("PATCH", run.port(), "/poll", R"({"hibernate":false})")).ok());
-    ASSERT_TRUE(t.send(req("GET", run.port(), "/poll")).ok());
+    ASSERT_TRUE(t.send(req("PATCH", run.port(), "/poll", R"({"hibernate":false})"), {}).ok());
+    ASSERT_TRUE(t.send(req("GET", run.port(), "/poll"), {}).ok());
     EXPECT_EQ(requests, 7);
     EXPECT_EQ(client_ports.size(), 1U) << "each request opened its own connection";
 
     // A second transport is a second connection: the check above can fail.
     CurlTransport other(fast_options());
-    ASSERT_TRUE(other.send(req("GET", run.port(), "/poll")).ok());
+    ASSERT_TRUE(other.send(req("GET", run.port(), "/poll"), {}).ok());
     EXPECT_EQ(client_ports.size(), 2U);
 }
 
@@ -419,7 +420,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = url;
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_FALSE(o.ok());
         EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
         EXPECT_FALSE(o.error->maybe_sent);
@@ -431,7 +432,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = url;
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_TRUE(o.ok()) << o.error->message;
         EXPECT_EQ(o.response->status, 200);
         EXPECT_EQ(o.response->body, R"({"ok":true})");
@@ -444,7 +445,7 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
         HttpRequest r;
         r.method = "GET";
         r.url = "https://localhost:" + std::to_string(run.port()) + "/secure";  // not in the SAN
-        const auto o = t.send(r);
+        const auto o = t.send(r, {});
         ASSERT_FALSE(o.ok());
         EXPECT_EQ(o.error->kind, TransportError::Kind::Tls) << o.error->message;
     }
@@ -452,4 +453,135 @@ TEST_F(TransportTest, TlsVerifiesAgainstTheGivenCa) {
 
 TEST_F(TransportTest, LibraryVersionNamesCurl) {
     EXPECT_NE(CurlTransport::library_version().find("libcurl/"), std::string::npos);
+}
+
+// ---- the caller's limits: token, time left, size cap
+
+namespace {
+
+// Accepts, reads the request, never answers until the test ends.
+class SilentServer {
+  public:
+    SilentServer()
+        : m_raw([this](int fd) {
+              (void)read_head(fd);
+              std::unique_lock lock(m_mu);
+              m_cv.wait(lock, [this] { return m_done; });
+          }) {}
+    ~SilentServer() {
+        {
+            std::lock_guard lock(m_mu);
+            m_done = true;
+        }
+        m_cv.notify_all();
+    }
+    SilentServer(const SilentServer&) = delete;
+    SilentServer& operator=(const SilentServer&) = delete;
+    int port() const { return m_raw.port(); }
+
+  private:
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    bool m_done = false;
+    RawServer m_raw;  // last: its thread stops before the members it uses go
+};
+
+}  // namespace
+
+TEST_F(TransportTest, TokenAbortsARequestInFlight) {
+    SilentServer silent;
+    CurlTransport t(fast_options());
+    CancelToken token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(300ms);
+        token.cancel(15);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{&token, std::nullopt});
+    const auto took = std::chrono::steady_clock::now() - start;
+    canceller.join();
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Cancelled) << o.error->message;
+    EXPECT_LT(took, 1500ms);  // libcurl's progress callback runs at least once a second
+    // An already cancelled token sends nothing.
+    const auto again = t.send(req("GET", silent.port(), "/x"), CallLimits{&token, std::nullopt});
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error->kind, TransportError::Kind::Cancelled);
+    EXPECT_FALSE(again.error->maybe_sent);
+}
+
+TEST_F(TransportTest, TimeLeftCapsTheRequestTimeout) {
+    SilentServer silent;
+    auto opts = fast_options();
+    opts.request_timeout = 30000ms;
+    CurlTransport t(opts);
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{nullptr, 400ms});
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(o.ok());
+    EXPECT_EQ(o.error->kind, TransportError::Kind::Timeout) << o.error->message;
+    EXPECT_GE(took, 350ms);
+    EXPECT_LT(took, 1500ms);
+}
+
+TEST_F(TransportTest, ZeroTimeNeverMeansNoTimeout) {
+    // A sub-millisecond setting (or no time left) must not reach libcurl as 0 = forever.
+    SilentServer silent;
+    auto opts = fast_options();
+    opts.request_timeout = 0ms;
+    opts.connect_timeout = 0ms;
+    CurlTransport t(opts);
+    const auto start = std::chrono::steady_clock::now();
+    const auto o = t.send(req("GET", silent.port(), "/x"), CallLimits{nullptr, 0ms});
+    ASSERT_FALSE(o.ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+}
+
+TEST_F(TransportTest, HugeAnswerIsRefusedWhileItArrives) {
+    constexpr std::size_t k_big = 50u * 1024u * 1024u;
+    for (const bool announced : {true, false}) {
+        RawServer raw([&](int fd) {
+            (void)read_head(fd);
+            send_all(fd, std::string("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n") +
+                             (announced ? "Content-Length: " + std::to_string(k_big) + "\r\n"
+                                        : std::string("Connection: close\r\n")) +
+                             "\r\n[");
+            const std::string chunk(64 * 1024, '1');
+            for (std::size_t sent = 0; sent < k_big; sent += chunk.size()) {
+                if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) <= 0) {
+                    return;  // the client hung up: what we want
+                }
+            }
+        });
+        CurlTransport t(fast_options());
+        const auto o = t.send(req("GET", raw.port(), "/x"), {});
+        ASSERT_FALSE(o.ok()) << announced;
+        EXPECT_EQ(o.error->kind, TransportError::Kind::TooLarge) << o.error->message;
+        EXPECT_NE(o.error->message.find("8 MiB"), std::string::npos) << o.error->message;
+    }
+}
+
+TEST_F(TransportTest, RetryAfterIsReadBySecondsAndDate) {
+    httplib::Server svr;
+    svr.Get("/s", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 503;
+        res.set_header("Retry-After", "7");
+    });
+    svr.Get("/none", [](const httplib::Request&, httplib::Response& res) { res.status = 503; });
+    svr.Get("/date", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 429;
+        res.set_header("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT");  // in the past
+    });
+    Running run(svr);
+    CurlTransport t(fast_options());
+    auto o = t.send(req("GET", run.port(), "/s"), {});
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.response->retry_after, 7000ms);
+    o = t.send(req("GET", run.port(), "/none"), {});
+    ASSERT_TRUE(o.ok());
+    EXPECT_FALSE(o.response->retry_after.has_value());
+    o = t.send(req("GET", run.port(), "/date"), {});
+    ASSERT_TRUE(o.ok());
+    ASSERT_TRUE(o.response->retry_after.has_value());
+    EXPECT_EQ(*o.response->retry_after, 0ms);
 }

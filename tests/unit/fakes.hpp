@@ -22,7 +22,14 @@ using ms = std::chrono::milliseconds;
 class FakeClock final : public Clock {
   public:
     TimePoint now() const override { return m_now; }
-    bool sleep_for(Duration d) override {
+    // Time moves by d at once; on_sleep (if set) runs first and may cancel the token.
+    bool sleep_for(Duration d, const CancelToken* cancel = nullptr) override {
+        if (on_sleep) {
+            on_sleep(d);
+        }
+        if (cancel != nullptr && cancel->cancelled()) {
+            return false;
+        }
         sleeps.push_back(d);
         m_now += d;
         return true;
@@ -32,6 +39,7 @@ class FakeClock final : public Clock {
     void advance(ms d) { m_now += d; }
 
     std::vector<ms> sleeps;
+    std::function<void(ms)> on_sleep;
 
   private:
     TimePoint m_now{};
@@ -40,6 +48,7 @@ class FakeClock final : public Clock {
 struct Recorded {
     HttpRequest request;
     ms at{0};  // fake time when it was sent
+    CallLimits limits;
 };
 
 // Answers from `script` first (in order); when that is empty, from `handler`.
@@ -48,8 +57,8 @@ class FakeTransport final : public HttpTransport {
   public:
     explicit FakeTransport(const FakeClock* clock = nullptr) : m_clock(clock) {}
 
-    HttpOutcome send(const HttpRequest& request) override {
-        requests.push_back({request, m_clock != nullptr ? m_clock->elapsed() : ms{0}});
+    HttpOutcome send(const HttpRequest& request, const CallLimits& limits) override {
+        requests.push_back({request, m_clock != nullptr ? m_clock->elapsed() : ms{0}, limits});
         if (!script.empty()) {
             HttpOutcome o = script.front();
             script.pop_front();
@@ -101,6 +110,10 @@ inline HttpOutcome answer(long status, std::string body = {},
     r.headers = std::move(headers);
     if (r.headers.find("x-request-id") == r.headers.end()) {
         r.headers["x-request-id"] = "req-" + std::to_string(status);
+    }
+    // What the real transport reads with CURLINFO_RETRY_AFTER (seconds form here).
+    if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
+        r.retry_after = ms{std::stoll(it->second) * 1000};
     }
     o.response = std::move(r);
     return o;

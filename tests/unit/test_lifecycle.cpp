@@ -20,12 +20,16 @@ const std::string k_parent = "a0000000000000000000000001";
 const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_other = "b0000000000000000000000002";
 const std::string k_name = "sb-feat-1a2b3c4d";
+const std::string k_token = "runtoken01";             // this run's
+const std::string k_tag = "xb1 rruntoken01";          // its tag, as the POST sends it
+const std::string k_foreign_tag = "xb1 rother00000";  // a concurrent run's
 
 // A small stateful Xata API behind the FakeTransport.
 struct FakeApi {
     struct B {
         std::string id, name, parent;
         ms created{0};
+        std::string description;  // returned by describe only, like the real API
     };
     FakeClock& clock;
     std::vector<B> branches;
@@ -41,16 +45,17 @@ struct FakeApi {
     std::string credentials_body = R"({"username":"xata","password":"pw-core-1234"})";
     std::string describe_connection_string;
     std::string region = "us-east-1";
+    std::string posted_description;  // of the POST being answered
 
     explicit FakeApi(FakeClock& c) : clock(c) {
-        branches.push_back({k_parent, "main", "", ms{0}});
+        branches.push_back({k_parent, "main", "", ms{0}, ""});
         on_post = [this](const std::string& name, const std::string& parent) {
             return create(name, parent);
         };
     }
 
     HttpOutcome create(const std::string& name, const std::string& parent) {
-        branches.push_back({k_id, name, parent, clock.elapsed()});
+        branches.push_back({k_id, name, parent, clock.elapsed(), posted_description});
         return answer(201, branch_json(k_id, name, parent, region));
     }
     B* find(const std::string& id) {
@@ -86,6 +91,7 @@ struct FakeApi {
             }
             if (r.method == "POST") {
                 const auto j = nlohmann::json::parse(r.body);
+                posted_description = j.value("description", "");
                 return on_post(j.at("name").get<std::string>(),
                                j.at("parentID").get<std::string>());
             }
@@ -113,8 +119,12 @@ struct FakeApi {
             std::string st = id == k_id ? status(*this) : "STATUS_TYPE_HEALTHY";
             int inst = st == "STATUS_TYPE_HIBERNATED" ? 0 : 1;
             int ready = st == "STATUS_TYPE_HEALTHY" ? 1 : 0;
-            return answer(200, details_json(b->id, b->name, b->parent, st, inst, ready,
-                                            describe_connection_string, region));
+            std::string body = details_json(b->id, b->name, b->parent, st, inst, ready,
+                                            describe_connection_string, region);
+            if (!b->description.empty()) {
+                body.insert(body.size() - 1, R"(,"description":")" + b->description + "\"");
+            }
+            return answer(200, body);
         }
         if (r.method == "PATCH") {
             EXPECT_EQ(r.body, R"({"hibernate":false})");
@@ -146,6 +156,7 @@ class LifecycleTest : public ::testing::Test {
         r.branch_name = k_name;
         r.parent = "main";
         r.timeout = std::chrono::seconds{60};
+        r.run_token = k_token;
         return r;
     }
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
@@ -185,8 +196,10 @@ TEST_F(LifecycleTest, CreateHappyPath) {
     EXPECT_EQ(r.connection.password, "pw-core-1234");
     EXPECT_EQ(r.connection.sslmode, "require");
     const auto body = nlohmann::json::parse(transport.requests[1].request.body);
-    EXPECT_EQ(body,
-              nlohmann::json({{"name", k_name}, {"mode", "inherit"}, {"parentID", k_parent}}));
+    EXPECT_EQ(body, nlohmann::json({{"name", k_name},
+                                    {"mode", "inherit"},
+                                    {"parentID", k_parent},
+                                    {"description", k_tag}}));
     EXPECT_TRUE(clock.sleeps.empty());
 }
 
@@ -215,7 +228,7 @@ TEST_F(LifecycleTest, BranchNamedLikeTheParentIsRefused) {
 }
 
 TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     const auto r = lifecycle.create(request());
     EXPECT_EQ(calls(), (std::vector<std::string>{list, describe, creds}));
     EXPECT_TRUE(r.adopted);
@@ -225,20 +238,20 @@ TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
 TEST_F(LifecycleTest, ConflictOnPostWithSameParentIsAdopted) {
     // Someone else made it between our list and our POST.
     api.on_post = [this](const std::string& name, const std::string& parent) {
-        api.branches.push_back({k_id, name, parent, clock.elapsed()});
+        api.branches.push_back({k_id, name, parent, clock.elapsed(), ""});
         return answer(409, R"({"id":"r","message":"branch [)" + name + R"(] already exists"})");
     };
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
     EXPECT_TRUE(r.adopted);
     EXPECT_FALSE(r.created_by_us);
     EXPECT_EQ(r.branch.id, k_id);
 }
 
 TEST_F(LifecycleTest, ConflictWithForeignParentIsConflict) {
-    api.branches.push_back({k_other, "other-parent", "", ms{0}});
+    api.branches.push_back({k_other, "other-parent", "", ms{0}, ""});
     api.on_post = [this](const std::string& name, const std::string&) {
-        api.branches.push_back({k_id, name, k_other, clock.elapsed()});
+        api.branches.push_back({k_id, name, k_other, clock.elapsed(), ""});
         return answer(409, R"({"message":"branch already exists"})");
     };
     const Error e = caught([&] { (void)lifecycle.create(request()); });
@@ -246,11 +259,12 @@ TEST_F(LifecycleTest, ConflictWithForeignParentIsConflict) {
     EXPECT_FALSE(has_call(creds));
     EXPECT_EQ(transport.count("DELETE"), 0);
     EXPECT_EQ(transport.count("POST"), 1);
-    EXPECT_NE(e.hint().find(k_id), std::string::npos);
+    EXPECT_EQ(e.reason(), ErrorReason::BranchInTheWay);
+    EXPECT_EQ(e.branch_id(), k_id);
 }
 
 TEST_F(LifecycleTest, ListedWithForeignParentIsConflictWithoutPost) {
-    api.branches.push_back({k_id, k_name, k_other, ms{0}});
+    api.branches.push_back({k_id, k_name, k_other, ms{0}, ""});
     EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Conflict);
     EXPECT_EQ(transport.count("POST"), 0);
     EXPECT_EQ(transport.count("DELETE"), 0);
@@ -262,9 +276,11 @@ TEST_F(LifecycleTest, DroppedPostThatCreatedTheBranchIsSettledByName) {
         return dropped();
     };
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, creds}));
+    // The found branch is described once to read its tag.
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
-    EXPECT_TRUE(r.created_by_us);  // our POST made it, so a failure later would delete it
+    EXPECT_TRUE(r.created_by_us);  // its tag is this run's, so a failure later would delete it
+    EXPECT_FALSE(r.adopted);
     EXPECT_EQ(transport.count("POST"), 1);
 }
 
@@ -340,7 +356,7 @@ TEST_F(LifecycleTest, StillHibernatedIsWokenAgainEvery30s) {
 }
 
 TEST_F(LifecycleTest, AdoptedHibernatedBranchIsWokenAtOnce) {
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     api.status = [](const FakeApi& a) {
         return a.woken_at ? "STATUS_TYPE_HEALTHY" : "STATUS_TYPE_HIBERNATED";
     };
@@ -359,7 +375,8 @@ TEST_F(LifecycleTest, FaultDeletesTheBranchWeCreated) {
               std::string::npos);
     EXPECT_EQ(calls().back(), del);
     EXPECT_FALSE(has_call(creds));
-    EXPECT_NE(e.hint().find("deleted"), std::string::npos);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(e.cleanup_branch_id(), k_id);
     EXPECT_EQ(api.find(k_id), nullptr);
 }
 
@@ -370,7 +387,7 @@ TEST_F(LifecycleTest, FaultKeepsTheBranchWithKeepOnFailure) {
     const Error e = caught([&] { (void)lifecycle.create(req); });
     EXPECT_EQ(e.kind(), ErrorKind::Fault);
     EXPECT_EQ(transport.count("DELETE"), 0);
-    EXPECT_NE(e.hint().find("keep-on-failure"), std::string::npos);
+    EXPECT_EQ(e.cleanup(), CleanupState::Kept);
 }
 
 TEST_F(LifecycleTest, TimeoutDeletesTheBranchWeCreated) {
@@ -385,7 +402,7 @@ TEST_F(LifecycleTest, TimeoutDeletesTheBranchWeCreated) {
 }
 
 TEST_F(LifecycleTest, AdoptedBranchIsNeverDeletedOnFailure) {
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     api.status = [](const FakeApi&) { return "STATUS_TYPE_FAULT"; };
     EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Fault);
     EXPECT_EQ(transport.count("DELETE"), 0);
@@ -516,7 +533,7 @@ TEST(PollSchedule, WaitsAddUp) {
 }
 
 TEST_F(LifecycleTest, RemoveById) {
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     Lifecycle::DeleteRequest req;
     req.id = k_id;
     req.parent = "main";
@@ -528,7 +545,7 @@ TEST_F(LifecycleTest, RemoveById) {
 }
 
 TEST_F(LifecycleTest, RemoveByName) {
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     Lifecycle::DeleteRequest req;
     req.name = k_name;
     req.parent = "main";
@@ -553,7 +570,7 @@ TEST_F(LifecycleTest, RemoveWhenAlreadyGone) {
     EXPECT_EQ(transport.count("DELETE"), 0);
 
     // Listed, but gone by the time DELETE arrives.
-    api.branches.push_back({k_id, k_name, k_parent, ms{0}});
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     transport.handler = [this](const HttpRequest& r) {
         return r.method == "DELETE" ? answer(404, R"({"message":"branch [x] not found"})")
                                     : api.route(r);
@@ -589,14 +606,14 @@ TEST_F(LifecycleTest, RemoveRefusesTheParent) {
 }
 
 TEST_F(LifecycleTest, RemoveRefusesNamesWithoutPrefixUnlessForced) {
-    api.branches.push_back({k_id, "feature-x", k_parent, ms{0}});
+    api.branches.push_back({k_id, "feature-x", k_parent, ms{0}, ""});
     Lifecycle::DeleteRequest req;
     req.name = "feature-x";
     req.parent = "main";
     req.prefix = "sb-";
     const Error e = caught([&] { (void)lifecycle.remove(req); });
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
-    EXPECT_NE(e.hint().find("--force"), std::string::npos);
+    EXPECT_EQ(e.reason(), ErrorReason::NeedsForce);
     EXPECT_EQ(transport.count("DELETE"), 0);
     req.force = true;
     EXPECT_TRUE(lifecycle.remove(req).deleted);
@@ -604,4 +621,243 @@ TEST_F(LifecycleTest, RemoveRefusesNamesWithoutPrefixUnlessForced) {
 
 TEST_F(LifecycleTest, RemoveWithNothingIsUsage) {
     EXPECT_EQ(caught([&] { (void)lifecycle.remove({}); }).kind(), ErrorKind::Usage);
+}
+
+// ---- ownership: a run claims only a branch whose tag carries its token
+
+TEST_F(LifecycleTest, UncertainPostThenAConcurrentRunsBranchIsAdoptedAndNeverDeleted) {
+    // Our POST answers 503 (outcome unknown) while a concurrent run's POST made
+    // the branch, tagged with its own token, and handed it to its sandbox.
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        api.branches.push_back({k_id, name, parent, clock.elapsed(), k_foreign_tag});
+        return answer(503, R"({"message":"unavailable"})");
+    };
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_FAULT"; };  // then this run fails late
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Fault);
+    EXPECT_EQ(transport.count("DELETE"), 0) << "deleted another run's branch";
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+    EXPECT_NE(api.find(k_id), nullptr);
+
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_HEALTHY"; };
+    const auto r = lifecycle.create(request());
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.created_by_us);
+}
+
+TEST_F(LifecycleTest, UncertainPostThatMadeOurBranchIsOursAndCleanedUp) {
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        (void)api.create(name, parent);  // carries our tag
+        return answer(502);
+    };
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_FAULT"; };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Fault);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(api.find(k_id), nullptr);
+}
+
+TEST_F(LifecycleTest, TheUsersDescriptionIsTheTagsNote) {
+    auto req = request();
+    req.description = "ci run 42";
+    (void)lifecycle.create(req);
+    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    EXPECT_EQ(body.at("description"), k_tag + " - ci run 42");
+}
+
+// ---- cancellation with an injected token (no signals, no sleeps)
+
+class CancelTest : public LifecycleTest {
+  protected:
+    CancelToken run;
+    CancelToken cleanup;
+    Lifecycle cancellable{client, clock, progress, RunControl{&run, &cleanup}};
+};
+
+TEST_F(CancelTest, CancelDuringThePostDeletesOurBranchAlsoWithTheParentGivenAsId) {
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        (void)api.create(name, parent);
+        run.cancel(15);  // SIGTERM while the answer is pending
+        return failure(TransportError::Kind::Cancelled, true, "Callback aborted");
+    };
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    const Error e = caught([&] { (void)cancellable.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(calls(), (std::vector<std::string>{post, list, describe, del}));
+    EXPECT_EQ(api.find(k_id), nullptr);
+    // The cleanup ran under its own token and budget.
+    EXPECT_EQ(transport.requests.back().limits.cancel, &cleanup);
+    EXPECT_LE(*transport.requests.back().limits.time_left, ms{3000});
+}
+
+TEST_F(CancelTest, CancelDuringThePostLeavesAnotherRunsBranchAlone) {
+    api.on_post = [this](const std::string& name, const std::string& parent) {
+        api.branches.push_back({k_id, name, parent, clock.elapsed(), k_foreign_tag});
+        run.cancel(2);
+        return failure(TransportError::Kind::Cancelled, true, "Callback aborted");
+    };
+    const Error e = caught([&] { (void)cancellable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+}
+
+TEST_F(CancelTest, CancelWhileWaitingDeletesOurBranch) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    clock.on_sleep = [this](ms) {
+        if (clock.elapsed() >= ms{1000}) {
+            run.cancel(1);  // SIGHUP
+        }
+    };
+    const Error e = caught([&] { (void)cancellable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 129);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(calls().back(), del);
+}
+
+TEST_F(CancelTest, FrozenApiDuringCleanupEndsWithinTheBudgetAndNamesTheBranch) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    clock.on_sleep = [this](ms) { run.cancel(15); };
+    transport.handler = [this](const HttpRequest& r) {
+        if (!run.cancelled()) {
+            return api.route(r);
+        }
+        // The API stopped answering: every request runs into its time limit.
+        clock.advance(*transport.requests.back().limits.time_left);
+        return timed_out();
+    };
+    const ms before = clock.elapsed();
+    const Error e = caught([&] { (void)cancellable.create(request()); });
+    const ms took = clock.elapsed() - before;
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.cleanup(), CleanupState::Left);
+    EXPECT_EQ(e.cleanup_branch_id(), k_id);
+    EXPECT_LE(took, ms{10500});
+    EXPECT_GE(transport.count("DELETE"), 2);  // retried within the budget
+    for (const auto& r : transport.requests) {
+        if (r.request.method == "DELETE") {
+            EXPECT_LE(*r.limits.time_left, ms{3000});
+        }
+    }
+}
+
+TEST_F(CancelTest, ASecondSignalEndsTheCleanupAtOnce) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    clock.on_sleep = [this](ms) {
+        run.cancel(2);
+        cleanup.cancel(2);  // Ctrl-C twice
+    };
+    const Error e = caught([&] { (void)cancellable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.cleanup(), CleanupState::Left);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_NE(api.find(k_id), nullptr);
+}
+
+// ---- the command's time limit
+
+TEST_F(LifecycleTest, SilentApiEndsAtTheTimeLimit) {
+    transport.handler = [this](const HttpRequest&) {
+        clock.advance(*transport.requests.back().limits.time_left);
+        return timed_out();
+    };
+    auto req = request();
+    req.timeout = ms{5000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(e.reason(), ErrorReason::DeadlineReached);
+    EXPECT_EQ(clock.elapsed(), ms{5000});
+}
+
+TEST_F(LifecycleTest, SilentPostEndsAtTheTimeLimitAndNamesWhatMayExist) {
+    transport.handler = [this](const HttpRequest&) {
+        clock.advance(*transport.requests.back().limits.time_left);
+        return timed_out();
+    };
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    req.timeout = ms{5000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(clock.elapsed(), ms{5000});  // no lookup past the time limit
+    EXPECT_EQ(calls(), (std::vector<std::string>{post}));
+    EXPECT_EQ(e.cleanup(), CleanupState::Unknown);
+    EXPECT_EQ(e.cleanup_branch_name(), k_name);
+}
+
+TEST_F(LifecycleTest, PostRetryAfterIsCappedByTheTimeLimit) {
+    api.on_post = [](const std::string&, const std::string&) {
+        return answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "30"}});
+    };
+    auto req = request();
+    req.timeout = ms{5000};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);  // the API answered, busy
+    EXPECT_LE(clock.elapsed(), ms{5000});
+    EXPECT_EQ(transport.count("POST"), 1);
+}
+
+// ---- wake: temporary refusals never cost a healthy branch
+
+TEST_F(LifecycleTest, WakeRefusalsNeverDeleteAHealthyBranch) {
+    // Stays hibernated until 9 s, then turns healthy on its own; every wake
+    // meets 503, 409 or the temporary 403 after all its retries.
+    api.status = [](const FakeApi& a) {
+        return a.since_created() < ms{9000} ? "STATUS_TYPE_HIBERNATED" : "STATUS_TYPE_HEALTHY";
+    };
+    int patches = 0;
+    transport.handler = [&](const HttpRequest& r) {
+        if (r.method != "PATCH") {
+            return api.route(r);
+        }
+        switch (patches++ % 3) {
+            case 0:
+                return answer(503, R"({"message":"unavailable"})");
+            case 1:
+                return answer(
+                    409, R"({"message":"branch [x] was modified concurrently, please retry"})");
+            default:
+                return answer(403, R"({"message":"Branch [x] update is temporarily unavailable"})");
+        }
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.status.type, StatusType::Healthy);
+    EXPECT_GT(patches, 4);
+    EXPECT_EQ(transport.count("DELETE"), 0);
+}
+
+TEST_F(LifecycleTest, AnyExceptionAfterCreatingCleansUp) {
+    transport.handler = [this](const HttpRequest& r) -> HttpOutcome {
+        if (r.url.find("/credentials") != std::string::npos) {
+            throw std::runtime_error("library trouble");
+        }
+        return api.route(r);
+    };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Internal);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(api.find(k_id), nullptr);
+}
+
+// ---- delete by id: 404 is "already gone" only when the project answers
+
+TEST_F(LifecycleTest, RemoveByIdInAnUnreachableProjectIsNotFound) {
+    transport.handler = [](const HttpRequest&) {
+        return answer(404, R"({"message":"project [prj_wrong] not found"})");
+    };
+    Lifecycle::DeleteRequest req;
+    req.id = k_id;
+    req.parent = "main";
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.remove(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_EQ(exit_code(e.kind()), 4);
+    EXPECT_EQ(e.reason(), ErrorReason::ProjectNotFound);
+    EXPECT_EQ(transport.count("DELETE"), 0);
 }

@@ -127,8 +127,9 @@ TEST_F(ClientTest, StatusToErrorKind) {
     r.body = R"({"id":"body-id","message":"invalid token"})";
     const Error e = XataClient::error_from_response("list branches", r);
     EXPECT_EQ(e.request_id(), "body-id");
-    EXPECT_FALSE(e.hint().empty());
-    EXPECT_NE(e.hint().find("XATA_API_KEY"), std::string::npos);
+    // The core names no env var: the CLI words the hint from the reason.
+    EXPECT_EQ(e.reason(), ErrorReason::BadApiKey);
+    EXPECT_EQ(e.hint().find("XATA_"), std::string::npos);
 }
 
 TEST_F(ClientTest, DefiniteErrorsThrowWithoutRetry) {
@@ -190,7 +191,7 @@ TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
     const Error t = caught([&] { client.wake_branch(k_id); });
     EXPECT_EQ(t.kind(), ErrorKind::Unavailable);
     EXPECT_EQ(transport.requests.size(), 4U);
-    EXPECT_FALSE(t.hint().empty());
+    EXPECT_EQ(t.reason(), ErrorReason::Connect);
 }
 
 TEST_F(ClientTest, DeleteAndPatchAreRetried) {
@@ -311,8 +312,159 @@ TEST_F(ClientTest, TransportErrorMapping) {
     const Error tls =
         XataClient::error_from_transport("list", {TransportError::Kind::Tls, "cert bad", false});
     EXPECT_EQ(tls.kind(), ErrorKind::Unavailable);
-    EXPECT_NE(tls.hint().find("--cacert"), std::string::npos);
+    EXPECT_EQ(tls.reason(), ErrorReason::TlsVerify);
     const Error c =
         XataClient::error_from_transport("list", {TransportError::Kind::Connect, "refused", false});
-    EXPECT_NE(c.hint().find("XATA_API_BASE_URL"), std::string::npos);
+    EXPECT_EQ(c.reason(), ErrorReason::Connect);
+    for (const Error& e : {tls, c}) {
+        EXPECT_EQ(e.hint().find("--"), std::string::npos) << e.hint();
+        EXPECT_EQ(e.hint().find("XATA_"), std::string::npos) << e.hint();
+    }
+    const Error big = XataClient::error_from_transport(
+        "list", {TransportError::Kind::TooLarge, "the answer is larger than 8 MiB", true});
+    EXPECT_EQ(big.kind(), ErrorKind::Protocol);
+    EXPECT_EQ(exit_code(big.kind()), 10);
+    EXPECT_EQ(big.reason(), ErrorReason::ResponseTooLarge);
+}
+
+// ---- cancellation and the deadline, with an injected token (no signals, no sleeps)
+
+TEST_F(ClientTest, CancelledTokenSendsNothing) {
+    CancelToken token;
+    token.cancel(15);
+    client.set_limits({&token, {}, {}});
+    const Error e = caught([&] { (void)client.list_branches(); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.signal_number(), 15);
+    EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
+    EXPECT_TRUE(transport.requests.empty());
+}
+
+TEST_F(ClientTest, TransportCancelledIsInterruptedAndNotRetried) {
+    std::unique_ptr<CancelToken> token;
+    transport.handler = [&](const HttpRequest&) {
+        token->cancel(2);  // the signal arrives while the request is in flight
+        return failure(TransportError::Kind::Cancelled, true, "Callback aborted");
+    };
+    for (auto call : std::vector<std::function<void()>>{
+             [&] { (void)client.describe_branch(k_id); }, [&] { client.wake_branch(k_id); },
+             [&] { (void)client.delete_branch(k_id); },
+             [&] { (void)client.create_branch("sb-x", k_parent, ""); }}) {
+        token = std::make_unique<CancelToken>();
+        client.set_limits({token.get(), {}, {}});
+        transport.requests.clear();
+        const Error e = caught(call);
+        EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+        EXPECT_EQ(e.signal_number(), 2);
+        EXPECT_EQ(transport.requests.size(), 1U);
+    }
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(ClientTest, CancelDuringBackoffEndsAtOnce) {
+    CancelToken token;
+    client.set_limits({&token, {}, {}});
+    transport.script.push_back(answer(503));
+    clock.on_sleep = [&](ms) { token.cancel(1); };  // SIGHUP during the wait
+    const Error e = caught([&] { (void)client.list_branches(); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 129);
+    EXPECT_EQ(transport.requests.size(), 1U);
+}
+
+TEST_F(ClientTest, EveryRequestGetsTheTokenAndTheTimeLeft) {
+    CancelToken token;
+    client.set_limits({&token, Deadline::in(clock, ms{5000}), {}});
+    transport.script.push_back(answer(503));
+    transport.script.push_back(answer(200, list_json({})));
+    (void)client.list_branches();
+    ASSERT_EQ(transport.requests.size(), 2U);
+    EXPECT_EQ(transport.requests[0].limits.cancel, &token);
+    EXPECT_EQ(transport.requests[0].limits.time_left, ms{5000});
+    EXPECT_EQ(transport.requests[1].limits.time_left, ms{5000} - clock.sleeps[0]);
+    // A per-request cap (cleanup) is applied below the time left.
+    client.set_limits({&token, Deadline::in(clock, ms{10000}), ms{3000}});
+    transport.script.push_back(answer(204));
+    (void)client.delete_branch(k_id);
+    EXPECT_EQ(transport.requests.back().limits.time_left, ms{3000});
+}
+
+TEST_F(ClientTest, SilentServerEndsAtTheDeadline) {
+    // Every request times out at the time left: the call ends at the deadline
+    // with exit 6, not after 4 x 30 s of request timeouts.
+    client.set_limits({nullptr, Deadline::in(clock, ms{5000}), {}});
+    transport.handler = [&](const HttpRequest&) {
+        clock.advance(*transport.requests.back().limits.time_left);
+        return timed_out();
+    };
+    const Error e = caught([&] { (void)client.list_branches(); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(e.reason(), ErrorReason::DeadlineReached);
+    EXPECT_EQ(clock.elapsed(), ms{5000});
+    EXPECT_EQ(transport.requests.size(), 1U);
+    EXPECT_NE(e.describe().find("timeout"), std::string::npos) << e.describe();
+}
+
+TEST_F(ClientTest, RetryAfterIsCappedByTheDeadline) {
+    client.set_limits({nullptr, Deadline::in(clock, ms{5000}), {}});
+    transport.handler = [](const HttpRequest&) {
+        return answer(503, R"({"message":"busy"})", {{"retry-after", "30"}});
+    };
+    const Error e = caught([&] { (void)client.describe_branch(k_id); });
+    // The API kept answering 503: "unavailable" (exit 8), not a silent timeout.
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(e.http_status(), 503);
+    EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{5000}}));
+}
+
+TEST_F(ClientTest, PatchRetriesConcurrentModificationAndTemporaryRefusal) {
+    transport.script.push_back(
+        answer(409, R"({"message":"branch [x] was modified concurrently, please retry"})"));
+    transport.script.push_back(
+        answer(403, R"({"message":"Branch [x] update is temporarily unavailable"})"));
+    transport.script.push_back(answer(200, branch_json(k_id, "n", k_parent)));
+    client.wake_branch(k_id);
+    EXPECT_EQ(transport.count("PATCH"), 3);
+    // A temporary 403 after all retries is "unavailable", not an auth failure.
+    for (int i = 0; i < 4; ++i) {
+        transport.script.push_back(
+            answer(403, R"({"message":"Branch [x] update is temporarily unavailable"})"));
+    }
+    EXPECT_EQ(caught([&] { client.wake_branch(k_id); }).kind(), ErrorKind::Unavailable);
+    // GET and DELETE do not retry a 409.
+    transport.script.push_back(answer(409, R"({"message":"conflict"})"));
+    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id); }).kind(), ErrorKind::Conflict);
+}
+
+TEST_F(ClientTest, DeleteWhoseAnswerWasLostIsStillDeleted) {
+    // The first DELETE was performed but its answer dropped; the retry's 404
+    // means this call deleted it, not "it was already gone".
+    transport.script.push_back(dropped());
+    transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
+    EXPECT_TRUE(client.delete_branch(k_id));
+    transport.script.push_back(answer(502));
+    transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
+    EXPECT_TRUE(client.delete_branch(k_id));
+    // A refused connection surely deleted nothing.
+    transport.script.push_back(refused());
+    transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
+    EXPECT_FALSE(client.delete_branch(k_id));
+}
+
+TEST_F(ClientTest, RedirectShowsItsLocation) {
+    transport.script.push_back(
+        answer(301, "", {{"location", "https://elsewhere.example.test/organizations/x"}}));
+    const Error e = caught([&] { (void)client.list_branches(); });
+    EXPECT_EQ(e.kind(), ErrorKind::Protocol);
+    EXPECT_EQ(e.reason(), ErrorReason::Redirected);
+    EXPECT_NE(e.describe().find("https://elsewhere.example.test/organizations/x"),
+              std::string::npos)
+        << e.describe();
+}
+
+TEST_F(ClientTest, DescribeCarriesTheDescription) {
+    std::string body = details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_HEALTHY", 1, 1);
+    body.insert(body.size() - 1, R"(,"description":"xb1 rabcdefghij - note")");
+    transport.script.push_back(answer(200, body));
+    EXPECT_EQ(client.describe_branch(k_id).description, "xb1 rabcdefghij - note");
 }
