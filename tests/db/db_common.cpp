@@ -49,6 +49,11 @@ int bind_loopback(int* fd_out) {
 
 int cluster_port() {
     const char* dir = std::getenv("XBRANCH_PG_DIR");
+#ifdef XBRANCH_PG_DIR_DEFAULT
+    if (dir == nullptr || *dir == '\0') {
+        dir = XBRANCH_PG_DIR_DEFAULT;
+    }
+#endif
     if (dir == nullptr) {
         throw std::runtime_error("XBRANCH_PG_DIR is not set: run these tests through ctest");
     }
