@@ -1,7 +1,5 @@
 #include "github_env.hpp"
 
-#include "app.hpp"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/github_actions.hpp"
 #include "xbranch/outputs.hpp"

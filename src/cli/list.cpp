@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
-#include "xbranch/gc_policy.hpp"
 #include "xbranch/error.hpp"
+#include "xbranch/gc_policy.hpp"
 #include "xbranch/naming.hpp"
 
 namespace xbranch::cli {

@@ -137,7 +137,10 @@ const std::vector<SettingRow>& setting_rows() {
          true,
          check_secret},
         {Id::SignadotOrg, "signadot org", "", {"SIGNADOT_ORG"}},
-        {Id::SignadotApiUrl, "signadot api url", "", {"SIGNADOT_API_URL"},
+        {Id::SignadotApiUrl,
+         "signadot api url",
+         "",
+         {"SIGNADOT_API_URL"},
          "https://api.signadot.com"},
     };
     return rows;
