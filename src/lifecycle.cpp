@@ -18,15 +18,34 @@ constexpr ms k_rewake_every{30000};
 constexpr ms k_wake_retry{5000};         // after a wake the API refused for now
 constexpr ms k_unavailable_pause{2000};  // after a poll failed all its retries
 
-// The description a POST carries: the run's tag with the user's note in it.
+// The description a POST carries: the run's tag with the user's note and
+// the expiry in it. The expiry is wall time (gc compares it with the wall
+// clock of another machine), so it comes from the system clock, not m_clock.
 std::string description_for(const CreateRequest& request) {
     if (request.run_token.empty()) {
+        if (request.ttl) {
+            throw Error(ErrorKind::Internal, "a TTL needs a run token: the tag carries both");
+        }
         return request.description;
     }
     BranchTag tag;
     tag.token = request.run_token;
     tag.note = request.description;
+    if (request.ttl) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        tag.expires_at = duration_cast<std::chrono::seconds>(now + *request.ttl).count();
+    }
     return encode_tag(tag);
+}
+
+// -v: a TTL is written only into the tag of a branch this run creates.
+void note_kept_expiry(const CreateRequest& request) {
+    if (request.ttl) {
+        spdlog::info(
+            "branch {} already existed: it keeps its own expiry (the requested TTL applies only "
+            "to a branch this run creates)",
+            request.branch_name);
+    }
 }
 
 bool is_deadline(const Error& e) {
@@ -165,6 +184,7 @@ Branch Lifecycle::claim(const Branch& found, const std::string& parent_id,
                      request.branch_name, found.id);
     } else {
         spdlog::info("adopting existing branch {} (id {})", request.branch_name, found.id);
+        note_kept_expiry(request);
     }
     return b;
 }
@@ -267,6 +287,7 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
     if (already_there) {
         Branch b = adopt(*already_there, parent_id, request.branch_name);
         spdlog::info("adopting existing branch {} (id {})", request.branch_name, b.id);
+        note_kept_expiry(request);
         result.adopted = true;
         return b;
     }

@@ -42,6 +42,10 @@ struct CreateRequest {
     // branch found by name counts as this run's only when its tag carries it.
     // "": no tag (the description is sent as it is, found branches are adopted).
     std::string run_token;
+    // Time to live: the tag of a branch this run creates records now + ttl as
+    // its expiry (rounded up to a minute); an adopted branch keeps its own.
+    // Needs a run token (the tag carries both).
+    std::optional<std::chrono::seconds> ttl;
     // The whole create, every request and wait included.
     std::chrono::milliseconds timeout{10 * 60 * 1000};
     std::chrono::milliseconds wake_after{3000};  // HIBERNATED this long: wake it

@@ -8,6 +8,7 @@
 #include "fakes.hpp"
 #include "xbranch/lifecycle.hpp"
 #include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
 
 using namespace xbranch;
 using namespace xbranch::test;
@@ -225,6 +226,48 @@ TEST_F(LifecycleTest, BranchNamedLikeTheParentIsRefused) {
     req.branch_name = "main";
     EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::Conflict);
     EXPECT_EQ(transport.count("POST"), 0);
+}
+
+TEST_F(LifecycleTest, TtlIsRecordedInThePostedTagAsAWholeMinuteExpiry) {
+    auto req = request();
+    req.description = "my note";
+    req.ttl = std::chrono::seconds{90};
+    const auto wall = [] {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    };
+    const auto before = wall();
+    (void)lifecycle.create(req);
+    const auto after = wall();
+    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto tag = decode_tag(body.at("description").get<std::string>());
+    ASSERT_TRUE(tag) << body.dump();
+    EXPECT_EQ(tag->token, k_token);
+    EXPECT_EQ(tag->note, "my note");
+    ASSERT_TRUE(tag->expires_at);
+    EXPECT_EQ(*tag->expires_at % 60, 0);
+    EXPECT_GE(*tag->expires_at, before + 90);
+    EXPECT_LE(*tag->expires_at, round_up_to_minute(after + 90));
+}
+
+TEST_F(LifecycleTest, TtlWithoutARunTokenIsABug) {
+    auto req = request();
+    req.run_token.clear();
+    req.ttl = std::chrono::seconds{60};
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::Internal);
+    EXPECT_EQ(transport.count("POST"), 0);
+}
+
+TEST_F(LifecycleTest, AdoptedBranchKeepsItsOwnExpiry) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, "xb1 rother00000 e209912312359"});
+    auto req = request();
+    req.ttl = std::chrono::seconds{60};
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.adopted);
+    EXPECT_EQ(transport.count("POST"), 0);
+    EXPECT_EQ(transport.count("PATCH"), 0);  // its description (and expiry) untouched
+    EXPECT_EQ(api.find(k_id)->description, "xb1 rother00000 e209912312359");
 }
 
 TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
