@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/tag.hpp"
 
@@ -17,6 +18,7 @@ using ms = std::chrono::milliseconds;
 constexpr ms k_rewake_every{30000};
 constexpr ms k_wake_retry{5000};         // after a wake the API refused for now
 constexpr ms k_unavailable_pause{2000};  // after a poll failed all its retries
+constexpr ms k_limits_cap{5000};         // the limits call: a create never waits long for it
 
 // The description a POST carries: the run's tag with the user's note and
 // the expiry in it. The expiry is wall time (gc compares it with the wall
@@ -119,11 +121,15 @@ XataClient::Limits Lifecycle::cleanup_limits() const {
 
 std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
                                          std::optional<Branch>* existing_same_name,
-                                         const std::string& branch_name) {
+                                         const std::string& branch_name,
+                                         std::optional<std::vector<Branch>>* listed) {
     if (is_id) {
         return parent;
     }
     const auto branches = m_client.list_branches();
+    if (listed != nullptr) {
+        *listed = branches;
+    }
     std::optional<std::string> id;
     for (const auto& b : branches) {
         if (b.name == parent) {
@@ -139,6 +145,53 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
             .with_reason(ErrorReason::ParentNotFound);
     }
     return *id;
+}
+
+void Lifecycle::check_room(const CreateRequest& request,
+                           std::optional<std::vector<Branch>>& listed) {
+    std::optional<ProjectLimits> limits;
+    try {
+        // At most 5 s and a quarter of the time left: the POST keeps the rest.
+        XataClient::Limits capped = m_client.limits();
+        ms cap = k_limits_cap;
+        if (capped.deadline.is_set()) {
+            cap = std::min(cap, std::max(ms{1}, capped.deadline.left(m_clock) / 4));
+        }
+        capped.request_cap = std::min(capped.request_cap.value_or(cap), cap);
+        XataClient::Scope scope(m_client, capped);
+        limits = m_client.project_limits();
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Interrupted || is_deadline(e)) {
+            throw;
+        }
+        if (m_client.limits().deadline.passed(m_clock)) {
+            throw m_client.deadline_error("read project limits", e.what());
+        }
+        // The limits only spare a POST the server would refuse: without them
+        // the server's own refusal still maps to the same error.
+        spdlog::warn(
+            "could not read the project's branch limits ({}); creating without the "
+            "quota check",
+            redact(e.describe()));
+        return;
+    }
+    if (!limits) {
+        spdlog::info(
+            "quota check: the API has no project limits (404, Xata Core); skipped after "
+            "1 request");
+        return;
+    }
+    const bool list_now = !listed.has_value();
+    if (list_now) {
+        listed = m_client.list_branches();
+    }
+    const QuotaCheck check = check_quota(*listed, limits, request.prefix);
+    spdlog::info("quota check: {} active branches, cap {} (cost {} request{})", check.live,
+                 check.cap ? std::to_string(*check.cap) : std::string("unknown"), list_now ? 2 : 1,
+                 list_now ? "s: limits and a list" : ": limits");
+    if (check.at_cap) {
+        throw quota_error(check, {});
+    }
 }
 
 Branch Lifecycle::adopt(const Branch& existing, const std::string& parent_id,
@@ -582,15 +635,32 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     XataClient::Scope scope(m_client, {m_control.cancel, deadline, std::nullopt});
     CreateResult result;
     std::optional<Branch> existing;
-    result.parent_id =
-        resolve_parent_id(request.parent, request.parent_is_id, &existing, request.branch_name);
+    std::optional<std::vector<Branch>> listed;
+    result.parent_id = resolve_parent_id(request.parent, request.parent_is_id, &existing,
+                                         request.branch_name, &listed);
     if (request.branch_name == request.parent) {
         throw Error(ErrorKind::Conflict,
                     "the branch name '" + request.branch_name + "' is the parent's name")
             .with_operation("create branch");
     }
+    if (!existing) {
+        check_room(request, listed);  // adopting needs no room
+    }
     m_progress.note("creating branch " + request.branch_name + " from " + request.parent);
-    result.branch = create_or_adopt(request, result.parent_id, result, existing);
+    try {
+        result.branch = create_or_adopt(request, result.parent_id, result, existing);
+    } catch (Error& e) {
+        // The server's own refusal (Xata Core's cap has no limits call): name
+        // the oldest of ours from the list already made, as check_room does.
+        if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400 && listed &&
+            !request.prefix.empty()) {
+            const auto oldest = check_quota(*listed, std::nullopt, request.prefix).oldest;
+            if (!oldest.empty()) {
+                e.add_hint("oldest of ours: " + branches_text(oldest));
+            }
+        }
+        throw;
+    }
     try {
         finish_create(request, deadline, result);
     } catch (Error& e) {

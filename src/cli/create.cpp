@@ -52,6 +52,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     req.parent = target.parent.setting.value;
     req.parent_is_id = target.parent.is_id;
     req.description = o.description;
+    req.prefix = target.prefix.value;
     // The run's token in the branch's tag: how a later lookup tells this run's
     // branch from one a concurrent run made and handed out.
     std::random_device random;

@@ -47,6 +47,10 @@ struct FakeApi {
     std::string describe_connection_string;
     std::string region = "us-east-1";
     std::string posted_description;  // of the POST being answered
+    // GET .../limits; by default 404, as on Xata Core.
+    std::function<HttpOutcome()> on_limits = [] {
+        return answer(404, R"({"message":"not found"})");
+    };
 
     explicit FakeApi(FakeClock& c) : clock(c) {
         branches.push_back({k_parent, "main", "", ms{0}, ""});
@@ -96,6 +100,9 @@ struct FakeApi {
                 return on_post(j.at("name").get<std::string>(),
                                j.at("parentID").get<std::string>());
             }
+        }
+        if (path == "/limits" && r.method == "GET") {
+            return on_limits();
         }
         const std::string prefix = "/branches/";
         if (path.rfind(prefix, 0) != 0) {
@@ -161,6 +168,16 @@ class LifecycleTest : public ::testing::Test {
         return r;
     }
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
+    // The body of the (first) POST /branches.
+    nlohmann::json posted_body() const {
+        for (const auto& r : transport.requests) {
+            if (r.request.method == "POST") {
+                return nlohmann::json::parse(r.request.body);
+            }
+        }
+        ADD_FAILURE() << "no POST";
+        return {};
+    }
     bool has_call(const std::string& c) const {
         const auto all = calls();
         return std::find(all.begin(), all.end(), c) != all.end();
@@ -175,6 +192,7 @@ class LifecycleTest : public ::testing::Test {
     Lifecycle lifecycle{client, clock, progress};
 
     const std::string list = "GET /branches";
+    const std::string limits = "GET /limits";  // 404 here, as on Xata Core
     const std::string post = "POST /branches";
     const std::string describe = "GET /branches/" + k_id;
     const std::string creds = "GET /branches/" + k_id + "/credentials?username=xata";
@@ -186,7 +204,7 @@ class LifecycleTest : public ::testing::Test {
 
 TEST_F(LifecycleTest, CreateHappyPath) {
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_EQ(r.branch.name, k_name);
     EXPECT_EQ(r.parent_id, k_parent);
@@ -196,7 +214,7 @@ TEST_F(LifecycleTest, CreateHappyPath) {
     EXPECT_EQ(r.connection.username, "xata");
     EXPECT_EQ(r.connection.password, "pw-core-1234");
     EXPECT_EQ(r.connection.sslmode, "require");
-    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto body = posted_body();
     EXPECT_EQ(body, nlohmann::json({{"name", k_name},
                                     {"mode", "inherit"},
                                     {"parentID", k_parent},
@@ -209,7 +227,7 @@ TEST_F(LifecycleTest, ParentGivenAsIdSkipsTheList) {
     req.parent = k_parent;
     req.parent_is_id = true;
     const auto r = lifecycle.create(req);
-    EXPECT_EQ(calls(), (std::vector<std::string>{post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, describe, creds}));
     EXPECT_EQ(r.parent_id, k_parent);
 }
 
@@ -240,7 +258,7 @@ TEST_F(LifecycleTest, TtlIsRecordedInThePostedTagAsAWholeMinuteExpiry) {
     const auto before = wall();
     (void)lifecycle.create(req);
     const auto after = wall();
-    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto body = posted_body();
     const auto tag = decode_tag(body.at("description").get<std::string>());
     ASSERT_TRUE(tag) << body.dump();
     EXPECT_EQ(tag->token, k_token);
@@ -270,6 +288,105 @@ TEST_F(LifecycleTest, AdoptedBranchKeepsItsOwnExpiry) {
     EXPECT_EQ(api.find(k_id)->description, "xb1 rother00000 e209912312359");
 }
 
+// ---- quota awareness
+
+TEST_F(LifecycleTest, AtTheBranchCapNothingIsPostedAndTheOldestAreNamed) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.branches.push_back({"c0000000000000000000000004", "manual", k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    auto req = request();
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(exit_code(e.kind()), 12);
+    EXPECT_EQ(e.reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits}));  // one list, one limits call
+    const std::string m = e.what();
+    EXPECT_NE(m.find("3 branches, its cap is 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("sb-old-1 (2025-05-01T10:20:30Z)"), std::string::npos) << m;
+    EXPECT_EQ(m.find("manual"), std::string::npos) << m;  // not ours: gc cannot free it
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+}
+
+TEST_F(LifecycleTest, UnderTheCapThePostFollowsTheLimitsCall) {
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    (void)lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+}
+
+TEST_F(LifecycleTest, LimitsWithTheParentAsIdListOnceForTheCount) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":2})"); };
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, list}));
+}
+
+TEST_F(LifecycleTest, AnAdoptedBranchNeedsNoRoom) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":1})"); };
+    EXPECT_TRUE(lifecycle.create(request()).adopted);
+    EXPECT_FALSE(has_call(limits));
+}
+
+TEST_F(LifecycleTest, AFailingLimitsCallIsAskedOnceAndTheCreateGoesOn) {
+    int asked = 0;
+    api.on_limits = [&asked] {
+        ++asked;
+        return answer(503, R"({"message":"busy"})");
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_EQ(asked, 1);
+    api.on_limits = [] { return answer(200, "not json"); };
+    api.branches.clear();
+    api.branches.push_back({k_parent, "main", "", ms{0}, ""});
+    EXPECT_TRUE(lifecycle.create(request()).created_by_us);
+}
+
+TEST_F(LifecycleTest, ASilentLimitsCallTakesAtMostAQuarterOfTheTimeLeft) {
+    transport.handler = [this](const HttpRequest& r) {
+        if (r.url == k_project_url + "/limits") {
+            clock.advance(*transport.requests.back().limits.time_left);
+            return timed_out();
+        }
+        return api.route(r);
+    };
+    auto req = request();
+    req.timeout = ms{8000};
+    EXPECT_TRUE(lifecycle.create(req).created_by_us);
+    EXPECT_EQ(transport.requests[1].limits.time_left, ms{2000});
+}
+
+TEST_F(LifecycleTest, TheServersTooManyBranchesIsQuotaExceededNamingTheOldest) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.on_post = [](const std::string&, const std::string&) {
+        return answer(400, R"({"id":"r1","message":"project [prj_1] has too many branches"})");
+    };
+    auto req = request();
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(e.http_status(), 400);
+    EXPECT_NE(e.hint().find("oldest of ours: sb-old-1"), std::string::npos) << e.hint();
+    EXPECT_EQ(transport.count("POST"), 1);  // a refusal is not retried
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+}
+
+TEST_F(LifecycleTest, TheServersHourlyRefusalIsQuotaExceeded) {
+    api.on_post = [](const std::string&, const std::string&) {
+        return answer(403,
+                      R"({"message":"project [prj_1] may create at most 2 branches per hour"})");
+    };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.http_status(), 403);
+    EXPECT_EQ(transport.count("POST"), 1);
+}
+
 TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
     api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     const auto r = lifecycle.create(request());
@@ -285,7 +402,8 @@ TEST_F(LifecycleTest, ConflictOnPostWithSameParentIsAdopted) {
         return answer(409, R"({"id":"r","message":"branch [)" + name + R"(] already exists"})");
     };
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
     EXPECT_TRUE(r.adopted);
     EXPECT_FALSE(r.created_by_us);
     EXPECT_EQ(r.branch.id, k_id);
@@ -320,7 +438,8 @@ TEST_F(LifecycleTest, DroppedPostThatCreatedTheBranchIsSettledByName) {
     };
     const auto r = lifecycle.create(request());
     // The found branch is described once to read its tag.
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_TRUE(r.created_by_us);  // its tag is this run's, so a failure later would delete it
     EXPECT_FALSE(r.adopted);
@@ -461,7 +580,8 @@ TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
     api.credentials_404 = 2;
     const auto r = lifecycle.create(request());
     EXPECT_EQ(r.connection.password, "pw-core-1234");
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds, creds, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, describe, creds, creds, creds}));
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
@@ -704,7 +824,7 @@ TEST_F(LifecycleTest, TheUsersDescriptionIsTheTagsNote) {
     auto req = request();
     req.description = "ci run 42";
     (void)lifecycle.create(req);
-    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto body = posted_body();
     EXPECT_EQ(body.at("description"), k_tag + " - ci run 42");
 }
 
@@ -730,7 +850,7 @@ TEST_F(CancelTest, CancelDuringThePostDeletesOurBranchAlsoWithTheParentGivenAsId
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
     EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
-    EXPECT_EQ(calls(), (std::vector<std::string>{post, list, describe, del}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, list, describe, del}));
     EXPECT_EQ(api.find(k_id), nullptr);
     // The cleanup ran under its own token and budget.
     EXPECT_EQ(transport.requests.back().limits.cancel, &cleanup);
@@ -829,7 +949,7 @@ TEST_F(LifecycleTest, SilentPostEndsAtTheTimeLimitAndNamesWhatMayExist) {
     const Error e = caught([&] { (void)lifecycle.create(req); });
     EXPECT_EQ(e.kind(), ErrorKind::Timeout);
     EXPECT_EQ(clock.elapsed(), ms{5000});  // no lookup past the time limit
-    EXPECT_EQ(calls(), (std::vector<std::string>{post}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post}));
     EXPECT_EQ(e.cleanup(), CleanupState::Unknown);
     EXPECT_EQ(e.cleanup_branch_name(), k_name);
 }
