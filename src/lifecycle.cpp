@@ -87,6 +87,28 @@ void refuse_protected(const Lifecycle::DeleteRequest& req, const std::string& na
     }
 }
 
+// A branch with live children is their parent: deleting it would take their
+// base away (gc keeps such branches too), whatever the prefix or force say.
+void refuse_parent_of_live(const std::vector<Branch>& branches, const std::string& id,
+                           const std::string& name) {
+    std::vector<const Branch*> children;
+    for (const auto& b : branches) {
+        if (b.parent_id && *b.parent_id == id && b.id != id) {
+            children.push_back(&b);
+        }
+    }
+    if (children.empty()) {
+        return;
+    }
+    const std::size_t n = children.size();
+    throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is the parent of " +
+                                         std::to_string(n) + " live branch" + (n == 1 ? "" : "es") +
+                                         ", e.g. '" + children[0]->name + "' (id " +
+                                         children[0]->id + ")")
+        .with_operation("delete branch " + name)
+        .with_hint("delete its child branches first");
+}
+
 }  // namespace
 
 // What the POST loop knows so far.
@@ -680,6 +702,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
+    std::vector<Branch> branches;  // one list: the children check (and the lookup by name)
     if (req.id) {
         out.id = *req.id;
         BranchDetails d;
@@ -704,10 +727,13 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         }
         out.name = d.branch.name;
         refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
+        branches = m_client.list_branches();
     } else if (req.name) {
         out.name = *req.name;
-        auto found = m_client.find_branch_by_name(*req.name);
-        if (!found) {
+        branches = m_client.list_branches();
+        const auto found = std::find_if(branches.begin(), branches.end(),
+                                        [&](const Branch& b) { return b.name == *req.name; });
+        if (found == branches.end()) {
             return out;  // no such branch: nothing to do
         }
         out.id = found->id;
@@ -715,6 +741,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     } else {
         throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }
+    refuse_parent_of_live(branches, out.id, out.name);
     out.deleted = m_client.delete_branch(out.id);
     return out;
 }

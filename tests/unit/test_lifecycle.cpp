@@ -704,7 +704,7 @@ TEST_F(LifecycleTest, RemoveById) {
     const auto r = lifecycle.remove(req);
     EXPECT_TRUE(r.deleted);
     EXPECT_EQ(r.name, k_name);
-    EXPECT_EQ(calls(), (std::vector<std::string>{describe, del}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{describe, list, del}));  // list: its children
 }
 
 TEST_F(LifecycleTest, RemoveByName) {
@@ -779,6 +779,40 @@ TEST_F(LifecycleTest, RemoveRefusesNamesWithoutPrefixUnlessForced) {
     EXPECT_EQ(e.reason(), ErrorReason::NeedsForce);
     EXPECT_EQ(transport.count("DELETE"), 0);
     req.force = true;
+    EXPECT_TRUE(lifecycle.remove(req).deleted);
+}
+
+TEST_F(LifecycleTest, RemoveRefusesTheParentOfLiveBranchesEvenForced) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
+    api.branches.push_back({k_other, "sb-child-1", k_id, ms{0}, ""});
+    for (const bool by_id : {false, true}) {
+        for (const bool force : {false, true}) {
+            Lifecycle::DeleteRequest req;
+            if (by_id) {
+                req.id = k_id;
+            } else {
+                req.name = k_name;
+            }
+            req.parent = "main";
+            req.prefix = "sb-";
+            req.force = force;
+            const Error e = caught([&] { (void)lifecycle.remove(req); });
+            EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+            EXPECT_EQ(exit_code(e.kind()), 5);
+            const std::string m = e.what();
+            EXPECT_NE(m.find("parent of 1 live branch, e.g. 'sb-child-1' (id " + k_other + ")"),
+                      std::string::npos)
+                << m;
+        }
+    }
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_EQ(transport.count("GET"), 6);  // a list each (and a describe by id): one list only
+    // Once the child is gone, the branch goes.
+    api.branches.pop_back();
+    Lifecycle::DeleteRequest req;
+    req.name = k_name;
+    req.parent = "main";
+    req.prefix = "sb-";
     EXPECT_TRUE(lifecycle.remove(req).deleted);
 }
 
