@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/tag.hpp"
 
@@ -17,16 +18,36 @@ using ms = std::chrono::milliseconds;
 constexpr ms k_rewake_every{30000};
 constexpr ms k_wake_retry{5000};         // after a wake the API refused for now
 constexpr ms k_unavailable_pause{2000};  // after a poll failed all its retries
+constexpr ms k_limits_cap{5000};         // the limits call: a create never waits long for it
 
-// The description a POST carries: the run's tag with the user's note in it.
+// The description a POST carries: the run's tag with the user's note and
+// the expiry in it. The expiry is wall time (gc compares it with the wall
+// clock of another machine), so it comes from the system clock, not m_clock.
 std::string description_for(const CreateRequest& request) {
     if (request.run_token.empty()) {
+        if (request.ttl) {
+            throw Error(ErrorKind::Internal, "a TTL needs a run token: the tag carries both");
+        }
         return request.description;
     }
     BranchTag tag;
     tag.token = request.run_token;
     tag.note = request.description;
+    if (request.ttl) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        tag.expires_at = duration_cast<std::chrono::seconds>(now + *request.ttl).count();
+    }
     return encode_tag(tag);
+}
+
+// -v: a TTL is written only into the tag of a branch this run creates.
+void note_kept_expiry(const CreateRequest& request) {
+    if (request.ttl) {
+        spdlog::info(
+            "branch {} already existed: it keeps its own expiry (the requested TTL applies only "
+            "to a branch this run creates)",
+            request.branch_name);
+    }
 }
 
 bool is_deadline(const Error& e) {
@@ -66,6 +87,28 @@ void refuse_protected(const Lifecycle::DeleteRequest& req, const std::string& na
     }
 }
 
+// A branch with live children is their parent: deleting it would take their
+// base away (gc keeps such branches too), whatever the prefix or force say.
+void refuse_parent_of_live(const std::vector<Branch>& branches, const std::string& id,
+                           const std::string& name) {
+    std::vector<const Branch*> children;
+    for (const auto& b : branches) {
+        if (b.parent_id && *b.parent_id == id && b.id != id) {
+            children.push_back(&b);
+        }
+    }
+    if (children.empty()) {
+        return;
+    }
+    const std::size_t n = children.size();
+    throw Error(ErrorKind::Conflict, "refusing to delete '" + name + "': it is the parent of " +
+                                         std::to_string(n) + " live branch" + (n == 1 ? "" : "es") +
+                                         ", e.g. '" + children[0]->name + "' (id " +
+                                         children[0]->id + ")")
+        .with_operation("delete branch " + name)
+        .with_hint("delete its child branches first");
+}
+
 }  // namespace
 
 // What the POST loop knows so far.
@@ -100,11 +143,15 @@ XataClient::Limits Lifecycle::cleanup_limits() const {
 
 std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
                                          std::optional<Branch>* existing_same_name,
-                                         const std::string& branch_name) {
+                                         const std::string& branch_name,
+                                         std::optional<std::vector<Branch>>* listed) {
     if (is_id) {
         return parent;
     }
     const auto branches = m_client.list_branches();
+    if (listed != nullptr) {
+        *listed = branches;
+    }
     std::optional<std::string> id;
     for (const auto& b : branches) {
         if (b.name == parent) {
@@ -120,6 +167,53 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
             .with_reason(ErrorReason::ParentNotFound);
     }
     return *id;
+}
+
+void Lifecycle::check_room(const CreateRequest& request,
+                           std::optional<std::vector<Branch>>& listed) {
+    std::optional<ProjectLimits> limits;
+    try {
+        // At most 5 s and a quarter of the time left: the POST keeps the rest.
+        XataClient::Limits capped = m_client.limits();
+        ms cap = k_limits_cap;
+        if (capped.deadline.is_set()) {
+            cap = std::min(cap, std::max(ms{1}, capped.deadline.left(m_clock) / 4));
+        }
+        capped.request_cap = std::min(capped.request_cap.value_or(cap), cap);
+        XataClient::Scope scope(m_client, capped);
+        limits = m_client.project_limits();
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Interrupted || is_deadline(e)) {
+            throw;
+        }
+        if (m_client.limits().deadline.passed(m_clock)) {
+            throw m_client.deadline_error("read project limits", e.what());
+        }
+        // The limits only spare a POST the server would refuse: without them
+        // the server's own refusal still maps to the same error.
+        spdlog::warn(
+            "could not read the project's branch limits ({}); creating without the "
+            "quota check",
+            redact(e.describe()));
+        return;
+    }
+    if (!limits) {
+        spdlog::info(
+            "quota check: the API has no project limits (404, Xata Core); skipped after "
+            "1 request");
+        return;
+    }
+    const bool list_now = !listed.has_value();
+    if (list_now) {
+        listed = m_client.list_branches();
+    }
+    const QuotaCheck check = check_quota(*listed, limits, request.prefix);
+    spdlog::info("quota check: {} active branches, cap {} (cost {} request{})", check.live,
+                 check.cap ? std::to_string(*check.cap) : std::string("unknown"), list_now ? 2 : 1,
+                 list_now ? "s: limits and a list" : ": limits");
+    if (check.at_cap) {
+        throw quota_error(check, {});
+    }
 }
 
 Branch Lifecycle::adopt(const Branch& existing, const std::string& parent_id,
@@ -165,6 +259,7 @@ Branch Lifecycle::claim(const Branch& found, const std::string& parent_id,
                      request.branch_name, found.id);
     } else {
         spdlog::info("adopting existing branch {} (id {})", request.branch_name, found.id);
+        note_kept_expiry(request);
     }
     return b;
 }
@@ -267,6 +362,7 @@ Branch Lifecycle::create_or_adopt(const CreateRequest& request, const std::strin
     if (already_there) {
         Branch b = adopt(*already_there, parent_id, request.branch_name);
         spdlog::info("adopting existing branch {} (id {})", request.branch_name, b.id);
+        note_kept_expiry(request);
         result.adopted = true;
         return b;
     }
@@ -561,15 +657,32 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     XataClient::Scope scope(m_client, {m_control.cancel, deadline, std::nullopt});
     CreateResult result;
     std::optional<Branch> existing;
-    result.parent_id =
-        resolve_parent_id(request.parent, request.parent_is_id, &existing, request.branch_name);
+    std::optional<std::vector<Branch>> listed;
+    result.parent_id = resolve_parent_id(request.parent, request.parent_is_id, &existing,
+                                         request.branch_name, &listed);
     if (request.branch_name == request.parent) {
         throw Error(ErrorKind::Conflict,
                     "the branch name '" + request.branch_name + "' is the parent's name")
             .with_operation("create branch");
     }
+    if (!existing) {
+        check_room(request, listed);  // adopting needs no room
+    }
     m_progress.note("creating branch " + request.branch_name + " from " + request.parent);
-    result.branch = create_or_adopt(request, result.parent_id, result, existing);
+    try {
+        result.branch = create_or_adopt(request, result.parent_id, result, existing);
+    } catch (Error& e) {
+        // The server's own refusal (Xata Core's cap has no limits call): name
+        // the oldest of ours from the list already made, as check_room does.
+        if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400 && listed &&
+            !request.prefix.empty()) {
+            const auto oldest = check_quota(*listed, std::nullopt, request.prefix).oldest;
+            if (!oldest.empty()) {
+                e.add_hint("oldest of ours: " + branches_text(oldest));
+            }
+        }
+        throw;
+    }
     try {
         finish_create(request, deadline, result);
     } catch (Error& e) {
@@ -589,6 +702,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     DeleteResult out;
+    std::vector<Branch> branches;  // one list: the children check (and the lookup by name)
     if (req.id) {
         out.id = *req.id;
         BranchDetails d;
@@ -613,10 +727,13 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         }
         out.name = d.branch.name;
         refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
+        branches = m_client.list_branches();
     } else if (req.name) {
         out.name = *req.name;
-        auto found = m_client.find_branch_by_name(*req.name);
-        if (!found) {
+        branches = m_client.list_branches();
+        const auto found = std::find_if(branches.begin(), branches.end(),
+                                        [&](const Branch& b) { return b.name == *req.name; });
+        if (found == branches.end()) {
             return out;  // no such branch: nothing to do
         }
         out.id = found->id;
@@ -624,6 +741,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
     } else {
         throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }
+    refuse_parent_of_live(branches, out.id, out.name);
     out.deleted = m_client.delete_branch(out.id);
     return out;
 }

@@ -121,18 +121,23 @@ QuotaCheck check_quota(const std::vector<Branch>& branches,
     return c;
 }
 
+std::string branches_text(const std::vector<Branch>& branches) {
+    std::string out;
+    for (std::size_t i = 0; i < branches.size(); ++i) {
+        out += (i == 0 ? "" : ", ") + branches[i].name + " (" +
+               (branches[i].created_at.empty() ? "?" : branches[i].created_at) + ")";
+    }
+    return out;
+}
+
 Error quota_error(const QuotaCheck& c, std::string_view free_room_command) {
     std::string message = "the project has " + std::to_string(c.live) + " branches, its cap is " +
                           (c.cap ? std::to_string(*c.cap) : std::string("unknown"));
     if (!c.oldest.empty()) {
-        message += "; oldest of ours:";
-        for (std::size_t i = 0; i < c.oldest.size(); ++i) {
-            message += (i == 0 ? " " : ", ") + c.oldest[i].name + " (" +
-                       (c.oldest[i].created_at.empty() ? "?" : c.oldest[i].created_at) + ")";
-        }
+        message += "; oldest of ours: " + branches_text(c.oldest);
     }
     Error e(ErrorKind::QuotaExceeded, message);
-    e.with_operation("check branch quota");
+    e.with_operation("check branch quota").with_reason(ErrorReason::QuotaReached);
     if (!free_room_command.empty()) {
         e.with_hint("free room with `" + std::string(free_room_command) + "`");
     }
@@ -142,14 +147,20 @@ Error quota_error(const QuotaCheck& c, std::string_view free_room_command) {
 std::optional<Error> quota_refusal(const HttpResponse& r) {
     const ApiErrorBody body = parse_error_body(r.body);
     const std::string text = lower(body.message);
-    const bool refused =
-        (r.status == 400 && mentions(text, {"too many branches"})) ||
-        (r.status == 403 && mentions(text, {"allowance", "too many branches", "limit", "quota"}));
+    // The hourly cap reads "... may create at most N branches per hour".
+    const bool refused = (r.status == 400 && mentions(text, {"too many branches"})) ||
+                         (r.status == 403 && mentions(text, {"allowance", "too many branches",
+                                                             "limit", "quota", "per hour"}));
     if (!refused) {
         return std::nullopt;
     }
     Error e(ErrorKind::QuotaExceeded, body.message);
-    e.with_operation("create branch").with_http(static_cast<int>(r.status), request_id_of(r, body));
+    e.with_operation("create branch")
+        .with_http(static_cast<int>(r.status), request_id_of(r, body))
+        .with_reason(ErrorReason::QuotaReached);
+    if (r.status == 403) {
+        e.with_hint("creates per hour may be capped too: for that cap, waiting frees room");
+    }
     return e;
 }
 

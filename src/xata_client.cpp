@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
 
 namespace xbranch {
@@ -354,7 +355,21 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
         result.last_error = error_from_response(op, r);
         return result;
     }
+    // The project's branch cap or the organization's allowance: its own exit code.
+    if (auto refused = quota_refusal(r)) {
+        refused->with_operation(op);
+        throw *refused;
+    }
     throw error_from_response(op, r);
+}
+
+std::optional<ProjectLimits> XataClient::project_limits() {
+    const std::string op = "read project limits";
+    HttpOutcome o = send_once("GET", project_url() + "/limits", {});
+    if (!o.ok()) {
+        throw error_from_transport(op, *o.error);
+    }
+    return limits_from_response(*o.response);
 }
 
 BranchDetails XataClient::describe_branch(const std::string& id) {

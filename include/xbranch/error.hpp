@@ -40,6 +40,7 @@ enum class ErrorReason {
     NeedsForce,         // refusing to delete a name without xbranch's prefix
     ResponseTooLarge,   // an answer over the size limit or nested too deeply
     Redirected,         // a 3xx: the API address points at a redirect
+    QuotaReached,       // no room for another branch (the CLI names the gc command)
 };
 
 // What happened to the branch this run created, when an error ended the run.

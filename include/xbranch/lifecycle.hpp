@@ -42,6 +42,13 @@ struct CreateRequest {
     // branch found by name counts as this run's only when its tag carries it.
     // "": no tag (the description is sent as it is, found branches are adopted).
     std::string run_token;
+    // Time to live: the tag of a branch this run creates records now + ttl as
+    // its expiry (rounded up to a minute); an adopted branch keeps its own.
+    // Needs a run token (the tag carries both).
+    std::optional<std::chrono::seconds> ttl;
+    // xbranch's name prefix: a create refused for the branch cap names the
+    // oldest branches with it (those gc could remove). "": none named.
+    std::string prefix;
     // The whole create, every request and wait included.
     std::chrono::milliseconds timeout{10 * 60 * 1000};
     std::chrono::milliseconds wake_after{3000};  // HIBERNATED this long: wake it
@@ -110,10 +117,18 @@ class Lifecycle {
     // A 404 by id counts as "already gone" only when the project answers.
     DeleteResult remove(const DeleteRequest& request);
 
-    // Parent name or id -> id (lists branches only for a name).
+    // Parent name or id -> id (lists branches only for a name; `listed`, when
+    // given, receives that list).
     std::string resolve_parent_id(const std::string& parent, bool is_id,
                                   std::optional<Branch>* existing_same_name = nullptr,
-                                  const std::string& branch_name = {});
+                                  const std::string& branch_name = {},
+                                  std::optional<std::vector<Branch>>* listed = nullptr);
+
+    // Before a POST: where the API has project limits (the hosted service),
+    // throws QuotaExceeded when the project is at its branch cap. Costs one
+    // request (two when `listed` is empty and there are limits); a failed
+    // limits call is logged and passed, except a signal or the deadline.
+    void check_room(const CreateRequest& request, std::optional<std::vector<Branch>>& listed);
 
   private:
     struct PostState;

@@ -60,6 +60,9 @@ QuotaCheck check_quota(const std::vector<Branch>& branches,
                        const std::optional<ProjectLimits>& limits, std::string_view prefix,
                        std::size_t show = 5);
 
+// "a (2026-01-01T00:00:00Z), b (...)": branches for a message.
+std::string branches_text(const std::vector<Branch>& branches);
+
 // The Error for a check at cap: the count, the oldest branches, and the
 // caller's command that would free room (the CLI's words) as the hint.
 Error quota_error(const QuotaCheck& check, std::string_view free_room_command);

@@ -82,6 +82,9 @@ class XataClient {
     // when an earlier try of this call may have deleted it and a retry saw 404.
     bool delete_branch(const std::string& id);
     Credentials credentials(const std::string& id);
+    // GET .../limits, once (no retries: a create goes on without it). nullopt
+    // where the call does not exist (Xata Core: 404); other failures throw.
+    std::optional<ProjectLimits> project_limits();
 
     int request_count() const { return m_requests; }
     const RetryPolicy& policy() const { return m_policy; }

@@ -23,6 +23,7 @@ struct CreateOptions {
     ConnectionFlags connection;
     bool keep_on_failure = false;
     std::string description;
+    std::optional<std::string> ttl;
 };
 
 int run_create(const CreateOptions& o, const Context& ctx) {
@@ -51,6 +52,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     req.parent = target.parent.setting.value;
     req.parent_is_id = target.parent.is_id;
     req.description = o.description;
+    req.prefix = target.prefix.value;
     // The run's token in the branch's tag: how a later lookup tells this run's
     // branch from one a concurrent run made and handed out.
     std::random_device random;
@@ -60,6 +62,10 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     req.endpoint = connection.endpoint;
     req.sslmode = connection.sslmode;
     req.keep_on_failure = o.keep_on_failure;
+    if (o.ttl) {
+        // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to a minute).
+        req.ttl = std::chrono::ceil<std::chrono::seconds>(*parse_duration(*o.ttl));
+    }
 
     CreateResult result;
     try {
@@ -130,6 +136,10 @@ Command add_create(CLI::App& root, Context& ctx) {
                   "Keep a branch this run created when a later step fails (default: delete it)");
     app->add_option("--description", opts->description,
                     "Branch description (<= 50 chars: letters, digits, '-', ' ')");
+    app->add_option("--ttl", opts->ttl,
+                    "Record an expiry (now + DURATION, rounded up to a minute) in the branch's "
+                    "tag for `xbranch gc --expired`; an adopted branch keeps its own")
+        ->check(duration_check(std::chrono::seconds(1), std::chrono::hours(24 * 3650)));
     app->footer(
         R"TXT(The branch name is derived from the sandbox: PREFIX + sandbox [+ resource] [+ sandbox id]
 + a hash of all three, at most 63 characters; the same sandbox always gets the same
@@ -138,6 +148,7 @@ name, so running create again adopts the branch instead of making a second one.
 Examples:
   xbranch create --sandbox my-feature
   xbranch create --sandbox my-feature --parent staging --timeout 2m --output json
+  xbranch create --sandbox my-feature --ttl 7d   # `xbranch gc --expired` removes it after
   eval "$(xbranch create --sandbox my-feature --output env --show-secrets)"
   # in a Signadot plugin step (the operator sets SIGNADOT_SANDBOX_NAME/ID):
   xbranch create --output-dir /outputs)TXT");

@@ -53,7 +53,8 @@ Command add_delete(CLI::App& root, Context& ctx) {
     app->add_flag("--force", opts->force, "Allow deleting a branch whose name lacks the prefix");
     app->footer(
         R"TXT(The branch is found by --branch-id, else by --branch NAME, else by the name derived from
-the sandbox exactly as create derives it. The parent branch is never deleted.
+the sandbox exactly as create derives it. The parent branch, a root branch and a branch
+that is the parent of live branches are never deleted, not even with --force.
 
 Examples:
   xbranch delete --sandbox my-feature

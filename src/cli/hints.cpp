@@ -3,6 +3,9 @@
 namespace xbranch::cli {
 namespace {
 
+// The gc run that frees room at the branch cap (what the CronJob runs).
+constexpr const char* k_gc_free_room = "xbranch gc --orphans --expired";
+
 std::string reason_hint(const Error& e) {
     switch (e.reason()) {
         case ErrorReason::None:
@@ -40,6 +43,12 @@ std::string reason_hint(const Error& e) {
         case ErrorReason::Redirected:
             return "set XATA_API_BASE_URL (or --base-url) to the address the API really answers "
                    "at";
+        case ErrorReason::QuotaReached:
+            return "free room: `" + std::string(k_gc_free_room) +
+                   " --dry-run` shows the branches whose sandbox is gone or whose TTL passed "
+                   "(--orphans asks Signadot: SIGNADOT_API_KEY and SIGNADOT_ORG), without "
+                   "--dry-run it deletes them; `xbranch delete --branch NAME` deletes one of the "
+                   "oldest";
     }
     return {};
 }

@@ -263,9 +263,10 @@ class ErrorsTest(E2ECase):
         self.assertEqual(self.active("sb-onwobbly"), [])
 
     def test_branch_limit_is_a_clear_failure(self):
-        self.emu.set_config(maxBranches=2)
+        # Core shape (no /limits): the server's own 400 refusal, exit 12 (quota).
+        self.emu.set_config(maxBranches=2, credentialsShape="core")
         self.create("first")
-        code, out, err = self.create("second", expect=10)
+        code, out, err = self.create("second", expect=12)
         self.assertIn("400", err)
         posts = self.api_calls("POST", r"/branches$")
         self.assertEqual(posts[-1]["status"], 400)

@@ -2,7 +2,7 @@
 """plugin_workflow_params: the plugin's params and credential layouts, each a
 full workflow run (tests/plugin/test_workflow.py on the host, its own
 emulator) with one variation. The cases marked TODO need xbranch flags that
-are being added in this round (--database, --sql, --ttl, the
+are being added in this round (--database, --sql, the
 pooled-connection-string output, the XATA_ORG_ID alias): they are skipped
 with that reason until the lead enables them after the merge."""
 
@@ -68,9 +68,10 @@ class WorkflowParams(unittest.TestCase):
             "--param", "seed-sql=create table seeded (x int); insert into seeded values (42);",
             "--fork-expect", "select x from seeded", "42")
 
-    @unittest.skip(TODO_AFTER_MERGE % "`xbranch create --ttl D`")
     def test_ttl_param(self):
-        self.assert_workflow_ok("--param", "ttl=2h")
+        log = self.assert_workflow_ok("--param", "ttl=2h")
+        self.assertIn("BRANCH_TTL=2h", log)  # the step's env, as the runner logs it
+        self.assertIn("plugin_workflow: OK", log)
 
     @unittest.skip(TODO_AFTER_MERGE % "the pooled-connection-string output file")
     def test_pooled_connection_string(self):

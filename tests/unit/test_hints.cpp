@@ -51,3 +51,13 @@ TEST(Hints, CleanupStatesAreWordedAndJoinedOnce) {
     EXPECT_NE(hint_text(kept).find("--keep-on-failure"), std::string::npos);
     EXPECT_EQ(hint_text(Error(ErrorKind::Io, "disk full")), "");
 }
+
+TEST(Hints, QuotaReachedNamesTheGcCommandThatFreesRoom) {
+    Error e(ErrorKind::QuotaExceeded, "the project has 3 branches, its cap is 3");
+    e.with_reason(ErrorReason::QuotaReached).with_hint("oldest of ours: sb-a (2025-05-01)");
+    const std::string h = hint_text(e);
+    EXPECT_NE(h.find("`xbranch gc --orphans --expired --dry-run`"), std::string::npos) << h;
+    EXPECT_NE(h.find("SIGNADOT_API_KEY"), std::string::npos) << h;
+    EXPECT_NE(h.find("xbranch delete --branch NAME"), std::string::npos) << h;
+    EXPECT_NE(h.find("oldest of ours: sb-a"), std::string::npos) << h;
+}

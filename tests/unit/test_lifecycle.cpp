@@ -8,6 +8,7 @@
 #include "fakes.hpp"
 #include "xbranch/lifecycle.hpp"
 #include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
 
 using namespace xbranch;
 using namespace xbranch::test;
@@ -46,6 +47,10 @@ struct FakeApi {
     std::string describe_connection_string;
     std::string region = "us-east-1";
     std::string posted_description;  // of the POST being answered
+    // GET .../limits; by default 404, as on Xata Core.
+    std::function<HttpOutcome()> on_limits = [] {
+        return answer(404, R"({"message":"not found"})");
+    };
 
     explicit FakeApi(FakeClock& c) : clock(c) {
         branches.push_back({k_parent, "main", "", ms{0}, ""});
@@ -95,6 +100,9 @@ struct FakeApi {
                 return on_post(j.at("name").get<std::string>(),
                                j.at("parentID").get<std::string>());
             }
+        }
+        if (path == "/limits" && r.method == "GET") {
+            return on_limits();
         }
         const std::string prefix = "/branches/";
         if (path.rfind(prefix, 0) != 0) {
@@ -160,6 +168,16 @@ class LifecycleTest : public ::testing::Test {
         return r;
     }
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
+    // The body of the (first) POST /branches.
+    nlohmann::json posted_body() const {
+        for (const auto& r : transport.requests) {
+            if (r.request.method == "POST") {
+                return nlohmann::json::parse(r.request.body);
+            }
+        }
+        ADD_FAILURE() << "no POST";
+        return {};
+    }
     bool has_call(const std::string& c) const {
         const auto all = calls();
         return std::find(all.begin(), all.end(), c) != all.end();
@@ -174,6 +192,7 @@ class LifecycleTest : public ::testing::Test {
     Lifecycle lifecycle{client, clock, progress};
 
     const std::string list = "GET /branches";
+    const std::string limits = "GET /limits";  // 404 here, as on Xata Core
     const std::string post = "POST /branches";
     const std::string describe = "GET /branches/" + k_id;
     const std::string creds = "GET /branches/" + k_id + "/credentials?username=xata";
@@ -185,7 +204,7 @@ class LifecycleTest : public ::testing::Test {
 
 TEST_F(LifecycleTest, CreateHappyPath) {
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_EQ(r.branch.name, k_name);
     EXPECT_EQ(r.parent_id, k_parent);
@@ -195,7 +214,7 @@ TEST_F(LifecycleTest, CreateHappyPath) {
     EXPECT_EQ(r.connection.username, "xata");
     EXPECT_EQ(r.connection.password, "pw-core-1234");
     EXPECT_EQ(r.connection.sslmode, "require");
-    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto body = posted_body();
     EXPECT_EQ(body, nlohmann::json({{"name", k_name},
                                     {"mode", "inherit"},
                                     {"parentID", k_parent},
@@ -208,7 +227,7 @@ TEST_F(LifecycleTest, ParentGivenAsIdSkipsTheList) {
     req.parent = k_parent;
     req.parent_is_id = true;
     const auto r = lifecycle.create(req);
-    EXPECT_EQ(calls(), (std::vector<std::string>{post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, describe, creds}));
     EXPECT_EQ(r.parent_id, k_parent);
 }
 
@@ -227,6 +246,147 @@ TEST_F(LifecycleTest, BranchNamedLikeTheParentIsRefused) {
     EXPECT_EQ(transport.count("POST"), 0);
 }
 
+TEST_F(LifecycleTest, TtlIsRecordedInThePostedTagAsAWholeMinuteExpiry) {
+    auto req = request();
+    req.description = "my note";
+    req.ttl = std::chrono::seconds{90};
+    const auto wall = [] {
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    };
+    const auto before = wall();
+    (void)lifecycle.create(req);
+    const auto after = wall();
+    const auto body = posted_body();
+    const auto tag = decode_tag(body.at("description").get<std::string>());
+    ASSERT_TRUE(tag) << body.dump();
+    EXPECT_EQ(tag->token, k_token);
+    EXPECT_EQ(tag->note, "my note");
+    ASSERT_TRUE(tag->expires_at);
+    EXPECT_EQ(*tag->expires_at % 60, 0);
+    EXPECT_GE(*tag->expires_at, before + 90);
+    EXPECT_LE(*tag->expires_at, round_up_to_minute(after + 90));
+}
+
+TEST_F(LifecycleTest, TtlWithoutARunTokenIsABug) {
+    auto req = request();
+    req.run_token.clear();
+    req.ttl = std::chrono::seconds{60};
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::Internal);
+    EXPECT_EQ(transport.count("POST"), 0);
+}
+
+TEST_F(LifecycleTest, AdoptedBranchKeepsItsOwnExpiry) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, "xb1 rother00000 e209912312359"});
+    auto req = request();
+    req.ttl = std::chrono::seconds{60};
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.adopted);
+    EXPECT_EQ(transport.count("POST"), 0);
+    EXPECT_EQ(transport.count("PATCH"), 0);  // its description (and expiry) untouched
+    EXPECT_EQ(api.find(k_id)->description, "xb1 rother00000 e209912312359");
+}
+
+// ---- quota awareness
+
+TEST_F(LifecycleTest, AtTheBranchCapNothingIsPostedAndTheOldestAreNamed) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.branches.push_back({"c0000000000000000000000004", "manual", k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    auto req = request();
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(exit_code(e.kind()), 12);
+    EXPECT_EQ(e.reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits}));  // one list, one limits call
+    const std::string m = e.what();
+    EXPECT_NE(m.find("3 branches, its cap is 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("sb-old-1 (2025-05-01T10:20:30Z)"), std::string::npos) << m;
+    EXPECT_EQ(m.find("manual"), std::string::npos) << m;  // not ours: gc cannot free it
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+}
+
+TEST_F(LifecycleTest, UnderTheCapThePostFollowsTheLimitsCall) {
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    (void)lifecycle.create(request());
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+}
+
+TEST_F(LifecycleTest, LimitsWithTheParentAsIdListOnceForTheCount) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":2})"); };
+    auto req = request();
+    req.parent = k_parent;
+    req.parent_is_id = true;
+    EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, list}));
+}
+
+TEST_F(LifecycleTest, AnAdoptedBranchNeedsNoRoom) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":1})"); };
+    EXPECT_TRUE(lifecycle.create(request()).adopted);
+    EXPECT_FALSE(has_call(limits));
+}
+
+TEST_F(LifecycleTest, AFailingLimitsCallIsAskedOnceAndTheCreateGoesOn) {
+    int asked = 0;
+    api.on_limits = [&asked] {
+        ++asked;
+        return answer(503, R"({"message":"busy"})");
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_EQ(asked, 1);
+    api.on_limits = [] { return answer(200, "not json"); };
+    api.branches.clear();
+    api.branches.push_back({k_parent, "main", "", ms{0}, ""});
+    EXPECT_TRUE(lifecycle.create(request()).created_by_us);
+}
+
+TEST_F(LifecycleTest, ASilentLimitsCallTakesAtMostAQuarterOfTheTimeLeft) {
+    transport.handler = [this](const HttpRequest& r) {
+        if (r.url == k_project_url + "/limits") {
+            clock.advance(*transport.requests.back().limits.time_left);
+            return timed_out();
+        }
+        return api.route(r);
+    };
+    auto req = request();
+    req.timeout = ms{8000};
+    EXPECT_TRUE(lifecycle.create(req).created_by_us);
+    EXPECT_EQ(transport.requests[1].limits.time_left, ms{2000});
+}
+
+TEST_F(LifecycleTest, TheServersTooManyBranchesIsQuotaExceededNamingTheOldest) {
+    api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.on_post = [](const std::string&, const std::string&) {
+        return answer(400, R"({"id":"r1","message":"project [prj_1] has too many branches"})");
+    };
+    auto req = request();
+    req.prefix = "sb-";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(e.http_status(), 400);
+    EXPECT_NE(e.hint().find("oldest of ours: sb-old-1"), std::string::npos) << e.hint();
+    EXPECT_EQ(transport.count("POST"), 1);  // a refusal is not retried
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+}
+
+TEST_F(LifecycleTest, TheServersHourlyRefusalIsQuotaExceeded) {
+    api.on_post = [](const std::string&, const std::string&) {
+        return answer(403,
+                      R"({"message":"project [prj_1] may create at most 2 branches per hour"})");
+    };
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.http_status(), 403);
+    EXPECT_EQ(transport.count("POST"), 1);
+}
+
 TEST_F(LifecycleTest, ExistingBranchWithSameParentIsAdoptedWithoutPost) {
     api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
     const auto r = lifecycle.create(request());
@@ -242,7 +402,8 @@ TEST_F(LifecycleTest, ConflictOnPostWithSameParentIsAdopted) {
         return answer(409, R"({"id":"r","message":"branch [)" + name + R"(] already exists"})");
     };
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
     EXPECT_TRUE(r.adopted);
     EXPECT_FALSE(r.created_by_us);
     EXPECT_EQ(r.branch.id, k_id);
@@ -277,7 +438,8 @@ TEST_F(LifecycleTest, DroppedPostThatCreatedTheBranchIsSettledByName) {
     };
     const auto r = lifecycle.create(request());
     // The found branch is described once to read its tag.
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_TRUE(r.created_by_us);  // its tag is this run's, so a failure later would delete it
     EXPECT_FALSE(r.adopted);
@@ -418,7 +580,8 @@ TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
     api.credentials_404 = 2;
     const auto r = lifecycle.create(request());
     EXPECT_EQ(r.connection.password, "pw-core-1234");
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds, creds, creds}));
+    EXPECT_EQ(calls(),
+              (std::vector<std::string>{list, limits, post, describe, creds, creds, creds}));
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
@@ -541,7 +704,7 @@ TEST_F(LifecycleTest, RemoveById) {
     const auto r = lifecycle.remove(req);
     EXPECT_TRUE(r.deleted);
     EXPECT_EQ(r.name, k_name);
-    EXPECT_EQ(calls(), (std::vector<std::string>{describe, del}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{describe, list, del}));  // list: its children
 }
 
 TEST_F(LifecycleTest, RemoveByName) {
@@ -619,6 +782,40 @@ TEST_F(LifecycleTest, RemoveRefusesNamesWithoutPrefixUnlessForced) {
     EXPECT_TRUE(lifecycle.remove(req).deleted);
 }
 
+TEST_F(LifecycleTest, RemoveRefusesTheParentOfLiveBranchesEvenForced) {
+    api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
+    api.branches.push_back({k_other, "sb-child-1", k_id, ms{0}, ""});
+    for (const bool by_id : {false, true}) {
+        for (const bool force : {false, true}) {
+            Lifecycle::DeleteRequest req;
+            if (by_id) {
+                req.id = k_id;
+            } else {
+                req.name = k_name;
+            }
+            req.parent = "main";
+            req.prefix = "sb-";
+            req.force = force;
+            const Error e = caught([&] { (void)lifecycle.remove(req); });
+            EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+            EXPECT_EQ(exit_code(e.kind()), 5);
+            const std::string m = e.what();
+            EXPECT_NE(m.find("parent of 1 live branch, e.g. 'sb-child-1' (id " + k_other + ")"),
+                      std::string::npos)
+                << m;
+        }
+    }
+    EXPECT_EQ(transport.count("DELETE"), 0);
+    EXPECT_EQ(transport.count("GET"), 6);  // a list each (and a describe by id): one list only
+    // Once the child is gone, the branch goes.
+    api.branches.pop_back();
+    Lifecycle::DeleteRequest req;
+    req.name = k_name;
+    req.parent = "main";
+    req.prefix = "sb-";
+    EXPECT_TRUE(lifecycle.remove(req).deleted);
+}
+
 TEST_F(LifecycleTest, RemoveWithNothingIsUsage) {
     EXPECT_EQ(caught([&] { (void)lifecycle.remove({}); }).kind(), ErrorKind::Usage);
 }
@@ -661,7 +858,7 @@ TEST_F(LifecycleTest, TheUsersDescriptionIsTheTagsNote) {
     auto req = request();
     req.description = "ci run 42";
     (void)lifecycle.create(req);
-    const auto body = nlohmann::json::parse(transport.requests[1].request.body);
+    const auto body = posted_body();
     EXPECT_EQ(body.at("description"), k_tag + " - ci run 42");
 }
 
@@ -687,7 +884,7 @@ TEST_F(CancelTest, CancelDuringThePostDeletesOurBranchAlsoWithTheParentGivenAsId
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
     EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
-    EXPECT_EQ(calls(), (std::vector<std::string>{post, list, describe, del}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, list, describe, del}));
     EXPECT_EQ(api.find(k_id), nullptr);
     // The cleanup ran under its own token and budget.
     EXPECT_EQ(transport.requests.back().limits.cancel, &cleanup);
@@ -786,7 +983,7 @@ TEST_F(LifecycleTest, SilentPostEndsAtTheTimeLimitAndNamesWhatMayExist) {
     const Error e = caught([&] { (void)lifecycle.create(req); });
     EXPECT_EQ(e.kind(), ErrorKind::Timeout);
     EXPECT_EQ(clock.elapsed(), ms{5000});  // no lookup past the time limit
-    EXPECT_EQ(calls(), (std::vector<std::string>{post}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post}));
     EXPECT_EQ(e.cleanup(), CleanupState::Unknown);
     EXPECT_EQ(e.cleanup_branch_name(), k_name);
 }

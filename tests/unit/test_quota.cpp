@@ -144,6 +144,15 @@ TEST(Quota, ServerRefusalsMapToQuotaExceeded) {
     EXPECT_FALSE(quota_refusal(response(400, R"({"message":"invalid name"})")));
     EXPECT_FALSE(quota_refusal(response(201, "{}")));
     EXPECT_FALSE(quota_refusal(response(409, R"({"message":"too many branches"})")));
+    // The hourly cap, as the emulator words it; every refusal carries the reason.
+    auto hourly = quota_refusal(
+        response(403, R"({"message":"project [p] may create at most 5 branches per hour"})"));
+    ASSERT_TRUE(hourly);
+    EXPECT_EQ(hourly->reason(), ErrorReason::QuotaReached);
+    EXPECT_NE(hourly->hint().find("per hour"), std::string::npos);
+    EXPECT_EQ(r400->reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(quota_error(QuotaCheck{}, "").reason(), ErrorReason::QuotaReached);
+    EXPECT_EQ(quota_error(QuotaCheck{}, "").hint(), "");
 }
 
 }  // namespace
