@@ -40,6 +40,12 @@ std::string reason_hint(const Error& e) {
         case ErrorReason::Redirected:
             return "set XATA_API_BASE_URL (or --base-url) to the address the API really answers "
                    "at";
+        case ErrorReason::PrivateBranch:
+            return "the branch is private (publicAccess false): it is reachable only from inside "
+                   "the customer's network, so run xbranch there, or pass --no-connect-check";
+        case ErrorReason::DatabaseMissing:
+            return "name a database that exists in the branch with --database NAME (or "
+                   "XATA_DATABASE_NAME); the default is the credentials' database, else xata";
     }
     return {};
 }
