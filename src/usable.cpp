@@ -83,7 +83,13 @@ void Lifecycle::complete_connection(const CreateRequest& request, CreateResult& 
         result.connection.database = request.database;
     }
     result.pooled = result.connection;
-    result.pooled.host = apply_endpoint(result.connection.host, Endpoint::Pooler);
+    // An IP address (self-hosted, the emulator) has no DNS label to mark.
+    const std::string& host = result.connection.host;
+    const bool ip_literal = host.find(':') != std::string::npos ||
+                            host.find_first_not_of("0123456789.") == std::string::npos;
+    if (!ip_literal) {
+        result.pooled.host = apply_endpoint(host, Endpoint::Pooler);
+    }
 }
 
 void Lifecycle::make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
