@@ -498,42 +498,54 @@ milliseconds probe_backoff(int tries_done) {
     return std::min(milliseconds{100 << shift}, milliseconds{1000});
 }
 
-ProbeLoopResult probe_until_usable(DatabaseProber& prober, Clock& clock, const ConnectionInfo& info,
-                                   Clock::TimePoint deadline, const StopFn& should_stop,
-                                   const std::function<void(int)>& on_try,
-                                   ProbeLoopOptions options) {
+ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
+                                   const ConnectionInfo& info,
+                                   const std::function<void(int)>& on_try, ProbeLoopOptions options,
+                                   const std::function<double()>& unit_random) {
     ProbeLoopResult out;
     out.last = probe_failure(ProbeReason::Timeout, "", "the deadline passed before a login try");
+    if (waiter.cancelled()) {
+        out.last = probe_failure(ProbeReason::Cancelled, "", "stopped before a login try");
+        return out;
+    }
+    if (waiter.deadline_passed()) {
+        return out;
+    }
+    // The one retry policy (retry.hpp), with the short steps a settling
+    // branch needs: 100 ms doubling to 1 s, no attempt cap but the deadline.
+    RetryPolicy policy;
+    policy.max_attempts = 0;
+    policy.base = milliseconds{100};
+    policy.max_backoff = milliseconds{1000};
+    const StopFn stop = [&waiter] { return waiter.cancelled(); };
     ProbeReason previous = ProbeReason::Ok;
     int same = 0;
-    for (;;) {
-        if (should_stop && should_stop()) {
-            out.last = probe_failure(ProbeReason::Cancelled, "", "stopped before a login try");
-            return out;
-        }
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock.now());
-        if (left.count() <= 0) {
-            return out;  // the last failure says why the branch is not usable
-        }
-        ++out.tries;
+    auto try_once = [&](int n) {
+        out.tries = n;
         if (on_try) {
-            on_try(out.tries);
+            on_try(n);
         }
-        out.last = prober.try_login(info, std::min(left, options.per_try), should_stop);
-        if (out.last.ok || out.last.reason == ProbeReason::Cancelled) {
-            return out;
+        out.last = prober.try_login(info, std::min(waiter.left(), options.per_try), stop);
+        if (out.last.ok) {
+            return Attempt::done();
+        }
+        if (out.last.reason == ProbeReason::Cancelled) {
+            return Attempt::fail(out.last.message);
         }
         same = out.last.reason == previous ? same + 1 : 1;
         previous = out.last.reason;
         if (out.last.max_tries > 0 && same >= out.last.max_tries) {
-            out.gave_up_early = clock.now() < deadline;
-            return out;
+            out.gave_up_early = !waiter.deadline_passed();
+            return Attempt::fail(out.last.message);
         }
-        const auto rest = std::chrono::duration_cast<milliseconds>(deadline - clock.now());
-        if (rest.count() > 0) {
-            clock.sleep_for(std::min(probe_backoff(out.tries), rest));
-        }
+        return Attempt::retry(std::string(reason_name(out.last.reason)) + ": " + out.last.message);
+    };
+    const auto random = unit_random ? unit_random : std::function<double()>([] { return 1.0; });
+    const LoopEnd end = RetryLoop(waiter, policy, random).run("connection check", try_once, 0);
+    if (end.why == LoopEnd::Why::Cancelled && out.last.reason != ProbeReason::Cancelled) {
+        out.last = probe_failure(ProbeReason::Cancelled, "", "stopped between login tries");
     }
+    return out;
 }
 
 }  // namespace xbranch

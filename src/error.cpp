@@ -29,7 +29,11 @@ int exit_code(ErrorKind kind, int signal_number) {
         case ErrorKind::Interrupted:
             return 128 + (signal_number > 0 ? signal_number : 2);
         case ErrorKind::QuotaExceeded:
-            return 12;  // 11 is "not connectable"
+            return 12;
+        case ErrorKind::NotConnectable:
+            return 11;
+        case ErrorKind::HookFailed:
+            return 13;
     }
     return 1;
 }
@@ -60,6 +64,10 @@ const char* kind_name(ErrorKind kind) {
             return "interrupted";
         case ErrorKind::QuotaExceeded:
             return "branch quota reached";
+        case ErrorKind::NotConnectable:
+            return "not connectable";
+        case ErrorKind::HookFailed:
+            return "hook failed";
     }
     return "error";
 }

@@ -8,6 +8,7 @@
 #include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/tag.hpp"
+#include "xbranch/usable.hpp"
 
 namespace xbranch {
 namespace {
@@ -645,11 +646,16 @@ void Lifecycle::finish_create(const CreateRequest& request, Deadline deadline,
     const Branch& b = result.branch;
     BranchDetails d =
         wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, result.adopted);
+    if (hooks_pending(result, d)) {
+        d = recreate(request, deadline, result);
+    }
     result.status = d.status;
     if (!d.branch.region.empty()) {
         result.branch.region = d.branch.region;
     }
     result.connection = connection_for(d, request.endpoint, request.sslmode, deadline);
+    complete_connection(request, result);
+    make_usable(request, deadline, result, d);
 }
 
 CreateResult Lifecycle::create(const CreateRequest& request) {

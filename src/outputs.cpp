@@ -102,6 +102,7 @@ std::vector<OutputFile> output_files(const OutputValues& v) {
         {"database", c.database, false},
         {"username", c.username, false},
         {"password", c.password, true},
+        {"pooled-connection-string", build_connection_string(v.pooled), true},
     };
 }
 
@@ -196,13 +197,15 @@ std::string render(const OutputValues& v, OutputFormat format, bool show_secrets
             j["branch"] = {{"name", v.branch_name},   {"id", v.branch_id},
                            {"parentID", v.parent_id}, {"region", v.region},
                            {"adopted", v.adopted},    {"status", v.status}};
-            j["connection"] = {{"host", c.host},
-                               {"port", c.port},
-                               {"database", c.database},
-                               {"username", c.username},
-                               {"password", show_secrets ? c.password : std::string(k_mask)},
-                               {"sslmode", c.sslmode},
-                               {"connectionString", url}};
+            j["connection"] = {
+                {"host", c.host},
+                {"port", c.port},
+                {"database", c.database},
+                {"username", c.username},
+                {"password", show_secrets ? c.password : std::string(k_mask)},
+                {"sslmode", c.sslmode},
+                {"connectionString", url},
+                {"pooledConnectionString", build_connection_string(v.pooled, !show_secrets)}};
             return j.dump(2) + "\n";
         }
         case OutputFormat::Env: {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
@@ -380,6 +381,16 @@ BranchDetails XataClient::describe_branch(const std::string& id) {
 void XataClient::wake_branch(const std::string& id) {
     const std::string op = "wake branch " + id;
     HttpResponse r = send_retrying(op, "PATCH", branch_url(id), make_wake_body());
+    if (!is_success(r.status)) {
+        throw error_from_response(op, r);
+    }
+}
+
+void XataClient::update_description(const std::string& id, const std::string& text) {
+    const std::string op = "update description of branch " + id;
+    // The same PATCH rules as wake: 409 and the temporary 403 are retried.
+    HttpResponse r =
+        send_retrying(op, "PATCH", branch_url(id), nlohmann::json{{"description", text}}.dump());
     if (!is_success(r.status)) {
         throw error_from_response(op, r);
     }

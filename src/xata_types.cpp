@@ -160,6 +160,9 @@ BranchDetails parse_branch_details(std::string_view body) {
     d.status.instance_ready_count = optional_int(*st, "instanceReadyCount");
     d.connection_string = nullable_string(j, "connectionString");
     d.description = nullable_string(j, "description").value_or("");
+    if (auto pa = j.find("publicAccess"); pa != j.end() && pa->is_boolean()) {
+        d.public_access = pa->get<bool>();
+    }
     return d;
 }
 

@@ -4,9 +4,9 @@
 // FakeProber in tests/unit/fake_edges.hpp); the classification is pure.
 //
 // How to wire it (lead): after credentials, call probe_until_usable() with the
-// exact ConnectionInfo that goes to the outputs, the run's one deadline and a
-// should_stop that reads the cancellation flag. It calls try_login until ok or
-// the deadline, backs off 100 ms, 200 ms, 400 ms, ... capped at 1 s, and stops
+// exact ConnectionInfo that goes to the outputs and a Waiter on the run's one
+// deadline and cancellation token. It calls try_login until ok or
+// the deadline through RetryLoop, backs off 100 ms, 200 ms, 400 ms, ... capped at 1 s, and stops
 // early once a reason that cannot heal (retry == false) was seen max_tries
 // times in a row. Each try is bounded by min(per-try cap, time left). On
 // failure, raise the "not connectable" error with result.message (already
@@ -26,6 +26,7 @@
 
 #include "xbranch/clock.hpp"
 #include "xbranch/connection.hpp"
+#include "xbranch/retry.hpp"
 
 struct pg_conn;  // libpq's PGconn, kept out of the public headers
 
@@ -133,10 +134,14 @@ struct ProbeLoopResult {
     int tries = 0;
     bool gave_up_early = false;  // a reason that cannot heal, before the deadline
 };
-// The connection-check loop described at the top. on_try(n) runs before try n.
-ProbeLoopResult probe_until_usable(DatabaseProber& prober, Clock& clock, const ConnectionInfo& info,
-                                   Clock::TimePoint deadline, const StopFn& should_stop,
+// The connection-check loop described at the top, on the one retry policy
+// (retry.hpp's RetryLoop): the waiter carries the run's deadline and
+// cancellation token. on_try(n) runs before try n. unit_random (jitter, [0, 1))
+// defaults to 1.0: the full step, 100, 200, 400 ms...
+ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
+                                   const ConnectionInfo& info,
                                    const std::function<void(int)>& on_try = {},
-                                   ProbeLoopOptions options = {});
+                                   ProbeLoopOptions options = {},
+                                   const std::function<double()>& unit_random = {});
 
 }  // namespace xbranch

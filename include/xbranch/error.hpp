@@ -21,6 +21,10 @@ enum class ErrorKind {
     Interrupted,  // SIGINT / SIGTERM / SIGHUP (the run's CancelToken)
     // The project's branch cap: no room for another branch.
     QuotaExceeded,
+    // The connection check found no working login before the deadline.
+    NotConnectable,
+    // A --sql or --exec hook failed.
+    HookFailed,
 };
 
 // Why an error happened, machine-readable, for the CLI to add the hint that
@@ -41,6 +45,8 @@ enum class ErrorReason {
     ResponseTooLarge,   // an answer over the size limit or nested too deeply
     Redirected,         // a 3xx: the API address points at a redirect
     QuotaReached,       // no room for another branch (the CLI names the gc command)
+    PrivateBranch,      // not connectable, and the branch is private (publicAccess false)
+    DatabaseMissing,    // the database named for the connection is not in the branch
 };
 
 // What happened to the branch this run created, when an error ended the run.

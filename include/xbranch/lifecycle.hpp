@@ -11,10 +11,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "xbranch/clock.hpp"
 #include "xbranch/connection.hpp"
 #include "xbranch/progress.hpp"
+#include "xbranch/tag.hpp"
+#include "xbranch/usable.hpp"
 #include "xbranch/xata_client.hpp"
 
 namespace xbranch {
@@ -56,6 +59,16 @@ struct CreateRequest {
     std::string sslmode = "require";
     bool keep_on_failure = false;
     PollSchedule schedule{};
+    // After credentials (usable.hpp): a real login before "ready". The CLI
+    // turns it on (unless told not to); it needs UsableEdges::prober.
+    bool connect_check = false;
+    // The database in the URL path; "": the credentials' dbname, else "xata".
+    std::string database;
+    // Run in order after the check, once per branch: the tag records Pending
+    // before the first and Done after the last. A rerun that adopts a Done
+    // branch skips them; one that adopts a Pending branch (a run killed
+    // mid-hook, never handed out) deletes it and creates it afresh.
+    std::vector<HookSpec> hooks;
 };
 
 struct CreateResult {
@@ -65,6 +78,10 @@ struct CreateResult {
     bool created_by_us = false;  // this run's POST made it (directly or settled by its tag)
     BranchStatus status;
     ConnectionInfo connection;
+    ConnectionInfo pooled;    // the same credentials on the pooler endpoint
+    int login_tries = 0;      // of the connection check; 0 when skipped
+    bool hooks_ran = false;   // this run ran the hooks
+    std::string replaced_id;  // a Pending branch deleted and made afresh: its old id
 };
 
 // How a run is stopped: the run's token (first signal), the cleanup's token
@@ -80,6 +97,9 @@ class Lifecycle {
   public:
     Lifecycle(XataClient& client, Clock& clock, Progress& progress, RunControl control = {})
         : m_client(client), m_clock(clock), m_progress(progress), m_control(control) {}
+
+    // The connection check's and the hooks' edges (usable.hpp).
+    void set_edges(UsableEdges edges) { m_edges = std::move(edges); }
 
     // Create-or-adopt, wait until HEALTHY, fetch credentials, all within
     // request.timeout. On any failure after this run created the branch,
@@ -157,11 +177,27 @@ class Lifecycle {
     Credentials fetch_credentials(const std::string& id, Deadline deadline);
     XataClient::Limits cleanup_limits() const;
     Error interrupted(const std::string& op) const;
+    // usable.cpp: what happens after credentials.
+    bool hooks_pending(const CreateResult& result, const BranchDetails& details) const;
+    BranchDetails recreate(const CreateRequest& request, Deadline deadline, CreateResult& result);
+    void complete_connection(const CreateRequest& request, CreateResult& result) const;
+    void make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
+                     const BranchDetails& details);
+    void check_connection(Deadline deadline, CreateResult& result, const BranchDetails& details);
+    void run_hooks(const CreateRequest& request, Deadline deadline, CreateResult& result,
+                   const BranchDetails& details);
+    void run_one_hook(const HookSpec& hook, const CreateRequest& request, Deadline deadline,
+                      const CreateResult& result);
+    // PATCHes the tag with `state`; returns the description written.
+    std::string write_hook_state(const CreateRequest& request, const CreateResult& result,
+                                 const std::string& description, HookState state,
+                                 const std::string& fingerprint);
 
     XataClient& m_client;
     Clock& m_clock;
     Progress& m_progress;
     RunControl m_control;
+    UsableEdges m_edges;
 };
 
 }  // namespace xbranch

@@ -19,6 +19,7 @@ struct OutputValues {
     std::string status;  // "healthy", ...
     bool adopted = false;
     ConnectionInfo connection;
+    ConnectionInfo pooled;  // the same credentials through the pooler endpoint
 };
 
 struct OutputFile {

@@ -78,6 +78,9 @@ class XataClient {
     BranchDetails describe_branch(const std::string& id);
     // Retries 409 (modified concurrently) and 403 "temporarily unavailable" too.
     void wake_branch(const std::string& id);
+    // PATCH {"description": text}; 409 "modified concurrently", 403 "temporarily
+    // unavailable" and 5xx are asked again within the call's deadline, as wake.
+    void update_description(const std::string& id, const std::string& text);
     // False when the branch was already gone (404) before this call; true also
     // when an earlier try of this call may have deleted it and a retry saw 404.
     bool delete_branch(const std::string& id);

@@ -39,6 +39,9 @@ struct BranchDetails {
     BranchStatus status;
     std::string description;                       // "" when none; carries xbranch's tag (tag.hpp)
     std::optional<std::string> connection_string;  // deprecated; may be null
+    // publicAccess; false: reachable only from inside the customer's network.
+    // nullopt when the answer does not say.
+    std::optional<bool> public_access;
 };
 
 struct Credentials {

@@ -27,6 +27,8 @@ constexpr const char* k_footer = R"TXT(Environment:
 Exit codes:
   0 ok   2 usage/config   3 auth (401/403)   4 not found   5 conflict   6 timed out
   7 branch fault   8 API unavailable   9 local I/O   10 unexpected API answer   1 bug
+  11 not connectable (no login worked before the time limit, or the database is missing)
+  12 branch quota reached   13 a --sql/--exec hook failed
   130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)
 
 Examples:

@@ -47,6 +47,8 @@ Command add_status(CLI::App& root, Context& ctx);
 Command add_url(CLI::App& root, Context& ctx);
 Command add_list(CLI::App& root, Context& ctx);
 Command add_gc(CLI::App& root, Context& ctx);
+Command add_run(CLI::App& root, Context& ctx);
+Command add_reset(CLI::App& root, Context& ctx);
 
 // The API connection of one run: config, one libcurl handle, the client.
 struct Session {
@@ -62,16 +64,18 @@ std::unique_ptr<Session> open_session(const Context& ctx);
 // --sandbox, --sandbox-id, --resource, --prefix, --branch, [--branch-id], --parent
 void add_identity_flags(CLI::App& app, IdentityFlags& flags, bool with_branch_id);
 
-// --sslmode and --endpoint, shared by create and url.
+// --sslmode, --endpoint and --database, shared by create, run, reset and url.
 struct ConnectionFlags {
     std::optional<std::string> sslmode;
     std::string endpoint = "rw";
+    std::optional<std::string> database;
 };
 void add_connection_flags(CLI::App& app, ConnectionFlags& flags);
 
 struct ConnectionChoice {
     Endpoint endpoint = Endpoint::ReadWrite;
-    std::string sslmode;  // empty: leave the parameter out
+    std::string sslmode;   // empty: leave the parameter out
+    std::string database;  // empty: the credentials' dbname, else xata
 };
 // Throws Error(Usage) for an unknown sslmode (flag or XBRANCH_SSLMODE).
 ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env);

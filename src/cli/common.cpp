@@ -59,6 +59,9 @@ void add_connection_flags(CLI::App& app, ConnectionFlags& flags) {
                    "(PgBouncer; also spelled pooler)")
         ->check(CLI::IsMember({"rw", "ro", "r", "pooled_rw", "pooler"}))
         ->capture_default_str();
+    app.add_option("--database", flags.database,
+                   "Database in the URL path [env XATA_DATABASE_NAME, default: the credentials' "
+                   "database, else xata]");
 }
 
 ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env) {
@@ -71,6 +74,7 @@ ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environm
     c.endpoint = *endpoint;
     const std::string mode = resolve(SettingId::SslMode, env, flags.sslmode).value;
     c.sslmode = mode == "none" ? "" : mode;
+    c.database = resolve(SettingId::Database, env, flags.database).value;
     return c;
 }
 
@@ -98,6 +102,7 @@ OutputValues output_values(const CreateResult& r) {
     v.status = status_type_name(r.status.type);
     v.adopted = r.adopted;
     v.connection = r.connection;
+    v.pooled = r.pooled;
     return v;
 }
 

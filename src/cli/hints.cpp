@@ -49,6 +49,12 @@ std::string reason_hint(const Error& e) {
                    "(--orphans asks Signadot: SIGNADOT_API_KEY and SIGNADOT_ORG), without "
                    "--dry-run it deletes them; `xbranch delete --branch NAME` deletes one of the "
                    "oldest";
+        case ErrorReason::PrivateBranch:
+            return "the branch is private (publicAccess false): it is reachable only from inside "
+                   "the customer's network, so run xbranch there, or pass --no-connect-check";
+        case ErrorReason::DatabaseMissing:
+            return "name a database that exists in the branch with --database NAME (or "
+                   "XATA_DATABASE_NAME); the default is the credentials' database, else xata";
     }
     return {};
 }

@@ -1,5 +1,6 @@
 #include "settings.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -27,6 +28,19 @@ void check_sslmode(const SettingRow&, Setting& s) {
             .with_hint(
                 "use disable, allow, prefer, require, verify-ca, verify-full, or none to leave "
                 "it out");
+    }
+}
+
+// A database name goes into the URL path and a libpq parameter: printable
+// ASCII without the URL's delimiters, at most PostgreSQL's 63 bytes.
+void check_database(const SettingRow&, Setting& s) {
+    const bool ok =
+        !s.value.empty() && s.value.size() <= 63 &&
+        s.value.find_first_of("/?#%@:\\'\" ") == std::string::npos &&
+        std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!ok) {
+        throw Error(ErrorKind::Usage, "invalid database name '" + s.value + "' (" + s.origin + ")")
+            .with_hint("use 1-63 printable characters without spaces, quotes or / ? # % @ :");
     }
 }
 
@@ -120,6 +134,13 @@ const std::vector<SettingRow>& setting_rows() {
          {"SIGNADOT_SANDBOX_ID", "SIGNADOT_SANDBOX_ROUTING_KEY"}},
         {Id::Resource, "resource", "--resource", {"SIGNADOT_RESOURCE_NAME"}},
         {Id::SslMode, "sslmode", "--sslmode", {"XBRANCH_SSLMODE"}, "require", false, check_sslmode},
+        {Id::Database,
+         "database",
+         "--database",
+         {"XATA_DATABASE_NAME"},
+         std::nullopt,
+         false,
+         check_database},
         {Id::LogFormat,
          "log format",
          "--log-format",

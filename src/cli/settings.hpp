@@ -37,6 +37,7 @@ enum class SettingId {
     SandboxId,
     Resource,
     SslMode,
+    Database,
     LogFormat,
     NoColor,
     Term,

@@ -33,6 +33,9 @@ int run_url(const UrlOptions& o, const Context& ctx) {
     Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
     ConnectionInfo info = lifecycle.connection_for(d, choice.endpoint, choice.sslmode,
                                                    Deadline::at(session->clock.now()));
+    if (!choice.database.empty()) {
+        info.database = choice.database;
+    }
     std::cout << build_connection_string(info) << "\n";
     return 0;
 }

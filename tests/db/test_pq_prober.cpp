@@ -127,14 +127,14 @@ TEST(PqProber, RetryLoopGetsInOnceThePasswordIsSet) {
     const auto start = steady_clock::now();
     bool fixed = false;
     int tries_seen = 0;
-    const auto r =
-        probe_until_usable(prober, clock, info, clock.now() + milliseconds{10000}, {}, [&](int n) {
-            tries_seen = n;
-            if (!fixed && elapsed_since(start) >= milliseconds{600}) {
-                dbtest::admin_exec("ALTER ROLE " + role + " PASSWORD '" + good + "'");
-                fixed = true;
-            }
-        });
+    Waiter waiter(clock, nullptr, Deadline::in(clock, milliseconds{10000}));
+    const auto r = probe_until_usable(prober, waiter, info, [&](int n) {
+        tries_seen = n;
+        if (!fixed && elapsed_since(start) >= milliseconds{600}) {
+            dbtest::admin_exec("ALTER ROLE " + role + " PASSWORD '" + good + "'");
+            fixed = true;
+        }
+    });
     EXPECT_TRUE(r.last.ok) << r.last.message;
     EXPECT_TRUE(fixed);
     EXPECT_GE(r.tries, 3);

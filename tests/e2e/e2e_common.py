@@ -18,8 +18,8 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402  (re-exported)
 
 OUTPUT_FILES = ("branch-name", "branch-id", "connection-string", "host", "port", "database",
-                "username", "password")
-SECRET_FILES = ("password", "connection-string")
+                "username", "password", "pooled-connection-string")
+SECRET_FILES = ("password", "connection-string", "pooled-connection-string")
 
 SEED_SQL = """
 CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);

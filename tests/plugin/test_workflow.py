@@ -100,11 +100,6 @@ def run(args: argparse.Namespace, harness) -> int:
                 cmd += ["--param", p]
             for sql, expected in args.fork_expect:
                 cmd += ["--fork-expect", sql, expected]
-            # TODO(after merge): pooled-connection-string is written by the
-            # coming `xbranch create` change; then drop this allowance (the
-            # skipped TodoAfterMerge.test_pooled_connection_string covers it).
-            if "pooled-connection-string" not in args.require_output:
-                cmd += ["--allow-missing-output", "pooled-connection-string"]
             if args.image:
                 cmd += ["--image", args.image, "--engine", args.engine]
             if args.keep:

@@ -27,7 +27,7 @@ import rel  # noqa: E402
 from rel import harness  # noqa: E402
 
 OUTPUT_FILES = sorted(["branch-name", "branch-id", "connection-string", "host", "port",
-                       "database", "username", "password"])
+                       "database", "username", "password", "pooled-connection-string"])
 SLOW = {"hibernatedMs": 100, "transientMs": 5000}
 FAST = {"hibernatedMs": 50, "transientMs": 100}
 

@@ -19,7 +19,7 @@ import rel  # noqa: E402
 from rel import harness  # noqa: E402
 
 OUTPUT_FILES = sorted(["branch-name", "branch-id", "connection-string", "host", "port",
-                       "database", "username", "password"])
+                       "database", "username", "password", "pooled-connection-string"])
 
 
 def try_mount(target, options):

@@ -180,8 +180,8 @@ TEST(DbProbeLoop, RetriesAuthFailuresUntilTheLoginWorks) {
     prober.fail(ProbeReason::Starting);
     prober.ok();
     std::vector<int> tries;
-    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{10000}, {},
-                                      [&](int n) { tries.push_back(n); });
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{10000}));
+    const auto r = probe_until_usable(prober, waiter, info(), [&](int n) { tries.push_back(n); });
     EXPECT_TRUE(r.last.ok);
     EXPECT_EQ(r.tries, 4);
     EXPECT_EQ(tries, (std::vector<int>{1, 2, 3, 4}));
@@ -195,7 +195,8 @@ TEST(DbProbeLoop, GivesUpEarlyOnAMissingDatabaseAfterTwoTries) {
     FakeProber prober(&clock);
     prober.fail(ProbeReason::DatabaseMissing);
     prober.fail(ProbeReason::DatabaseMissing);
-    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{60000}, {});
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{60000}));
+    const auto r = probe_until_usable(prober, waiter, info());
     EXPECT_FALSE(r.last.ok);
     EXPECT_EQ(r.last.reason, ProbeReason::DatabaseMissing);
     EXPECT_EQ(r.tries, 2);
@@ -209,7 +210,8 @@ TEST(DbProbeLoop, StopsAtTheDeadlineWithTheLastError) {
     for (int i = 0; i < 100; ++i) {
         prober.fail(ProbeReason::AuthFailed, ms{50}, "password authentication failed");
     }
-    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{3000}, {});
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{3000}));
+    const auto r = probe_until_usable(prober, waiter, info());
     EXPECT_FALSE(r.last.ok);
     EXPECT_EQ(r.last.reason, ProbeReason::AuthFailed);
     EXPECT_FALSE(r.gave_up_early);
@@ -225,7 +227,8 @@ TEST(DbProbeLoop, EachTryIsBoundedByThePerTryCapAndTheTimeLeft) {
     FakeProber prober(&clock);
     prober.fail(ProbeReason::Timeout, ms{5000});
     prober.fail(ProbeReason::Timeout, ms{5000});
-    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{7000}, {});
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{7000}));
+    const auto r = probe_until_usable(prober, waiter, info());
     EXPECT_EQ(r.tries, 2);
     ASSERT_EQ(prober.budgets.size(), 2U);
     EXPECT_EQ(prober.budgets[0], ms{5000});
@@ -236,9 +239,10 @@ TEST(DbProbeLoop, ShouldStopEndsTheLoopBeforeTheNextTry) {
     FakeClock clock;
     FakeProber prober(&clock);
     prober.fail(ProbeReason::Refused);
-    int calls = 0;
-    const auto r = probe_until_usable(prober, clock, info(), clock.now() + ms{10000},
-                                      [&] { return ++calls > 1; });
+    CancelToken token;
+    clock.on_sleep = [&](ms) { token.cancel(); };  // a signal during the first pause
+    Waiter waiter(clock, &token, Deadline::in(clock, ms{10000}));
+    const auto r = probe_until_usable(prober, waiter, info());
     EXPECT_EQ(r.tries, 1);
     EXPECT_EQ(r.last.reason, ProbeReason::Cancelled);
     EXPECT_FALSE(r.last.retry);
@@ -247,7 +251,8 @@ TEST(DbProbeLoop, ShouldStopEndsTheLoopBeforeTheNextTry) {
 TEST(DbProbeLoop, APassedDeadlineMeansNoTry) {
     FakeClock clock;
     FakeProber prober(&clock);
-    const auto r = probe_until_usable(prober, clock, info(), clock.now(), {});
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{0}));
+    const auto r = probe_until_usable(prober, waiter, info());
     EXPECT_EQ(r.tries, 0);
     EXPECT_EQ(r.last.reason, ProbeReason::Timeout);
 }

@@ -86,6 +86,8 @@ OutputValues sample_result() {
     r.connection.username = "xata";
     r.connection.password = "p@ss w'rd:/?";
     r.connection.sslmode = "require";
+    r.pooled = r.connection;
+    r.pooled.host = "e80atan1sl5khdkr8pkc33fovk-pooler.us-east-1.xata.tech";
     return r;
 }
 
@@ -175,14 +177,15 @@ TEST(AtomicFile, MoveTransfersOwnership) {
     EXPECT_EQ(slurp(d.path() / "v"), "x");
 }
 
-TEST(OutputFiles, WritesEightFilesWithModesAndNoNewline) {
+TEST(OutputFiles, WritesNineFilesWithModesAndNoNewline) {
     TempDir d;
     UmaskGuard g(022);
     const auto r = sample_result();
     write_output_files(d.path(), output_files(r));
     EXPECT_EQ(entries(d.path()),
               (std::vector<std::string>{"branch-id", "branch-name", "connection-string", "database",
-                                        "host", "password", "port", "username"}));
+                                        "host", "password", "pooled-connection-string", "port",
+                                        "username"}));
     EXPECT_EQ(slurp(d.path() / "branch-name"), r.branch_name);
     EXPECT_EQ(slurp(d.path() / "branch-id"), r.branch_id);
     EXPECT_EQ(slurp(d.path() / "host"), r.connection.host);
@@ -191,11 +194,13 @@ TEST(OutputFiles, WritesEightFilesWithModesAndNoNewline) {
     EXPECT_EQ(slurp(d.path() / "username"), "xata");
     EXPECT_EQ(slurp(d.path() / "password"), "p@ss w'rd:/?");
     EXPECT_EQ(slurp(d.path() / "connection-string"), build_connection_string(r.connection));
+    EXPECT_EQ(slurp(d.path() / "pooled-connection-string"), build_connection_string(r.pooled));
     for (const auto& name : entries(d.path())) {
         const std::string v = slurp(d.path() / name);
         EXPECT_FALSE(v.empty()) << name;
         EXPECT_NE(v.back(), '\n') << name;
-        const bool secret = name == "password" || name == "connection-string";
+        const bool secret =
+            name == "password" || name == "connection-string" || name == "pooled-connection-string";
         EXPECT_EQ(mode_of(d.path() / name), secret ? 0600U : 0644U) << name;
     }
 }
@@ -235,7 +240,8 @@ TEST(OutputFiles, FailureKeepsThePreviousCompleteSet) {
     EXPECT_EQ(slurp(d.path() / "connection-string"), build_connection_string(first.connection));
     EXPECT_EQ(entries(d.path()),
               (std::vector<std::string>{"branch-id", "branch-name", "connection-string", "database",
-                                        "host", "password", "port", "username"}));
+                                        "host", "password", "pooled-connection-string", "port",
+                                        "username"}));
     EXPECT_EQ(mode_of(d.path() / "connection-string"), 0600U);
 }
 
@@ -247,7 +253,7 @@ TEST(OutputFiles, SecondWriteReplacesAndLeavesNoBackups) {
     second.branch_name = "sb-other-9z9z9z9z";
     write_output_files(d.path(), output_files(second));
     EXPECT_EQ(slurp(d.path() / "branch-name"), second.branch_name);
-    EXPECT_EQ(entries(d.path()).size(), 8U);
+    EXPECT_EQ(entries(d.path()).size(), 9U);
 }
 
 TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {

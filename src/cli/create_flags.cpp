@@ -1,0 +1,118 @@
+#include "create_flags.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "xbranch/error.hpp"
+#include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
+
+namespace xbranch::cli {
+
+const char* const k_hooks_help =
+    R"TXT(Ready means usable: after the API reports the branch healthy, xbranch logs in with
+exactly the connection it hands out and runs SELECT 1, retrying within --timeout
+(--no-connect-check skips it). Then the hooks run: every --sql file in order, then
+every --exec command in order (/bin/sh -c, with DATABASE_URL, PG* and XBRANCH_BRANCH_*
+set; their output goes to stderr). The branch's tag records the hooks as pending,
+then done. A rerun that adopts a branch whose hooks are done does not run them again
+(a different hook set is only warned about); one whose hooks are still pending (a run
+was killed mid-hook, so the branch was never handed out) deletes that branch and
+creates it afresh, then runs the hooks.)TXT";
+
+void add_create_flags(CLI::App& app, CreateFlags& f, const std::string& timeout_what) {
+    add_identity_flags(app, f.identity, /*with_branch_id=*/false);
+    app.add_option("--timeout", f.timeout, timeout_what)->capture_default_str();
+    add_connection_flags(app, f.connection);
+    app.add_flag("--keep-on-failure", f.keep_on_failure,
+                 "Keep a branch this run created when a later step fails (default: delete it)");
+    app.add_option("--description", f.description,
+                   "Branch description (<= 50 chars: letters, digits, '-', ' ')");
+    app.add_option("--ttl", f.ttl,
+                   "Record an expiry (now + DURATION, rounded up to a minute) in the branch's "
+                   "tag for `xbranch gc --expired`; an adopted branch keeps its own")
+        ->check(duration_check(std::chrono::seconds(1), std::chrono::hours(24 * 3650)));
+    app.add_flag("--no-connect-check", f.no_connect_check,
+                 "Do not log in before reporting the branch ready (it may refuse logins for a "
+                 "few seconds)");
+    app.add_option("--sql", f.sql_files,
+                   "SQL file to run on a new branch after the connection check (repeatable, in "
+                   "order; once per branch)");
+    app.add_option("--exec", f.exec_commands,
+                   "Shell command to run on a new branch after the --sql files (repeatable, in "
+                   "order; once per branch)");
+}
+
+UsableEdges usable_edges(CreateEdges& edges) {
+    UsableEdges e;
+    e.prober = &edges.prober;
+    e.sql = &edges.sql;
+    e.processes = &edges.processes;
+    e.hook_output = [](OutputStream, std::string_view line) {
+        std::cerr << redact(line) << "\n" << std::flush;
+    };
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    e.unit_random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
+    return e;
+}
+
+namespace {
+
+std::string read_sql_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    if (in) {
+        text << in.rdbuf();
+    }
+    if (!in || in.bad()) {
+        throw Error(ErrorKind::Usage, "cannot read --sql file '" + path + "'")
+            .with_hint("nothing was created; check the path");
+    }
+    return text.str();
+}
+
+}  // namespace
+
+CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& target,
+                                   const ConnectionChoice& connection) {
+    auto timeout = parse_duration(f.timeout);
+    if (!timeout || timeout->count() <= 0) {
+        throw Error(ErrorKind::Usage,
+                    "invalid --timeout '" + f.timeout + "': use e.g. 90s, 10m, 1500ms");
+    }
+    CreateRequest req;
+    req.branch_name = target.name.value;
+    req.parent = target.parent.setting.value;
+    req.parent_is_id = target.parent.is_id;
+    req.description = f.description;
+    req.prefix = target.prefix.value;
+    // The run's token in the branch's tag: how a later lookup tells this run's
+    // branch from one a concurrent run made and handed out.
+    std::random_device random;
+    req.run_token = make_run_token((static_cast<std::uint64_t>(random()) << 32) ^
+                                   static_cast<std::uint64_t>(random()));
+    req.timeout = *timeout;
+    req.endpoint = connection.endpoint;
+    req.sslmode = connection.sslmode;
+    req.database = connection.database;
+    req.keep_on_failure = f.keep_on_failure;
+    req.connect_check = !f.no_connect_check;
+    if (f.ttl) {
+        // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to a minute).
+        req.ttl = std::chrono::ceil<std::chrono::seconds>(*parse_duration(*f.ttl));
+    }
+    for (const auto& path : f.sql_files) {
+        req.hooks.push_back({HookSpec::Kind::Sql, path, read_sql_file(path)});
+    }
+    for (const auto& command : f.exec_commands) {
+        if (command.empty()) {
+            throw Error(ErrorKind::Usage, "an --exec command is empty");
+        }
+        req.hooks.push_back({HookSpec::Kind::Exec, command, {}});
+    }
+    return req;
+}
+
+}  // namespace xbranch::cli

@@ -1,0 +1,244 @@
+// Lifecycle's steps after credentials (declared in lifecycle.hpp, kept here so
+// the create flow and these steps change independently): the database and
+// pooled variants of the connection, the connection check, the hooks and
+// their state in the branch's tag.
+#include "xbranch/usable.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "xbranch/lifecycle.hpp"
+#include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
+
+namespace xbranch {
+namespace {
+
+using ms = std::chrono::milliseconds;
+
+std::string hook_name(const HookSpec& hook) {
+    return hook.kind == HookSpec::Kind::Sql ? "SQL hook " + hook.value
+                                            : "exec hook '" + hook.value + "'";
+}
+
+Error hook_error(const HookSpec& hook, const std::string& what) {
+    return Error(ErrorKind::HookFailed, hook_name(hook) + " failed: " + redact(what))
+        .with_operation("run hooks");
+}
+
+}  // namespace
+
+SqlScriptResult PqSqlRunner::run(const ConnectionInfo& info, const std::string& file,
+                                 const std::string& text, Clock& clock, Deadline deadline,
+                                 const CancelToken* cancel) {
+    const StopFn stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
+    auto opened = open_connection(info, deadline.left(clock), stop);
+    if (!opened.result.ok) {
+        SqlScriptResult r;
+        r.ok = false;
+        r.file = file;
+        r.reason = opened.result.reason;
+        r.sqlstate = opened.result.sqlstate;
+        r.message = "could not connect: " + opened.result.message;
+        return r;
+    }
+    // Clock::TimePoint is a steady_clock point: the executor's deadline.
+    const auto left = deadline.left(clock);
+    const auto until = left == Clock::Duration::max() ? std::chrono::steady_clock::time_point::max()
+                                                      : std::chrono::steady_clock::now() + left;
+    return run_sql_script(*opened.connection, file, text, until, stop);
+}
+
+bool Lifecycle::hooks_pending(const CreateResult& result, const BranchDetails& details) const {
+    if (!result.adopted) {
+        return false;
+    }
+    const auto tag = decode_tag(details.description);
+    return tag && tag->hooks == HookState::Pending;
+}
+
+BranchDetails Lifecycle::recreate(const CreateRequest& request, Deadline deadline,
+                                  CreateResult& result) {
+    const Branch old = result.branch;
+    // Pending: a run was killed while its hooks ran. Outputs are written only
+    // after Done, so nobody got this branch: make it afresh rather than run
+    // non-idempotent seeds twice on a half-seeded database.
+    spdlog::warn(
+        "branch {} (id {}) was left with its hooks unfinished by an earlier run; deleting it and "
+        "creating it afresh",
+        old.name, old.id);
+    m_progress.note("recreating branch " + old.name + " (hooks unfinished)");
+    m_client.delete_branch(old.id);
+    result.replaced_id = old.id;
+    result.adopted = false;
+    result.created_by_us = false;
+    result.branch = create_or_adopt(request, result.parent_id, result, std::nullopt);
+    const Branch& b = result.branch;
+    return wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, false);
+}
+
+void Lifecycle::complete_connection(const CreateRequest& request, CreateResult& result) const {
+    if (!request.database.empty()) {
+        result.connection.database = request.database;
+    }
+    result.pooled = result.connection;
+    // An IP address (self-hosted, the emulator) has no DNS label to mark.
+    const std::string& host = result.connection.host;
+    const bool ip_literal = host.find(':') != std::string::npos ||
+                            host.find_first_not_of("0123456789.") == std::string::npos;
+    if (!ip_literal) {
+        result.pooled.host = apply_endpoint(host, Endpoint::Pooler);
+    }
+}
+
+void Lifecycle::make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
+                            const BranchDetails& details) {
+    if (request.connect_check) {
+        check_connection(deadline, result, details);
+    }
+    if (!request.hooks.empty()) {
+        run_hooks(request, deadline, result, details);
+    }
+}
+
+void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
+                                 const BranchDetails& details) {
+    const std::string& name = result.branch.name;
+    const std::string op = "connect to branch " + name;
+    if (m_edges.prober == nullptr) {
+        throw Error(ErrorKind::Internal, "no database prober for the connection check")
+            .with_operation(op);
+    }
+    Waiter waiter(m_clock, m_control.cancel, deadline);
+    const auto start = m_clock.now();
+    auto on_try = [&](int n) { m_progress.note("connecting, try " + std::to_string(n)); };
+    const ProbeLoopResult r = probe_until_usable(*m_edges.prober, waiter, result.connection, on_try,
+                                                 m_edges.probe_options, m_edges.unit_random);
+    result.login_tries = r.tries;
+    const auto took = std::chrono::duration_cast<ms>(m_clock.now() - start);
+    if (r.last.ok) {
+        spdlog::info("branch {}: login works after {} ({} tries)", name, seconds_text(took),
+                     r.tries);
+        return;
+    }
+    if (r.last.reason == ProbeReason::Cancelled) {
+        throw interrupted(op);
+    }
+    const std::string last =
+        std::string(reason_name(r.last.reason)) + ": " + redact(r.last.message);
+    if (r.last.reason == ProbeReason::DatabaseMissing) {
+        throw Error(ErrorKind::NotConnectable, "database '" + result.connection.database +
+                                                   "' does not exist in branch " + name + " (" +
+                                                   last + ")")
+            .with_operation(op)
+            .with_reason(ErrorReason::DatabaseMissing);
+    }
+    Error e(ErrorKind::NotConnectable,
+            r.gave_up_early
+                ? "no login to branch " + name + " after " + std::to_string(r.tries) +
+                      " tries; gave up early: this cannot heal by waiting; last error " + last
+                : "no login to branch " + name + " worked within the time limit (" +
+                      std::to_string(r.tries) + " tries in " + seconds_text(took) +
+                      "); last error " + last);
+    e.with_operation(op);
+    if (details.public_access && !*details.public_access) {
+        e.with_reason(ErrorReason::PrivateBranch);
+    }
+    throw e;
+}
+
+std::string Lifecycle::write_hook_state(const CreateRequest& request, const CreateResult& result,
+                                        const std::string& description, HookState state,
+                                        const std::string& fingerprint) {
+    BranchTag tag;
+    if (auto old = decode_tag(description)) {
+        tag = *old;
+    } else {
+        // A branch without xbranch's tag (adopted): keep its text as the note.
+        std::random_device random;
+        tag.token = !request.run_token.empty()
+                        ? request.run_token
+                        : make_run_token((static_cast<std::uint64_t>(random()) << 32) ^ random());
+        tag.note = description;
+    }
+    tag.hooks = state;
+    tag.hooks_fingerprint = fingerprint;
+    const std::string text = encode_tag(tag);
+    m_client.update_description(result.branch.id, text);
+    return text;
+}
+
+void Lifecycle::run_hooks(const CreateRequest& request, Deadline deadline, CreateResult& result,
+                          const BranchDetails& details) {
+    const std::string fingerprint = hook_set_fingerprint(request.hooks);
+    const auto tag = decode_tag(details.description);
+    if (result.adopted && tag && tag->hooks == HookState::Done) {
+        if (tag->hooks_fingerprint != fingerprint) {
+            spdlog::warn(
+                "branch {} ran a different set of hooks earlier (fingerprint {}, now {}); not "
+                "running them again",
+                result.branch.name, tag->hooks_fingerprint, fingerprint);
+        } else {
+            spdlog::info("branch {} ran these hooks already; not running them again",
+                         result.branch.name);
+        }
+        return;
+    }
+    // Pending first: a run killed from here on leaves a branch a rerun recreates.
+    const std::string pending =
+        write_hook_state(request, result, details.description, HookState::Pending, fingerprint);
+    for (const auto& hook : request.hooks) {
+        m_progress.note("running " + hook_name(hook));
+        run_one_hook(hook, request, deadline, result);
+    }
+    write_hook_state(request, result, pending, HookState::Done, fingerprint);
+    result.hooks_ran = true;
+}
+
+void Lifecycle::run_one_hook(const HookSpec& hook, const CreateRequest& request, Deadline deadline,
+                             const CreateResult& result) {
+    const std::string op = "run " + hook_name(hook);
+    if (hook.kind == HookSpec::Kind::Sql) {
+        if (m_edges.sql == nullptr) {
+            throw Error(ErrorKind::Internal, "no SQL runner for the hooks").with_operation(op);
+        }
+        const SqlScriptResult r = m_edges.sql->run(result.connection, hook.value, hook.content,
+                                                   m_clock, deadline, m_control.cancel);
+        if (r.reason == ProbeReason::Cancelled) {
+            throw interrupted(op);
+        }
+        if (!r.ok) {
+            throw hook_error(hook, r.describe());
+        }
+        spdlog::info("{}: {} statements", op, r.statements_run);
+        return;
+    }
+    if (m_edges.processes == nullptr) {
+        throw Error(ErrorKind::Internal, "no process runner for the hooks").with_operation(op);
+    }
+    RunOptions options;
+    options.env =
+        hook_environment(result.connection, result.branch.name, result.branch.id, request.parent);
+    const CancelToken* cancel = m_control.cancel;
+    options.should_stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
+    const auto left = deadline.left(m_clock);
+    options.budget = left == Clock::Duration::max() ? ms{0} : std::max(left, ms{1});
+    const LineSink sink = m_edges.hook_output ? m_edges.hook_output
+                                              : LineSink([](OutputStream, std::string_view line) {
+                                                    spdlog::info("hook: {}", redact(line));
+                                                });
+    const ProcessResult r = m_edges.processes->run_shell(hook.value, options, sink);
+    if (cancel != nullptr && cancel->cancelled()) {
+        throw interrupted(op);
+    }
+    if (!r.succeeded()) {
+        std::string what = r.describe();
+        if (r.stopped) {
+            what += " (the time limit ran out)";
+        }
+        throw hook_error(hook, what);
+    }
+}
+
+}  // namespace xbranch

@@ -1,0 +1,388 @@
+// The steps after credentials, wired into Lifecycle::create: the connection
+// check (FakeProber), the hooks (FakeProcessRunner, a scripted SqlRunner) and
+// the hook state in the tag, on a small stateful fake Xata API.
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "fake_edges.hpp"
+#include "fakes.hpp"
+#include "xbranch/lifecycle.hpp"
+#include "xbranch/redact.hpp"
+#include "xbranch/tag.hpp"
+
+using namespace xbranch;
+using namespace xbranch::test;
+
+namespace {
+
+const std::string k_base = "https://api.example.test";
+const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
+const std::string k_parent = "a0000000000000000000000001";
+const std::string k_name = "sb-feat-1a2b3c4d";
+const std::string k_token = "runtoken01";
+const std::string k_password = "pw-Secret-77";
+
+// Branches by id; POST makes ids from `next_ids`; PATCH records descriptions.
+struct MiniApi {
+    struct B {
+        std::string id, name, parent, description;
+    };
+    std::vector<B> branches{{k_parent, "main", "", ""}};
+    std::vector<std::string> next_ids{"e80atan1sl5khdkr8pkc33fovk", "f90btbo2tm6liels9qld44gpwl"};
+    std::vector<std::string> patched;  // descriptions, in order
+    int patch_409 = 0;                 // answer this many PATCHes 409 first
+    bool public_access = true;
+
+    B* find(const std::string& id) {
+        for (auto& b : branches) {
+            if (b.id == id) {
+                return &b;
+            }
+        }
+        return nullptr;
+    }
+
+    HttpOutcome route(const HttpRequest& r) {
+        std::string path = r.url.substr(k_project_url.size());
+        if (path == "/branches" && r.method == "GET") {
+            std::vector<std::string> items;
+            for (const auto& b : branches) {
+                items.push_back(branch_json(b.id, b.name, b.parent));
+            }
+            return answer(200, list_json(items));
+        }
+        if (path == "/branches" && r.method == "POST") {
+            const auto j = nlohmann::json::parse(r.body);
+            const std::string id = next_ids.front();
+            next_ids.erase(next_ids.begin());
+            branches.push_back({id, j.at("name"), j.at("parentID"), j.value("description", "")});
+            return answer(201, branch_json(id, j.at("name"), j.at("parentID")));
+        }
+        path = path.substr(std::string("/branches/").size());
+        const auto slash = path.find('/');
+        const std::string id = path.substr(0, slash);
+        B* b = find(id);
+        if (b == nullptr) {
+            return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+        }
+        if (slash != std::string::npos) {
+            return answer(200,
+                          R"({"username":"xata","password":")" + k_password +
+                              R"(","hostname":"db.example.test","port":5432,"dbname":"xata"})");
+        }
+        if (r.method == "GET") {
+            auto j = nlohmann::json::parse(
+                details_json(b->id, b->name, b->parent, "STATUS_TYPE_HEALTHY", 1, 1));
+            j["description"] = b->description;
+            j["publicAccess"] = public_access;
+            return answer(200, j.dump());
+        }
+        if (r.method == "PATCH") {
+            if (patch_409 > 0) {
+                --patch_409;
+                return answer(409, R"({"id":"x","message":"branch [)" + id +
+                                       R"(] was modified concurrently, please retry"})");
+            }
+            b->description = nlohmann::json::parse(r.body).at("description");
+            patched.push_back(b->description);
+            return answer(200, branch_json(b->id, b->name, b->parent));
+        }
+        if (r.method == "DELETE") {
+            branches.erase(branches.begin() + (b - branches.data()));
+            return answer(204);
+        }
+        return answer(405);
+    }
+};
+
+class ScriptedSql final : public SqlRunner {
+  public:
+    SqlScriptResult run(const ConnectionInfo& info, const std::string& file,
+                        const std::string& text, Clock&, Deadline, const CancelToken*) override {
+        seen.push_back({file, text});
+        databases.push_back(info.database);
+        SqlScriptResult r;
+        r.file = file;
+        if (fail_line > 0) {
+            r.ok = false;
+            r.line = fail_line;
+            r.sqlstate = "42P01";
+            r.message = "relation \"nope\" does not exist";
+        }
+        return r;
+    }
+    std::vector<std::pair<std::string, std::string>> seen;
+    std::vector<std::string> databases;
+    int fail_line = 0;
+};
+
+class UsableTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        spdlog::set_level(spdlog::level::off);
+        clear_secrets();
+        transport.handler = [this](const HttpRequest& r) { return api.route(r); };
+        UsableEdges edges;
+        edges.prober = &prober;
+        edges.sql = &sql;
+        edges.processes = &processes;
+        edges.hook_output = [this](OutputStream, std::string_view line) {
+            hook_lines.push_back(redact(line));
+        };
+        lifecycle.set_edges(edges);
+    }
+    void TearDown() override { clear_secrets(); }
+
+    CreateRequest request() const {
+        CreateRequest r;
+        r.branch_name = k_name;
+        r.parent = "main";
+        r.timeout = std::chrono::seconds{30};
+        r.run_token = k_token;
+        r.connect_check = true;
+        return r;
+    }
+    int count(const std::string& method) const { return transport.count(method); }
+    // An earlier run's branch, found by name, with this description.
+    void existing(const std::string& id, const std::string& description) {
+        api.branches.push_back({id, k_name, k_parent, description});
+    }
+
+    FakeClock clock;
+    FakeTransport transport{&clock};
+    MiniApi api;
+    XataClient client{transport, clock, ApiTarget{k_base, "xau_usableKey1234567", "org1", "prj_1"},
+                      RetryPolicy{}, 7};
+    NullProgress progress;
+    FakeProber prober{&clock};
+    ScriptedSql sql;
+    FakeProcessRunner processes;
+    std::vector<std::string> hook_lines;
+    Lifecycle lifecycle{client, clock, progress};
+};
+
+TEST_F(UsableTest, LoginRetriedUntilItWorksWithTheExactOutputConnection) {
+    prober.fail(ProbeReason::AuthFailed);
+    prober.fail(ProbeReason::AuthFailed);
+    prober.ok();
+    auto req = request();
+    req.database = "app";
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.login_tries, 3);
+    ASSERT_EQ(prober.seen.size(), 3U);
+    EXPECT_EQ(prober.seen[0].host, r.connection.host);
+    EXPECT_EQ(prober.seen[0].database, "app");
+    EXPECT_EQ(r.connection.database, "app");
+    EXPECT_EQ(prober.seen[0].password, k_password);
+    EXPECT_EQ(r.pooled.host, "db-pooler.example.test");
+    EXPECT_EQ(r.pooled.database, "app");
+    EXPECT_EQ(count("DELETE"), 0);
+    // Short backoff at first (the one policy's steps, jitter off in tests).
+    ASSERT_GE(clock.sleeps.size(), 2U);
+    EXPECT_EQ(clock.sleeps[clock.sleeps.size() - 2], ms{100});
+    EXPECT_EQ(clock.sleeps.back(), ms{200});
+}
+
+TEST_F(UsableTest, DeadlineMeansNotConnectableAndTheNewBranchIsDeleted) {
+    for (int i = 0; i < 200; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50},
+                    "FATAL: password authentication failed for user \"xata\"");
+    }
+    auto req = request();
+    req.timeout = std::chrono::seconds{5};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+    EXPECT_EQ(exit_code(e.kind()), 11);
+    EXPECT_NE(std::string(e.what()).find("password authentication failed"), std::string::npos);
+    EXPECT_EQ(e.describe().find(k_password), std::string::npos);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(count("DELETE"), 1);
+    EXPECT_EQ(e.reason(), ErrorReason::None);  // public branch: no private hint
+    EXPECT_LE(clock.elapsed(), ms{5000 + 3000});
+}
+
+TEST_F(UsableTest, KeepOnFailureKeepsTheUnconnectableBranch) {
+    for (int i = 0; i < 200; ++i) {
+        prober.fail(ProbeReason::Refused, ms{50});
+    }
+    auto req = request();
+    req.timeout = std::chrono::seconds{3};
+    req.keep_on_failure = true;
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+    EXPECT_EQ(e.cleanup(), CleanupState::Kept);
+    EXPECT_EQ(count("DELETE"), 0);
+}
+
+TEST_F(UsableTest, PrivateBranchGetsItsOwnReason) {
+    api.public_access = false;
+    for (int i = 0; i < 200; ++i) {
+        prober.fail(ProbeReason::Timeout, ms{500});
+    }
+    auto req = request();
+    req.timeout = std::chrono::seconds{3};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+    EXPECT_EQ(e.reason(), ErrorReason::PrivateBranch);
+}
+
+TEST_F(UsableTest, AMissingDatabaseStopsEarlyNamingIt) {
+    prober.fail(ProbeReason::DatabaseMissing, ms{10}, "FATAL: database \"app\" does not exist");
+    prober.fail(ProbeReason::DatabaseMissing, ms{10}, "FATAL: database \"app\" does not exist");
+    auto req = request();
+    req.database = "app";
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+    EXPECT_EQ(e.reason(), ErrorReason::DatabaseMissing);
+    EXPECT_NE(std::string(e.what()).find("database 'app'"), std::string::npos);
+    EXPECT_TRUE(prober.script.empty());
+    EXPECT_LT(clock.elapsed(), ms{2000});  // not a retry loop until the deadline
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
+TEST_F(UsableTest, NoConnectCheckMakesNoLogin) {
+    auto req = request();
+    req.connect_check = false;
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(prober.seen.empty());
+    EXPECT_EQ(r.login_tries, 0);
+}
+
+TEST_F(UsableTest, HooksRunInOrderBetweenPendingAndDonePatches) {
+    prober.ok();
+    processes.exits(0, {{OutputStream::Stdout, "seeded with " + k_password}});
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Sql, "schema.sql", "CREATE TABLE t (x int);"},
+                 {HookSpec::Kind::Exec, "./seed.sh", {}}};
+    api.patch_409 = 1;  // "modified concurrently": asked again
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.hooks_ran);
+    ASSERT_EQ(sql.seen.size(), 1U);
+    EXPECT_EQ(sql.seen[0].first, "schema.sql");
+    ASSERT_EQ(processes.commands.size(), 1U);
+    EXPECT_EQ(processes.commands[0], (std::vector<std::string>{"./seed.sh"}));
+    std::map<std::string, std::string> env(processes.envs[0].begin(), processes.envs[0].end());
+    EXPECT_EQ(env["PGPASSWORD"], k_password);
+    EXPECT_EQ(env["XBRANCH_BRANCH_ID"], r.branch.id);
+    EXPECT_EQ(env["XBRANCH_PARENT"], "main");
+    ASSERT_EQ(hook_lines.size(), 1U);
+    EXPECT_EQ(hook_lines[0].find(k_password), std::string::npos);  // redacted
+    ASSERT_EQ(api.patched.size(), 2U);
+    const auto pending = decode_tag(api.patched[0]);
+    const auto done = decode_tag(api.patched[1]);
+    ASSERT_TRUE(pending && done);
+    EXPECT_EQ(pending->hooks, HookState::Pending);
+    EXPECT_EQ(done->hooks, HookState::Done);
+    EXPECT_EQ(pending->token, k_token);
+    EXPECT_EQ(done->hooks_fingerprint, hook_set_fingerprint(req.hooks));
+    EXPECT_EQ(count("PATCH"), 3);
+}
+
+TEST_F(UsableTest, AFailingExecHookFailsNamingItAndDeletesTheBranch) {
+    prober.ok();
+    processes.exits(3);
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./migrate.sh", {}}};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::HookFailed);
+    EXPECT_EQ(exit_code(e.kind()), 13);
+    EXPECT_NE(std::string(e.what()).find("./migrate.sh"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("exit status 3"), std::string::npos);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+    EXPECT_EQ(count("DELETE"), 1);
+    ASSERT_EQ(api.patched.size(), 1U);  // Pending, never Done
+}
+
+TEST_F(UsableTest, AFailingSqlHookNamesFileAndLine) {
+    prober.ok();
+    sql.fail_line = 12;
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT * FROM nope;"},
+                 {HookSpec::Kind::Exec, "never", {}}};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::HookFailed);
+    EXPECT_NE(std::string(e.what()).find("seed.sql:12"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
+TEST_F(UsableTest, RerunOnABranchWhoseHooksAreDoneRunsNoHook) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    BranchTag tag;
+    tag.token = "earlier001";
+    tag.hooks = HookState::Done;
+    tag.hooks_fingerprint = hook_set_fingerprint(req.hooks);
+    existing("c0000000000000000000000003", encode_tag(tag));
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("PATCH"), 0);
+    EXPECT_EQ(count("POST"), 0);
+}
+
+TEST_F(UsableTest, RerunOnABranchDoneWithOtherHooksStillRunsNone) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed-v2.sh", {}}};
+    BranchTag tag;
+    tag.token = "earlier001";
+    tag.hooks = HookState::Done;
+    tag.hooks_fingerprint = hook_set_fingerprint({{HookSpec::Kind::Exec, "./seed.sh", {}}});
+    existing("c0000000000000000000000003", encode_tag(tag));
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(processes.commands.empty());
+}
+
+TEST_F(UsableTest, RerunOnABranchLeftPendingRecreatesItThenRunsTheHooks) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    BranchTag tag;
+    tag.token = "earlier001";
+    tag.hooks = HookState::Pending;
+    tag.hooks_fingerprint = hook_set_fingerprint(req.hooks);
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, encode_tag(tag));
+    prober.ok();
+    processes.exits(0);
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.replaced_id, old_id);
+    EXPECT_NE(r.branch.id, old_id);
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_FALSE(r.adopted);
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_EQ(api.find(old_id), nullptr);
+    EXPECT_EQ(count("DELETE"), 1);
+    EXPECT_EQ(count("POST"), 1);
+    ASSERT_EQ(api.patched.size(), 2U);
+    EXPECT_EQ(decode_tag(api.patched[1])->hooks, HookState::Done);
+    EXPECT_EQ(decode_tag(api.patched[1])->token, k_token);
+}
+
+TEST_F(UsableTest, SignalDuringTheCheckIsInterruptedAndCleansUp) {
+    CancelToken run;
+    CancelToken cleanup;
+    Lifecycle stoppable{client, clock, progress, RunControl{&run, &cleanup}};
+    UsableEdges edges;
+    edges.prober = &prober;
+    stoppable.set_edges(edges);
+    prober.fail(ProbeReason::Refused);
+    prober.fail(ProbeReason::Refused);
+    clock.on_sleep = [&](ms) {
+        if (prober.seen.size() == 1) {
+            run.cancel(15);
+        }
+    };
+    const Error e = caught([&] { (void)stoppable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
+}  // namespace
