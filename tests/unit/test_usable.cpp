@@ -47,6 +47,9 @@ struct MiniApi {
 
     HttpOutcome route(const HttpRequest& r) {
         std::string path = r.url.substr(k_project_url.size());
+        if (path == "/limits" && r.method == "GET") {
+            return answer(404, R"({"id":"x","message":"not found"})");  // Xata Core: no limits
+        }
         if (path == "/branches" && r.method == "GET") {
             std::vector<std::string> items;
             for (const auto& b : branches) {
