@@ -56,8 +56,9 @@ std::string make_password(Rng& rng, bool special) {
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     static constexpr char kSpecial[] = "@:/?#%&+ '\"";
     std::string out;
-    for (int i = 0; i < 24; ++i)
+    for (int i = 0; i < 24; ++i) {
         out.push_back(kAlnum[rng.below(sizeof kAlnum - 1)]);
+    }
     if (special) {
         // Every special character once, at random places (never first, so
         // the password does not start with a space).
