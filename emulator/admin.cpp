@@ -125,7 +125,7 @@ Emulator::Answer Emulator::admin_branches(const Call& /*c*/) {
     const auto now = Clock::now();
     json items = json::array();
     for (const auto& b : m_branches) {
-        items.push_back(json_of(*b, BranchShape::admin, now));
+        items.push_back(json_of(*b, BranchShape::Admin, now));
     }
     return {200, {{"branches", items}}, {}};
 }
@@ -282,7 +282,7 @@ Emulator::Answer Emulator::admin_behavior(const Call& c) {
     b->forced_ready = false;
     b->hibernating = false;
     b->woken.reset();
-    return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+    return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
 }
 
 Emulator::Answer Emulator::admin_mark_ready(const Call& c) {
@@ -301,9 +301,9 @@ Emulator::Answer Emulator::admin_mark_ready(const Call& c) {
     }
     b->forced_ready = true;
     b->hibernating = false;
-    b->behavior = Behavior::normal;
+    b->behavior = Behavior::Normal;
     observe(*b, Clock::now());
-    return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+    return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
 }
 
 // {"ms": N}: the branch's served password works N ms after HEALTHY. On a
@@ -325,7 +325,7 @@ Emulator::Answer Emulator::admin_password_lag(const Call& c) {
         }
         b->password_lag_ms = ms;
         if (!m_pg || !b->password_live || ms == 0 || b->db_state != "ready") {
-            return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+            return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
         }
         role = b->role;
         other = new_password() + "lag";
@@ -343,7 +343,7 @@ Emulator::Answer Emulator::admin_password_lag(const Call& c) {
     b->password_live = false;
     b->healthy_since.reset();
     observe(*b, now);
-    return {200, json_of(*b, BranchShape::admin, now), {}};
+    return {200, json_of(*b, BranchShape::Admin, now), {}};
 }
 
 }  // namespace emu

@@ -364,7 +364,7 @@ int read_request(Reader& in, HttpRequest& req, bool& keep_alive) {
 // Writes the answer as its delivery says; false when the connection must
 // close now.
 bool write_answer(int fd, const HttpResponse& res, bool keep_alive) {
-    if (res.delivery == Delivery::drop) {
+    if (res.delivery == Delivery::Drop) {
         return false;  // closed by the connection's thread, nothing written
     }
     const bool no_body = res.status == 204 || res.status == 304;
@@ -376,9 +376,9 @@ bool write_answer(int fd, const HttpResponse& res, bool keep_alive) {
     if (!no_body) {
         head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
     }
-    const bool close_after = !keep_alive || res.delivery == Delivery::truncate;
+    const bool close_after = !keep_alive || res.delivery == Delivery::Truncate;
     head += close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    if (res.delivery == Delivery::truncate) {
+    if (res.delivery == Delivery::Truncate) {
         send_all(fd, head);
         send_all(fd, res.body.data(), res.body.size() / 2);
         return false;

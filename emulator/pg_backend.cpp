@@ -80,7 +80,7 @@ std::string literal(PGconn* c, const std::string& s) {
 // Hands every user object of the current database to the role: schemas,
 // tables, views, sequences, types, functions. Objects that belong to an
 // extension, and sequences owned by a column, follow their owner instead.
-constexpr const char* kGiveEverything = R"SQL(
+constexpr const char* k_give_everything = R"SQL(
 DO $emu$
 DECLARE
   target text := %s;
@@ -180,7 +180,7 @@ std::string PgBackend::give_everything_to(const std::string& db, const std::stri
     if (!c) {
         return err;
     }
-    std::string sql = kGiveEverything;
+    std::string sql = k_give_everything;
     const auto pos = sql.find("%s");
     sql.replace(pos, 2, literal(c.get(), role));
     return exec(c.get(), sql);
