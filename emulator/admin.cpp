@@ -12,6 +12,21 @@ std::string dump(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The path's segments after /_emulator/.
+std::vector<std::string> admin_segments(const std::string& path) {
+    std::vector<std::string> segments;
+    std::size_t start = std::string("/_emulator/").size();
+    while (start <= path.size()) {
+        auto slash = path.find('/', start);
+        if (slash == std::string::npos) {
+            slash = path.size();
+        }
+        segments.push_back(path.substr(start, slash - start));
+        start = slash + 1;
+    }
+    return segments;
+}
+
 // {"behavior": ..., "status"?, "count"?} of behavior and next-behavior.
 std::string parse_behavior_body(const json& body, Behavior& b, int& status, long& count) {
     if (!body.contains("behavior") || !body["behavior"].is_string()) {
@@ -75,25 +90,14 @@ const std::vector<Emulator::Route>& Emulator::admin_routes() {
 HttpResponse Emulator::handle_admin(const HttpRequest& req) {
     HttpResponse res;
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
-    Answer a;
-    if ((req.method == "POST" || req.method == "PUT") &&
-        (body.is_discarded() || !body.is_object())) {
-        a = {400, {{"message", "body must be a JSON object"}}, {}};
-    } else {
-        std::vector<std::string> segments;
-        std::size_t start = std::string("/_emulator/").size();
-        while (start <= req.path.size()) {
-            auto slash = req.path.find('/', start);
-            if (slash == std::string::npos) {
-                slash = req.path.size();
-            }
-            segments.push_back(req.path.substr(start, slash - start));
-            start = slash + 1;
-        }
-        a = dispatch(admin_routes(), req, segments, std::move(body));
-        if (a.status == 404 && a.body.value("message", "") == "not found") {
-            a.body["message"] = "no such admin endpoint";
-        }
+    const bool bad_body =
+        (req.method == "POST" || req.method == "PUT") && (body.is_discarded() || !body.is_object());
+    // Built in place, never assigned: clang-tidy reads the move assignment
+    // of nlohmann::json (by-value operator=) as throwing.
+    Answer a = bad_body ? Answer{400, {{"message", "body must be a JSON object"}}, {}}
+                        : dispatch(admin_routes(), req, admin_segments(req.path), std::move(body));
+    if (!bad_body && a.status == 404 && a.body.value("message", "") == "not found") {
+        a.body["message"] = "no such admin endpoint";
     }
     res.status = a.status;
     res.set_header("Content-Type", "application/json");
@@ -121,7 +125,7 @@ Emulator::Answer Emulator::admin_branches(const Call& /*c*/) {
     const auto now = Clock::now();
     json items = json::array();
     for (const auto& b : m_branches) {
-        items.push_back(json_of(*b, BranchShape::admin, now));
+        items.push_back(json_of(*b, BranchShape::Admin, now));
     }
     return {200, {{"branches", items}}, {}};
 }
@@ -278,7 +282,7 @@ Emulator::Answer Emulator::admin_behavior(const Call& c) {
     b->forced_ready = false;
     b->hibernating = false;
     b->woken.reset();
-    return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+    return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
 }
 
 Emulator::Answer Emulator::admin_mark_ready(const Call& c) {
@@ -297,9 +301,9 @@ Emulator::Answer Emulator::admin_mark_ready(const Call& c) {
     }
     b->forced_ready = true;
     b->hibernating = false;
-    b->behavior = Behavior::normal;
+    b->behavior = Behavior::Normal;
     observe(*b, Clock::now());
-    return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+    return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
 }
 
 // {"ms": N}: the branch's served password works N ms after HEALTHY. On a
@@ -321,7 +325,7 @@ Emulator::Answer Emulator::admin_password_lag(const Call& c) {
         }
         b->password_lag_ms = ms;
         if (!m_pg || !b->password_live || ms == 0 || b->db_state != "ready") {
-            return {200, json_of(*b, BranchShape::admin, Clock::now()), {}};
+            return {200, json_of(*b, BranchShape::Admin, Clock::now()), {}};
         }
         role = b->role;
         other = new_password() + "lag";
@@ -339,7 +343,7 @@ Emulator::Answer Emulator::admin_password_lag(const Call& c) {
     b->password_live = false;
     b->healthy_since.reset();
     observe(*b, now);
-    return {200, json_of(*b, BranchShape::admin, now), {}};
+    return {200, json_of(*b, BranchShape::Admin, now), {}};
 }
 
 }  // namespace emu

@@ -12,7 +12,7 @@ namespace emu {
 
 using Clock = std::chrono::steady_clock;
 
-enum class Behavior { normal, fault, never_ready, stay_hibernated, no_credentials };
+enum class Behavior { Normal, Fault, NeverReady, StayHibernated, NoCredentials };
 
 // "normal", "fault", ... as the admin API spells them.
 const char* behavior_name(Behavior b);
@@ -31,7 +31,7 @@ struct Branch {
     Clock::time_point born;
     long hibernated_ms = 0;
     long transient_ms = 0;
-    Behavior behavior = Behavior::normal;
+    Behavior behavior = Behavior::Normal;
     int no_credentials_status = 503;
     long no_credentials_left = 3;  // 0 with no_credentials: forever
     bool forced_ready = false;

@@ -39,7 +39,7 @@ json status_json(const Branch& b, const StatusView& s) {
 json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
                  const json& connection_string) {
     const json parent = b.parent_id ? json(*b.parent_id) : json(nullptr);
-    if (shape == BranchShape::admin) {
+    if (shape == BranchShape::Admin) {
         return {{"id", b.id},
                 {"name", b.name},
                 {"parentID", parent},
@@ -63,7 +63,7 @@ json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
               {"parentID", parent},
               {"region", k_region},
               {"publicAccess", b.public_access}};
-    if (shape == BranchShape::listed) {
+    if (shape == BranchShape::Listed) {
         // The real list call selects no description.
         j["backupsEnabled"] = false;
         return j;
@@ -72,7 +72,7 @@ json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
     if (b.description) {
         j["description"] = *b.description;
     }
-    if (shape == BranchShape::described) {
+    if (shape == BranchShape::Described) {
         j["status"] = status_json(b, status);
         j["backupsEnabled"] = false;
         j["scaleToZero"] = {{"enabled", b.scale_to_zero},

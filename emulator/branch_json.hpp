@@ -9,10 +9,10 @@
 namespace emu {
 
 enum class BranchShape {
-    created,    // POST and PATCH answers (short metadata)
-    listed,     // an item of GET /branches: no description, no status
-    described,  // GET /branches/{id}: status, configuration, description
-    admin,      // GET /_emulator/branches
+    Created,    // POST and PATCH answers (short metadata)
+    Listed,     // an item of GET /branches: no description, no status
+    Described,  // GET /branches/{id}: status, configuration, description
+    Admin,      // GET /_emulator/branches
 };
 
 // connection_string: a string or null, as the credentials shape decides

@@ -26,9 +26,9 @@ std::string html_page(int status) {
 }
 
 std::string branch_id_in(const std::string& path) {
-    static const std::regex re("/branches/([^/]+)");
+    static const std::regex k_branch_path("/branches/([^/]+)");
     std::smatch m;
-    return std::regex_search(path, m, re) ? m[1].str() : std::string("unknown");
+    return std::regex_search(path, m, k_branch_path) ? m[1].str() : std::string("unknown");
 }
 
 // The message a real server gives for the status; PATCH has two of its own
@@ -177,7 +177,7 @@ void FaultLayer::answer_instead(const FaultDecision& d, const std::string& metho
     }
     const FaultRule& f = *d.rule;
     if (f.kind == "drop_before") {
-        res.delivery = Delivery::drop;
+        res.delivery = Delivery::Drop;
         return;
     }
     if (f.kind == "html") {
@@ -202,7 +202,7 @@ void FaultLayer::spoil(const FaultRule& rule, const std::string& request_id, jso
                        HttpResponse& res) {
     const std::string& k = rule.kind;
     if (k == "drop_after") {
-        res.delivery = Delivery::drop;
+        res.delivery = Delivery::Drop;
     } else if (k == "delay") {
         std::this_thread::sleep_for(std::chrono::milliseconds(rule.delay_ms));
     } else if (k == "malformed") {
@@ -217,7 +217,7 @@ void FaultLayer::spoil(const FaultRule& rule, const std::string& request_id, jso
             res.body = dump({{"id", request_id}});
             res.set_header("Content-Type", "application/json");
         }
-        res.delivery = Delivery::truncate;
+        res.delivery = Delivery::Truncate;
     } else if (k == "missing_field" && body.is_object() && res.status < 300) {
         std::string field = rule.field;
         if (field.empty()) {

@@ -20,8 +20,8 @@ namespace emu {
 
 namespace {
 
-constexpr std::size_t k_max_head = 64 * 1024;
-constexpr std::size_t k_max_body = 8 * 1024 * 1024;
+constexpr std::size_t k_max_head = std::size_t{64} * 1024;
+constexpr std::size_t k_max_body = std::size_t{8} * 1024 * 1024;
 constexpr int k_idle_timeout_ms = 60'000;
 constexpr int k_poll_slice_ms = 200;
 
@@ -34,20 +34,25 @@ std::string lower(std::string s) {
 std::string trim(const std::string& s) {
     std::size_t b = 0;
     std::size_t e = s.size();
-    while (b < e && (s[b] == ' ' || s[b] == '\t'))
+    while (b < e && (s[b] == ' ' || s[b] == '\t')) {
         ++b;
-    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+    }
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) {
         --e;
+    }
     return s.substr(b, e - b);
 }
 
 int hex_value(char c) {
-    if (c >= '0' && c <= '9')
+    if (c >= '0' && c <= '9') {
         return c - '0';
-    if (c >= 'a' && c <= 'f')
+    }
+    if (c >= 'a' && c <= 'f') {
         return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
+    }
+    if (c >= 'A' && c <= 'F') {
         return c - 'A' + 10;
+    }
     return -1;
 }
 
@@ -63,22 +68,26 @@ class Reader {
             pollfd p{m_fd, POLLIN, 0};
             const int r = ::poll(&p, 1, k_poll_slice_ms);
             if (r < 0) {
-                if (errno == EINTR)
+                if (errno == EINTR) {
                     continue;
+                }
                 return false;
             }
             if (r == 0) {
                 waited += k_poll_slice_ms;
-                if (waited >= k_idle_timeout_ms)
+                if (waited >= k_idle_timeout_ms) {
                     return false;
+                }
                 continue;
             }
             char chunk[16384];
             const ssize_t n = ::recv(m_fd, chunk, sizeof chunk, 0);
-            if (n < 0 && errno == EINTR)
+            if (n < 0 && errno == EINTR) {
                 continue;
-            if (n <= 0)
+            }
+            if (n <= 0) {
                 return false;
+            }
             m_buf.append(chunk, static_cast<std::size_t>(n));
             return true;
         }
@@ -92,19 +101,22 @@ class Reader {
             if (pos != std::string::npos) {
                 std::string l = m_buf.substr(0, pos);
                 m_buf.erase(0, pos + 1);
-                if (!l.empty() && l.back() == '\r')
+                if (!l.empty() && l.back() == '\r') {
                     l.pop_back();
+                }
                 return l;
             }
-            if (m_buf.size() > max || !fill())
+            if (m_buf.size() > max || !fill()) {
                 return std::nullopt;
+            }
         }
     }
 
     std::optional<std::string> bytes(std::size_t n) {
         while (m_buf.size() < n) {
-            if (!fill())
+            if (!fill()) {
                 return std::nullopt;
+            }
         }
         std::string out = m_buf.substr(0, n);
         m_buf.erase(0, n);
@@ -124,8 +136,9 @@ bool send_all(int fd, const char* data, std::size_t len) {
     while (len > 0) {
         const ssize_t n = ::send(fd, data, len, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR) {
                 continue;
+            }
             return false;
         }
         data += n;
@@ -142,8 +155,9 @@ void parse_query(const std::string& q, std::map<std::string, std::string>& out) 
     std::size_t start = 0;
     while (start <= q.size()) {
         auto amp = q.find('&', start);
-        if (amp == std::string::npos)
+        if (amp == std::string::npos) {
             amp = q.size();
+        }
         const std::string part = q.substr(start, amp - start);
         if (!part.empty()) {
             const auto eq = part.find('=');
@@ -350,21 +364,21 @@ int read_request(Reader& in, HttpRequest& req, bool& keep_alive) {
 // Writes the answer as its delivery says; false when the connection must
 // close now.
 bool write_answer(int fd, const HttpResponse& res, bool keep_alive) {
-    if (res.delivery == Delivery::drop) {
+    if (res.delivery == Delivery::Drop) {
         return false;  // closed by the connection's thread, nothing written
     }
     const bool no_body = res.status == 204 || res.status == 304;
     std::string head =
         "HTTP/1.1 " + std::to_string(res.status) + " " + status_reason(res.status) + "\r\n";
     for (const auto& [k, v] : res.headers) {
-        head += k + ": " + v + "\r\n";
+        head.append(k).append(": ").append(v).append("\r\n");
     }
     if (!no_body) {
         head += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
     }
-    const bool close_after = !keep_alive || res.delivery == Delivery::truncate;
+    const bool close_after = !keep_alive || res.delivery == Delivery::Truncate;
     head += close_after ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n";
-    if (res.delivery == Delivery::truncate) {
+    if (res.delivery == Delivery::Truncate) {
         send_all(fd, head);
         send_all(fd, res.body.data(), res.body.size() / 2);
         return false;
@@ -473,8 +487,9 @@ void HttpResponse::set_header(const std::string& name, const std::string& value)
 
 std::string HttpResponse::header(const std::string& name) const {
     for (const auto& [k, v] : headers) {
-        if (lower(k) == lower(name))
+        if (lower(k) == lower(name)) {
             return v;
+        }
     }
     return {};
 }
@@ -530,8 +545,9 @@ void HttpServer::start() {
 }
 
 void HttpServer::stop() {
-    if (m_stopping.exchange(true))
+    if (m_stopping.exchange(true)) {
         return;
+    }
     if (m_wake_pipe[1] >= 0) {
         const char c = 'x';
         [[maybe_unused]] const auto n = ::write(m_wake_pipe[1], &c, 1);
@@ -541,17 +557,21 @@ void HttpServer::stop() {
         // Idle connections go now; busy ones finish their answer (marked
         // Connection: close) and end on their own.
         for (const auto& [fd, busy] : m_open_fds) {
-            if (!busy)
+            if (!busy) {
                 ::shutdown(fd, SHUT_RDWR);
+            }
         }
         m_cv.wait(lock, [this] { return m_live_threads == 0; });
     }
-    if (m_listen_fd >= 0)
+    if (m_listen_fd >= 0) {
         ::close(m_listen_fd);
-    if (m_wake_pipe[0] >= 0)
+    }
+    if (m_wake_pipe[0] >= 0) {
         ::close(m_wake_pipe[0]);
-    if (m_wake_pipe[1] >= 0)
+    }
+    if (m_wake_pipe[1] >= 0) {
         ::close(m_wake_pipe[1]);
+    }
     m_listen_fd = -1;
     m_wake_pipe[0] = m_wake_pipe[1] = -1;
 }
@@ -560,8 +580,9 @@ void HttpServer::set_busy(int fd, bool busy) {
     std::lock_guard lock(m_mu);
     m_open_fds[fd] = busy;
     // A connection that turns idle while stopping is closed at once.
-    if (!busy && m_stopping.load())
+    if (!busy && m_stopping.load()) {
         ::shutdown(fd, SHUT_RD);
+    }
 }
 
 void HttpServer::accept_loop() {
@@ -569,17 +590,21 @@ void HttpServer::accept_loop() {
         pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_wake_pipe[0], POLLIN, 0}};
         const int r = ::poll(fds, 2, -1);
         if (r < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR) {
                 continue;
+            }
             return;
         }
-        if (m_stopping.load() || (fds[1].revents & POLLIN) != 0)
+        if (m_stopping.load() || (fds[1].revents & POLLIN) != 0) {
             return;
-        if ((fds[0].revents & POLLIN) == 0)
+        }
+        if ((fds[0].revents & POLLIN) == 0) {
             continue;
+        }
         const int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
             continue;
+        }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         std::lock_guard lock(m_mu);

@@ -32,16 +32,16 @@ struct HttpRequest {
 
 // What the server does with an answer.
 enum class Delivery {
-    normal,    // write the whole answer
-    drop,      // close the connection, write nothing
-    truncate,  // write the head (with the full Content-Length), then half the body, then close
+    Normal,    // write the whole answer
+    Drop,      // close the connection, write nothing
+    Truncate,  // write the head (with the full Content-Length), then half the body, then close
 };
 
 struct HttpResponse {
     int status = 200;
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
-    Delivery delivery = Delivery::normal;
+    Delivery delivery = Delivery::Normal;
 
     void set_header(const std::string& name, const std::string& value);
     [[nodiscard]] std::string header(const std::string& name) const;

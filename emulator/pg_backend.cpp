@@ -36,8 +36,9 @@ Conn connect(const std::string& conninfo, const std::string& dbname, std::string
     Conn c(PQconnectdbParams(keys, values, 1));
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
         error = c ? PQerrorMessage(c.get()) : "out of memory";
-        while (!error.empty() && (error.back() == '\n' || error.back() == ' '))
+        while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) {
             error.pop_back();
+        }
         return nullptr;
     }
     return c;
@@ -48,15 +49,17 @@ Conn connect(const std::string& conninfo, const std::string& dbname, std::string
 std::string exec(PGconn* c, const std::string& sql, std::string* state = nullptr) {
     Result r(PQexec(c, sql.c_str()));
     const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
         return {};
+    }
     std::string msg = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(c);
     if (state != nullptr && r) {
         const char* s = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
         *state = s != nullptr ? s : "";
     }
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
         msg.pop_back();
+    }
     return msg.empty() ? "unknown error" : msg;
 }
 
@@ -77,7 +80,7 @@ std::string literal(PGconn* c, const std::string& s) {
 // Hands every user object of the current database to the role: schemas,
 // tables, views, sequences, types, functions. Objects that belong to an
 // extension, and sequences owned by a column, follow their owner instead.
-constexpr const char* kGiveEverything = R"SQL(
+constexpr const char* k_give_everything = R"SQL(
 DO $emu$
 DECLARE
   target text := %s;
@@ -134,8 +137,9 @@ $emu$;
 
 bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
     Conn c = connect(m_conninfo, "", error);
-    if (!c)
+    if (!c) {
         return false;
+    }
     const char* h = PQhost(c.get());
     host = (h != nullptr && h[0] != '/' && h[0] != '@') ? h : "";
     const char* p = PQport(c.get());
@@ -151,8 +155,9 @@ bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
 std::string PgBackend::create_role(const std::string& role, const std::string& password) const {
     std::string err;
     Conn c = connect(m_conninfo, "", err);
-    if (!c)
+    if (!c) {
         return err;
+    }
     return exec(c.get(), "CREATE ROLE " + ident(c.get(), role) + " LOGIN PASSWORD " +
                              literal(c.get(), password));
 }
@@ -161,8 +166,9 @@ std::string PgBackend::create_role(const std::string& role, const std::string& p
 std::string PgBackend::lock_down(const std::string& db, const std::string& role) const {
     std::string err;
     Conn c = connect(m_conninfo, "", err);
-    if (!c)
+    if (!c) {
         return err;
+    }
     const std::string d = ident(c.get(), db);
     return exec(c.get(), "REVOKE ALL ON DATABASE " + d + " FROM PUBLIC; GRANT ALL ON DATABASE " +
                              d + " TO " + ident(c.get(), role));
@@ -171,9 +177,10 @@ std::string PgBackend::lock_down(const std::string& db, const std::string& role)
 std::string PgBackend::give_everything_to(const std::string& db, const std::string& role) const {
     std::string err;
     Conn c = connect(m_conninfo, db, err);
-    if (!c)
+    if (!c) {
         return err;
-    std::string sql = kGiveEverything;
+    }
+    std::string sql = k_give_everything;
     const auto pos = sql.find("%s");
     sql.replace(pos, 2, literal(c.get(), role));
     return exec(c.get(), sql);
@@ -181,40 +188,47 @@ std::string PgBackend::give_everything_to(const std::string& db, const std::stri
 
 std::string PgBackend::create_root(const std::string& db, const std::string& role,
                                    const std::string& password, const std::string& seed_sql) const {
-    if (auto e = create_role(role, password); !e.empty())
+    if (auto e = create_role(role, password); !e.empty()) {
         return e;
+    }
     {
         std::string err;
         Conn c = connect(m_conninfo, "", err);
-        if (!c)
+        if (!c) {
             return err;
+        }
         if (auto e = exec(c.get(), "CREATE DATABASE " + ident(c.get(), db) + " OWNER " +
                                        ident(c.get(), role));
             !e.empty()) {
             return e;
         }
     }
-    if (auto e = lock_down(db, role); !e.empty())
+    if (auto e = lock_down(db, role); !e.empty()) {
         return e;
+    }
     if (!seed_sql.empty()) {
         std::string err;
         Conn c = connect(m_conninfo, db, err);
-        if (!c)
+        if (!c) {
             return err;
-        if (auto e = exec(c.get(), seed_sql); !e.empty())
+        }
+        if (auto e = exec(c.get(), seed_sql); !e.empty()) {
             return "seed SQL: " + e;
+        }
     }
     return give_everything_to(db, role);
 }
 
 std::string PgBackend::create_child(const std::string& parent_db, const std::string& db,
                                     const std::string& role, const std::string& password) const {
-    if (auto e = create_role(role, password); !e.empty())
+    if (auto e = create_role(role, password); !e.empty()) {
         return e;
+    }
     std::string err;
     Conn c = connect(m_conninfo, "", err);
-    if (!c)
+    if (!c) {
         return err;
+    }
     const std::string create = "CREATE DATABASE " + ident(c.get(), db) + " TEMPLATE " +
                                ident(c.get(), parent_db) + " OWNER " + ident(c.get(), role);
     std::string state;
@@ -233,8 +247,9 @@ std::string PgBackend::create_child(const std::string& parent_db, const std::str
                 exec(c.get(), terminate);
                 state.clear();
                 e = exec(c.get(), create, &state);
-                if (e.empty() || state != "55006")
+                if (e.empty() || state != "55006") {
                     break;
+                }
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
             if (auto e2 = exec(c.get(), "ALTER DATABASE " + p + " ALLOW_CONNECTIONS true");
@@ -248,16 +263,18 @@ std::string PgBackend::create_child(const std::string& parent_db, const std::str
         return e;
     }
     c.reset();
-    if (auto e2 = lock_down(db, role); !e2.empty())
+    if (auto e2 = lock_down(db, role); !e2.empty()) {
         return e2;
+    }
     return give_everything_to(db, role);
 }
 
 std::string PgBackend::drop_branch(const std::string& db, const std::string& role) const {
     std::string err;
     Conn c = connect(m_conninfo, "", err);
-    if (!c)
+    if (!c) {
         return err;
+    }
     if (auto e = exec(c.get(), "DROP DATABASE IF EXISTS " + ident(c.get(), db) + " WITH (FORCE)");
         !e.empty()) {
         return e;
@@ -268,8 +285,9 @@ std::string PgBackend::drop_branch(const std::string& db, const std::string& rol
 std::string PgBackend::drop_role(const std::string& role) const {
     std::string err;
     Conn c = connect(m_conninfo, "", err);
-    if (!c)
+    if (!c) {
         return err;
+    }
     return exec(c.get(), "DROP ROLE IF EXISTS " + ident(c.get(), role));
 }
 

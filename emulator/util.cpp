@@ -19,21 +19,21 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 }
 
 std::string base32hex_id(Rng& rng, std::size_t n, bool first_letter) {
-    static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuv";
+    static constexpr char k_alphabet[] = "0123456789abcdefghijklmnopqrstuv";
     std::string out;
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (i == 0 && first_letter) {
-            out.push_back(kAlphabet[10 + rng.below(22)]);
+            out.push_back(k_alphabet[10 + rng.below(22)]);
         } else {
-            out.push_back(kAlphabet[rng.below(32)]);
+            out.push_back(k_alphabet[rng.below(32)]);
         }
     }
     return out;
 }
 
 std::string percent_encode(const std::string& s) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
+    static constexpr char k_hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
@@ -44,26 +44,27 @@ std::string percent_encode(const std::string& s) {
             out.push_back(ch);
         } else {
             out.push_back('%');
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 15]);
+            out.push_back(k_hex[c >> 4]);
+            out.push_back(k_hex[c & 15]);
         }
     }
     return out;
 }
 
 std::string make_password(Rng& rng, bool special) {
-    static constexpr char kAlnum[] =
+    static constexpr char k_alnum[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    static constexpr char kSpecial[] = "@:/?#%&+ '\"";
+    static constexpr char k_special[] = "@:/?#%&+ '\"";
     std::string out;
-    for (int i = 0; i < 24; ++i)
-        out.push_back(kAlnum[rng.below(sizeof kAlnum - 1)]);
+    for (int i = 0; i < 24; ++i) {
+        out.push_back(k_alnum[rng.below(sizeof k_alnum - 1)]);
+    }
     if (special) {
         // Every special character once, at random places (never first, so
         // the password does not start with a space).
-        for (std::size_t i = 0; i < sizeof kSpecial - 1; ++i) {
+        for (std::size_t i = 0; i < sizeof k_special - 1; ++i) {
             const auto pos = 1 + rng.below(out.size() - 1);
-            out.insert(out.begin() + static_cast<std::ptrdiff_t>(pos), kSpecial[i]);
+            out.insert(out.begin() + static_cast<std::ptrdiff_t>(pos), k_special[i]);
         }
     }
     return out;
