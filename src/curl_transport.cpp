@@ -135,8 +135,10 @@ Slist header_list(const HttpRequest& request) {
         (void)headers.release();
         headers.reset(next);
     };
+    std::string line;
     for (const auto& [name, value] : request.headers) {
-        add(name + ": " + value);
+        line.assign(name).append(": ").append(value);
+        add(line);
     }
     add("Expect:");
     return headers;
@@ -224,7 +226,8 @@ HttpOutcome CurlTransport::Impl::finish(CURLcode rc, Transfer& t) {
         } else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
             err.kind = TransportError::Kind::TooLarge;
             err.message = "the answer is larger than " +
-                          std::to_string(options.max_response_bytes / (1024 * 1024)) + " MiB";
+                          std::to_string(options.max_response_bytes / (std::size_t{1024} * 1024)) +
+                          " MiB";
         }
         outcome.error = std::move(err);
         return outcome;

@@ -48,7 +48,7 @@ milliseconds since(steady_clock::time_point start) {
 // A failure made from libpq's (verbose) error text.
 ProbeResult failure_from_libpq(std::string_view text) {
     auto split = split_verbose_message(text);
-    return probe_failure(ProbeReason::Other, std::move(split.sqlstate), std::move(split.message));
+    return probe_failure(ProbeReason::Other, std::move(split.sqlstate), split.message);
 }
 
 }  // namespace
@@ -234,7 +234,7 @@ SplitMessage split_verbose_message(std::string_view text) {
     return out;
 }
 
-ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, std::string message) {
+ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, const std::string& message) {
     ProbeResult r;
     const auto verdict = reason == ProbeReason::Other && !message.empty()
                              ? classify_failure(sqlstate, message)
@@ -490,14 +490,6 @@ ProbeResult PqProber::try_login(const ConnectionInfo& info, milliseconds budget,
     return r;
 }
 
-milliseconds probe_backoff(int tries_done) {
-    if (tries_done <= 0) {
-        return milliseconds{0};
-    }
-    const int shift = std::min(tries_done - 1, 4);
-    return std::min(milliseconds{100 << shift}, milliseconds{1000});
-}
-
 ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
                                    const ConnectionInfo& info,
                                    const std::function<void(int)>& on_try, ProbeLoopOptions options,
@@ -512,11 +504,14 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
         return out;
     }
     // The one retry policy (retry.hpp), with the short steps a settling
-    // branch needs: 100 ms doubling to 1 s, no attempt cap but the deadline.
+    // branch needs: 50 ms doubling to 250 ms, no attempt cap but the deadline.
+    // The cap keeps "usable" within ~0.3 s of the password taking effect
+    // (bench/: a 1 s cap was 0.36-0.53 s late); a login is cheap, and a
+    // warm-pool lag lasts seconds, so this is a handful of tries.
     RetryPolicy policy;
     policy.max_attempts = 0;
-    policy.base = milliseconds{100};
-    policy.max_backoff = milliseconds{1000};
+    policy.base = milliseconds{50};
+    policy.max_backoff = milliseconds{250};
     const StopFn stop = [&waiter] { return waiter.cancelled(); };
     ProbeReason previous = ProbeReason::Ok;
     int same = 0;

@@ -59,41 +59,6 @@ std::optional<ProjectLimits> limits_from_response(const HttpResponse& r) {
         .with_http(static_cast<int>(r.status), request_id_of(r, body));
 }
 
-LimitsClient::LimitsClient(HttpTransport& transport, std::string base_url, std::string api_key,
-                           std::string organization, std::string project)
-    : m_transport(transport), m_api_key(std::move(api_key)) {
-    while (!base_url.empty() && base_url.back() == '/') {
-        base_url.pop_back();
-    }
-    m_url = base_url + limits_path(organization, project);
-    register_secret(m_api_key);
-}
-
-HttpOutcome LimitsClient::send(const HttpRequest& request) {
-    ++m_requests;
-    return m_transport.send(request, m_limits);
-}
-
-std::optional<ProjectLimits> LimitsClient::fetch() {
-    HttpRequest req;
-    req.method = "GET";
-    req.url = m_url;
-    req.headers["Authorization"] = "Bearer " + m_api_key;
-    req.headers["Accept"] = "application/json";
-    HttpOutcome o = send(req);
-    if (!o.ok()) {
-        if (o.error->kind == TransportError::Kind::Cancelled) {
-            throw Error(ErrorKind::Interrupted, "interrupted")
-                .with_operation("read project limits")
-                .with_signal(m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0);
-        }
-        throw Error(ErrorKind::Unavailable,
-                    std::string(transport_kind_name(o.error->kind)) + ": " + o.error->message)
-            .with_operation("read project limits");
-    }
-    return limits_from_response(*o.response);
-}
-
 QuotaCheck check_quota(const std::vector<Branch>& branches,
                        const std::optional<ProjectLimits>& limits, std::string_view prefix,
                        std::size_t show) {

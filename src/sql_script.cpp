@@ -154,9 +154,8 @@ class Splitter {
         if (!routine || m_paren_depth != 0) {
             return;
         }
-        if (lw == "begin") {
-            ++m_begin_depth;
-        } else if (lw == "case" && m_begin_depth > 0) {
+        // CASE ... END inside a BEGIN ATOMIC body nests like BEGIN ... END.
+        if (lw == "begin" || (lw == "case" && m_begin_depth > 0)) {
             ++m_begin_depth;
         } else if (lw == "end" && m_begin_depth > 0) {
             --m_begin_depth;

@@ -164,7 +164,7 @@ std::string Lifecycle::write_hook_state(const CreateRequest& request, const Crea
     }
     tag.hooks = state;
     tag.hooks_fingerprint = fingerprint;
-    const std::string text = encode_tag(tag);
+    std::string text = encode_tag(tag);
     m_client.update_description(result.branch.id, text);
     return text;
 }

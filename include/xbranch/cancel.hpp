@@ -11,6 +11,7 @@ namespace xbranch {
 class CancelToken {
   public:
     CancelToken() = default;
+    ~CancelToken() = default;
     CancelToken(const CancelToken&) = delete;
     CancelToken& operator=(const CancelToken&) = delete;
 

@@ -6,7 +6,7 @@
 // How to wire it (lead): after credentials, call probe_until_usable() with the
 // exact ConnectionInfo that goes to the outputs and a Waiter on the run's one
 // deadline and cancellation token. It calls try_login until ok or
-// the deadline through RetryLoop, backs off 100 ms, 200 ms, 400 ms, ... capped at 1 s, and stops
+// the deadline through RetryLoop, backs off 50 ms, 100 ms, 200 ms, then 250 ms, and stops
 // early once a reason that cannot heal (retry == false) was seen max_tries
 // times in a row. Each try is bounded by min(per-try cap, time left). On
 // failure, raise the "not connectable" error with result.message (already
@@ -83,7 +83,7 @@ struct ProbeResult {
     std::string message;  // redacted; never the password
     std::chrono::milliseconds elapsed{0};
 };
-ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, std::string message);
+ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, const std::string& message);
 
 class DatabaseProber {
   public:
@@ -121,10 +121,6 @@ class PqProber final : public DatabaseProber {
     ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
                           const StopFn& should_stop) override;
 };
-
-// Pure: the pause before try number `tries_done` + 1: 100, 200, 400, 800 ms,
-// then 1 s.
-std::chrono::milliseconds probe_backoff(int tries_done);
 
 struct ProbeLoopOptions {
     std::chrono::milliseconds per_try{5000};  // one silent server costs at most this

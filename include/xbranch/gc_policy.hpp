@@ -13,7 +13,7 @@
 
 namespace xbranch {
 
-inline constexpr std::int64_t k_default_grace_seconds = 15 * 60;
+inline constexpr std::int64_t k_default_grace_seconds = std::int64_t{15} * 60;
 
 // A branch of the project with its decoded tag (nullopt: no readable tag, or
 // not read; branch.description keeps the raw text).

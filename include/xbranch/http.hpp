@@ -74,7 +74,7 @@ class HttpTransport {
 };
 
 // Far more than any answer of this API; a bigger one is refused, not buffered.
-inline constexpr std::size_t k_max_response_bytes = 8u * 1024u * 1024u;
+inline constexpr std::size_t k_max_response_bytes = std::size_t{8} * 1024 * 1024;
 
 struct TransportOptions {
     std::chrono::milliseconds connect_timeout{10000};

@@ -45,7 +45,7 @@ using LineSink = std::function<void(OutputStream, std::string_view line)>;
 // line longer than max_line is cut into pieces of max_line bytes.
 class LineSplitter {
   public:
-    explicit LineSplitter(std::size_t max_line = 16 * 1024) : m_max_line(max_line) {}
+    explicit LineSplitter(std::size_t max_line = std::size_t{16} * 1024) : m_max_line(max_line) {}
     void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
     void finish(const std::function<void(std::string_view)>& on_line);  // the unterminated rest
 

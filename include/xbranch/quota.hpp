@@ -24,28 +24,6 @@ std::string limits_path(std::string_view organization, std::string_view project)
 // any other status throws the Error it means.
 std::optional<ProjectLimits> limits_from_response(const HttpResponse& response);
 
-// Fetches the limits over a transport, once; a transport failure is
-// Error(Unavailable). Independent of XataClient so create can call it early.
-class LimitsClient {
-  public:
-    LimitsClient(HttpTransport& transport, std::string base_url, std::string api_key,
-                 std::string organization, std::string project);
-    std::optional<ProjectLimits> fetch();
-    int request_count() const { return m_requests; }
-
-    // The run's cancellation token (and an optional time limit) for every request.
-    void set_limits(CallLimits limits) { m_limits = limits; }
-
-  private:
-    CallLimits m_limits;
-    HttpOutcome send(const HttpRequest& request);  // the only call to the transport
-
-    HttpTransport& m_transport;
-    std::string m_url;
-    std::string m_api_key;
-    int m_requests = 0;
-};
-
 struct QuotaCheck {
     bool at_cap = false;
     std::size_t live = 0;          // active branches of the project

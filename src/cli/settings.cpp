@@ -95,7 +95,7 @@ const std::vector<SettingRow>& setting_rows() {
     using Id = SettingId;
     // Order: the official names first, then legacy spellings, then aliases
     // (XATA_ORG_ID is what Signadot's tutorial Secret holds).
-    static const std::vector<SettingRow> rows = {
+    static const std::vector<SettingRow> k_rows = {
         {Id::ApiKey, "api key", "", {"XATA_API_KEY"}, std::nullopt, true, check_secret},
         {Id::BaseUrl, "base url", "--base-url", {"XATA_API_BASE_URL"}, "https://api.xata.tech"},
         {Id::Organization,
@@ -164,7 +164,7 @@ const std::vector<SettingRow>& setting_rows() {
          {"SIGNADOT_API_URL"},
          "https://api.signadot.com"},
     };
-    return rows;
+    return k_rows;
 }
 
 const SettingRow& setting_row(SettingId id) {

@@ -154,15 +154,6 @@ TEST(DbProbe, FailureMessagesNeverShowThePassword) {
     clear_secrets();
 }
 
-TEST(DbProbe, BackoffStartsShortAndCapsAtOneSecond) {
-    EXPECT_EQ(probe_backoff(1), ms{100});
-    EXPECT_EQ(probe_backoff(2), ms{200});
-    EXPECT_EQ(probe_backoff(3), ms{400});
-    EXPECT_EQ(probe_backoff(4), ms{800});
-    EXPECT_EQ(probe_backoff(5), ms{1000});
-    EXPECT_EQ(probe_backoff(50), ms{1000});
-}
-
 ConnectionInfo info() {
     ConnectionInfo i;
     i.host = "abc.xata.tech";
@@ -185,9 +176,29 @@ TEST(DbProbeLoop, RetriesAuthFailuresUntilTheLoginWorks) {
     EXPECT_TRUE(r.last.ok);
     EXPECT_EQ(r.tries, 4);
     EXPECT_EQ(tries, (std::vector<int>{1, 2, 3, 4}));
-    EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{100}, ms{200}, ms{400}}));
+    EXPECT_EQ(clock.sleeps, (std::vector<ms>{ms{50}, ms{100}, ms{200}}));
     ASSERT_EQ(prober.seen.size(), 4U);
     EXPECT_EQ(prober.seen[0].database, "app");  // exactly what it was given
+}
+
+TEST(DbProbeLoop, WaitsStayShortSoTheBranchIsSeenUsableSoon) {
+    // A warm-pool lag of seconds: the waits start at 50 ms and never exceed
+    // 250 ms, so the first working login comes within ~0.3 s of the password.
+    FakeClock clock;
+    FakeProber prober(&clock);
+    for (int i = 0; i < 12; ++i) {
+        prober.fail(ProbeReason::AuthFailed);
+    }
+    prober.ok();
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{60000}));
+    const auto r = probe_until_usable(prober, waiter, info());
+    EXPECT_TRUE(r.last.ok);
+    ASSERT_EQ(clock.sleeps.size(), 12U);
+    EXPECT_EQ(clock.sleeps.front(), ms{50});
+    for (const auto& d : clock.sleeps) {
+        EXPECT_LE(d, ms{250});
+    }
+    EXPECT_EQ(clock.sleeps.back(), ms{250});
 }
 
 TEST(DbProbeLoop, GivesUpEarlyOnAMissingDatabaseAfterTwoTries) {
@@ -232,7 +243,7 @@ TEST(DbProbeLoop, EachTryIsBoundedByThePerTryCapAndTheTimeLeft) {
     EXPECT_EQ(r.tries, 2);
     ASSERT_EQ(prober.budgets.size(), 2U);
     EXPECT_EQ(prober.budgets[0], ms{5000});
-    EXPECT_EQ(prober.budgets[1], ms{1900});  // 7000 - 5000 - 100 ms pause
+    EXPECT_EQ(prober.budgets[1], ms{1950});  // 7000 - 5000 - 50 ms pause
 }
 
 TEST(DbProbeLoop, ShouldStopEndsTheLoopBeforeTheNextTry) {

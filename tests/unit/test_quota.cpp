@@ -68,25 +68,6 @@ TEST(Quota, BadLimitsAnswersThrow) {
               ErrorKind::Unavailable);
 }
 
-TEST(Quota, LimitsClientSendsOneAuthorisedGet) {
-    test::FakeTransport t;
-    t.script.push_back(answer(200, R"({"maxBranchesPerProject":3})"));
-    LimitsClient c(t, "https://api.example.test/", "xau_limitskey123456", "org", "prj");
-    auto l = c.fetch();
-    ASSERT_TRUE(l);
-    EXPECT_EQ(l->max_branches_per_project, 3);
-    ASSERT_EQ(t.requests.size(), 1U);
-    EXPECT_EQ(t.requests[0].request.url,
-              "https://api.example.test/organizations/org/projects/prj/limits");
-    EXPECT_EQ(t.requests[0].request.headers.at("Authorization"), "Bearer xau_limitskey123456");
-    t.script.push_back(answer(404, "{}"));
-    EXPECT_FALSE(c.fetch());
-    t.script.push_back(test::timed_out());
-    EXPECT_EQ(caught([&] { c.fetch(); }).kind(), ErrorKind::Unavailable);
-    EXPECT_EQ(c.request_count(), 3);
-    clear_secrets();
-}
-
 TEST(Quota, CheckAtCapListsTheOldestOfOurs) {
     std::vector<Branch> branches = {
         make("main", "2020-01-01T00:00:00Z", std::nullopt),

@@ -185,8 +185,8 @@ TEST_F(UsableTest, LoginRetriedUntilItWorksWithTheExactOutputConnection) {
     EXPECT_EQ(count("DELETE"), 0);
     // Short backoff at first (the one policy's steps, jitter off in tests).
     ASSERT_GE(clock.sleeps.size(), 2U);
-    EXPECT_EQ(clock.sleeps[clock.sleeps.size() - 2], ms{100});
-    EXPECT_EQ(clock.sleeps.back(), ms{200});
+    EXPECT_EQ(clock.sleeps[clock.sleeps.size() - 2], ms{50});
+    EXPECT_EQ(clock.sleeps.back(), ms{100});
 }
 
 TEST_F(UsableTest, DeadlineMeansNotConnectableAndTheNewBranchIsDeleted) {
