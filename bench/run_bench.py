@@ -22,6 +22,7 @@ DIR/latest.md (DIR defaults to bench/results).
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import http.client
 import itertools
@@ -32,7 +33,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
+import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -85,9 +89,9 @@ class Emulator(harness.Emulator):
     """harness.Emulator in memory mode, plus a kept-alive connection so the
     bench's own calls stay cheap next to the clients it measures."""
 
-    def __init__(self, binary, workdir, **flags):
+    def __init__(self, binary, workdir, pg=False, **flags):
         del workdir  # the harness gives the emulator its own folder
-        super().__init__(pg=False, name="bench", api_key=API_KEY, org=ORG, project=PROJECT,
+        super().__init__(pg=pg, name="bench", api_key=API_KEY, org=ORG, project=PROJECT,
                          save_traffic=False, binary=binary, quiet=True, **flags)
 
     def __enter__(self):
@@ -241,6 +245,9 @@ class Clients:
         self.base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir,
                          "NO_COLOR": "1", "LC_ALL": "C"}
         self.base_env.update(emu.env())
+        # Memory mode has no databases: a binary with the connection check
+        # would retry its login until --timeout; these phases measure the API flow.
+        self.create_extra = ["--no-connect-check"] if has_connect_check_flag(xbranch) and not emu.use_pg else []
 
     def env(self):
         return dict(self.base_env)
@@ -249,7 +256,7 @@ class Clients:
         out = os.path.join(self.workdir, "out-" + name)
         shutil.rmtree(out, ignore_errors=True)
         if client == "xbranch":
-            args = [self.xbranch, "-q", "create", "--branch", name, "--output-dir", out]
+            args = [self.xbranch, "-q", "create", "--branch", name, "--output-dir", out] + self.create_extra
         else:
             args = ["/bin/sh", BASELINE, "create", name, out]
         r = Run(args, self.env(), self.workdir).check()
@@ -368,7 +375,8 @@ def phase_concurrent(clients, emu, count, rate_limit, delay_s, log):
 
     def one(name):
         out = os.path.join(clients.workdir, "out-" + name)
-        args = [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", out, "--timeout", "5m"]
+        args = [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", out, "--timeout", "5m"] + \
+            clients.create_extra
         r = Run(args, clients.env(), clients.workdir)
         with open(r.err_path) as f:
             err = f.read()
@@ -402,6 +410,201 @@ def phase_concurrent(clients, emu, count, rate_limit, delay_s, log):
     return res
 
 
+# ------------------------------------------------------------------ time to usable
+
+# Against the emulator in PostgreSQL mode: a branch is a real database with a
+# real role, and with a password lag the served password fails (28P01) until
+# `lag` after the branch turned HEALTHY.
+LOGIN_EVERY_S = 0.02   # a new login attempt this often after the client exits
+WATCH_EVERY_S = 0.01   # the admin view is sampled this often during a run
+TTU_CASES = [(0.0, 0.0), (1.5, 0.0), (0.0, 2.0), (1.5, 2.0)]  # (D, password lag) in seconds
+
+
+def _conninfo_value(v):
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def login_target(url):
+    """(conninfo without the password, password) from a connection-string
+    file's URL. sslmode is forced to disable: the loopback cluster has no TLS
+    (the baseline writes sslmode=require, right for the hosted service). The
+    password goes through PGPASSWORD, so it never shows in `ps`."""
+    u = urllib.parse.urlsplit(url)
+    parts = {"host": u.hostname or "127.0.0.1", "port": str(u.port or 5432),
+             "dbname": urllib.parse.unquote(u.path.lstrip("/")),
+             "user": urllib.parse.unquote(u.username or ""), "sslmode": "disable", "connect_timeout": "5"}
+    return " ".join("%s=%s" % (k, _conninfo_value(v)) for k, v in parts.items()), urllib.parse.unquote(
+        u.password or "")
+
+
+def psql_login(conninfo, password):
+    """One real login and `select 1` by psql: (ok, seconds, first stderr line)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGPASSWORD": password, "LC_ALL": "C"}
+    t = time.perf_counter()
+    r = subprocess.run(["psql", "-X", "-w", "-q", "-A", "-t", "-d", conninfo, "-c", "select 1"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    cost = time.perf_counter() - t
+    ok = r.returncode == 0 and r.stdout.strip() == "1"
+    return ok, cost, (r.stderr.strip().splitlines() or [""])[0]
+
+
+class BranchWatch(threading.Thread):
+    """Samples GET /_emulator/branches every WATCH_EVERY_S and notes when the
+    active branch named `name` first shows STATUS_TYPE_HEALTHY and
+    passwordLive. A change happened between two samples: the moment noted is
+    the earlier one (the midpoint of the last sample that did not show it), so
+    a lateness measured from it errs on the late side; healthy_window is the
+    gap between the two samples (the resolution, wider on a loaded machine)."""
+
+    def __init__(self, port, name):
+        super().__init__(daemon=True)
+        self.port = port
+        self.name = name
+        self.healthy_at = None
+        self.live_at = None
+        self.samples = 0
+        self.healthy_window = None
+        self._done = threading.Event()
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        prev = None  # the last sample's time
+        try:
+            while not self._done.is_set():
+                t_a = time.time()
+                try:
+                    conn.request("GET", "/_emulator/branches")
+                    body = json.loads(conn.getresponse().read())
+                except (http.client.HTTPException, OSError, ValueError):
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                    continue
+                t = (t_a + time.time()) / 2
+                self.samples += 1
+                for b in body["branches"]:
+                    if b["name"] != self.name or b["deletedAt"] is not None:
+                        continue
+                    if self.healthy_at is None and b["state"] == "STATUS_TYPE_HEALTHY":
+                        self.healthy_at = prev if prev is not None else t
+                        self.healthy_window = t - self.healthy_at
+                    if self.live_at is None and self.healthy_at is not None and b.get("passwordLive"):
+                        self.live_at = prev if prev is not None else t
+                prev = t
+                self._done.wait(WATCH_EVERY_S)
+        finally:
+            conn.close()
+
+    def stop(self):
+        self._done.set()
+        self.join()
+
+
+def has_connect_check_flag(xbranch):
+    r = subprocess.run([xbranch, "create", "--help"], capture_output=True, text=True)
+    return "--no-connect-check" in (r.stdout + r.stderr)
+
+
+def usable_run(clients, emu, client, name, lag_s):
+    """One create by `client` ("xbranch", "xbranch-nocheck", "baseline"), then
+    a psql login every LOGIN_EVERY_S until one works. Times are time.time()."""
+    out = os.path.join(clients.workdir, "out-" + name)
+    shutil.rmtree(out, ignore_errors=True)
+    if client == "baseline":
+        args = ["/bin/sh", BASELINE, "create", name, out]
+    else:
+        args = [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", out, "--sslmode", "disable"]
+        if client == "xbranch-nocheck":
+            args.append("--no-connect-check")
+    watch = BranchWatch(emu.port, name)
+    watch.start()
+    try:
+        r = Run(args, clients.env(), clients.workdir).check()
+        t0, t_exit = r.t_start, r.t_end
+        with open(os.path.join(out, "connection-string")) as f:
+            conninfo, password = login_target(f.read().strip())
+        with open(os.path.join(out, "branch-id")) as f:
+            branch_id = f.read().strip()
+        failed, fail_costs, last_error = 0, [], ""
+        while True:
+            t_try = time.time()
+            ok, cost, err = psql_login(conninfo, password)
+            if ok:
+                # Usable from the start of this attempt on; its authentication
+                # came somewhat later, at most its cost (t1_end) after it.
+                t1, ok_cost = t_try, cost
+                t1_end = t_try + cost
+                break
+            failed += 1
+            fail_costs.append(cost)
+            last_error = err
+            if t_try - t_exit > 30:
+                raise RuntimeError("%s: no login worked 30 s after create exited: %s" % (client, err))
+            time.sleep(max(0.0, t_try + LOGIN_EVERY_S - time.time()))
+        # One login's cost with a password that works (the no-lag target's reference).
+        ok_costs = [ok_cost] + [psql_login(conninfo, password)[1] for _ in range(2)]
+    finally:
+        watch.stop()
+    shutil.rmtree(out, ignore_errors=True)
+    # Not measured: the branch goes through the API (the database drop runs in the background).
+    emu.api("DELETE", "/branches/" + branch_id)
+    row = {"exit_s": t_exit - t0, "usable_s": t1 - t0, "after_exit_s": t1 - t_exit,
+           "failed_after_exit": failed, "login_ok_s": ok_costs, "login_fail_s": fail_costs,
+           "last_error": last_error[:200], "watch_samples": watch.samples}
+    if watch.healthy_at is not None:
+        effect = watch.healthy_at + lag_s
+        row["healthy_s"] = watch.healthy_at - t0
+        row["healthy_window_s"] = watch.healthy_window
+        row["late_s"] = t1 - effect  # usable this long after the password took effect
+        row["late_end_s"] = t1_end - effect  # the same at the end of the working login (an upper bound)
+        row["exit_after_effect_s"] = t_exit - effect
+    if watch.live_at is not None:
+        row["live_s"] = watch.live_at - t0
+    return row
+
+
+def phase_usable(emulator_bin, xbranch, workdir, reps, log):
+    """Time to usable for each client and case, clients rotated run by run."""
+    check = has_connect_check_flag(xbranch)
+    variants = ["xbranch", "xbranch-nocheck", "baseline"] if check else ["xbranch", "baseline"]
+    res = {"cases": [], "reps": reps, "variants": variants, "connect_check_flag": check,
+           "login_every_s": LOGIN_EVERY_S, "watch_every_s": WATCH_EVERY_S}
+    with Emulator(emulator_bin, workdir, pg=True, max_branches=1000) as emu:
+        clients = Clients(xbranch, emu, workdir)
+        # warm-up: the cluster's first CREATE DATABASE, page cache
+        emu.config(hibernatedMs=0, transientMs=0, passwordLagMs=0, rateLimit=None)
+        for v in variants:
+            usable_run(clients, emu, v, "sb-ttu-warm-" + v, 0.0)
+        for delay_s, lag_s in TTU_CASES:
+            hib, trans = timeline(delay_s)
+            emu.config(hibernatedMs=hib, transientMs=trans, passwordLagMs=int(lag_s * 1000), rateLimit=None)
+            rows = []
+            for i in range(reps):
+                order = variants[i % len(variants):] + variants[:i % len(variants)]
+                if (i // len(variants)) % 2:
+                    order.reverse()
+                row = {}
+                for v in order:
+                    row[v] = usable_run(clients, emu, v, "sb-ttu-%s-%d-%d-%d" % (
+                        v.replace("xbranch-", "n")[0:2], int(delay_s * 10), int(lag_s * 10), i), lag_s)
+                rows.append(row)
+                log("  D=%.1fs lag=%.1fs run %d/%d: usable %s" % (delay_s, lag_s, i + 1, reps, ", ".join(
+                    "%s %.3f s (+%.3f after exit)" % (v, row[v]["usable_s"], row[v]["after_exit_s"])
+                    for v in variants)))
+            case = {"delay_s": delay_s, "lag_s": lag_s, "raw": rows}
+            for v in variants:
+                case[v] = {k: summary([r[v][k] for r in rows if k in r[v]])
+                           for k in ("exit_s", "usable_s", "after_exit_s", "failed_after_exit", "healthy_s",
+                                     "late_s", "late_end_s", "exit_after_effect_s", "live_s")}
+                case[v]["first_login_failed_runs"] = sum(1 for r in rows if r[v]["failed_after_exit"] > 0)
+            case["ratio_usable"] = summary([r["xbranch"]["usable_s"] / r["baseline"]["usable_s"] for r in rows])
+            res["cases"].append(case)
+    all_rows = [r[v] for c in res["cases"] for r in c["raw"] for v in variants]
+    res["login_ok_s"] = summary([x for r in all_rows for x in r["login_ok_s"]])
+    res["login_fail_s"] = summary([x for r in all_rows for x in r["login_fail_s"]])
+    res["healthy_window_s"] = summary([r["healthy_window_s"] for r in all_rows if r.get("healthy_window_s") is not None])
+    return res
+
+
 FLOOR_C = r"""
 #include <curl/curl.h>
 int main(void) {
@@ -428,8 +631,8 @@ def phase_cpu_rss(clients, emu, launcher, reps, log):
             name = "sb-res-%s-%d" % (client[0], i)
             odir = os.path.join(wd, "out-" + name)
             if client == "xbranch":
-                c = measured(launcher, [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", odir],
-                             env, wd)
+                c = measured(launcher, [clients.xbranch, "-q", "create", "--branch", name, "--output-dir", odir] +
+                             clients.create_extra, env, wd)
                 d = measured(launcher, [clients.xbranch, "-q", "delete", "--branch", name], env, wd)
             else:
                 c = measured(launcher, ["/bin/sh", BASELINE, "create", name, odir], env, wd)
@@ -465,8 +668,9 @@ def resources(xbranch, workdir):
     stripped = os.path.join(workdir, "xbranch.stripped")
     strip = shutil.which("strip")
     if strip:
-        subprocess.run([strip, "-o", stripped, xbranch], check=True)
-        out["stripped_bytes"] = os.path.getsize(stripped)
+        # Not an ELF file (e.g. a wrapper script in XBRANCH_BIN): no stripped size.
+        if subprocess.run([strip, "-o", stripped, xbranch], capture_output=True).returncode == 0:
+            out["stripped_bytes"] = os.path.getsize(stripped)
     try:
         ldd = subprocess.run(["ldd", xbranch], capture_output=True, text=True).stdout
         out["shared_libs"] = sum(1 for line in ldd.splitlines() if "=>" in line)
@@ -575,6 +779,34 @@ def targets(res):
             "CPU per cycle %.1f / %.1f / %.1f ms at %d / %d / %d branches (allowed at %d: %.1f ms); requests %s" %
             (c1 * 1e3, cm * 1e3, cl * 1e3, first["branches"], mid["branches"], last["branches"],
              last["branches"], allowed * 1e3, "/".join("%g" % r for r in sorted(reqs))))
+    if res.get("usable"):
+        u = res["usable"]
+        conn = u["login_ok_s"]["median"]
+        for c in u["cases"]:
+            x = c["xbranch"]
+            if c["lag_s"] == 0:
+                name = "D=%gs, no lag: time to usable <= without the check + one login" % c["delay_s"]
+                if "xbranch-nocheck" in c:
+                    n = c["xbranch-nocheck"]["usable_s"]["median"]
+                    add(name, x["usable_s"]["median"] <= n + conn,
+                        "median %.1f ms vs %.1f ms without the check + %.1f ms (one psql login): check adds %.1f ms" % (
+                            x["usable_s"]["median"] * 1e3, n * 1e3, conn * 1e3,
+                            (x["usable_s"]["median"] - n) * 1e3))
+                else:
+                    add(name, None, "binary has no connection check (no --no-connect-check): median %.1f ms" %
+                        (x["usable_s"]["median"] * 1e3))
+            else:
+                late = x["late_s"]
+                add("D=%gs, lag %gs: usable within 0.3 s of the password taking effect" % (c["delay_s"], c["lag_s"]),
+                    late is not None and late["median"] <= 0.3,
+                    "lateness median %.1f ms [p10-p90 %.1f-%.1f]" % (late["median"] * 1e3, late["p10"] * 1e3,
+                                                                      late["p90"] * 1e3) if late else "not seen")
+                runs = len(c["raw"])
+                add("D=%gs, lag %gs: the first login after exit succeeds" % (c["delay_s"], c["lag_s"]),
+                    c["xbranch"]["first_login_failed_runs"] == 0,
+                    "first login failed in %d of %d runs; usable after exit median %.1f ms [%.1f-%.1f]" % (
+                        c["xbranch"]["first_login_failed_runs"], runs, x["after_exit_s"]["median"] * 1e3,
+                        x["after_exit_s"]["p10"] * 1e3, x["after_exit_s"]["p90"] * 1e3))
     if res.get("concurrent"):
         c = res["concurrent"]
         add("%d concurrent creates: every branch created once" % c["count"],
@@ -592,9 +824,11 @@ def markdown(res):
               ", quick mode" if res["quick"] else ""),
              "%s; baseline: bench/baseline.sh (sh + curl + jq, 1 s polls). "
              "Figures: median [p10-p90]." % res["xbranch_version"], "",
-             "| D | pairs | create xbranch | create baseline | ratio x/b | delete xbranch | delete baseline "
-             "| lag xbranch | lag baseline | create requests x / b (polls) | delete requests x / b |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             ]
+    if res["delays"]:
+        lines += ["| D | pairs | create xbranch | create baseline | ratio x/b | delete xbranch | delete baseline "
+                  "| lag xbranch | lag baseline | create requests x / b (polls) | delete requests x / b |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in res["delays"]:
         x, b = p["xbranch"], p["baseline"]
         lines.append("| %.1f s | %d | %s | %s | %s | %s | %s | %s | %s | %g / %g (%g / %g) | %g / %g |" % (
@@ -639,6 +873,30 @@ def markdown(res):
                           c["count"], c["delay_s"], c["rate_limit_per_s"], c["total_s"], fmt_s(c["per_client_s"]),
                           c["requests"], c["rate_limited_429"], c["branches_created"],
                           "yes" if c["created_once"] else "NO")]
+    if res.get("usable"):
+        u = res["usable"]
+        lines += ["", "Time to usable (PostgreSQL mode; create start until a psql login with the connection-string "
+                      "file works, tried every %d ms after the client exits; %d runs per client and case):" % (
+                          u["login_every_s"] * 1000, u["reps"]), "",
+                  "| D | password lag | client | exit | time to usable | usable after exit | first login failed "
+                  "| late vs password effect | late, login end | ratio usable x/b |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for c in u["cases"]:
+            for v in u["variants"]:
+                e = c[v]
+                lines.append("| %.1f s | %.1f s | %s | %s | %s | %s | %d / %d | %s | %s | %s |" % (
+                    c["delay_s"], c["lag_s"], v, fmt_s(e["exit_s"]), fmt_s(e["usable_s"]),
+                    fmt_s(e["after_exit_s"]), e["first_login_failed_runs"], len(c["raw"]),
+                    fmt_s(e["late_s"]) if e["late_s"] else "-", fmt_s(e.get("late_end_s")),
+                    fmt_s(c["ratio_usable"], unit="", digits=2) if v == "xbranch" else ""))
+        lines += ["", "One psql login (`select 1`, process start included) on loopback: %s; a refused one (28P01): %s. "
+                      "\"Late\" is the first working login's start minus the moment the password took effect: "
+                      "HEALTHY + the lag, HEALTHY being the last sample of the emulator's admin view (every %d ms) "
+                      "before it showed HEALTHY (gap to the next sample: %s); \"late, login end\" counts to the end of "
+                      "the working login instead (the server checked the password in between, so a client without "
+                      "the check can show a slightly negative \"late\")." % (
+                          fmt_s(u["login_ok_s"]), fmt_s(u["login_fail_s"]), u["watch_every_s"] * 1000,
+                          fmt_s(u["healthy_window_s"]))]
     lines += ["", "| target | result | figure |", "|---|---|---|"]
     for t in res["targets"]:
         lines.append("| %s | %s | %s |" % (t["target"], {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]],
@@ -658,6 +916,9 @@ def main():
     ap.add_argument("--rereport", metavar="JSON", help="recompute targets and the table from a results file")
     ap.add_argument("--no-scale", action="store_true")
     ap.add_argument("--no-concurrent", action="store_true")
+    ap.add_argument("--no-usable", action="store_true", help="skip the time-to-usable phase (PostgreSQL mode)")
+    ap.add_argument("--only-usable", action="store_true", help="run only the time-to-usable phase")
+    ap.add_argument("--usable-runs", type=int, default=None, help="runs per client and case (default 4, quick 2)")
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--rate-limit", type=int, default=20, help="requests/s for the concurrent phase")
     args = ap.parse_args()
@@ -690,6 +951,7 @@ def main():
     pairs = (pairs + [pairs[-1]] * len(delays))[:len(delays)]
     scale_reps = 3 if args.quick else 5
     conc = min(args.concurrent, 20) if args.quick else args.concurrent
+    usable_runs = args.usable_runs or (2 if args.quick else 4)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -700,16 +962,28 @@ def main():
     t_all = time.perf_counter()
     workdir = tempfile.mkdtemp(prefix="xbranch-bench-")
     try:
-        with Emulator(args.emulator, workdir, max_branches=1000) as emu:
-            clients = Clients(args.xbranch, emu, workdir)
-            # warm-up: page cache, the emulator's first connections
-            emu.config(hibernatedMs=0, transientMs=0)
-            for client in ("xbranch", "baseline"):
-                cycle(clients, emu, client, "sb-warmup-" + client, 0.0)
+        if not args.no_usable:
+            log("time to usable (PostgreSQL mode)")
+            try:
+                res["usable"] = phase_usable(args.emulator, args.xbranch, workdir, usable_runs, log)
+            except unittest.SkipTest as e:
+                log("  skipped: %s" % e)
+                res["usable_skipped"] = str(e)
+        if args.only_usable:
+            delays = []
+            args.no_scale = args.no_concurrent = True
+        with (Emulator(args.emulator, workdir, max_branches=1000) if not args.only_usable
+              else contextlib.nullcontext()) as emu:
+            if emu is not None:
+                clients = Clients(args.xbranch, emu, workdir)
+                # warm-up: page cache, the emulator's first connections
+                emu.config(hibernatedMs=0, transientMs=0)
+                for client in ("xbranch", "baseline"):
+                    cycle(clients, emu, client, "sb-warmup-" + client, 0.0)
             for delay, n in zip(delays, pairs):
                 log("D = %.1f s, %d pairs" % (delay, n))
                 res["delays"].append(phase_delay(clients, emu, delay, n, log))
-            launcher = build_launcher(workdir)
+            launcher = None if args.only_usable else build_launcher(workdir)
             if launcher:
                 log("CPU and peak RSS")
                 res["cpu_rss"] = phase_cpu_rss(clients, emu, launcher, 5 if args.quick else 10, log)
