@@ -73,6 +73,21 @@ class RunTest(E2ECase):
         self.assertTrue(os.path.exists(got), "CMD did not get SIGTERM: " + err)
         self.assertEqual(self.active(name), [])
 
+    def test_a_delete_that_cannot_finish_names_the_branch_and_the_command(self):
+        self.emu.set_faults([{"method": "DELETE", "path": "/branches/[a-v0-9]{26}$",
+                              "kind": "status", "status": 503, "retryAfter": "1", "times": 0}])
+        start = time.monotonic()
+        code, out, err = self.run_cmd("sh", "-c", 'echo "$XBRANCH_BRANCH_ID"', expect=0)
+        took = time.monotonic() - start
+        branch_id = out.strip()
+        self.assertIn("it is left", err)
+        self.assertIn("xbranch delete --branch-id %s --force" % branch_id, err)
+        self.assertLess(took, 25)  # the cleanup budget (about 10 s), not the 30 s --timeout
+        self.assertEqual([b["id"] for b in self.active("run-")], [branch_id])
+        self.emu.set_faults([])
+        self.assertEqual(self.xb("delete", "--branch-id", branch_id, "--force")[0], 0)
+        self.assertEqual(self.active("run-"), [])
+
 
 if __name__ == "__main__":
     harness.main()
