@@ -152,8 +152,8 @@ Command add_run(CLI::App& root, Context& ctx) {
 names one), waits until it is usable, runs the hooks, then runs CMD with the terminal's
 stdin/stdout/stderr and DATABASE_URL, PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD,
 PGSSLMODE, XBRANCH_BRANCH_NAME, XBRANCH_BRANCH_ID and XBRANCH_PARENT set. Afterwards it
-deletes the branch (unless --keep; a branch that existed before is never deleted).
-The kept or left branch is named with the command that deletes it.
+deletes the branch (unless --keep, which prints the command that deletes it; a branch that existed
+before is never deleted).
 SIGINT, SIGTERM and SIGHUP are passed on to CMD; the delete afterwards gets about 10 s
 (a second signal stops it) and, when it cannot finish, names the branch id left and
 the command that deletes it.
@@ -165,7 +165,7 @@ Examples:
   xbranch run -- sh -c 'psql -X -c "select 1" "$DATABASE_URL"'
   xbranch run --sql schema.sql -- ./migrate --dry-run
   xbranch run --parent staging --timeout 2m -- sh -c 'pytest tests/integration'
-  xbranch run --keep -- ./seed.sh      # the branch stays; xbranch delete --branch-id ID)TXT");
+  xbranch run --keep -- ./seed.sh      # the branch stays; stderr says how to delete it)TXT");
     return {app, [opts, &ctx] { return run_run(*opts, ctx); }};
 }
 
