@@ -8,8 +8,15 @@ namespace {
 // The handler can reach the tokens only through globals; the core never reads them.
 std::atomic<CancelToken*> g_run{nullptr};
 std::atomic<CancelToken*> g_cleanup{nullptr};
+std::atomic<void (*)(int)> g_forward{nullptr};
+static_assert(std::atomic<void (*)(int)>::is_always_lock_free, "read in a signal handler");
 
-extern "C" void on_signal(int sig) {
+extern "C" void on_signal(int sig, siginfo_t* info, void*) {
+    if (auto* forward = g_forward.load(); forward != nullptr) {
+        if (info == nullptr || info->si_code != SI_KERNEL) {
+            forward(sig);
+        }
+    }
     CancelToken* run = g_run.load();
     CancelToken* cleanup = g_cleanup.load();
     if (run == nullptr) {
@@ -27,12 +34,16 @@ void install_signal_tokens(CancelToken& run, CancelToken& cleanup) {
     g_run.store(&run);
     g_cleanup.store(&cleanup);
     struct sigaction sa {};
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: let blocking calls return early
+    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: let blocking calls return early
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
         sigaction(sig, &sa, nullptr);
     }
+}
+
+void set_signal_forwarder(void (*forward)(int)) noexcept {
+    g_forward.store(forward);
 }
 
 }  // namespace xbranch

@@ -41,4 +41,9 @@ class CancelToken {
 // Both tokens must outlive the process's use of them.
 void install_signal_tokens(CancelToken& run, CancelToken& cleanup);
 
+// For `xbranch run`: the handler also calls `forward(sig)` (it must be
+// async-signal-safe) for a signal another process sent (not a terminal's
+// Ctrl-C, which reached the child in our process group already). nullptr: none.
+void set_signal_forwarder(void (*forward)(int)) noexcept;
+
 }  // namespace xbranch

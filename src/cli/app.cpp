@@ -37,6 +37,8 @@ Examples:
   xbranch url --sandbox my-feature
   xbranch delete --sandbox my-feature
   xbranch gc --older-than 7d --dry-run
+  xbranch run --timeout 2m -- ./smoke-test.sh    # a throwaway branch for one command
+  xbranch reset --sandbox my-feature             # the branch afresh from its parent
 
 Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
@@ -169,7 +171,8 @@ int run(int argc, char** argv) {
     bool quiet = false;
     add_global_options(app, ctx, verbose, quiet);
     std::vector<Command> commands = {add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
-                                     add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx)};
+                                     add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
+                                     add_run(app, ctx),    add_reset(app, ctx)};
 
     // Errors before the flags are parsed already follow --log-format.
     setup_logging(0, early_json_logs(argc, argv, env) ? LogFormat::Json : LogFormat::Text);

@@ -1,10 +1,13 @@
 #include "create_flags.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
 
+#include "github_env.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/tag.hpp"
@@ -56,6 +59,55 @@ UsableEdges usable_edges(CreateEdges& edges) {
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     e.unit_random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
     return e;
+}
+
+void add_output_flags(CLI::App& app, OutputFlags& f) {
+    app.add_option(
+        "--output-dir", f.output_dir,
+        "Write branch-name, branch-id, connection-string, host, port, database, username, "
+        "password, pooled-connection-string there (one value per file; secrets mode 0600)");
+    app.add_option("--output,-o", f.output, "What to print on stdout: text, json or env")
+        ->check(CLI::IsMember({"text", "json", "env"}))
+        ->capture_default_str();
+    app.add_flag("--show-secrets", f.show_secrets,
+                 "Print the password unmasked in json/env/text output");
+}
+
+OutputFormat output_format(const OutputFlags& f) {
+    return f.output == "json"  ? OutputFormat::Json
+           : f.output == "env" ? OutputFormat::Env
+                               : OutputFormat::Text;
+}
+
+void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
+               Lifecycle& lifecycle, const Environment& env) {
+    github_mask_secrets(result, env, std::cout);
+    auto clean_up = [&](Error& e) {
+        if (!result.created_by_us) {
+            return;
+        }
+        const Branch& b = result.branch;
+        if (keep_on_failure) {
+            e.with_cleanup(CleanupState::Kept, b.id, b.name);
+            return;
+        }
+        const bool gone = lifecycle.cleanup(b, e.what());
+        e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
+    };
+    try {
+        if (flags.output_dir) {
+            write_output_files(*flags.output_dir, output_files(output_values(result)));
+            spdlog::debug("wrote outputs to {}", *flags.output_dir);
+        }
+        github_write_outputs(result, env);
+    } catch (Error& e) {
+        clean_up(e);
+        throw;
+    } catch (const std::exception& ex) {
+        Error e(ErrorKind::Io, std::string("writing the outputs failed: ") + ex.what());
+        clean_up(e);
+        throw e;
+    }
 }
 
 namespace {

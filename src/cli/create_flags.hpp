@@ -9,6 +9,7 @@
 #include "app.hpp"
 #include "xbranch/db_probe.hpp"
 #include "xbranch/lifecycle.hpp"
+#include "xbranch/outputs.hpp"
 #include "xbranch/process.hpp"
 #include "xbranch/usable.hpp"
 
@@ -43,6 +44,21 @@ UsableEdges usable_edges(CreateEdges& edges);
 // (before anything is created).
 CreateRequest build_create_request(const CreateFlags& flags, const BranchTarget& target,
                                    const ConnectionChoice& connection);
+
+// --output-dir, --output/-o, --show-secrets: where create and reset hand over.
+struct OutputFlags {
+    std::optional<std::string> output_dir;
+    std::string output = "text";
+    bool show_secrets = false;
+};
+void add_output_flags(CLI::App& app, OutputFlags& flags);
+OutputFormat output_format(const OutputFlags& flags);
+
+// Masks the secrets for GitHub, writes the --output-dir files atomically and
+// the GitHub outputs. When that fails, deletes the branch this run created
+// (unless keep_on_failure) and rethrows with the cleanup state set.
+void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
+               Lifecycle& lifecycle, const Environment& env);
 
 // The help text about hooks and reruns, for the commands' footers.
 extern const char* const k_hooks_help;

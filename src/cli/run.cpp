@@ -1,0 +1,172 @@
+// xbranch run: a throwaway branch for one command, deleted when it ends.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <random>
+
+#include "app.hpp"
+#include "create_flags.hpp"
+#include "xbranch/cancel.hpp"
+#include "xbranch/error.hpp"
+#include "xbranch/hooks.hpp"
+#include "xbranch/progress.hpp"
+
+namespace xbranch::cli {
+namespace {
+
+struct RunCommandOptions {
+    CreateFlags create;
+    bool keep = false;
+    std::vector<std::string> argv;
+};
+
+// The runner the signal handler forwards to; set only while CMD may run.
+std::atomic<ProcessRunner*> g_child_runner{nullptr};
+
+extern "C" void forward_to_child(int sig) {
+    if (ProcessRunner* runner = g_child_runner.load(); runner != nullptr) {
+        runner->forward_signal(sig);
+    }
+}
+
+// Clears the forwarder on every way out, so the handler never reaches a dead runner.
+class ForwardScope {
+  public:
+    explicit ForwardScope(ProcessRunner& runner) {
+        g_child_runner.store(&runner);
+        set_signal_forwarder(forward_to_child);
+    }
+    ~ForwardScope() {
+        set_signal_forwarder(nullptr);
+        g_child_runner.store(nullptr);
+    }
+    ForwardScope(const ForwardScope&) = delete;
+    ForwardScope& operator=(const ForwardScope&) = delete;
+};
+
+std::string random_run_name() {
+    static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device random;
+    std::uniform_int_distribution<std::size_t> pick(0, sizeof(k_chars) - 2);
+    std::string name = "run-";
+    for (int i = 0; i < 8; ++i) {
+        name += k_chars[pick(random)];
+    }
+    return name;
+}
+
+int run_run(RunCommandOptions o, const Context& ctx) {
+    // Only a name the user gave: SIGNADOT_SANDBOX_NAME alone must not make
+    // run use (and then delete) the sandbox's own branch.
+    if (!o.create.identity.sandbox && !o.create.identity.branch) {
+        o.create.identity.branch = random_run_name();
+    }
+    BranchTarget target = resolve_branch_target(o.create.identity, *ctx.env, /*require_name=*/true);
+    const ConnectionChoice connection = resolve_connection(o.create.connection, *ctx.env);
+    CreateRequest req = build_create_request(o.create, target, connection);
+    auto session = open_session(ctx);
+    log_settings(session->config, &target);
+
+    auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
+    Lifecycle lifecycle(session->client, session->clock, *progress, ctx.run_control());
+    CreateEdges edges;
+    lifecycle.set_edges(usable_edges(edges));
+    CreateResult result;
+    try {
+        result = lifecycle.create(req);
+    } catch (...) {
+        progress->finish();
+        throw;
+    }
+    progress->finish();
+    const Branch branch = result.branch;
+    // Only a branch this run made is thrown away; an adopted one is someone's.
+    const bool delete_after = !o.keep && result.created_by_us;
+    if (!result.created_by_us && !o.keep) {
+        spdlog::warn("branch {} (id {}) already existed; it is used and kept", branch.name,
+                     branch.id);
+    }
+
+    // The command that deletes it; delete wants --force for a name without
+    // the prefix (run-... has none).
+    const std::string delete_command =
+        "xbranch delete --branch-id " + branch.id +
+        (branch.name.rfind(target.prefix.value, 0) == 0 ? "" : " --force");
+
+    int status = 0;
+    {
+        ForwardScope forwarding(edges.processes);
+        if (ctx.cancel->cancelled()) {
+            // The signal came before CMD started: it never runs.
+            status = 128 + ctx.cancel->signal_number();
+        } else {
+            spdlog::info("running {} on branch {} (id {})", o.argv.front(), branch.name, branch.id);
+            RunOptions run_options;
+            run_options.env =
+                hook_environment(result.connection, branch.name, branch.id, req.parent);
+            // No should_stop: signals are forwarded and CMD decides (an
+            // interactive psql survives Ctrl-C).
+            const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
+            status = r.shell_status();
+            if (r.outcome == ProcessResult::Outcome::FailedToStart) {
+                std::cerr << "xbranch: error: " << o.argv.front() << ": " << r.describe() << "\n";
+            } else {
+                spdlog::info("{} ended: {}", o.argv.front(), r.describe());
+            }
+        }
+    }
+
+    if (!delete_after) {
+        if (o.keep) {
+            std::cerr << "Kept branch " << branch.name << " (id " << branch.id
+                      << "); delete it with: " << delete_command << "\n";
+        }
+        return status;
+    }
+    if (lifecycle.cleanup(branch, "the command ended")) {
+        spdlog::info("deleted branch {} (id {})", branch.name, branch.id);
+    } else {
+        std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id "
+                  << branch.id << ") in time; it is left. Delete it with: " << delete_command
+                  << "\n";
+    }
+    return status;
+}
+
+}  // namespace
+
+Command add_run(CLI::App& root, Context& ctx) {
+    auto opts = std::make_shared<RunCommandOptions>();
+    CLI::App* app = root.add_subcommand(
+        "run", "Run one command on a throwaway branch (created, used, deleted)");
+    add_create_flags(*app, opts->create,
+                     "Time limit for creating the branch: every request, retry, the wait for "
+                     "readiness and the connection check (not the command's run time)");
+    app->add_flag("--keep", opts->keep, "Keep the branch after the command ends");
+    app->add_option("command", opts->argv, "The command and its arguments, after --")->required();
+    app->footer(
+        std::string(k_hooks_help) + "\n\n" +
+        R"TXT(run creates a branch (named run-<8 random characters> unless --sandbox or --branch
+names one), waits until it is usable, runs the hooks, then runs CMD with the terminal's
+stdin/stdout/stderr and DATABASE_URL, PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD,
+PGSSLMODE, XBRANCH_BRANCH_NAME, XBRANCH_BRANCH_ID and XBRANCH_PARENT set. Afterwards it
+deletes the branch (unless --keep, which prints the command that deletes it; a branch that existed
+before is never deleted).
+SIGINT, SIGTERM and SIGHUP are passed on to CMD; the delete afterwards gets about 10 s
+(a second signal stops it) and, when it cannot finish, names the branch id left and
+the command that deletes it.
+
+Exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD could not
+start; xbranch's own codes (see `xbranch --help`) when the branch could not be made.
+
+Examples:
+  xbranch run -- sh -c 'psql -X -c "select 1" "$DATABASE_URL"'
+  xbranch run --sql schema.sql -- ./migrate --dry-run
+  xbranch run --parent staging --timeout 2m -- sh -c 'pytest tests/integration'
+  xbranch run --keep -- ./seed.sh      # the branch stays; stderr says how to delete it)TXT");
+    return {app, [opts, &ctx] { return run_run(*opts, ctx); }};
+}
+
+}  // namespace xbranch::cli

@@ -1,0 +1,88 @@
+"""xbranch reset end to end on real PostgreSQL: the branch made afresh from
+its parent under the same name (a new id, the old data gone), the outputs
+rewritten with the new id, and the branches delete refuses refused."""
+
+import json
+import os
+
+from e2e_common import CREATE_FLAGS, E2ECase, harness, read_outputs
+
+
+class ResetTest(E2ECase):
+    def reset(self, sandbox, *extra, expect=0):
+        code, out, err = self.xb("reset", "--sandbox", sandbox, *CREATE_FLAGS, *extra)
+        if expect is not None:
+            self.assertEqual(code, expect, "reset: stdout=%r stderr=%r" % (out, err))
+        return code, out, err
+
+    def test_reset_makes_the_branch_afresh_under_the_same_name(self):
+        out_dir = os.path.join(self.tmp, "out")
+        self.create("rs", "--output-dir", out_dir)
+        before = read_outputs(out_dir)
+        harness.psql(before["connection-string"], "CREATE TABLE scratch (x int); "
+                                                  "INSERT INTO scratch VALUES (1)")
+
+        code, out, err = self.reset("rs", "--output-dir", out_dir)
+        after = read_outputs(out_dir)
+        self.assertEqual(after["branch-name"], before["branch-name"])
+        self.assertNotEqual(after["branch-id"], before["branch-id"])
+        self.assertIn("%s -> %s" % (before["branch-id"], after["branch-id"]), err)
+        self.assertIn("replaced    %s -> %s" % (before["branch-id"], after["branch-id"]), out)
+        # The write made before the reset is gone; the parent's seed is there.
+        self.assertEqual(harness.psql(after["connection-string"],
+                                      "SELECT count(*) FROM pg_tables WHERE tablename = 'scratch'")
+                         .strip(), "0")
+        self.assertEqual(harness.psql(after["connection-string"],
+                                      "SELECT count(*) FROM users").strip(), "3")
+        active = self.active(before["branch-name"])
+        self.assertEqual([b["id"] for b in active], [after["branch-id"]])
+
+        code, out, err = self.reset("rs", "--output", "json")
+        result = json.loads(out)
+        self.assertEqual(result["replacedId"], after["branch-id"])
+        self.assertNotEqual(result["branch"]["id"], after["branch-id"])
+        self.assertEqual(self.xb("delete", "--sandbox", "rs")[0], 0)
+
+    def test_reset_without_a_branch_creates_one(self):
+        code, out, err = self.reset("fresh", "--output", "json")
+        self.assertIn("there was no branch", err)
+        result = json.loads(out)
+        self.assertIsNone(result["replacedId"])
+        self.assertEqual([b["id"] for b in self.active("sb-fresh-")], [result["branch"]["id"]])
+        self.assertEqual(self.xb("delete", "--sandbox", "fresh")[0], 0)
+
+    def test_reset_refuses_the_root_and_parent_branch(self):
+        root = self.root["name"] if isinstance(self.root, dict) else self.root
+        before = [b["id"] for b in self.active("")]
+        code, out, err = self.xb("reset", "--branch", root, "--force", *CREATE_FLAGS)
+        self.assertEqual(code, 5, err)  # what delete answers: a conflict
+        self.assertIn("refusing to delete", err)
+        self.assertEqual(out, "")
+        self.assertEqual([b["id"] for b in self.active("")], before)
+
+        # A parent of a live branch, reset through another name as the parent.
+        self.create("kid")
+        kid = self.active("sb-kid-")[0]
+        self.create("grandkid", "--parent", kid["name"])
+        code, out, err = self.xb("reset", "--branch", kid["name"], "--parent", root, "--force",
+                                 *CREATE_FLAGS)
+        self.assertNotEqual(code, 0, err)
+        self.assertIn("refusing to delete", err)
+        self.assertEqual([b["id"] for b in self.active("sb-kid-")], [kid["id"]])
+
+    def test_reset_refuses_a_name_without_the_prefix_unless_forced(self):
+        self.emu.create_branch("plain-name")
+        old = self.active("plain-name")[0]["id"]
+        code, out, err = self.xb("reset", "--branch", "plain-name", *CREATE_FLAGS)
+        self.assertEqual(code, 2, err)
+        self.assertIn("prefix", err)
+        self.assertEqual([b["id"] for b in self.active("plain-name")], [old])
+        code, out, err = self.xb("reset", "--branch", "plain-name", "--force", *CREATE_FLAGS)
+        self.assertEqual(code, 0, err)
+        new = [b["id"] for b in self.active("plain-name")]
+        self.assertEqual(len(new), 1)
+        self.assertNotEqual(new[0], old)
+
+
+if __name__ == "__main__":
+    harness.main()

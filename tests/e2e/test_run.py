@@ -1,0 +1,93 @@
+"""xbranch run end to end on real PostgreSQL: CMD gets a branch it can log in
+to, its exit status passes through, the branch is gone afterwards (kept with
+--keep), and SIGTERM reaches CMD while the branch is still deleted."""
+
+import os
+import signal
+import subprocess
+import time
+
+from e2e_common import CREATE_FLAGS, E2ECase, harness
+
+
+class RunTest(E2ECase):
+    def run_cmd(self, *cmd, flags=(), expect=0):
+        code, out, err = self.xb("run", *CREATE_FLAGS, *flags, "--", *cmd)
+        if expect is not None:
+            self.assertEqual(code, expect, "run: stdout=%r stderr=%r" % (out, err))
+        return code, out, err
+
+    def test_cmd_logs_in_and_the_branch_is_gone_afterwards(self):
+        code, out, err = self.run_cmd(
+            "sh", "-c", 'echo "name=$XBRANCH_BRANCH_NAME id=$XBRANCH_BRANCH_ID"; '
+                        'psql -X -q -A -t -c "SELECT count(*) FROM users" "$DATABASE_URL"')
+        lines = out.splitlines()
+        self.assertEqual(lines[-1], "3", out + err)  # the parent's seed, through DATABASE_URL
+        name = lines[0].split()[0].split("=", 1)[1]
+        branch_id = lines[0].split()[1].split("=", 1)[1]
+        self.assertRegex(name, r"^run-[a-z0-9]{8}$")
+        made = [b for b in self.all_named(name)]
+        self.assertEqual([b["id"] for b in made], [branch_id])
+        self.assertEqual(self.active(name), [])
+
+    def test_exit_status_passes_through(self):
+        self.run_cmd("sh", "-c", "exit 7", expect=7)
+        self.run_cmd("sh", "-c", 'kill -9 $$', expect=128 + 9)
+        code, out, err = self.run_cmd("no-such-command-xb", expect=127)
+        self.assertIn("no-such-command-xb", err)
+        self.assertEqual(self.active("run-"), [])
+
+    def test_keep_keeps_the_branch(self):
+        code, out, err = self.run_cmd("sh", "-c", 'echo "$XBRANCH_BRANCH_ID"',
+                                      flags=("--keep", "--branch", "run-kept"))
+        branch_id = out.strip()
+        self.assertEqual([b["id"] for b in self.active("run-kept")], [branch_id])
+        # The command it names works as it is.
+        self.assertIn("xbranch delete --branch-id %s --force\n" % branch_id, err)
+        self.assertEqual(self.xb("delete", "--branch-id", branch_id, "--force")[0], 0)
+        self.assertEqual(self.active("run-kept"), [])
+
+    def test_sigterm_reaches_cmd_and_the_branch_is_deleted(self):
+        marker = os.path.join(self.tmp, "started")
+        got = os.path.join(self.tmp, "got-term")
+        script = ("trap 'echo term > %s; kill $!; exit 143' TERM; echo \"$XBRANCH_BRANCH_NAME\" > %s; "
+                  "sleep 60 & wait" % (got, marker))
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
+                                 "sh", "-c", script], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
+                               30, "the command to start")
+            with open(marker) as f:
+                name = f.read().strip()
+            self.assertEqual(len(self.active(name)), 1)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 143, err)
+        self.assertTrue(os.path.exists(got), "CMD did not get SIGTERM: " + err)
+        self.assertEqual(self.active(name), [])
+
+    def test_a_delete_that_cannot_finish_names_the_branch_and_the_command(self):
+        self.emu.set_faults([{"method": "DELETE", "path": "/branches/[a-v0-9]{26}$",
+                              "kind": "status", "status": 503, "retryAfter": "1", "times": 0}])
+        start = time.monotonic()
+        code, out, err = self.run_cmd("sh", "-c", 'echo "$XBRANCH_BRANCH_ID"', expect=0)
+        took = time.monotonic() - start
+        branch_id = out.strip()
+        self.assertIn("it is left", err)
+        self.assertIn("xbranch delete --branch-id %s --force" % branch_id, err)
+        self.assertLess(took, 25)  # the cleanup budget (about 10 s), not the 30 s --timeout
+        self.assertEqual([b["id"] for b in self.active("run-")], [branch_id])
+        self.emu.set_faults([])
+        self.assertEqual(self.xb("delete", "--branch-id", branch_id, "--force")[0], 0)
+        self.assertEqual(self.active("run-"), [])
+
+
+if __name__ == "__main__":
+    harness.main()
