@@ -88,7 +88,8 @@ psql -X -d "$url" -c "INSERT INTO users VALUES (3, 'Written in the sandbox')"
 psql -X -d "$url" -c "SELECT count(*) AS users_in_branch FROM users"
 
 say "... is not seen by the parent"
-parent_url=$("$xbranch" -q url --branch main --sslmode disable)
+# main is a root branch (in real life: production), so url needs --force.
+parent_url=$("$xbranch" -q url --branch main --force --sslmode disable)
 psql -X -d "$parent_url" -c "SELECT count(*) AS users_in_parent FROM users"
 
 say "Running create again adopts the same branch (a retried plugin step is safe)"
