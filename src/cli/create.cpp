@@ -19,33 +19,11 @@ struct CreateOptions {
 };
 
 int run_create(const CreateOptions& o, const Context& ctx) {
-    BranchTarget target = resolve_branch_target(o.create.identity, *ctx.env, /*require_name=*/true);
-    const ConnectionChoice connection = resolve_connection(o.create.connection, *ctx.env);
-    CreateRequest req = build_create_request(o.create, target, connection);
-    auto session = open_session(ctx);
-    log_settings(session->config, &target);
-
-    // A folder we cannot write must cost no branch: check it first.
-    if (o.out.output_dir) {
-        preflight_output_dir(*o.out.output_dir);
-    }
-
-    auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
-    Lifecycle lifecycle(session->client, session->clock, *progress, ctx.run_control());
-    CreateEdges edges;
-    lifecycle.set_edges(usable_edges(edges));
-
-    CreateResult result;
-    try {
-        result = lifecycle.create(req);
-    } catch (...) {
-        progress->finish();
-        throw;
-    }
-    progress->finish();
-    hand_over(result, o.out, o.create.keep_on_failure, lifecycle, *ctx.env);
+    auto run = start_create_run(o.create, ctx, o.out.output_dir);
+    const CreateResult result = run->create();
+    hand_over(result, o.out, o.create.keep_on_failure, *run->lifecycle, *ctx.env);
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
-                 result.branch.id, session->client.request_count(),
+                 result.branch.id, run->session->client.request_count(),
                  result.adopted ? "; it already existed and was adopted" : "");
     std::cout << render(output_values(result), output_format(o.out), o.out.show_secrets)
               << std::flush;

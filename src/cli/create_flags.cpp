@@ -167,4 +167,23 @@ CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& tar
     return req;
 }
 
+std::unique_ptr<CreateRun> start_create_run(const CreateFlags& flags, const Context& ctx,
+                                            const std::optional<std::string>& output_dir) {
+    auto run = std::make_unique<CreateRun>();
+    run->target = resolve_branch_target(flags.identity, *ctx.env, /*require_name=*/true);
+    const ConnectionChoice connection = resolve_connection(flags.connection, *ctx.env);
+    run->request = build_create_request(flags, run->target, connection);
+    run->session = open_session(ctx);
+    log_settings(run->session->config, &run->target);
+    // A folder we cannot write must cost no branch: check it first.
+    if (output_dir) {
+        preflight_output_dir(*output_dir);
+    }
+    run->progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
+    run->lifecycle = std::make_unique<Lifecycle>(run->session->client, run->session->clock,
+                                                 *run->progress, ctx.run_control());
+    run->lifecycle->set_edges(usable_edges(run->edges));
+    return run;
+}
+
 }  // namespace xbranch::cli

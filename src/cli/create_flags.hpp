@@ -2,6 +2,7 @@
 // CreateRequest and the edges of the connection check and the hooks.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "xbranch/lifecycle.hpp"
 #include "xbranch/outputs.hpp"
 #include "xbranch/process.hpp"
+#include "xbranch/progress.hpp"
 #include "xbranch/usable.hpp"
 
 namespace xbranch::cli {
@@ -59,6 +61,37 @@ OutputFormat output_format(const OutputFlags& flags);
 // (unless keep_on_failure) and rethrows with the cleanup state set.
 void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
                Lifecycle& lifecycle, const Environment& env);
+
+// What create, run and reset set up before their first request, in this
+// order: the target, the request (bad flags or --sql files fail here, before
+// anything exists), the session, the output folder's preflight, the
+// progress display, the lifecycle with the real edges.
+struct CreateRun {
+    BranchTarget target;
+    CreateRequest request;
+    std::unique_ptr<Session> session;
+    std::unique_ptr<Progress> progress;
+    CreateEdges edges;
+    std::unique_ptr<Lifecycle> lifecycle;
+
+    // Runs `step` (lifecycle calls) and finishes the progress line whatever happens.
+    template <typename Step>
+    auto with_progress(Step step) -> decltype(step()) {
+        try {
+            auto r = step();
+            progress->finish();
+            return r;
+        } catch (...) {
+            progress->finish();
+            throw;
+        }
+    }
+    CreateResult create() {
+        return with_progress([this] { return lifecycle->create(request); });
+    }
+};
+std::unique_ptr<CreateRun> start_create_run(const CreateFlags& flags, const Context& ctx,
+                                            const std::optional<std::string>& output_dir);
 
 // The help text about hooks and reruns, for the commands' footers.
 extern const char* const k_hooks_help;

@@ -41,19 +41,9 @@ std::string render_reset(const CreateResult& result, const OutputFlags& out,
 }
 
 int run_reset(const ResetOptions& o, const Context& ctx) {
-    BranchTarget target = resolve_branch_target(o.create.identity, *ctx.env, /*require_name=*/true);
-    const ConnectionChoice connection = resolve_connection(o.create.connection, *ctx.env);
-    CreateRequest req = build_create_request(o.create, target, connection);
-    auto session = open_session(ctx);
-    log_settings(session->config, &target);
-    if (o.out.output_dir) {
-        preflight_output_dir(*o.out.output_dir);
-    }
-
-    auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
-    Lifecycle lifecycle(session->client, session->clock, *progress, ctx.run_control());
-    CreateEdges edges;
-    lifecycle.set_edges(usable_edges(edges));
+    auto run = start_create_run(o.create, ctx, o.out.output_dir);
+    const BranchTarget& target = run->target;
+    Lifecycle& lifecycle = *run->lifecycle;
 
     // delete's rules: never the parent, a root or a parent of live branches;
     // a name without the prefix only with --force.
@@ -63,9 +53,8 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
     del.parent_is_id = target.parent.is_id;
     del.prefix = target.prefix.value;
     del.force = o.force;
-    CreateResult result;
     std::string old_id;
-    try {
+    const CreateResult result = run->with_progress([&] {
         const auto removed = lifecycle.remove(del);
         if (removed.deleted) {
             old_id = removed.id;
@@ -75,12 +64,8 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
             spdlog::warn("reset: there was no branch {}; creating it from {}", target.name.value,
                          target.parent.setting.value);
         }
-        result = lifecycle.create(req);
-    } catch (...) {
-        progress->finish();
-        throw;
-    }
-    progress->finish();
+        return lifecycle.create(run->request);
+    });
     hand_over(result, o.out, o.create.keep_on_failure, lifecycle, *ctx.env);
     if (!old_id.empty()) {
         spdlog::warn("reset: branch {} has a new id: {} -> {}", result.branch.name, old_id,

@@ -63,24 +63,10 @@ int run_run(RunCommandOptions o, const Context& ctx) {
     if (!o.create.identity.sandbox && !o.create.identity.branch) {
         o.create.identity.branch = random_run_name();
     }
-    BranchTarget target = resolve_branch_target(o.create.identity, *ctx.env, /*require_name=*/true);
-    const ConnectionChoice connection = resolve_connection(o.create.connection, *ctx.env);
-    CreateRequest req = build_create_request(o.create, target, connection);
-    auto session = open_session(ctx);
-    log_settings(session->config, &target);
-
-    auto progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
-    Lifecycle lifecycle(session->client, session->clock, *progress, ctx.run_control());
-    CreateEdges edges;
-    lifecycle.set_edges(usable_edges(edges));
-    CreateResult result;
-    try {
-        result = lifecycle.create(req);
-    } catch (...) {
-        progress->finish();
-        throw;
-    }
-    progress->finish();
+    auto run = start_create_run(o.create, ctx, std::nullopt);
+    Lifecycle& lifecycle = *run->lifecycle;
+    CreateEdges& edges = run->edges;
+    const CreateResult result = run->create();
     const Branch branch = result.branch;
     // Only a branch this run made is thrown away; an adopted one is someone's.
     const bool delete_after = !o.keep && result.created_by_us;
@@ -93,7 +79,7 @@ int run_run(RunCommandOptions o, const Context& ctx) {
     // the prefix (run-... has none).
     const std::string delete_command =
         "xbranch delete --branch-id " + branch.id +
-        (branch.name.rfind(target.prefix.value, 0) == 0 ? "" : " --force");
+        (branch.name.rfind(run->target.prefix.value, 0) == 0 ? "" : " --force");
 
     int status = 0;
     {
@@ -105,7 +91,7 @@ int run_run(RunCommandOptions o, const Context& ctx) {
             spdlog::info("running {} on branch {} (id {})", o.argv.front(), branch.name, branch.id);
             RunOptions run_options;
             run_options.env =
-                hook_environment(result.connection, branch.name, branch.id, req.parent);
+                hook_environment(result.connection, branch.name, branch.id, run->request.parent);
             // No should_stop: signals are forwarded and CMD decides (an
             // interactive psql survives Ctrl-C).
             const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
