@@ -74,7 +74,11 @@ std::optional<std::int64_t> parse_expiry(std::string_view text) {
         return std::nullopt;
     }
     const auto t = sys_days{ymd} + hours{hh} + minutes{mm};
-    return duration_cast<seconds>(t.time_since_epoch()).count();
+    const std::int64_t unix_seconds = duration_cast<seconds>(t.time_since_epoch()).count();
+    if (unix_seconds < k_min_expiry || unix_seconds > k_max_expiry) {
+        return std::nullopt;  // before 1970: encode_tag could not write it back
+    }
+    return unix_seconds;
 }
 
 // The free text, cut to legal characters and to `room`; a leading character
@@ -154,13 +158,16 @@ std::optional<BranchTag> decode_tag(std::string_view description) {
     if (!valid_description(description)) {
         return std::nullopt;
     }
-    // Split into words; the fields come first, in order, then the note.
+    // Split into words, each with where it starts; the fields come first, in
+    // order, then the note.
     std::vector<std::string_view> words;
+    std::vector<std::size_t> starts;
     std::size_t pos = 0;
     while (pos <= description.size()) {
         const auto next = description.find(' ', pos);
         const auto end = next == std::string_view::npos ? description.size() : next;
         words.push_back(description.substr(pos, end - pos));
+        starts.push_back(pos);
         if (next == std::string_view::npos) {
             break;
         }
@@ -195,11 +202,11 @@ std::optional<BranchTag> decode_tag(std::string_view description) {
         if (words[i] != "-") {
             return std::nullopt;  // an unknown field: not a tag this build can read
         }
-        for (++i; i < words.size(); ++i) {
-            if (!tag.note.empty()) {
-                tag.note += ' ';
-            }
-            tag.note += words[i];
+        // The note is the rest of the text, read back the way encode_tag
+        // writes it (runs of spaces kept, the ends trimmed), so that decoding
+        // what encode_tag wrote gives the same tag.
+        if (i + 1 < words.size()) {
+            tag.note = fit_note(description.substr(starts[i + 1]), k_max_description);
         }
     }
     return tag;

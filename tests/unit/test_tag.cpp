@@ -71,12 +71,27 @@ TEST(Tag, NoteThatLooksLikeAFieldStaysANote) {
     EXPECT_EQ(back->note, "e202612011530");
 }
 
+// Found by fuzz_tag: a note with runs of spaces and trailing spaces (written
+// by hand in the console, say) must decode to what encode_tag writes back.
+TEST(Tag, NoteWithRunsOfSpacesRoundTrips) {
+    const auto first = decode_tag("xb1 rk34hj5g6f7 - ssng     e  ");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->note, "ssng     e");
+    const auto text = encode_tag(*first);
+    EXPECT_EQ(text, "xb1 rk34hj5g6f7 - ssng     e");
+    EXPECT_EQ(decode_tag(text), first);
+    const auto blank = decode_tag("xb1 rk34hj5g6f7 -   ");
+    ASSERT_TRUE(blank);
+    EXPECT_EQ(blank->note, "");
+    EXPECT_EQ(decode_tag(encode_tag(*blank)), blank);
+}
+
 TEST(Tag, ForeignAndDamagedDescriptionsAreNotTags) {
     for (const char* text :
          {"", "staging copy", "xb1", "xb1 ", "xb1 rshort", "xb1 rK3J4H5G6F7", "xb2 rk3j4h5g6f7",
-          "xb1 rk3j4h5g6f7 e202502311200", "xb1 rk3j4h5g6f7 e202612012460",
-          "xb1 rk3j4h5g6f7 zfuture", "xb1 rk3j4h5g6f7 hx1a2b", "xb1  rk3j4h5g6f7",
-          "xb1 rk3j4h5g6f7 - bad_char",
+          "xb1 rk3j4h5g6f7 e202502311200", "xb1 rk3j4h5g6f7 e062212011530",
+          "xb1 rk3j4h5g6f7 e202612012460", "xb1 rk3j4h5g6f7 zfuture", "xb1 rk3j4h5g6f7 hx1a2b",
+          "xb1  rk3j4h5g6f7", "xb1 rk3j4h5g6f7 - bad_char",
           "xb1 rk3j4h5g6f7 - x this description is over fifty chars"}) {
         EXPECT_FALSE(decode_tag(text)) << "'" << text << "'";
     }
