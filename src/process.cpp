@@ -86,6 +86,27 @@ class SpawnAttr {
     posix_spawnattr_t m_attr{};
 };
 
+// Holds SIGINT, SIGTERM and SIGHUP back in this thread while it lives, so
+// that the handler cannot run between the spawn and the child's pid being
+// known; what came meanwhile is delivered (and forwarded) when it ends.
+class HoldSignals {
+  public:
+    HoldSignals() {
+        sigset_t held;
+        sigemptyset(&held);
+        for (int s : {SIGINT, SIGTERM, SIGHUP}) {
+            sigaddset(&held, s);
+        }
+        pthread_sigmask(SIG_BLOCK, &held, &m_previous);
+    }
+    ~HoldSignals() { pthread_sigmask(SIG_SETMASK, &m_previous, nullptr); }
+    HoldSignals(const HoldSignals&) = delete;
+    HoldSignals& operator=(const HoldSignals&) = delete;
+
+  private:
+    sigset_t m_previous{};
+};
+
 ProcessResult from_status(int status) {
     ProcessResult r;
     if (WIFSIGNALED(status)) {
@@ -274,18 +295,25 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
     pid_t pid = 0;
-    const int rc =
-        posix_spawn(&pid, "/bin/sh", &actions, attr.get(), args.argv.data(), args.envp.data());
+    int rc = 0;
+    {
+        const HoldSignals hold;
+        rc = posix_spawn(&pid, "/bin/sh", &actions, attr.get(), args.argv.data(), args.envp.data());
+        if (rc == 0) {
+            m_forwarded = false;
+            m_target = -pid;
+            deliver_pending(-pid);
+        }
+    }
     posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
     if (rc != 0) {
         ::close(out_pipe[0]);
         ::close(err_pipe[0]);
+        m_pending = 0;
         return failed_to_start(rc, "/bin/sh");
     }
-    m_forwarded = false;
-    m_target = -pid;
 
     std::array<LineSplitter, 2> splitters;
     std::array<int, 2> fds{out_pipe[0], err_pipe[0]};
@@ -358,13 +386,18 @@ ProcessResult PosixProcessRunner::run_foreground(const std::vector<std::string>&
     SpawnArgs args(argv, options.env);
     SpawnAttr attr(false);
     pid_t pid = 0;
-    const int rc =
-        posix_spawnp(&pid, args.argv[0], nullptr, attr.get(), args.argv.data(), args.envp.data());
-    if (rc != 0) {
-        return failed_to_start(rc, argv[0]);
+    {
+        const HoldSignals hold;
+        const int rc = posix_spawnp(&pid, args.argv[0], nullptr, attr.get(), args.argv.data(),
+                                    args.envp.data());
+        if (rc != 0) {
+            m_pending = 0;
+            return failed_to_start(rc, argv[0]);
+        }
+        m_forwarded = false;
+        m_target = pid;
+        deliver_pending(pid);
     }
-    m_forwarded = false;
-    m_target = pid;
     Stopper stopper(options, pid);
     while (!exited(pid)) {
         stopper.tick(m_forwarded.load());
@@ -379,6 +412,16 @@ ProcessResult PosixProcessRunner::run_foreground(const std::vector<std::string>&
 void PosixProcessRunner::forward_signal(int sig) noexcept {
     const pid_t target = m_target.load();
     if (target != 0) {
+        m_forwarded.store(true);
+        ::kill(target, sig);
+    } else {
+        m_pending.store(sig);
+    }
+}
+
+// Called with the signals held, right after the spawn.
+void PosixProcessRunner::deliver_pending(pid_t target) {
+    if (const int sig = m_pending.exchange(0); sig != 0) {
         m_forwarded.store(true);
         ::kill(target, sig);
     }

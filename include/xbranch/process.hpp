@@ -90,7 +90,9 @@ class ProcessRunner {
     virtual ProcessResult run_foreground(const std::vector<std::string>& argv,
                                          const RunOptions& options) = 0;
     // Async-signal-safe: sends `sig` to the running child (its group in hook
-    // mode); nothing when none runs.
+    // mode). A signal that comes while none runs is kept and sent to the next
+    // child as it starts: the caller's last cancel check and the spawn are
+    // never quite one instant.
     virtual void forward_signal(int sig) noexcept = 0;
 };
 
@@ -103,8 +105,11 @@ class PosixProcessRunner final : public ProcessRunner {
     void forward_signal(int sig) noexcept override;
 
   private:
+    void deliver_pending(pid_t target);
+
     std::atomic<pid_t> m_target{0};  // > 0 a process, < 0 a process group, 0 none
     std::atomic<bool> m_forwarded{false};
+    std::atomic<int> m_pending{0};  // a signal forwarded while none ran
 };
 
 }  // namespace xbranch

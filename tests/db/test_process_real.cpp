@@ -173,6 +173,28 @@ TEST(ProcessForeground, ForwardedSignalsReachTheChild) {
     EXPECT_FALSE(r.stopped);
 }
 
+// The window between run's last cancel check and the spawn: a signal that
+// comes while no child runs goes to the child as it starts, not nowhere.
+TEST(ProcessForeground, ASignalBeforeTheSpawnReachesTheChild) {
+    PosixProcessRunner runner;
+    runner.forward_signal(SIGTERM);
+    const auto start = steady_clock::now();
+    const auto r = runner.run_foreground({"sleep", "5"}, {});
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(r.signal, SIGTERM);
+    EXPECT_LT(since(start), milliseconds{2000});
+    // Delivered once: the next child runs undisturbed.
+    EXPECT_EQ(runner.run_foreground({"true"}, {}).shell_status(), 0);
+}
+
+TEST(ProcessShell, ASignalBeforeTheSpawnReachesTheHookGroup) {
+    PosixProcessRunner runner;
+    runner.forward_signal(SIGTERM);
+    const auto r = runner.run_shell("sleep 5", {}, [](OutputStream, std::string_view) {});
+    EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(r.signal, SIGTERM);
+}
+
 PosixProcessRunner* g_runner = nullptr;
 extern "C" void forward_from_handler(int sig) {
     g_runner->forward_signal(sig);
