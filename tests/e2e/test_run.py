@@ -1,10 +1,13 @@
 """xbranch run end to end on real PostgreSQL: CMD gets a branch it can log in
 to, its exit status passes through, the branch is gone afterwards (kept with
---keep), and SIGTERM reaches CMD while the branch is still deleted."""
+--keep), SIGTERM reaches CMD while the branch is still deleted, and so does a
+Ctrl-C typed on a real pseudo-terminal."""
 
+import fcntl
 import os
 import signal
 import subprocess
+import termios
 import time
 
 from e2e_common import CREATE_FLAGS, E2ECase, harness
@@ -71,6 +74,44 @@ class RunTest(E2ECase):
                 proc.communicate()
         self.assertEqual(proc.returncode, 143, err)
         self.assertTrue(os.path.exists(got), "CMD did not get SIGTERM: " + err)
+        self.assertEqual(self.active(name), [])
+
+    def test_ctrl_c_on_a_terminal_reaches_cmd_and_the_branch_is_deleted(self):
+        # xbranch is the session leader of a new pty, CMD shares its process
+        # group, so the terminal's ^C (SIGINT from the kernel) reaches both.
+        marker = os.path.join(self.tmp, "started")
+        got = os.path.join(self.tmp, "got-int")
+        script = ("trap 'echo int >> %s; exit 42' INT; echo \"$XBRANCH_BRANCH_NAME\" > %s; "
+                  "while :; do sleep 0.1; done" % (got, marker))
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        master, slave = os.openpty()
+
+        def controlling_terminal():
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
+                                 "sh", "-c", script], env=env, stdin=slave,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=controlling_terminal)
+        os.close(slave)
+        try:
+            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
+                               30, "the command to start")
+            with open(marker) as f:
+                name = f.read().strip()
+            self.assertEqual(len(self.active(name)), 1)
+            os.write(master, b"\x03")
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+            os.close(master)
+        self.assertEqual(proc.returncode, 42, err)  # CMD's own status: it chose to exit
+        with open(got) as f:
+            self.assertEqual(f.read(), "int\n", "CMD's INT trap: " + err)
         self.assertEqual(self.active(name), [])
 
     def test_a_delete_that_cannot_finish_names_the_branch_and_the_command(self):
