@@ -64,7 +64,18 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
             spdlog::warn("reset: there was no branch {}; creating it from {}", target.name.value,
                          target.parent.setting.value);
         }
-        return lifecycle.create(run->request);
+        try {
+            return lifecycle.create(run->request);
+        } catch (Error& e) {
+            // The old branch is gone already; say so, so nobody goes looking
+            // for it (and any output files still name it).
+            if (!old_id.empty()) {
+                e.add_hint("reset had deleted the old branch (id " + old_id +
+                           ") before this; the sandbox has no branch until a reset or create "
+                           "succeeds");
+            }
+            throw;
+        }
     });
     hand_over(result, o.out, o.create.keep_on_failure, lifecycle, *ctx.env);
     if (!old_id.empty()) {

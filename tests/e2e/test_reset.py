@@ -51,6 +51,22 @@ class ResetTest(E2ECase):
         self.assertEqual([b["id"] for b in self.active("sb-fresh-")], [result["branch"]["id"]])
         self.assertEqual(self.xb("delete", "--sandbox", "fresh")[0], 0)
 
+    def test_a_create_that_fails_after_the_delete_says_the_old_branch_is_gone(self):
+        self.create("rs-fail")
+        [old] = self.active("sb-rs-fail-")
+        old_id = old["id"]
+        self.emu.set_faults([{"method": "POST", "path": "/branches$", "kind": "status",
+                              "status": 503, "times": 0}])
+        try:
+            code, out, err = self.reset("rs-fail", expect=None)
+        finally:
+            self.emu.set_faults([])
+        self.assertEqual(code, 8, err)
+        self.assertEqual(out, "")
+        self.assertIn("reset had deleted the old branch (id %s)" % old_id, err)
+        self.assertEqual(self.active("sb-rs-fail-"), [])
+        self.assertEqual(self.xb("delete", "--sandbox", "rs-fail")[0], 0)  # nothing: exit 0
+
     def test_reset_refuses_the_root_and_parent_branch(self):
         root = self.root["name"] if isinstance(self.root, dict) else self.root
         before = [b["id"] for b in self.active("")]
