@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
+#include <sstream>
 
 #include "fakes.hpp"
 #include "xbranch/lifecycle.hpp"
@@ -312,6 +315,21 @@ TEST_F(LifecycleTest, UnderTheCapThePostFollowsTheLimitsCall) {
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
     (void)lifecycle.create(request());
     EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+}
+
+TEST_F(LifecycleTest, QuotaLineCountsOneBranchInTheSingular) {
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    std::ostringstream out;
+    const auto before = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
+    spdlog::set_level(spdlog::level::info);
+    (void)lifecycle.create(request());  // the project holds only its root
+    spdlog::set_default_logger(before);
+    spdlog::set_level(spdlog::level::off);
+    EXPECT_NE(out.str().find("quota check: 1 active branch, cap 3 (cost 1 request: limits)"),
+              std::string::npos)
+        << out.str();
 }
 
 TEST_F(LifecycleTest, LimitsWithTheParentAsIdListOnceForTheCount) {
