@@ -15,16 +15,12 @@
 
 using namespace xbranch;
 using namespace xbranch::test;
+using namespace xbranch::test::fake_project;  // k_base, k_project_url, k_parent, k_name, k_token
 
 namespace {
 
-const std::string k_base = "https://api.example.test";
-const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
-const std::string k_parent = "a0000000000000000000000001";
 const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_other = "b0000000000000000000000002";
-const std::string k_name = "sb-feat-1a2b3c4d";
-const std::string k_token = "runtoken01";             // this run's
 const std::string k_tag = "xb1 rruntoken01";          // its tag, as the POST sends it
 const std::string k_foreign_tag = "xb1 rother00000";  // a concurrent run's
 
@@ -66,14 +62,7 @@ struct FakeApi {
         branches.push_back({k_id, name, parent, clock.elapsed(), posted_description});
         return answer(201, branch_json(k_id, name, parent, region));
     }
-    B* find(const std::string& id) {
-        for (auto& b : branches) {
-            if (b.id == id) {
-                return &b;
-            }
-        }
-        return nullptr;
-    }
+    B* find(const std::string& id) { return find_branch(branches, id); }
     ms since_created() const {
         for (const auto& b : branches) {
             if (b.id == k_id) {
@@ -116,7 +105,7 @@ struct FakeApi {
         const std::string id = path.substr(0, slash);
         B* b = find(id);
         if (b == nullptr) {
-            return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+            return branch_not_found(id);
         }
         if (slash != std::string::npos) {
             EXPECT_EQ(path.substr(slash), "/credentials?username=xata");
