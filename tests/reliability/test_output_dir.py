@@ -8,11 +8,8 @@ a message saying so.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel  # noqa: E402
@@ -40,21 +37,9 @@ def umount(target):
     subprocess.run(["umount", target], capture_output=True)
 
 
-class OutputDirTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rel.require_binaries()
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="xbranch-outdir-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+class OutputDirTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
+    tmp_prefix = "xbranch-outdir-"
 
     def create(self, sandbox, outdir):
         return rel.run(["create", "--sandbox", sandbox, "--sslmode", "disable",
