@@ -209,7 +209,8 @@ void Lifecycle::check_room(const CreateRequest& request,
         listed = m_client.list_branches();
     }
     const QuotaCheck check = check_quota(*listed, limits, request.prefix);
-    spdlog::info("quota check: {} active branches, cap {} (cost {} request{})", check.live,
+    spdlog::info("quota check: {} active branch{}, cap {} (cost {} request{})", check.live,
+                 check.live == 1 ? "" : "es",
                  check.cap ? std::to_string(*check.cap) : std::string("unknown"), list_now ? 2 : 1,
                  list_now ? "s: limits and a list" : ": limits");
     if (check.at_cap) {

@@ -96,7 +96,8 @@ std::string branches_text(const std::vector<Branch>& branches) {
 }
 
 Error quota_error(const QuotaCheck& c, std::string_view free_room_command) {
-    std::string message = "the project has " + std::to_string(c.live) + " branches, its cap is " +
+    std::string message = "the project has " + std::to_string(c.live) +
+                          (c.live == 1 ? " branch" : " branches") + ", its cap is " +
                           (c.cap ? std::to_string(*c.cap) : std::string("unknown"));
     if (!c.oldest.empty()) {
         message += "; oldest of ours: " + branches_text(c.oldest);

@@ -118,8 +118,8 @@ void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
     result.login_tries = r.tries;
     const auto took = std::chrono::duration_cast<ms>(m_clock.now() - start);
     if (r.last.ok) {
-        spdlog::info("branch {}: login works after {} ({} tries)", name, seconds_text(took),
-                     r.tries);
+        spdlog::info("branch {}: login works after {} ({} {})", name, seconds_text(took), r.tries,
+                     r.tries == 1 ? "try" : "tries");
         return;
     }
     if (r.last.reason == ProbeReason::Cancelled) {
@@ -211,7 +211,7 @@ void Lifecycle::run_one_hook(const HookSpec& hook, const CreateRequest& request,
         if (!r.ok) {
             throw hook_error(hook, r.describe());
         }
-        spdlog::info("{}: {} statements", op, r.statements_run);
+        spdlog::info("{}: {} statement{}", op, r.statements_run, r.statements_run == 1 ? "" : "s");
         return;
     }
     if (m_edges.processes == nullptr) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "xbranch/percent.hpp"
 #include "xbranch/quota.hpp"
 #include "xbranch/redact.hpp"
 
@@ -19,26 +20,6 @@ bool is_success(long status) {
 
 bool is_redirect(long status) {
     return status >= 300 && status < 400;
-}
-
-// Path segments of the API's URLs: RFC 3986 unreserved characters kept, the
-// rest as %XX (ids are plain, but org and project come from the user).
-std::string encode_segment(const std::string& text) {
-    static const char* const k_hex = "0123456789ABCDEF";
-    std::string out;
-    for (const char ch : text) {
-        const auto c = static_cast<unsigned char>(ch);
-        const bool alnum =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (alnum || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += k_hex[c >> 4];
-            out += k_hex[c & 15];
-        }
-    }
-    return out;
 }
 
 std::string request_id_of(const HttpResponse& r, const ApiErrorBody& body) {
@@ -87,12 +68,12 @@ XataClient::XataClient(HttpTransport& transport, Clock& clock, ApiTarget target,
 }
 
 std::string XataClient::project_url() const {
-    return m_target.base_url + "/organizations/" + encode_segment(m_target.organization) +
-           "/projects/" + encode_segment(m_target.project);
+    return m_target.base_url + "/organizations/" + percent_encode(m_target.organization) +
+           "/projects/" + percent_encode(m_target.project);
 }
 
 std::string XataClient::branch_url(const std::string& id) const {
-    return project_url() + "/branches/" + encode_segment(id);
+    return project_url() + "/branches/" + percent_encode(id);
 }
 
 std::string XataClient::hosted_host(const std::string& id, const std::string& region) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "xbranch/percent.hpp"
+
 namespace xbranch {
 
 // Xata's endpoint types: rw (primary), r (primary or replica), ro (replicas
@@ -33,9 +35,6 @@ struct ParsedUrl {
     std::string database;
 };
 std::optional<ParsedUrl> parse_postgres_url(std::string_view url);
-
-std::string percent_encode(std::string_view text);  // RFC 3986 unreserved kept
-std::string percent_decode(std::string_view text);
 
 // "abc.region.xata.tech" + Pooler -> "abc-pooler.region.xata.tech"; a
 // suffix already there (-rw, -ro, -r, -pooler) is replaced.

@@ -433,6 +433,39 @@ class Emulator:
                 "XATA_ORGANIZATION_ID": self.org, "XATA_PROJECT_ID": self.project}
 
 
+class SharedEmulatorCase(unittest.TestCase):
+    """A TestCase class with one emulator for all its tests: cls.emu, started
+    with `emulator_options` before the first test, stopped after the last
+    (after tearDownClass).
+    Each test gets self.procs (processes still running at its end are killed,
+    then all are reaped) and, when `tmp_prefix` is set, a folder self.tmp
+    removed after it. Subclasses calling super() keep all of this."""
+    emulator_options = {}
+    tmp_prefix = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.emu = Emulator(**cls.emulator_options).start()
+        # A class cleanup, not tearDownClass: it runs even when a subclass's
+        # setUpClass fails after this one.
+        cls.addClassCleanup(cls.emu.stop)
+
+    def setUp(self):
+        super().setUp()
+        if self.tmp_prefix:
+            self.tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
+            self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.procs = []
+        self.addCleanup(self._reap)
+
+    def _reap(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+
+
 # ------------------------------------------------------------------ xbranch
 
 def run_xbranch(args, env=None, timeout=300, input=None):

@@ -5,16 +5,13 @@ from emu_common import EmulatorTestCase, harness
 RO_KEY = "xau_readonly0000000000000000000000000"
 
 
-class AuthTest(EmulatorTestCase):
+class AuthTest(harness.SharedEmulatorCase, EmulatorTestCase):
+    emulator_options = dict(pg=False, readonly_key=RO_KEY)
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.emu = harness.Emulator(pg=False, readonly_key=RO_KEY).start()
         cls.root = cls.emu.root_branch()["id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
 
     def test_missing_token(self):
         self.assert_error(self.emu.api("GET", "/branches", token=""), 401, "no token found")

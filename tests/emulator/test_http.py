@@ -3,7 +3,6 @@ bodies, the body limit, malformed requests, keep-alive, 100-continue and
 connections dropped before any byte."""
 
 import json
-import shutil
 import socket
 import time
 
@@ -12,20 +11,16 @@ from emu_common import EmulatorTestCase, harness
 MAX_BODY = 8 * 1024 * 1024
 
 
-class RawHttpTest(EmulatorTestCase):
+class RawHttpTest(harness.SharedEmulatorCase, EmulatorTestCase):
+    emulator_options = dict(pg=False, hibernated_ms=0, transient_ms=0, save_traffic=False)
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.emu = harness.Emulator(pg=False, hibernated_ms=0, transient_ms=0,
-                                   save_traffic=False).start()
         cls.root = cls.emu.root_branch()["id"]
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
-
     def setUp(self):
+        super().setUp()
         self.emu.set_faults([])
         self.pending = {}
 

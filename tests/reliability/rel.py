@@ -78,6 +78,16 @@ def require_binaries():
         raise AssertionError("XATA_EMULATOR_BIN is not set or not executable: %r" % path)
 
 
+class Case(harness.SharedEmulatorCase):
+    """harness.SharedEmulatorCase with both binaries required (a missing one
+    fails the class)."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_binaries()
+        super().setUpClass()
+
+
 def base_env(extra=None):
     e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     if extra:

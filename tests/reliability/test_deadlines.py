@@ -20,12 +20,9 @@ Figures are printed ("FIGURE name value") for RELIABILITY.md.
 import json
 import os
 import resource
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -250,31 +247,14 @@ class HostileServerTest(unittest.TestCase):
         self.assertIn("https://elsewhere.example.test/v2", err)
 
 
-class SignalTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rel.require_binaries()
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=100, transient_ms=60000, quiet=True)
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
+class SignalTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=100, transient_ms=60000, quiet=True)
+    tmp_prefix = "xbranch-deadline-"
 
     def setUp(self):
+        super().setUp()
         self.emu.set_faults([])
         self.emu.set_config(**SLOW)
-        self.tmp = tempfile.mkdtemp(prefix="xbranch-deadline-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.procs = []
-        self.addCleanup(self._reap)
-
-    def _reap(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.communicate()
 
     def active(self, name):
         return [b for b in self.emu.branches() if b["name"] == name and b["deletedAt"] is None]

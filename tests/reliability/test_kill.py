@@ -15,12 +15,9 @@ files or none.
 
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel  # noqa: E402
@@ -32,31 +29,14 @@ SLOW = {"hibernatedMs": 100, "transientMs": 5000}
 FAST = {"hibernatedMs": 50, "transientMs": 100}
 
 
-class KillTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rel.require_binaries()
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=100, transient_ms=5000, quiet=True)
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
+class KillTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=100, transient_ms=5000, quiet=True)
+    tmp_prefix = "xbranch-kill-"
 
     def setUp(self):
+        super().setUp()
         self.emu.set_faults([])
         self.emu.set_config(**SLOW)
-        self.tmp = tempfile.mkdtemp(prefix="xbranch-kill-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.procs = []
-        self.addCleanup(self._reap)
-
-    def _reap(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-            p.communicate()
 
     # ------------------------------------------------------------ helpers
     def start_create(self, sandbox, outdir, *extra):

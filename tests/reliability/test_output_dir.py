@@ -8,11 +8,8 @@ a message saying so.
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel  # noqa: E402
@@ -36,25 +33,29 @@ def read_set(folder):
     return out
 
 
+def fill_disk(folder, give_back=0):
+    """Writes folder/filler until the file system is full, then frees
+    give_back bytes of it again."""
+    fd = os.open(os.path.join(folder, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            while True:
+                os.write(fd, b"\0" * 1024)
+        except OSError:
+            pass
+        if give_back:
+            os.ftruncate(fd, os.fstat(fd).st_size - give_back)
+    finally:
+        os.close(fd)
+
+
 def umount(target):
     subprocess.run(["umount", target], capture_output=True)
 
 
-class OutputDirTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rel.require_binaries()
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="xbranch-outdir-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+class OutputDirTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
+    tmp_prefix = "xbranch-outdir-"
 
     def create(self, sandbox, outdir):
         return rel.run(["create", "--sandbox", sandbox, "--sslmode", "disable",
@@ -98,14 +99,7 @@ class OutputDirTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         before = read_set(target)
         # Fill what is left but one page: the probe fits, eight new files do not.
-        fd = os.open(os.path.join(target, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            while True:
-                os.write(fd, b"\0" * 1024)
-        except OSError:
-            pass
-        os.ftruncate(fd, os.fstat(fd).st_size - 4096)
-        os.close(fd)
+        fill_disk(target, give_back=4096)
         code, _, err = self.create("od-keep-b", target)
         self.assertEqual(code, 9, err)
         after = read_set(target)
@@ -157,14 +151,7 @@ class OutputDirTest(unittest.TestCase):
 
     def test_disk_already_full(self):
         target = self.mount_tmpfs("size=16k")
-        fd = os.open(os.path.join(target, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            while True:
-                os.write(fd, b"\0" * 1024)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        fill_disk(target)
         name = rel.branch_name("od-full")
         code, _, err = self.create("od-full", target)
         self.assertEqual(code, 9, err)

@@ -12,14 +12,11 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel  # noqa: E402
@@ -112,17 +109,8 @@ def drawn_lines(text):
     return out
 
 
-class TerminalTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        rel.require_binaries()
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=500, transient_ms=1000, quiet=True)
-        cls.emu.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
+class TerminalTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=500, transient_ms=1000, quiet=True)
 
     def env(self, **extra):
         e = self.emu.env()

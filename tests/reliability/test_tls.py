@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rel  # noqa: E402
@@ -99,15 +98,16 @@ class TlsProxy:
         self.sock.close()
 
 
-class TlsTest(unittest.TestCase):
+class TlsTest(rel.Case):
+    emulator_options = dict(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
+
     @classmethod
     def setUpClass(cls):
-        rel.require_binaries()
+        super().setUpClass()
         cls.dir = tempfile.mkdtemp(prefix="xbranch-tls-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
         cls.cert, key = make_cert(cls.dir, "good", [("IP", "127.0.0.1"), ("DNS", "localhost")])
         cls.other_cert, other_key = make_cert(cls.dir, "other", [("DNS", "api.example.invalid")])
-        cls.emu = harness.Emulator(pg=True, hibernated_ms=50, transient_ms=100, quiet=True)
-        cls.emu.start()
         cls.proxy = TlsProxy(cls.cert, key, cls.emu.port)
         cls.other_proxy = TlsProxy(cls.other_cert, other_key, cls.emu.port)
 
@@ -115,9 +115,7 @@ class TlsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.proxy.close()
         cls.other_proxy.close()
-        cls.emu.stop()
-        shutil.rmtree(cls.emu.tmp, ignore_errors=True)
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
 
     def env(self, proxy=None, host="127.0.0.1", **extra):
         e = self.emu.env()

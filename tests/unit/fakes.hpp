@@ -171,6 +171,34 @@ inline std::string details_json(const std::string& id, const std::string& name,
            std::to_string(ready) + R"(,"lastUpdated":"2025-05-01T10:20:31Z"}})";
 }
 
+// The project the lifecycle-level fake APIs (test_lifecycle, test_usable)
+// serve: org1/prj_1 on k_base, root branch "main" with id k_parent, and the
+// sandbox branch k_name this run (k_token) makes. `using namespace` it.
+namespace fake_project {
+inline const std::string k_base = "https://api.example.test";
+inline const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
+inline const std::string k_parent = "a0000000000000000000000001";
+inline const std::string k_name = "sb-feat-1a2b3c4d";
+inline const std::string k_token = "runtoken01";
+}  // namespace fake_project
+
+// The element of a fake API's branch table (structs with an `id`) with this
+// id, or nullptr.
+template <typename B>
+B* find_branch(std::vector<B>& branches, const std::string& id) {
+    for (auto& b : branches) {
+        if (b.id == id) {
+            return &b;
+        }
+    }
+    return nullptr;
+}
+
+// The API's answer for a branch id it does not know.
+inline HttpOutcome branch_not_found(const std::string& id) {
+    return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+}
+
 // The xbranch::Error that f throws; a test failure when it throws none.
 template <typename F>
 Error caught(F f) {

@@ -5,39 +5,6 @@
 
 using namespace xbranch;
 
-TEST(PercentEncode, KeepsUnreservedOnly) {
-    EXPECT_EQ(percent_encode("abcXYZ019-._~"), "abcXYZ019-._~");
-    EXPECT_EQ(percent_encode("@:/?#%&+ '\""), "%40%3A%2F%3F%23%25%26%2B%20%27%22");
-    EXPECT_EQ(percent_encode("caf\xc3\xa9"), "caf%C3%A9");
-    EXPECT_EQ(percent_encode(std::string("a\0b", 3)), "a%00b");
-    EXPECT_EQ(percent_encode(""), "");
-}
-
-TEST(PercentDecode, Decodes) {
-    EXPECT_EQ(percent_decode("%40%3a%2F"), "@:/");
-    EXPECT_EQ(percent_decode("caf%C3%A9"), "caf\xc3\xa9");
-    // Malformed escapes stay as they are.
-    EXPECT_EQ(percent_decode("100%"), "100%");
-    EXPECT_EQ(percent_decode("%zz"), "%zz");
-    EXPECT_EQ(percent_decode("%4"), "%4");
-    EXPECT_EQ(percent_decode("a+b"), "a+b");  // '+' is not a space here
-}
-
-TEST(PercentCoding, RoundTrips) {
-    const std::string samples[] = {
-        "@:/?#%&+ '\"", "p@ss:w/rd?#", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "%41",
-        "%%",           "plain",       std::string("\x00\x01\x7f\xff", 4),     "tab\tnew\nline",
-    };
-    for (const auto& s : samples) {
-        EXPECT_EQ(percent_decode(percent_encode(s)), s);
-    }
-    std::string all;
-    for (int c = 0; c < 256; ++c) {
-        all += static_cast<char>(c);
-    }
-    EXPECT_EQ(percent_decode(percent_encode(all)), all);
-}
-
 TEST(ParsePostgresUrl, Full) {
     const auto u = parse_postgres_url(
         "postgresql://xata:pw@abc.us-east-1.xata.tech:5432/xata?sslmode=require");

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
+#include <sstream>
 
 #include "fakes.hpp"
 #include "xbranch/lifecycle.hpp"
@@ -12,16 +15,12 @@
 
 using namespace xbranch;
 using namespace xbranch::test;
+using namespace xbranch::test::fake_project;  // k_base, k_project_url, k_parent, k_name, k_token
 
 namespace {
 
-const std::string k_base = "https://api.example.test";
-const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
-const std::string k_parent = "a0000000000000000000000001";
 const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_other = "b0000000000000000000000002";
-const std::string k_name = "sb-feat-1a2b3c4d";
-const std::string k_token = "runtoken01";             // this run's
 const std::string k_tag = "xb1 rruntoken01";          // its tag, as the POST sends it
 const std::string k_foreign_tag = "xb1 rother00000";  // a concurrent run's
 
@@ -63,14 +62,7 @@ struct FakeApi {
         branches.push_back({k_id, name, parent, clock.elapsed(), posted_description});
         return answer(201, branch_json(k_id, name, parent, region));
     }
-    B* find(const std::string& id) {
-        for (auto& b : branches) {
-            if (b.id == id) {
-                return &b;
-            }
-        }
-        return nullptr;
-    }
+    B* find(const std::string& id) { return find_branch(branches, id); }
     ms since_created() const {
         for (const auto& b : branches) {
             if (b.id == k_id) {
@@ -113,7 +105,7 @@ struct FakeApi {
         const std::string id = path.substr(0, slash);
         B* b = find(id);
         if (b == nullptr) {
-            return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+            return branch_not_found(id);
         }
         if (slash != std::string::npos) {
             EXPECT_EQ(path.substr(slash), "/credentials?username=xata");
@@ -312,6 +304,21 @@ TEST_F(LifecycleTest, UnderTheCapThePostFollowsTheLimitsCall) {
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
     (void)lifecycle.create(request());
     EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+}
+
+TEST_F(LifecycleTest, QuotaLineCountsOneBranchInTheSingular) {
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    std::ostringstream out;
+    const auto before = spdlog::default_logger();
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
+    spdlog::set_level(spdlog::level::info);
+    (void)lifecycle.create(request());  // the project holds only its root
+    spdlog::set_default_logger(before);
+    spdlog::set_level(spdlog::level::off);
+    EXPECT_NE(out.str().find("quota check: 1 active branch, cap 3 (cost 1 request: limits)"),
+              std::string::npos)
+        << out.str();
 }
 
 TEST_F(LifecycleTest, LimitsWithTheParentAsIdListOnceForTheCount) {

@@ -109,6 +109,15 @@ TEST(Quota, ErrorNamesCountCapOldestAndTheCommand) {
     EXPECT_EQ(e.hint(), "free room with `xbranch gc --orphans --expired`");
 }
 
+TEST(Quota, ErrorCountsOneBranchInTheSingular) {
+    ProjectLimits limits;
+    limits.max_branches_per_project = 1;
+    const auto c = check_quota({make("main", "2025-01-01T00:00:00Z", std::nullopt)}, limits, "sb-");
+    ASSERT_TRUE(c.at_cap);
+    const std::string m = quota_error(c, "").describe();
+    EXPECT_NE(m.find("the project has 1 branch, its cap is 1"), std::string::npos) << m;
+}
+
 TEST(Quota, ServerRefusalsMapToQuotaExceeded) {
     auto r400 = quota_refusal(
         response(400, R"({"id":"abc","message":"project [prj_1] has too many branches"})"));

@@ -15,14 +15,10 @@
 
 using namespace xbranch;
 using namespace xbranch::test;
+using namespace xbranch::test::fake_project;  // k_base, k_project_url, k_parent, k_name, k_token
 
 namespace {
 
-const std::string k_base = "https://api.example.test";
-const std::string k_project_url = k_base + "/organizations/org1/projects/prj_1";
-const std::string k_parent = "a0000000000000000000000001";
-const std::string k_name = "sb-feat-1a2b3c4d";
-const std::string k_token = "runtoken01";
 const std::string k_password = "pw-Secret-77";
 
 // Branches by id; POST makes ids from `next_ids`; PATCH records descriptions.
@@ -36,14 +32,7 @@ struct MiniApi {
     int patch_409 = 0;                 // answer this many PATCHes 409 first
     bool public_access = true;
 
-    B* find(const std::string& id) {
-        for (auto& b : branches) {
-            if (b.id == id) {
-                return &b;
-            }
-        }
-        return nullptr;
-    }
+    B* find(const std::string& id) { return find_branch(branches, id); }
 
     HttpOutcome route(const HttpRequest& r) {
         std::string path = r.url.substr(k_project_url.size());
@@ -69,7 +58,7 @@ struct MiniApi {
         const std::string id = path.substr(0, slash);
         B* b = find(id);
         if (b == nullptr) {
-            return answer(404, R"({"id":"x","message":"branch [)" + id + R"(] not found"})");
+            return branch_not_found(id);
         }
         if (slash != std::string::npos) {
             return answer(200,
