@@ -40,12 +40,17 @@ void add_create_flags(CLI::App& app, CreateFlags& f, const std::string& timeout_
     app.add_flag("--no-connect-check", f.no_connect_check,
                  "Do not log in before reporting the branch ready (it may refuse logins for a "
                  "few seconds)");
+    // One value per occurrence: a list option would also take `--` as the
+    // end of its list, and `run --sql F -- CMD --flag` would hand --flag to
+    // xbranch instead of CMD.
     app.add_option("--sql", f.sql_files,
-                   "SQL file to run on a new branch after the connection check (repeatable, in "
-                   "order; once per branch)");
+                   "SQL file to run on a new branch after the connection check (repeat the "
+                   "flag for more, run in order; once per branch)")
+        ->allow_extra_args(false);
     app.add_option("--exec", f.exec_commands,
-                   "Shell command to run on a new branch after the --sql files (repeatable, in "
-                   "order; once per branch)");
+                   "Shell command to run on a new branch after the --sql files (repeat the flag "
+                   "for more, run in order; once per branch)")
+        ->allow_extra_args(false);
 }
 
 UsableEdges usable_edges(CreateEdges& edges) {

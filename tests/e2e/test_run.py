@@ -40,6 +40,19 @@ class RunTest(E2ECase):
         self.assertIn("no-such-command-xb", err)
         self.assertEqual(self.active("run-"), [])
 
+    def test_flags_after_the_double_dash_belong_to_cmd_even_after_hooks(self):
+        # The README's `xbranch run --sql schema.sql -- ./migrate --dry-run`:
+        # a list option used to take the `--`, and --dry-run went to xbranch.
+        schema = os.path.join(self.tmp, "schema.sql")
+        with open(schema, "w") as f:
+            f.write("CREATE TABLE migrated (x int);\n")
+        script = ('echo "args: $*"; psql -X -q -A -t -c '
+                  '"SELECT count(*) FROM pg_tables WHERE tablename = \'migrated\'" "$DATABASE_URL"')
+        code, out, err = self.run_cmd("sh", "-c", script, "sh", "--dry-run", "-x",
+                                      flags=("--sql", schema, "--exec", "true"))
+        self.assertEqual(out.splitlines(), ["args: --dry-run -x", "1"], err)
+        self.assertEqual(self.active("run-"), [])
+
     def test_keep_keeps_the_branch(self):
         code, out, err = self.run_cmd("sh", "-c", 'echo "$XBRANCH_BRANCH_ID"',
                                       flags=("--keep", "--branch", "run-kept"))
