@@ -629,6 +629,12 @@ bool Lifecycle::cleanup(const Branch& branch, const std::string& why) {
     return delete_own(branch);
 }
 
+bool Lifecycle::discard(const Branch& branch) {
+    spdlog::info("deleting branch {} (id {}): its use is over", branch.name, branch.id);
+    XataClient::Scope scope(m_client, cleanup_limits());
+    return delete_own(branch);
+}
+
 void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& result, Error& e) {
     const Branch& b = result.branch;
     if (!result.created_by_us) {

@@ -120,6 +120,9 @@ class Lifecycle {
     // Deletes a branch this run made, within the cleanup budget and token;
     // logs, never throws. True when the branch is gone.
     bool cleanup(const Branch& branch, const std::string& why);
+    // The same delete at the planned end of a branch's use (`run`): no
+    // failure to report, so it logs at info.
+    bool discard(const Branch& branch);
 
     struct DeleteRequest {
         std::optional<std::string> id;  // wins over the name

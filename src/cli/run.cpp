@@ -111,7 +111,7 @@ int run_run(RunCommandOptions o, const Context& ctx) {
         }
         return status;
     }
-    if (lifecycle.cleanup(branch, "the command ended")) {
+    if (lifecycle.discard(branch)) {
         spdlog::info("deleted branch {} (id {})", branch.name, branch.id);
     } else {
         std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id "

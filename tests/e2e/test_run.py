@@ -29,6 +29,7 @@ class RunTest(E2ECase):
         name = lines[0].split()[0].split("=", 1)[1]
         branch_id = lines[0].split()[1].split("=", 1)[1]
         self.assertRegex(name, r"^run-[a-z0-9]{8}$")
+        self.assertNotIn("warning", err)  # a run that went as planned reads like one
         made = [b for b in self.all_named(name)]
         self.assertEqual([b["id"] for b in made], [branch_id])
         self.assertEqual(self.active(name), [])
