@@ -12,7 +12,7 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 say "Checking dependencies (apt installs only what is missing)"
 sh scripts/deps.sh
 
-say "Building xbranch and the Xata emulator (release build in build/release)"
+say "Building xbranch and the Xata emulator (release build in build/release; several minutes on 2 cores the first time, silent until done)"
 log=$(mktemp)
 if ! { cmake --preset release -DXBRANCH_BUILD_TESTS=OFF &&
        cmake --build --preset release -j "$(nproc 2>/dev/null || echo 2)" --target xbranch xata-emulator; } >"$log" 2>&1; then

@@ -225,7 +225,7 @@ def test_signadot_contract():
 
     rc = main()
     if rc == SKIP:
-        pytest.skip("the Signadot Swagger document is absent (see swagger_path())")
+        pytest.skip("the Signadot Swagger document %s is absent (set XBRANCH_SIGNADOT_SWAGGER)" % swagger_path())
     assert rc == 0
 
 
