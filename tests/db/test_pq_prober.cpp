@@ -1,11 +1,16 @@
 // PqProber against the fixture cluster and loopback sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "db_common.hpp"
 #include "xbranch/db_probe.hpp"
+#include "xbranch/resolver.hpp"
 
 namespace xbranch {
 namespace {
@@ -139,6 +144,71 @@ TEST(PqProber, RetryLoopGetsInOnceThePasswordIsSet) {
     EXPECT_TRUE(fixed);
     EXPECT_GE(r.tries, 3);
     EXPECT_EQ(tries_seen, r.tries);
+}
+
+// ---- host names: resolved before libpq (resolver.hpp), the name kept for libpq
+
+// The system resolver, counting the lookups it starts.
+class CountingResolver final : public HostResolver {
+  public:
+    std::unique_ptr<PendingLookup> start(const std::string& host) override {
+        hosts.push_back(host);
+        return system_resolver().start(host);
+    }
+    std::vector<std::string> hosts;
+};
+
+TEST(PqProber, LocalhostIsResolvedFirstAndLogsIn) {
+    auto info = test_login();
+    info.host = "localhost";
+    CountingResolver resolver;
+    PqProber prober(resolver);
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_EQ(resolver.hosts, std::vector<std::string>{"localhost"});
+    // The same through the loop the create command runs.
+    SystemClock clock;
+    Waiter waiter(clock, nullptr, Deadline::in(clock, milliseconds{10000}));
+    const auto loop = probe_until_usable(prober, waiter, info);
+    EXPECT_TRUE(loop.last.ok) << loop.last.message;
+    EXPECT_EQ(loop.tries, 1);
+}
+
+TEST(PqProber, LibpqMessagesStillNameTheHost) {
+    // hostaddr carries the address; libpq words its errors (and checks TLS) with host.
+    dbtest::ClosedPort closed;
+    auto info = test_login();
+    info.host = "localhost";
+    info.port = closed.port();
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_EQ(r.reason, ProbeReason::Refused) << r.message;
+    EXPECT_NE(r.message.find("\"localhost\" (127.0.0.1)"), std::string::npos) << r.message;
+}
+
+TEST(PqProber, LiteralsAndSocketDirectoriesAreNotLookedUp) {
+    auto info = test_login();
+    CountingResolver resolver;
+    PqProber prober(resolver);
+    const auto r = prober.try_login(info, milliseconds{10000}, {});  // 127.0.0.1
+    EXPECT_TRUE(r.ok) << r.message;
+    info.host = "/nonexistent-xbranch-socket-dir";
+    const auto s = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_FALSE(s.ok);
+    EXPECT_NE(s.message.find("/nonexistent-xbranch-socket-dir"), std::string::npos) << s.message;
+    EXPECT_TRUE(resolver.hosts.empty());
+}
+
+TEST(SystemResolver, LocalhostAndALiteral) {
+    SystemClock clock;
+    auto r = resolve_host(system_resolver(), "localhost", clock,
+                          Deadline::in(clock, milliseconds{5000}), {});
+    ASSERT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+    EXPECT_NE(std::find(r.addresses.begin(), r.addresses.end(), "127.0.0.1"), r.addresses.end());
+    r = resolve_host(system_resolver(), "127.0.0.1", clock, Deadline::in(clock, milliseconds{5000}),
+                     {});
+    ASSERT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+    EXPECT_EQ(r.addresses, std::vector<std::string>{"127.0.0.1"});
 }
 
 }  // namespace
