@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "db_common.hpp"
@@ -209,6 +210,63 @@ TEST(SystemResolver, LocalhostAndALiteral) {
                      {});
     ASSERT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
     EXPECT_EQ(r.addresses, std::vector<std::string>{"127.0.0.1"});
+}
+
+TEST(SystemResolver, AbandonedLookupsAreSafe) {
+    // Destroyed at once: queued (cancelled), running (kept until glibc is done) or done.
+    for (int i = 0; i < 50; ++i) {
+        (void)system_resolver().start("localhost");
+    }
+    SystemClock clock;
+    const auto r = resolve_host(system_resolver(), "localhost", clock,
+                                Deadline::in(clock, milliseconds{5000}), {});
+    EXPECT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+}
+
+// A lookup that blocks for real (a thread that never finishes, like a DNS
+// server that does not answer), for the time a stop takes to be noticed.
+class HangingResolver final : public HostResolver {
+    class Lookup final : public PendingLookup {
+      public:
+        bool wait(milliseconds slice) override {
+            std::this_thread::sleep_for(slice);
+            return false;
+        }
+        ResolveResult result() override { return {}; }
+    };
+
+  public:
+    std::unique_ptr<PendingLookup> start(const std::string&) override {
+        return std::make_unique<Lookup>();
+    }
+};
+
+TEST(PqProber, AHangingLookupEndsAtTheBudgetOrOnStop) {
+    auto info = test_login();
+    info.host = "db.hanging.example";
+    HangingResolver resolver;
+    PqProber prober(resolver);
+    auto start = steady_clock::now();
+    auto r = prober.try_login(info, milliseconds{400}, {});
+    auto took = elapsed_since(start);
+    EXPECT_EQ(r.reason, ProbeReason::Timeout) << r.message;
+    EXPECT_TRUE(r.retry);
+    EXPECT_GE(took, milliseconds{400});
+    EXPECT_LT(took, milliseconds{1500});  // a hang guard
+
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(milliseconds{200});
+        stop = true;
+    });
+    start = steady_clock::now();
+    r = prober.try_login(info, milliseconds{60000}, [&] { return stop.load(); });
+    took = elapsed_since(start);
+    stopper.join();
+    EXPECT_EQ(r.reason, ProbeReason::Cancelled) << r.message;
+    EXPECT_LT(took, milliseconds{1500});
+    std::printf("hanging lookup: stop at 200 ms noticed at %lld ms\n",
+                static_cast<long long>(took.count()));
 }
 
 }  // namespace
