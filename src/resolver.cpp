@@ -234,16 +234,17 @@ LibpqHost libpq_host(const std::string& name, const std::vector<std::string>& ad
 std::string with_host_name(std::string_view message, const std::string& name,
                            const LibpqHost& given) {
     std::string out(message);
-    if (given.hostaddr.empty()) {
-        return out;
-    }
     std::string_view addresses = given.hostaddr;
     while (!addresses.empty()) {
         const auto comma = addresses.find(',');
-        const std::string quoted = "\"" + std::string(addresses.substr(0, comma)) + "\"";
+        const std::string_view address = addresses.substr(0, comma);
         addresses =
             comma == std::string_view::npos ? std::string_view{} : addresses.substr(comma + 1);
-        const std::string named = "\"" + name + "\" (" + quoted.substr(1, quoted.size() - 2) + ")";
+        // Built with append: GCC 12's -Wrestrict misfires on `"\"" + s + "\""` at -O3.
+        std::string quoted;
+        quoted.append(1, '"').append(address).append(1, '"');
+        std::string named;
+        named.append(1, '"').append(name).append("\" (").append(address).append(1, ')');
         for (auto at = out.find(quoted); at != std::string::npos;
              at = out.find(quoted, at + named.size())) {
             out.replace(at, quoted.size(), named);
