@@ -15,7 +15,10 @@ clients pair by pair so machine noise hits both:
   3. xbranch CPU time and peak RSS of a create+delete cycle (os.wait4), the
      stripped binary size, the runtime image size if the image script left one;
   4. create+delete against 1, 50 and 100 branches; 50 concurrent creates
-     against a rate-limited emulator.
+     against a rate-limited emulator;
+  5. cancel latency: SIGINT to `xbranch list` while a silent server holds its
+     request, until the process has exited (optionally also for a reference
+     binary, e.g. an older build, in the same run).
 It prints a table with PASS/FAIL per target and writes DIR/latest.json and
 DIR/latest.md (DIR defaults to bench/results).
 """
@@ -29,7 +32,10 @@ import itertools
 import json
 import os
 import platform
+import queue
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -663,6 +669,106 @@ def phase_cpu_rss(clients, emu, launcher, reps, log):
     return res
 
 
+# ------------------------------------------------------------------ cancel latency
+
+class SilentServer:
+    """Loopback TCP: accepts, reads the request head, never answers. Each
+    request head read puts its time (perf_counter) on `heads`."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.heads = queue.Queue()
+        self.conns = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn):
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+        except OSError:
+            return
+        self.heads.put(time.perf_counter())
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.close()
+
+
+def cancel_run(binary, env, silent, offset_s, workdir):
+    """`binary list` against the silent server; SIGINT offset_s after the
+    server read the request. Returns (seconds from the signal to the exit, exit code)."""
+    while not silent.heads.empty():
+        silent.heads.get_nowait()
+    with open(os.path.join(workdir, "cancel-stderr.txt"), "w") as err:
+        proc = subprocess.Popen([binary, "-q", "list"], env=env, cwd=workdir, stdout=subprocess.DEVNULL,
+                                stderr=err, close_fds=True)
+        try:
+            t_head = silent.heads.get(timeout=20)
+        except queue.Empty:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("%s list sent no request to the silent server" % binary)
+        time.sleep(max(0.0, t_head + offset_s - time.perf_counter()))
+        t_sig = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, status = os.waitpid(proc.pid, 0)
+        t_exit = time.perf_counter()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return t_exit - t_sig, proc.returncode
+
+
+def phase_cancel(xbranch, reference, workdir, reps, log):
+    """Cancel latency during a hanging request, for xbranch and (if given) a
+    reference binary, alternating run by run. The signal comes at `reps`
+    points spread evenly over 1 s after the request reached the server, so a
+    client that looks at its token once a second is sampled over its cycle."""
+    silent = SilentServer()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": workdir, "NO_COLOR": "1", "LC_ALL": "C",
+           "XATA_API_KEY": API_KEY, "XATA_API_BASE_URL": "http://127.0.0.1:%d" % silent.port,
+           "XATA_ORGANIZATION_ID": ORG, "XATA_PROJECT_ID": PROJECT}
+    clients = [("xbranch", xbranch)] + ([("reference", reference)] if reference else [])
+    raw = {name: [] for name, _ in clients}
+    codes = {name: set() for name, _ in clients}
+    try:
+        for i in range(reps):
+            offset = 0.05 + i / reps
+            order = clients if i % 2 == 0 else list(reversed(clients))
+            for name, binary in order:
+                took, code = cancel_run(binary, env, silent, offset, workdir)
+                raw[name].append({"offset_s": offset, "latency_s": took, "exit_code": code})
+                codes[name].add(code)
+            log("  offset %.2f s: %s" % (offset, ", ".join(
+                "%s %.1f ms" % (n, raw[n][-1]["latency_s"] * 1e3) for n, _ in clients)))
+    finally:
+        silent.close()
+    out = {"reps": reps, "command": "list", "signal": "SIGINT"}
+    for name, binary in clients:
+        out[name] = {"binary": binary, "latency_s": summary([r["latency_s"] for r in raw[name]]),
+                     "exit_codes": sorted(codes[name]), "raw": raw[name]}
+    return out
+
+
 def resources(xbranch, workdir):
     out = {"binary_bytes": os.path.getsize(xbranch)}
     stripped = os.path.join(workdir, "xbranch.stripped")
@@ -807,6 +913,16 @@ def targets(res):
                     "first login failed in %d of %d runs; usable after exit median %.1f ms [%.1f-%.1f]" % (
                         c["xbranch"]["first_login_failed_runs"], runs, x["after_exit_s"]["median"] * 1e3,
                         x["after_exit_s"]["p10"] * 1e3, x["after_exit_s"]["p90"] * 1e3))
+    if res.get("cancel"):
+        c = res["cancel"]
+        x = c["xbranch"]["latency_s"]
+        ref = (" (reference %s: median %.1f ms, max %.1f ms)" % (
+            os.path.basename(c["reference"]["binary"]), c["reference"]["latency_s"]["median"] * 1e3,
+            c["reference"]["latency_s"]["max"] * 1e3)) if "reference" in c else ""
+        add("SIGINT during a hanging request: exit within 100 ms (max), exit 130",
+            x["max"] <= 0.1 and c["xbranch"]["exit_codes"] == [130],
+            "median %.1f ms, max %.1f ms, exit codes %s%s" % (x["median"] * 1e3, x["max"] * 1e3,
+                                                             c["xbranch"]["exit_codes"], ref))
     if res.get("concurrent"):
         c = res["concurrent"]
         add("%d concurrent creates: every branch created once" % c["count"],
@@ -897,6 +1013,18 @@ def markdown(res):
                       "the check can show a slightly negative \"late\")." % (
                           fmt_s(u["login_ok_s"]), fmt_s(u["login_fail_s"]), u["watch_every_s"] * 1000,
                           fmt_s(u["healthy_window_s"]))]
+    if res.get("cancel"):
+        c = res["cancel"]
+        lines += ["", "Cancel latency during a hanging request (SIGINT to `xbranch list` while a silent loopback "
+                      "server holds its GET, sent at %d points spread over 1 s after the request arrived; signal to "
+                      "process exit):" % c["reps"], "",
+                  "| client | binary | latency | max | exit codes |", "|---|---|---|---|---|"]
+        for name in ("xbranch", "reference"):
+            if name in c:
+                e = c[name]
+                lines.append("| %s | %s | %s | %.1f ms | %s |" % (
+                    name, e["binary"], fmt_s(e["latency_s"]), e["latency_s"]["max"] * 1e3,
+                    ", ".join(str(x) for x in e["exit_codes"])))
     lines += ["", "| target | result | figure |", "|---|---|---|"]
     for t in res["targets"]:
         lines.append("| %s | %s | %s |" % (t["target"], {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]],
@@ -919,6 +1047,11 @@ def main():
     ap.add_argument("--no-usable", action="store_true", help="skip the time-to-usable phase (PostgreSQL mode)")
     ap.add_argument("--only-usable", action="store_true", help="run only the time-to-usable phase")
     ap.add_argument("--usable-runs", type=int, default=None, help="runs per client and case (default 4, quick 2)")
+    ap.add_argument("--no-cancel", action="store_true", help="skip the cancel-latency phase")
+    ap.add_argument("--only-cancel", action="store_true", help="run only the cancel-latency phase")
+    ap.add_argument("--cancel-reference", metavar="BIN",
+                    help="also measure this xbranch binary's cancel latency (e.g. an older build)")
+    ap.add_argument("--cancel-runs", type=int, default=None, help="signals per client (default 10, quick 4)")
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--rate-limit", type=int, default=20, help="requests/s for the concurrent phase")
     args = ap.parse_args()
@@ -952,6 +1085,14 @@ def main():
     scale_reps = 3 if args.quick else 5
     conc = min(args.concurrent, 20) if args.quick else args.concurrent
     usable_runs = args.usable_runs or (2 if args.quick else 4)
+    cancel_runs = args.cancel_runs or (4 if args.quick else 10)
+    if args.only_usable:
+        args.no_cancel = True
+    if args.only_cancel:
+        args.no_usable = args.no_scale = args.no_concurrent = True
+        delays = []
+    if args.cancel_reference:
+        args.cancel_reference = os.path.abspath(args.cancel_reference)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -972,8 +1113,8 @@ def main():
         if args.only_usable:
             delays = []
             args.no_scale = args.no_concurrent = True
-        with (Emulator(args.emulator, workdir, max_branches=1000) if not args.only_usable
-              else contextlib.nullcontext()) as emu:
+        with (Emulator(args.emulator, workdir, max_branches=1000)
+              if not (args.only_usable or args.only_cancel) else contextlib.nullcontext()) as emu:
             if emu is not None:
                 clients = Clients(args.xbranch, emu, workdir)
                 # warm-up: page cache, the emulator's first connections
@@ -983,7 +1124,7 @@ def main():
             for delay, n in zip(delays, pairs):
                 log("D = %.1f s, %d pairs" % (delay, n))
                 res["delays"].append(phase_delay(clients, emu, delay, n, log))
-            launcher = None if args.only_usable else build_launcher(workdir)
+            launcher = None if args.only_usable or args.only_cancel else build_launcher(workdir)
             if launcher:
                 log("CPU and peak RSS")
                 res["cpu_rss"] = phase_cpu_rss(clients, emu, launcher, 5 if args.quick else 10, log)
@@ -995,6 +1136,9 @@ def main():
             with Emulator(args.emulator, workdir, max_branches=1000) as emu:
                 clients = Clients(args.xbranch, emu, workdir)
                 res["concurrent"] = phase_concurrent(clients, emu, conc, args.rate_limit, 1.5, log)
+        if not args.no_cancel:
+            log("cancel latency during a hanging request")
+            res["cancel"] = phase_cancel(args.xbranch, args.cancel_reference, workdir, cancel_runs, log)
         res["resources"] = resources(args.xbranch, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 
 #include "xbranch/error.hpp"
@@ -12,6 +14,9 @@ namespace xbranch {
 namespace {
 
 using ms = std::chrono::milliseconds;
+
+// How often a transfer looks at the CancelToken while libcurl waits on the network.
+constexpr ms k_poll_slice{50};
 
 void global_init() {
     static std::once_flag once;
@@ -174,12 +179,72 @@ void set_method(CURL* h, const HttpRequest& request) {
 struct CurlTransport::Impl {
     TransportOptions options;
     CURL* handle = nullptr;
+    // Drives `handle` and owns the connection cache, so polling reuses one connection.
+    CURLM* multi = nullptr;
     char errbuf[CURL_ERROR_SIZE] = {};
 
     void set_options(const HttpRequest& request, const CallLimits& limits, Transfer& t,
                      const Slist& headers);
+    CURLcode perform(const CallLimits& limits);
     HttpOutcome finish(CURLcode rc, Transfer& t);
 };
+
+// curl_easy_perform looks at the token only through the progress callback,
+// which libcurl calls about once a second while no bytes move: a Ctrl-C during
+// a hanging request took up to ~1 s. The multi interface hands control back
+// every k_poll_slice, so the token is read at least that often; libcurl's own
+// timers (the timeouts set above) still end the poll on time.
+CURLcode CurlTransport::Impl::perform(const CallLimits& limits) {
+    const auto cancelled = [&limits] {
+        return limits.cancel != nullptr && limits.cancel->cancelled();
+    };
+    // The same bound as CURLOPT_TIMEOUT_MS: a guard should libcurl's timer not fire.
+    const auto stop_at = std::chrono::steady_clock::now() +
+                         ms{timeout_ms(options.request_timeout, limits.time_left)};
+    if (curl_multi_add_handle(multi, handle) != CURLM_OK) {
+        throw Error(ErrorKind::Internal, "libcurl could not start a transfer");
+    }
+    CURLcode rc = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        const CURLMcode mc = curl_multi_perform(multi, &running);
+        if (mc != CURLM_OK) {
+            std::snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_multi_strerror(mc));
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+        if (running == 0) {
+            rc = CURLE_GOT_NOTHING;  // replaced by the transfer's own result below
+            int queued = 0;
+            while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == handle) {
+                    rc = msg->data.result;
+                }
+            }
+            break;
+        }
+        if (cancelled()) {
+            rc = CURLE_ABORTED_BY_CALLBACK;  // what the progress callback would have caused
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= stop_at) {
+            rc = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
+        // Returns early when a socket is ready, libcurl's next timer is due, or a
+        // signal interrupts the wait (EINTR is not an error for libcurl).
+        if (curl_multi_poll(multi, nullptr, 0, static_cast<int>(k_poll_slice.count()), nullptr) !=
+            CURLM_OK) {
+            std::snprintf(errbuf, CURL_ERROR_SIZE, "poll() failed while waiting for the answer");
+            rc = CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    // Removing an unfinished transfer closes its connection; a finished one goes
+    // back to the multi handle's cache.
+    (void)curl_multi_remove_handle(multi, handle);
+    return rc;
+}
 
 void CurlTransport::Impl::set_options(const HttpRequest& request, const CallLimits& limits,
                                       Transfer& t, const Slist& headers) {
@@ -247,14 +312,27 @@ CurlTransport::CurlTransport(TransportOptions options) : m_impl(std::make_unique
     global_init();
     m_impl->options = std::move(options);
     m_impl->handle = curl_easy_init();
-    if (m_impl->handle == nullptr) {
+    m_impl->multi = curl_multi_init();
+    if (m_impl->handle == nullptr || m_impl->multi == nullptr) {
+        if (m_impl->multi != nullptr) {
+            curl_multi_cleanup(m_impl->multi);
+        }
+        if (m_impl->handle != nullptr) {
+            curl_easy_cleanup(m_impl->handle);
+        }
         throw Error(ErrorKind::Internal, "libcurl could not create a handle");
     }
 }
 
 CurlTransport::~CurlTransport() {
-    if (m_impl && m_impl->handle != nullptr) {
-        curl_easy_cleanup(m_impl->handle);
+    if (m_impl) {
+        // The easy handle is never left in the multi handle (perform removes it).
+        if (m_impl->handle != nullptr) {
+            curl_easy_cleanup(m_impl->handle);
+        }
+        if (m_impl->multi != nullptr) {
+            curl_multi_cleanup(m_impl->multi);
+        }
     }
 }
 
@@ -268,7 +346,7 @@ HttpOutcome CurlTransport::send(const HttpRequest& request, const CallLimits& li
             TransportError{TransportError::Kind::Cancelled, "cancelled before sending", false};
         return o;
     }
-    // reset keeps the connection cache, so polling reuses one connection.
+    // reset keeps the handle; the multi handle keeps the connections.
     curl_easy_reset(m_impl->handle);
     m_impl->errbuf[0] = '\0';
     Transfer t;
@@ -277,7 +355,7 @@ HttpOutcome CurlTransport::send(const HttpRequest& request, const CallLimits& li
                                                          : static_cast<std::size_t>(-1);
     const Slist headers = header_list(request);
     m_impl->set_options(request, limits, t, headers);
-    const CURLcode rc = curl_easy_perform(m_impl->handle);
+    const CURLcode rc = m_impl->perform(limits);
     return m_impl->finish(rc, t);
 }
 

@@ -387,7 +387,7 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point deadline,
 }  // namespace detail
 
 ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
-                               const StopFn& should_stop) {
+                               const StopFn& should_stop, HostResolver& resolver) {
     const auto start = steady_clock::now();
     const auto deadline = start + budget;
     ConnectOutcome out;
@@ -401,10 +401,39 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
         return finish(probe_failure(ProbeReason::Other, "", "the connection has no host"));
     }
     const std::string port = std::to_string(info.port);
+    // libpq's own lookup blocks inside PQconnectPoll for as long as DNS takes,
+    // past any deadline and deaf to a stop: resolve here, in slices, and hand
+    // libpq the addresses. Literals and socket paths need no lookup.
+    LibpqHost host{info.host, ""};
+    if (host_kind(info.host) == HostKind::Name) {
+        const SystemClock clock;
+        const auto looked_up =
+            resolve_host(resolver, info.host, clock, Deadline::at(deadline), should_stop);
+        switch (looked_up.status) {
+            case ResolveResult::Status::Ok:
+                host = libpq_host(info.host, looked_up.addresses);
+                break;
+            case ResolveResult::Status::Cancelled:
+                return finish(probe_failure(ProbeReason::Cancelled, "", looked_up.message));
+            case ResolveResult::Status::Timeout:
+                return finish(probe_failure(ProbeReason::Timeout, "",
+                                            "looking up " + info.host + " took longer than " +
+                                                std::to_string(budget.count()) + " ms"));
+            case ResolveResult::Status::NotFound:
+                // libpq's words, so anything that reads its messages reads these.
+                return finish(probe_failure(ProbeReason::NameResolution, "",
+                                            "could not translate host name \"" + info.host +
+                                                "\" to address: " + looked_up.message));
+            case ResolveResult::Status::Failed:
+                return finish(
+                    probe_failure(ProbeReason::Other, "",
+                                  "looking up " + info.host + " failed: " + looked_up.message));
+        }
+    }
     // Every parameter set, so no PG* variable or ~/.pgpass changes what is
     // checked: the check proves the very URL xbranch hands out.
-    const std::vector<std::pair<const char*, std::string>> params = {
-        {"host", info.host},
+    std::vector<std::pair<const char*, std::string>> params = {
+        {"host", host.host},
         {"port", port},
         {"dbname", info.database.empty() ? info.username : info.database},
         {"user", info.username},
@@ -414,6 +443,9 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
         {"gssencmode", "disable"},
         {"application_name", "xbranch"},
     };
+    if (!host.hostaddr.empty()) {
+        params.emplace_back("hostaddr", host.hostaddr);
+    }
     std::vector<const char*> keys;
     std::vector<const char*> values;
     for (const auto& [k, v] : params) {
@@ -431,7 +463,7 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
     // Verbose server errors carry the SQLSTATE, which the classification prefers.
     PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
     if (PQstatus(raw) == CONNECTION_BAD) {
-        return finish(failure_from_libpq(PQerrorMessage(raw)));
+        return finish(failure_from_libpq(with_host_name(PQerrorMessage(raw), info.host, host)));
     }
     auto status = PGRES_POLLING_WRITING;
     for (;;) {
@@ -439,11 +471,11 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
             break;
         }
         if (status == PGRES_POLLING_FAILED) {
-            return finish(failure_from_libpq(PQerrorMessage(raw)));
+            return finish(failure_from_libpq(with_host_name(PQerrorMessage(raw), info.host, host)));
         }
         const int fd = PQsocket(raw);
         if (fd < 0) {
-            return finish(failure_from_libpq(PQerrorMessage(raw)));
+            return finish(failure_from_libpq(with_host_name(PQerrorMessage(raw), info.host, host)));
         }
         const auto w =
             detail::wait_socket(fd, status == PGRES_POLLING_WRITING, deadline, should_stop);
@@ -470,7 +502,7 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
 ProbeResult PqProber::try_login(const ConnectionInfo& info, milliseconds budget,
                                 const StopFn& should_stop) {
     const auto start = steady_clock::now();
-    auto opened = open_connection(info, budget, should_stop);
+    auto opened = open_connection(info, budget, should_stop, *m_resolver);
     if (!opened.result.ok) {
         return opened.result;
     }

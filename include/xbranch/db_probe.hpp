@@ -13,9 +13,9 @@
 // redacted) and reason_name(result.reason); use on_try for the progress line
 // ("connecting, try N"). A private branch (publicAccess false) deserves the
 // "reachable only from inside your network" hint whatever the reason.
-// Limitation: libpq resolves host names with a blocking getaddrinfo() inside
-// PQconnectPoll, so a hanging DNS lookup is bounded by the resolver, not by
-// the slices below.
+// Host names are resolved before libpq sees them (resolver.hpp: bounded by the
+// try's budget and stoppable, like the socket waits), and libpq gets the
+// address as `hostaddr` next to the name: its own getaddrinfo() never blocks.
 #pragma once
 
 #include <chrono>
@@ -26,13 +26,12 @@
 
 #include "xbranch/clock.hpp"
 #include "xbranch/connection.hpp"
+#include "xbranch/resolver.hpp"
 #include "xbranch/retry.hpp"
 
 struct pg_conn;  // libpq's PGconn, kept out of the public headers
 
 namespace xbranch {
-
-using StopFn = std::function<bool()>;
 
 enum class ProbeReason {
     Ok,
@@ -112,14 +111,22 @@ struct ConnectOutcome {
     ProbeResult result;
 };
 // Opens a connection with exactly `info` (no PG* environment variable, no
-// ~/.pgpass fills a gap), as PqProber does, and leaves it open.
+// ~/.pgpass fills a gap), as PqProber does, and leaves it open. A host name
+// is looked up through `resolver` within the same budget; a name that does
+// not resolve is NameResolution (retried like a refused connection).
 ConnectOutcome open_connection(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                               const StopFn& should_stop);
+                               const StopFn& should_stop,
+                               HostResolver& resolver = system_resolver());
 
 class PqProber final : public DatabaseProber {
   public:
+    PqProber() = default;
+    explicit PqProber(HostResolver& resolver) : m_resolver(&resolver) {}
     ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
                           const StopFn& should_stop) override;
+
+  private:
+    HostResolver* m_resolver = &system_resolver();
 };
 
 struct ProbeLoopOptions {

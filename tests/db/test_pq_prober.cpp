@@ -1,11 +1,17 @@
 // PqProber against the fixture cluster and loopback sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "db_common.hpp"
 #include "xbranch/db_probe.hpp"
+#include "xbranch/resolver.hpp"
 
 namespace xbranch {
 namespace {
@@ -139,6 +145,130 @@ TEST(PqProber, RetryLoopGetsInOnceThePasswordIsSet) {
     EXPECT_TRUE(fixed);
     EXPECT_GE(r.tries, 3);
     EXPECT_EQ(tries_seen, r.tries);
+}
+
+// ---- host names: resolved before libpq (resolver.hpp), the name kept for libpq
+
+// The system resolver, counting the lookups it starts.
+class CountingResolver final : public HostResolver {
+  public:
+    std::unique_ptr<PendingLookup> start(const std::string& host) override {
+        hosts.push_back(host);
+        return system_resolver().start(host);
+    }
+    std::vector<std::string> hosts;
+};
+
+TEST(PqProber, LocalhostIsResolvedFirstAndLogsIn) {
+    auto info = test_login();
+    info.host = "localhost";
+    CountingResolver resolver;
+    PqProber prober(resolver);
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_TRUE(r.ok) << r.message;
+    EXPECT_EQ(resolver.hosts, std::vector<std::string>{"localhost"});
+    // The same through the loop the create command runs.
+    SystemClock clock;
+    Waiter waiter(clock, nullptr, Deadline::in(clock, milliseconds{10000}));
+    const auto loop = probe_until_usable(prober, waiter, info);
+    EXPECT_TRUE(loop.last.ok) << loop.last.message;
+    EXPECT_EQ(loop.tries, 1);
+}
+
+TEST(PqProber, LibpqMessagesStillNameTheHost) {
+    // hostaddr carries the address; libpq words its errors (and checks TLS) with host.
+    dbtest::ClosedPort closed;
+    auto info = test_login();
+    info.host = "localhost";
+    info.port = closed.port();
+    PqProber prober;
+    const auto r = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_EQ(r.reason, ProbeReason::Refused) << r.message;
+    EXPECT_NE(r.message.find("\"localhost\" (127.0.0.1)"), std::string::npos) << r.message;
+}
+
+TEST(PqProber, LiteralsAndSocketDirectoriesAreNotLookedUp) {
+    auto info = test_login();
+    CountingResolver resolver;
+    PqProber prober(resolver);
+    const auto r = prober.try_login(info, milliseconds{10000}, {});  // 127.0.0.1
+    EXPECT_TRUE(r.ok) << r.message;
+    info.host = "/nonexistent-xbranch-socket-dir";
+    const auto s = prober.try_login(info, milliseconds{10000}, {});
+    EXPECT_FALSE(s.ok);
+    EXPECT_NE(s.message.find("/nonexistent-xbranch-socket-dir"), std::string::npos) << s.message;
+    EXPECT_TRUE(resolver.hosts.empty());
+}
+
+TEST(SystemResolver, LocalhostAndALiteral) {
+    SystemClock clock;
+    auto r = resolve_host(system_resolver(), "localhost", clock,
+                          Deadline::in(clock, milliseconds{5000}), {});
+    ASSERT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+    EXPECT_NE(std::find(r.addresses.begin(), r.addresses.end(), "127.0.0.1"), r.addresses.end());
+    r = resolve_host(system_resolver(), "127.0.0.1", clock, Deadline::in(clock, milliseconds{5000}),
+                     {});
+    ASSERT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+    EXPECT_EQ(r.addresses, std::vector<std::string>{"127.0.0.1"});
+}
+
+TEST(SystemResolver, AbandonedLookupsAreSafe) {
+    // Destroyed at once: queued (cancelled), running (kept until glibc is done) or done.
+    for (int i = 0; i < 50; ++i) {
+        (void)system_resolver().start("localhost");
+    }
+    SystemClock clock;
+    const auto r = resolve_host(system_resolver(), "localhost", clock,
+                                Deadline::in(clock, milliseconds{5000}), {});
+    EXPECT_EQ(r.status, ResolveResult::Status::Ok) << r.message;
+}
+
+// A lookup that blocks for real (a thread that never finishes, like a DNS
+// server that does not answer), for the time a stop takes to be noticed.
+class HangingResolver final : public HostResolver {
+    class Lookup final : public PendingLookup {
+      public:
+        bool wait(milliseconds slice) override {
+            std::this_thread::sleep_for(slice);
+            return false;
+        }
+        ResolveResult result() override { return {}; }
+    };
+
+  public:
+    std::unique_ptr<PendingLookup> start(const std::string&) override {
+        return std::make_unique<Lookup>();
+    }
+};
+
+TEST(PqProber, AHangingLookupEndsAtTheBudgetOrOnStop) {
+    auto info = test_login();
+    info.host = "db.hanging.example";
+    HangingResolver resolver;
+    PqProber prober(resolver);
+    auto start = steady_clock::now();
+    auto r = prober.try_login(info, milliseconds{400}, {});
+    auto took = elapsed_since(start);
+    EXPECT_EQ(r.reason, ProbeReason::Timeout) << r.message;
+    EXPECT_TRUE(r.retry);
+    // Deadline::left() counts whole milliseconds (truncated), so the lookup's
+    // end is exact to 1 ms: 399.x ms reads as 399 here.
+    EXPECT_GE(took, milliseconds{399});
+    EXPECT_LT(took, milliseconds{1500});  // a hang guard
+
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(milliseconds{200});
+        stop = true;
+    });
+    start = steady_clock::now();
+    r = prober.try_login(info, milliseconds{60000}, [&] { return stop.load(); });
+    took = elapsed_since(start);
+    stopper.join();
+    EXPECT_EQ(r.reason, ProbeReason::Cancelled) << r.message;
+    EXPECT_LT(took, milliseconds{1500});
+    std::printf("hanging lookup: stop at 200 ms noticed at %lld ms\n",
+                static_cast<long long>(took.count()));
 }
 
 }  // namespace

@@ -502,12 +502,42 @@ TEST_F(TransportTest, TokenAbortsARequestInFlight) {
     canceller.join();
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error->kind, TransportError::Kind::Cancelled) << o.error->message;
-    EXPECT_LT(took, 1500ms);  // libcurl's progress callback runs at least once a second
+    EXPECT_LT(took, 1500ms);  // a hang guard; the next test prints the latency
     // An already cancelled token sends nothing.
     const auto again = t.send(req("GET", silent.port(), "/x"), CallLimits{&token, std::nullopt});
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.error->kind, TransportError::Kind::Cancelled);
     EXPECT_FALSE(again.error->maybe_sent);
+}
+
+TEST_F(TransportTest, CancelDuringAHangingRequestIsNoticedBetweenPolls) {
+    // The server accepted and read the request and never answers: no bytes
+    // move, which is when libcurl's progress callback runs only once a second.
+    SilentServer silent;
+    CurlTransport t(fast_options());
+    // POST too: it gets a fresh connection of its own (the server's backlog holds it).
+    for (const char* method : {"GET", "POST"}) {
+        CancelToken token;
+        std::chrono::steady_clock::time_point cancelled_at{};  // read after join()
+        std::thread canceller([&] {
+            // Not 100 ms: libcurl calls the progress callback ~200 ms in, then once a second.
+            std::this_thread::sleep_for(250ms);
+            cancelled_at = std::chrono::steady_clock::now();
+            token.cancel(2);
+        });
+        const auto o = t.send(req(method, silent.port(), "/x", "{}"), CallLimits{&token, 20000ms});
+        const auto returned = std::chrono::steady_clock::now();
+        canceller.join();
+        ASSERT_FALSE(o.ok()) << method;
+        EXPECT_EQ(o.error->kind, TransportError::Kind::Cancelled) << o.error->message;
+        EXPECT_TRUE(o.error->maybe_sent) << method << ": the request had reached the server";
+        const auto latency =
+            std::chrono::duration_cast<std::chrono::milliseconds>(returned - cancelled_at);
+        // A hang guard, not a speed test (bench/ measures the speed).
+        EXPECT_LT(latency, 1500ms) << method;
+        std::printf("cancel latency during a hanging %s: %lld ms\n", method,
+                    static_cast<long long>(latency.count()));
+    }
 }
 
 TEST_F(TransportTest, TimeLeftCapsTheRequestTimeout) {
