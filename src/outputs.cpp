@@ -115,6 +115,10 @@ std::vector<std::string> output_file_names() {
 }
 
 void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& names) {
+    if (dir.empty()) {
+        // "" / name is just name: the working folder, which nobody asked for.
+        throw Error(ErrorKind::Usage, "the output folder path is empty");
+    }
     make_folders(dir);
     // Something at a target name that a rename cannot replace (a folder, a
     // socket) would fail after the branch exists: refuse it now.
@@ -140,6 +144,9 @@ void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& n
 }
 
 void write_output_files(const fs::path& dir, const std::vector<OutputFile>& files) {
+    if (dir.empty()) {
+        throw Error(ErrorKind::Usage, "the output folder path is empty");
+    }
     std::vector<AtomicFile> staged;
     staged.reserve(files.size());
     for (const auto& f : files) {

@@ -68,9 +68,19 @@ UsableEdges usable_edges(CreateEdges& edges) {
 
 void add_output_flags(CLI::App& app, OutputFlags& f) {
     app.add_option(
-        "--output-dir", f.output_dir,
-        "Write branch-name, branch-id, connection-string, host, port, database, username, "
-        "password, pooled-connection-string there (one value per file; secrets mode 0600)");
+           "--output-dir", f.output_dir,
+           "Write branch-name, branch-id, connection-string, host, port, database, username, "
+           "password, pooled-connection-string there (one value per file; secrets mode 0600)")
+        // An empty value (a template's unset variable) would resolve to the
+        // working folder and fail only after the branch exists.
+        ->check(CLI::Validator(
+            [](const std::string& value) {
+                return value.empty() ? std::string(
+                                           "the folder is empty (give a path, or leave "
+                                           "the flag out)")
+                                     : std::string();
+            },
+            "DIR", "non-empty"));
     app.add_option("--output,-o", f.output, "What to print on stdout: text, json or env")
         ->check(CLI::IsMember({"text", "json", "env"}))
         ->capture_default_str();

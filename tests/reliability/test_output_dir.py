@@ -119,6 +119,25 @@ class OutputDirTest(rel.Case):
         code, _, err = rel.run(["delete", "--sandbox", "od-mkdir"], self.emu.env())
         self.assertEqual(code, 0, err)
 
+    def test_an_empty_folder_path_is_refused_before_any_request(self):
+        # What a plugin template gives for an unset variable: it used to pass
+        # the pre-flight (the working folder) and cost a branch. reset too:
+        # it must not delete the sandbox's branch first.
+        name = rel.branch_name("od-empty")
+        code, out, err = self.create("od-empty", "")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--output-dir", err)
+        self.assert_no_branch_made(name, err)
+        code, _, err = self.create("od-empty", os.path.join(self.tmp, "ok"))
+        self.assertEqual(code, 0, err)
+        [before] = [b for b in self.rows(name) if b["deletedAt"] is None]
+        code, _, err = rel.run(["reset", "--sandbox", "od-empty", "--sslmode", "disable",
+                                "--output-dir", ""], self.emu.env())
+        self.assertEqual(code, 2, err)
+        self.assertEqual([b["id"] for b in self.rows(name) if b["deletedAt"] is None],
+                         [before["id"]])
+        rel.run(["delete", "--sandbox", "od-empty"], self.emu.env())
+
     def test_under_a_regular_file(self):
         # Works as root: no permission bit is involved, the path cannot exist.
         plain = os.path.join(self.tmp, "plainfile")

@@ -282,6 +282,13 @@ TEST(Preflight, CreatesMissingParentsLikeMkdirP) {
     EXPECT_EQ(mode_of(d.path() / "a"), 0700U);  // mkdir -p: 0755 under the umask
 }
 
+// An empty path is the working folder to the file system: refused before
+// any branch exists (a plugin template's unset variable).
+TEST(Preflight, AnEmptyPathIsAUsageError) {
+    EXPECT_EQ(kind_of([&] { preflight_output_dir(fs::path{}); }), ErrorKind::Usage);
+    EXPECT_EQ(kind_of([&] { write_output_files(fs::path{}, {}); }), ErrorKind::Usage);
+}
+
 TEST(Preflight, FailsForNonFolder) {
     TempDir d;
 
