@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <random>
@@ -21,6 +22,10 @@ struct RunCommandOptions {
     bool keep = false;
     std::vector<std::string> argv;
 };
+
+// How long CMD may take to end after a forwarded SIGTERM or SIGHUP before it
+// gets SIGKILL; with the ~10 s cleanup it stays inside a 30 s grace period.
+constexpr std::chrono::milliseconds k_cmd_kill_grace{10000};
 
 // The runner the signal handler forwards to; set only while CMD may run.
 std::atomic<ProcessRunner*> g_child_runner{nullptr};
@@ -92,8 +97,15 @@ int run_run(RunCommandOptions o, const Context& ctx) {
             RunOptions run_options;
             run_options.env =
                 hook_environment(result.connection, branch.name, branch.id, run->request.parent);
-            // No should_stop: signals are forwarded and CMD decides (an
-            // interactive psql survives Ctrl-C).
+            // Signals are forwarded and CMD decides: an interactive psql
+            // survives Ctrl-C. SIGTERM and SIGHUP are the platform ending the
+            // pod, though: a CMD that ignores them is killed after the grace,
+            // so that the delete still fits in Kubernetes' 30 s.
+            const CancelToken* cancel = ctx.cancel;
+            run_options.should_stop = [cancel] {
+                return cancel->cancelled() && cancel->signal_number() != SIGINT;
+            };
+            run_options.kill_grace = k_cmd_kill_grace;
             const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
             status = r.shell_status();
             if (r.outcome == ProcessResult::Outcome::FailedToStart) {
@@ -140,7 +152,8 @@ stdin/stdout/stderr and DATABASE_URL, PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASS
 PGSSLMODE, XBRANCH_BRANCH_NAME, XBRANCH_BRANCH_ID and XBRANCH_PARENT set. Afterwards it
 deletes the branch (unless --keep, which prints the command that deletes it; a branch that existed
 before is never deleted).
-SIGINT, SIGTERM and SIGHUP are passed on to CMD; the delete afterwards gets about 10 s
+SIGINT, SIGTERM and SIGHUP are passed on to CMD; a CMD still running 10 s after a
+SIGTERM or SIGHUP gets SIGKILL (Ctrl-C is left to CMD). The delete afterwards gets about 10 s
 (a second signal stops it) and, when it cannot finish, names the branch id left and
 the command that deletes it.
 

@@ -90,6 +90,35 @@ class RunTest(E2ECase):
         self.assertTrue(os.path.exists(got), "CMD did not get SIGTERM: " + err)
         self.assertEqual(self.active(name), [])
 
+    def test_a_cmd_that_ignores_sigterm_is_killed_after_the_grace(self):
+        # The pod is ending: CMD may not hold xbranch past Kubernetes' 30 s.
+        marker = os.path.join(self.tmp, "ignoring")
+        code = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "open(sys.argv[1], 'w').write(sys.argv[2]); time.sleep(60)")
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
+                                 "sh", "-c", 'exec python3 -c "$0" "$1" "$XBRANCH_BRANCH_NAME"',
+                                 code, marker], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
+                               30, "the command to start")
+            with open(marker) as f:
+                name = f.read().strip()
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=40)
+            took = time.monotonic() - start
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 128 + signal.SIGKILL, err)
+        self.assertGreater(took, 9.0)   # it had its 10 s grace
+        self.assertLess(took, 25.0)     # and the delete fit in the pod's 30 s
+        self.assertEqual(self.active(name), [])
+
     def test_ctrl_c_on_a_terminal_reaches_cmd_and_the_branch_is_deleted(self):
         # xbranch is the session leader of a new pty, CMD shares its process
         # group, so the terminal's ^C (SIGINT from the kernel) reaches both.
