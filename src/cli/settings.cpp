@@ -225,8 +225,19 @@ std::string validate_secret_env(std::string_view name, std::string value) {
         --e;
     }
     value = value.substr(b, e - b);
+    if (value.rfind("Bearer ", 0) == 0 || value.rfind("bearer ", 0) == 0) {
+        throw Error(ErrorKind::Usage, std::string(name) + " starts with \"Bearer \"")
+            .with_hint("set it to the key alone; xbranch adds the Authorization header itself");
+    }
     for (char c : value) {
         const auto u = static_cast<unsigned char>(c);
+        if (u == ' ' || u >= 0x80) {
+            // A key is one token of ASCII: a space or a non-ASCII byte would be
+            // sent as-is and answered 401, far from the cause.
+            throw Error(ErrorKind::Usage,
+                        std::string(name) + " contains a space or a non-ASCII character")
+                .with_hint("set it to the key alone, as the console shows it");
+        }
         if (u < 0x20 || u == 0x7f) {
             // Never the value: it is a secret, and the character is the problem.
             throw Error(ErrorKind::Usage, std::string(name) +

@@ -158,6 +158,23 @@ TEST_F(ConfigTest, SignadotKeyUsesTheSameCheck) {
     EXPECT_EQ(validate_secret_env("X", " \tv \r\n"), "v");
 }
 
+// A pasted "Bearer xau_...", a space or a non-ASCII byte inside: exit 2 naming
+// the variable, never the value (it used to reach the header and come back 401).
+TEST_F(ConfigTest, KeysWithSpacesNonAsciiOrBearerAreUsage) {
+    for (const char* bad : {"Bearer xau_secretvalue", "xau_secret value", "xau_secret\xc3\xa9"}) {
+        try {
+            (void)validate_secret_env("XATA_API_KEY", bad);
+            ADD_FAILURE() << "no error for " << bad;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_NE(std::string(e.what()).find("XATA_API_KEY"), std::string::npos);
+            EXPECT_EQ(std::string(e.what()).find("secret"), std::string::npos) << e.what();
+            EXPECT_EQ(e.hint().find("secret"), std::string::npos) << e.hint();
+        }
+    }
+    EXPECT_EQ(validate_secret_env("XATA_API_KEY", "xau_Abc123_x"), "xau_Abc123_x");
+}
+
 TEST_F(ConfigTest, MalformedBaseUrlsAreUsage) {
     for (const char* bad :
          {"https://api.xata.tech ", "https://api.xata.tech\n", " https://api.xata.tech",
