@@ -12,6 +12,8 @@
 #include <cstring>
 #include <thread>
 
+#include "xbranch/redact.hpp"
+
 extern char** environ;  // NOLINT: POSIX
 
 namespace xbranch {
@@ -25,6 +27,7 @@ constexpr milliseconds k_slice{25};
 // After the shell exits, output still in flight is read this long; a
 // background grandchild holding the pipe open does not hold us.
 constexpr milliseconds k_drain{200};
+constexpr std::size_t k_max_hook_line = std::size_t{16} * 1024;
 
 std::string_view name_of(std::string_view entry) {
     return entry.substr(0, entry.find('='));
@@ -231,8 +234,12 @@ void LineSplitter::feed(std::string_view bytes,
         }
         m_partial += c;
         if (m_partial.size() >= m_max_line) {
-            on_line(m_partial);
-            m_partial.clear();
+            std::size_t n = m_cut_at ? m_cut_at(m_partial, m_max_line) : m_max_line;
+            if (n == 0 || n > m_partial.size()) {
+                n = m_partial.size();  // bounded memory comes first
+            }
+            on_line(std::string_view(m_partial).substr(0, n));
+            m_partial.erase(0, n);
         }
     }
 }
@@ -315,7 +322,10 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
         return failed_to_start(rc, "/bin/sh");
     }
 
-    std::array<LineSplitter, 2> splitters;
+    // Overlong lines are cut where no registered secret is split, so the
+    // caller's redact() of each piece still finds it whole.
+    std::array<LineSplitter, 2> splitters{LineSplitter(k_max_hook_line, safe_cut),
+                                          LineSplitter(k_max_hook_line, safe_cut)};
     std::array<int, 2> fds{out_pipe[0], err_pipe[0]};
     const std::array<OutputStream, 2> streams{OutputStream::Stdout, OutputStream::Stderr};
     Stopper stopper(options, -pid);

@@ -178,6 +178,33 @@ std::string redact(std::string_view text) {
     return out;
 }
 
+std::size_t safe_cut(std::string_view text, std::size_t want) {
+    const std::lock_guard<std::mutex> lock(g_mutex);
+    want = std::min(want, text.size());
+    // Moving the cut to the start of one secret may split another: repeat.
+    for (bool moved = true; moved && want > 0;) {
+        moved = false;
+        for (const auto& secret : secrets()) {
+            if (secret.size() < 2) {
+                continue;
+            }
+            const std::size_t first = want >= secret.size() ? want - secret.size() + 1 : 0;
+            for (std::size_t i = first; i < want; ++i) {
+                const std::string_view here = text.substr(i, secret.size());
+                const bool splits = here.size() == secret.size()
+                                        ? here == secret
+                                        : secret.compare(0, here.size(), here) == 0;
+                if (splits) {
+                    want = i;
+                    moved = true;
+                    break;
+                }
+            }
+        }
+    }
+    return want;
+}
+
 std::string mask_url_password(std::string_view url) {
     std::string out(url);
     mask_url_passwords(out);

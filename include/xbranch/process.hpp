@@ -42,15 +42,19 @@ enum class OutputStream { Stdout, Stderr };
 using LineSink = std::function<void(OutputStream, std::string_view line)>;
 
 // Pure: bytes in, complete lines out (without "\n" or a trailing "\r"); a
-// line longer than max_line is cut into pieces of max_line bytes.
+// line longer than max_line is cut into pieces of at most max_line bytes,
+// each cut where `cut_at(piece, max_line)` says (0 or none: at max_line).
 class LineSplitter {
   public:
-    explicit LineSplitter(std::size_t max_line = std::size_t{16} * 1024) : m_max_line(max_line) {}
+    using CutAt = std::function<std::size_t(std::string_view piece, std::size_t want)>;
+    explicit LineSplitter(std::size_t max_line = std::size_t{16} * 1024, CutAt cut_at = {})
+        : m_max_line(max_line), m_cut_at(std::move(cut_at)) {}
     void feed(std::string_view bytes, const std::function<void(std::string_view)>& on_line);
     void finish(const std::function<void(std::string_view)>& on_line);  // the unterminated rest
 
   private:
     std::size_t m_max_line;
+    CutAt m_cut_at;
     std::string m_partial;
 };
 

@@ -17,6 +17,11 @@ void clear_secrets();  // tests
 // (scheme://user:PASSWORD@host) and JSON "password" values.
 std::string redact(std::string_view text);
 
+// The largest n <= want at which text may be cut without splitting a
+// registered secret: neither one across the cut nor one the text ends by
+// beginning. For cutting overlong output lines that are redacted one by one.
+std::size_t safe_cut(std::string_view text, std::size_t want);
+
 // Masks the password of a postgresql:// URL, whatever it is.
 std::string mask_url_password(std::string_view url);
 

@@ -52,6 +52,17 @@ TEST(LineSplitterTest, CutsOverlongLines) {
     EXPECT_EQ(split_all({"abcdefg\n"}, 3), (V{"abc", "def", "g"}));
 }
 
+TEST(LineSplitterTest, CutsWhereTheChooserSays) {
+    V out;
+    LineSplitter s(4, [](std::string_view, std::size_t want) { return want - 1; });
+    s.feed("abcdefg\n", [&](std::string_view l) { out.emplace_back(l); });
+    EXPECT_EQ(out, (V{"abc", "def", "g"}));
+    V zero;
+    LineSplitter z(3, [](std::string_view, std::size_t) { return std::size_t{0}; });
+    z.feed("abcdefg", [&](std::string_view l) { zero.emplace_back(l); });
+    EXPECT_EQ(zero, (V{"abc", "def"}));  // 0: cut at max_line anyway (bounded memory)
+}
+
 TEST(ProcessResultTest, ShellStatusAndDescription) {
     ProcessResult r;
     r.exit_code = 3;

@@ -155,3 +155,23 @@ TEST(JsonLine, InvalidUtf8StillGivesValidJson) {
     EXPECT_EQ(parsed["msg"], "name \xEF\xBF\xBD\xEF\xBF\xBD end \"q\" \n\x01");
     EXPECT_EQ(line.find('\n'), std::string::npos);
 }
+
+// Found by a hostile pass: a hook printing the password 8000 times without a
+// newline had its 16 KiB pieces cut inside a password, and the fragments went
+// out in clear. safe_cut never splits a registered secret.
+TEST_F(RedactTest, SafeCutNeverSplitsARegisteredSecret) {
+    register_secret("hunter2-secret");
+    EXPECT_EQ(safe_cut("plain text only", 10), 10U);
+    EXPECT_EQ(safe_cut("ab", 10), 2U);                     // want beyond the text
+    EXPECT_EQ(safe_cut("xx hunter2-secret yy", 8), 3U);    // across the cut: before it
+    EXPECT_EQ(safe_cut("xx hunter2-secret yy", 17), 17U);  // right after it: fine
+    EXPECT_EQ(safe_cut("xx hunter", 9), 3U);               // the text ends by beginning one
+    EXPECT_EQ(safe_cut("xx hunter2-secrethunter2-secret", 20), 17U);
+    std::string many;
+    for (int i = 0; i < 500; ++i) {
+        many += "hunter2-secret";
+    }
+    for (std::size_t want : {100U, 1000U, 4095U}) {
+        EXPECT_EQ(safe_cut(many, want) % 14, 0U) << want;
+    }
+}
