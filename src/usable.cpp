@@ -109,14 +109,16 @@ BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline d
         switch (pause(waiter, k_hooks_poll, start)) {
             case Waiter::Result::Cancelled:
                 throw interrupted(op);
-            case Waiter::Result::DeadlineReached:
-                throw Error(ErrorKind::Conflict,
-                            "branch '" + name + "' (id " + id +
-                                ") still had its hooks running in another xbranch run after " +
-                                seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start)))
+            case Waiter::Result::DeadlineReached: {
+                std::string what = "branch '" + name;
+                what += "' (id " + id;
+                what += ") still had its hooks running in another xbranch run after ";
+                what += seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start));
+                throw Error(ErrorKind::Conflict, what)
                     .with_operation(op)
                     .with_reason(ErrorReason::HooksRunning)
                     .with_branch(id, name);
+            }
             case Waiter::Result::Slept:
                 break;
         }
