@@ -622,6 +622,16 @@ bool Lifecycle::delete_own(const Branch& branch) {
     }
 }
 
+bool Lifecycle::vanished(const Branch& branch) {
+    XataClient::Scope scope(m_client, cleanup_limits());
+    try {
+        (void)m_client.describe_branch(branch.id);
+        return false;
+    } catch (const Error& e) {
+        return e.kind() == ErrorKind::NotFound;
+    }
+}
+
 bool Lifecycle::cleanup(const Branch& branch, const std::string& why) {
     spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
                  branch.id, redact(why));
@@ -640,6 +650,12 @@ void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& res
     if (!result.created_by_us) {
         return;
     }
+    // A 404 about a branch this run made: someone else deleted it. Nothing
+    // is left to clean up, and the 404's own hint (organization, project) is wrong.
+    if (e.kind() == ErrorKind::NotFound && vanished(b)) {
+        e.with_reason(ErrorReason::BranchVanished).with_branch(b.id, b.name);
+        return;
+    }
     if (request.keep_on_failure) {
         e.with_cleanup(CleanupState::Kept, b.id, b.name);
         return;
@@ -653,8 +669,9 @@ void Lifecycle::finish_create(const CreateRequest& request, Deadline deadline,
     const Branch& b = result.branch;
     BranchDetails d =
         wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, result.adopted);
-    if (hooks_pending(result, d)) {
-        d = recreate(request, deadline, result);
+    // A loop: a recreate may adopt a branch another rerun just made, Pending too.
+    while (hooks_pending(result, d)) {
+        d = settle_pending(request, deadline, result, d);
     }
     result.status = d.status;
     if (!d.branch.region.empty()) {

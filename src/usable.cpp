@@ -17,6 +17,13 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
+// How often a run waiting for another run's hooks looks at the branch's tag.
+constexpr ms k_hooks_poll{1000};
+
+bool is_deadline_reason(const Error& e) {
+    return e.reason() == ErrorReason::DeadlineReached;
+}
+
 std::string hook_name(const HookSpec& hook) {
     return hook.kind == HookSpec::Kind::Sql ? "SQL hook " + hook.value
                                             : "exec hook '" + hook.value + "'";
@@ -58,24 +65,107 @@ bool Lifecycle::hooks_pending(const CreateResult& result, const BranchDetails& d
     return tag && tag->hooks == HookState::Pending;
 }
 
+HookLockTry Lifecycle::try_hook_lock(const ConnectionInfo& info, Deadline deadline) {
+    if (m_edges.locker == nullptr) {
+        HookLockTry none;
+        none.detail = "no hook locker";
+        return none;
+    }
+    return m_edges.locker->try_lock(info, m_clock, deadline, m_control.cancel);
+}
+
+BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline deadline,
+                                        CreateResult& result, const BranchDetails& details) {
+    const std::string name = result.branch.name;
+    const std::string id = result.branch.id;
+    const std::string op = "wait for the hooks of branch " + name;
+    // The lock lives in the branch's database: reach it with the handed-out login.
+    result.connection = connection_for(details, request.endpoint, request.sslmode, deadline);
+    complete_connection(request, result);
+    Waiter waiter(m_clock, m_control.cancel, deadline);
+    const auto start = m_clock.now();
+    bool told = false;
+    for (;;) {
+        HookLockTry lock = try_hook_lock(result.connection, deadline);
+        if (lock.outcome == HookLockTry::Outcome::Acquired) {
+            // The run that wrote Pending lost its session: it is gone.
+            lock.held.reset();
+            return recreate(request, deadline, result, /*delete_old=*/true);
+        }
+        // Busy, or no answer: never delete on doubt; wait for the other run.
+        const std::string why = lock.outcome == HookLockTry::Outcome::Busy
+                                    ? "a live run holds its hooks' lock"
+                                    : "its hooks' lock could not be checked (" + lock.detail + ")";
+        if (!told) {
+            spdlog::warn(
+                "branch {} (id {}) has its hooks running in another xbranch run ({}); waiting "
+                "for it to finish",
+                name, id, why);
+            m_progress.note("waiting for another run's hooks on " + name);
+            told = true;
+        } else {
+            spdlog::debug("branch {}: hooks still pending: {}", name, why);
+        }
+        switch (pause(waiter, k_hooks_poll, start)) {
+            case Waiter::Result::Cancelled:
+                throw interrupted(op);
+            case Waiter::Result::DeadlineReached: {
+                std::string what = "branch '" + name;
+                what += "' (id " + id;
+                what += ") still had its hooks running in another xbranch run after ";
+                what += seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start));
+                throw Error(ErrorKind::Conflict, what)
+                    .with_operation(op)
+                    .with_reason(ErrorReason::HooksRunning)
+                    .with_branch(id, name);
+            }
+            case Waiter::Result::Slept:
+                break;
+        }
+        BranchDetails now;
+        try {
+            now = m_client.describe_branch(id);
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::NotFound) {
+                // Its run failed and cleaned up (or someone deleted it): make it anew.
+                spdlog::info("branch {} (id {}) is gone; creating it afresh", name, id);
+                return recreate(request, deadline, result, /*delete_old=*/false);
+            }
+            if (e.kind() != ErrorKind::Unavailable || is_deadline_reason(e)) {
+                throw;
+            }
+            spdlog::info("{}: {}; asking again", op, redact(e.describe()));
+            continue;
+        }
+        const auto tag = decode_tag(now.description);
+        if (!tag || tag->hooks != HookState::Pending) {
+            spdlog::info("branch {}: the other run finished its hooks; adopting it", name);
+            return now;
+        }
+    }
+}
+
 BranchDetails Lifecycle::recreate(const CreateRequest& request, Deadline deadline,
-                                  CreateResult& result) {
+                                  CreateResult& result, bool delete_old) {
     const Branch old = result.branch;
-    // Pending: a run was killed while its hooks ran. Outputs are written only
-    // after Done, so nobody got this branch: make it afresh rather than run
-    // non-idempotent seeds twice on a half-seeded database.
-    spdlog::warn(
-        "branch {} (id {}) was left with its hooks unfinished by an earlier run; deleting it and "
-        "creating it afresh",
-        old.name, old.id);
-    m_progress.note("recreating branch " + old.name + " (hooks unfinished)");
-    m_client.delete_branch(old.id);
-    result.replaced_id = old.id;
+    if (delete_old) {
+        // Pending, and its lock free: the run was killed while its hooks ran.
+        // Outputs are written only after Done, so nobody got this branch: make
+        // it afresh rather than run non-idempotent seeds twice on a half-seeded
+        // database.
+        spdlog::warn(
+            "branch {} (id {}) was left with its hooks unfinished by an earlier run; deleting it "
+            "and creating it afresh",
+            old.name, old.id);
+        m_progress.note("recreating branch " + old.name + " (hooks unfinished)");
+        m_client.delete_branch(old.id);
+        result.replaced_id = old.id;
+    }
     result.adopted = false;
     result.created_by_us = false;
     result.branch = create_or_adopt(request, result.parent_id, result, std::nullopt);
     const Branch& b = result.branch;
-    return wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, false);
+    return wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, result.adopted);
 }
 
 void Lifecycle::complete_connection(const CreateRequest& request, CreateResult& result) const {
@@ -184,6 +274,15 @@ void Lifecycle::run_hooks(const CreateRequest& request, Deadline deadline, Creat
                          result.branch.name);
         }
         return;
+    }
+    // The lock first, held until Done (or a failure): it tells a rerun that
+    // finds Pending whether this run is alive. Without it a rerun waits rather
+    // than deletes, so a failed try only costs a rerun its patience.
+    HookLockTry lock = try_hook_lock(result.connection, deadline);
+    if (lock.outcome != HookLockTry::Outcome::Acquired) {
+        spdlog::warn(
+            "branch {}: running the hooks without their lock ({})", result.branch.name,
+            lock.outcome == HookLockTry::Outcome::Busy ? "another session holds it" : lock.detail);
     }
     // Pending first: a run killed from here on leaves a branch a rerun recreates.
     const std::string pending =

@@ -47,6 +47,8 @@ enum class ErrorReason {
     QuotaReached,       // no room for another branch (the CLI names the gc command)
     PrivateBranch,      // not connectable, and the branch is private (publicAccess false)
     DatabaseMissing,    // the database named for the connection is not in the branch
+    HooksRunning,       // another live run still runs the hooks of the branch (branch_id())
+    BranchVanished,     // the branch this run created was deleted by someone else (branch_id())
 };
 
 // What happened to the branch this run created, when an error ended the run.

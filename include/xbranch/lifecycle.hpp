@@ -67,7 +67,9 @@ struct CreateRequest {
     // Run in order after the check, once per branch: the tag records Pending
     // before the first and Done after the last. A rerun that adopts a Done
     // branch skips them; one that adopts a Pending branch (a run killed
-    // mid-hook, never handed out) deletes it and creates it afresh.
+    // mid-hook, never handed out) deletes it and creates it afresh, but only
+    // when the hooks' lock (hook_lock.hpp) is free: while a live run holds it,
+    // the rerun waits for Done (then adopts) and never deletes the branch.
     std::vector<HookSpec> hooks;
 };
 
@@ -182,7 +184,14 @@ class Lifecycle {
     Error interrupted(const std::string& op) const;
     // usable.cpp: what happens after credentials.
     bool hooks_pending(const CreateResult& result, const BranchDetails& details) const;
-    BranchDetails recreate(const CreateRequest& request, Deadline deadline, CreateResult& result);
+    // A Pending branch: recreates it when its hooks' lock is free, else waits
+    // (polling its tag) until Done, gone (then creates it) or the deadline.
+    BranchDetails settle_pending(const CreateRequest& request, Deadline deadline,
+                                 CreateResult& result, const BranchDetails& details);
+    BranchDetails recreate(const CreateRequest& request, Deadline deadline, CreateResult& result,
+                           bool delete_old);
+    HookLockTry try_hook_lock(const ConnectionInfo& info, Deadline deadline);
+    bool vanished(const Branch& branch);
     void complete_connection(const CreateRequest& request, CreateResult& result) const;
     void make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
                      const BranchDetails& details);

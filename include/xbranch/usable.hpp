@@ -11,6 +11,7 @@
 #include "xbranch/clock.hpp"
 #include "xbranch/connection.hpp"
 #include "xbranch/db_probe.hpp"
+#include "xbranch/hook_lock.hpp"
 #include "xbranch/hooks.hpp"
 #include "xbranch/process.hpp"
 #include "xbranch/sql_script.hpp"
@@ -40,6 +41,8 @@ struct UsableEdges {
     DatabaseProber* prober = nullptr;
     SqlRunner* sql = nullptr;
     ProcessRunner* processes = nullptr;
+    // The hooks' liveness lock; null: a Pending branch is never judged dead.
+    HookLocker* locker = nullptr;
     LineSink hook_output;  // --exec output lines, unredacted: the sink redacts
     ProbeLoopOptions probe_options{};
     std::function<double()> unit_random;  // jitter of the check's backoff; {}: none

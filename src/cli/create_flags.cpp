@@ -58,6 +58,7 @@ UsableEdges usable_edges(CreateEdges& edges) {
     e.prober = &edges.prober;
     e.sql = &edges.sql;
     e.processes = &edges.processes;
+    e.locker = &edges.locker;
     e.hook_output = [](OutputStream, std::string_view line) {
         std::cerr << redact(line) << "\n" << std::flush;
     };

@@ -38,6 +38,7 @@ struct CreateEdges {
     PqProber prober;
     PqSqlRunner sql;
     PosixProcessRunner processes;
+    PqHookLocker locker;
 };
 // Hook output goes to stderr, redacted, so stdout stays the result's.
 UsableEdges usable_edges(CreateEdges& edges);

@@ -55,6 +55,15 @@ std::string reason_hint(const Error& e) {
         case ErrorReason::DatabaseMissing:
             return "name a database that exists in the branch with --database NAME (or "
                    "XATA_DATABASE_NAME); the default is the credentials' database, else xata";
+        case ErrorReason::HooksRunning:
+            return "another xbranch run (its hooks are running) holds branch " + e.branch_name() +
+                   "; try again when it has finished, or raise --timeout to wait longer";
+        case ErrorReason::BranchVanished:
+            return "someone else (another xbranch run, `xbranch gc`, the Xata console) deleted "
+                   "branch " +
+                   e.branch_name() +
+                   " while this run was setting it up; nothing of this run's is left, run the "
+                   "command again";
     }
     return {};
 }

@@ -1,7 +1,7 @@
 """Ready means usable, end to end on real PostgreSQL: the connection check
 under the emulator's password lag (and without it, to show the test can
 fail), a missing database, --sql and --exec hooks, and a rerun after a run
-was killed mid-hook."""
+was killed mid-hook, and a rerun while the first run's hook still runs."""
 
 import os
 import signal
@@ -139,6 +139,35 @@ class HooksTest(E2ECase):
         self.assertEqual(json.loads(out)["branch"]["id"], new_id)
         self.assertNotIn("seeded-now", err)
         self.assertEqual(self.xb("delete", "--sandbox", "killed")[0], 0)
+
+    def test_a_rerun_while_the_first_runs_hooks_waits_and_adopts_never_deletes(self):
+        marker = os.path.join(self.tmp, "ran")
+        hook = "echo once >> %s; sleep 4" % marker
+        out_a = os.path.join(self.tmp, "A")
+        out_b = os.path.join(self.tmp, "B")
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        first = subprocess.Popen([harness.require_xbranch(), "create", "--sandbox", "conc1",
+                                  *CREATE_FLAGS, "--exec", hook, "--output-dir", out_a], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            # The hook runs: its Pending tag is written and its lock is held.
+            harness.wait_until(lambda: os.path.exists(marker), 30, "the first run's hook")
+            code_b, _, err_b = self.create("conc1", "--exec", hook, "--output-dir", out_b)
+            _, err_a = first.communicate(timeout=60)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait(10)
+        self.assertEqual(first.returncode, 0, err_a)
+        self.assertNotIn("afresh", err_b)
+        self.assertIn("another xbranch run", err_b)
+        self.assertEqual(self.api_calls("DELETE"), [])
+        id_a = read_outputs(out_a)["branch-id"]
+        self.assertEqual(read_outputs(out_b)["branch-id"], id_a)
+        self.assertEqual([b["id"] for b in self.active("sb-conc1-")], [id_a])
+        with open(marker) as f:
+            self.assertEqual(f.read().splitlines(), ["once"])
 
 
 if __name__ == "__main__":

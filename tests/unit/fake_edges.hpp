@@ -11,6 +11,7 @@
 
 #include "fakes.hpp"
 #include "xbranch/db_probe.hpp"
+#include "xbranch/hook_lock.hpp"
 #include "xbranch/process.hpp"
 
 namespace xbranch::test {
@@ -109,6 +110,48 @@ class FakeProcessRunner final : public ProcessRunner {
         script.pop_front();
         return s;
     }
+};
+
+// The hooks' lock as one table: `owner_alive` says whether another (live)
+// run holds it; `unreachable` answers Unknown. A lock this fake hands out
+// counts in `held` while it lives; tries are recorded.
+class FakeHookLocker final : public HookLocker {
+  public:
+    HookLockTry try_lock(const ConnectionInfo& info, Clock& /*clock*/, Deadline /*deadline*/,
+                         const CancelToken* /*cancel*/) override {
+        seen.push_back(info);
+        if (on_try) {
+            on_try();
+        }
+        HookLockTry t;
+        if (unreachable) {
+            t.detail = "scripted: no connection";
+        } else if (owner_alive || held > 0) {
+            t.outcome = HookLockTry::Outcome::Busy;
+        } else {
+            t.outcome = HookLockTry::Outcome::Acquired;
+            t.held = std::make_unique<Held>(held);
+        }
+        return t;
+    }
+
+    bool owner_alive = false;
+    bool unreachable = false;
+    int held = 0;
+    std::function<void()> on_try;
+    std::vector<ConnectionInfo> seen;
+
+  private:
+    class Held final : public HeldHookLock {
+      public:
+        explicit Held(int& count) : m_count(count) { ++m_count; }
+        ~Held() override { --m_count; }
+        Held(const Held&) = delete;
+        Held& operator=(const Held&) = delete;
+
+      private:
+        int& m_count;
+    };
 };
 
 }  // namespace xbranch::test

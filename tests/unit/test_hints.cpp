@@ -61,3 +61,20 @@ TEST(Hints, QuotaReachedNamesTheGcCommandThatFreesRoom) {
     EXPECT_NE(h.find("xbranch delete --branch NAME"), std::string::npos) << h;
     EXPECT_NE(h.find("oldest of ours: sb-a"), std::string::npos) << h;
 }
+
+TEST(Hints, ABranchOfAnotherRunOrDeletedUnderUsIsNamedWithoutTheProjectHint) {
+    const std::string busy = hint_text(Error(ErrorKind::Conflict, "x")
+                                           .with_reason(ErrorReason::HooksRunning)
+                                           .with_branch("e80atan1sl5khdkr8pkc33fovk", "sb-x-1"));
+    EXPECT_NE(busy.find("another xbranch run (its hooks are running) holds branch sb-x-1; try "
+                        "again when it has finished"),
+              std::string::npos)
+        << busy;
+    EXPECT_NE(busy.find("--timeout"), std::string::npos) << busy;
+    const std::string gone = hint_text(Error(ErrorKind::NotFound, "x")
+                                           .with_reason(ErrorReason::BranchVanished)
+                                           .with_branch("e80atan1sl5khdkr8pkc33fovk", "sb-x-1"));
+    EXPECT_NE(gone.find("deleted branch sb-x-1"), std::string::npos) << gone;
+    EXPECT_EQ(gone.find("XATA_ORGANIZATION_ID"), std::string::npos) << gone;
+    EXPECT_EQ(gone.find("created by this run was deleted"), std::string::npos) << gone;
+}

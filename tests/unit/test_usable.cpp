@@ -96,6 +96,9 @@ class ScriptedSql final : public SqlRunner {
                         const std::string& text, Clock&, Deadline, const CancelToken*) override {
         seen.push_back({file, text});
         databases.push_back(info.database);
+        if (during) {
+            during();
+        }
         SqlScriptResult r;
         r.file = file;
         if (fail_line > 0) {
@@ -109,6 +112,7 @@ class ScriptedSql final : public SqlRunner {
     std::vector<std::pair<std::string, std::string>> seen;
     std::vector<std::string> databases;
     int fail_line = 0;
+    std::function<void()> during;  // runs while the "script" runs
 };
 
 class UsableTest : public ::testing::Test {
@@ -121,6 +125,7 @@ class UsableTest : public ::testing::Test {
         edges.prober = &prober;
         edges.sql = &sql;
         edges.processes = &processes;
+        edges.locker = &locker;
         edges.hook_output = [this](OutputStream, std::string_view line) {
             hook_lines.push_back(redact(line));
         };
@@ -152,6 +157,7 @@ class UsableTest : public ::testing::Test {
     FakeProber prober{&clock};
     ScriptedSql sql;
     FakeProcessRunner processes;
+    FakeHookLocker locker;
     std::vector<std::string> hook_lines;
     Lifecycle lifecycle{client, clock, progress};
 };
@@ -356,6 +362,156 @@ TEST_F(UsableTest, RerunOnABranchLeftPendingRecreatesItThenRunsTheHooks) {
     ASSERT_EQ(api.patched.size(), 2U);
     EXPECT_EQ(decode_tag(api.patched[1])->hooks, HookState::Done);
     EXPECT_EQ(decode_tag(api.patched[1])->token, k_token);
+}
+
+// Another run's branch, its hooks Pending (with this request's hooks).
+std::string pending_tag(const CreateRequest& req) {
+    BranchTag tag;
+    tag.token = "earlier001";
+    tag.hooks = HookState::Pending;
+    tag.hooks_fingerprint = hook_set_fingerprint(req.hooks);
+    return encode_tag(tag);
+}
+
+TEST_F(UsableTest, PendingWithALiveOwnerWaitsForDoneThenAdoptsWithoutDeleting) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.owner_alive = true;
+    int waits = 0;
+    clock.on_sleep = [&](ms d) {
+        if (d >= ms{1000} && ++waits == 3) {  // the other run writes Done
+            auto tag = *decode_tag(api.find(old_id)->description);
+            tag.hooks = HookState::Done;
+            api.find(old_id)->description = encode_tag(tag);
+            locker.owner_alive = false;
+        }
+    };
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.branch.id, old_id);
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.created_by_us);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(r.replaced_id.empty());
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(count("POST"), 0);
+    EXPECT_EQ(count("PATCH"), 0);
+    EXPECT_EQ(waits, 3);
+    ASSERT_EQ(locker.seen.size(), 3U);  // asked before each wait, with the handed-out login
+    EXPECT_EQ(locker.seen[0].password, k_password);
+    EXPECT_EQ(r.connection.password, k_password);
+}
+
+TEST_F(UsableTest, PendingWithALiveOwnerPastTheDeadlineIsAConflictAndDeletesNothing) {
+    auto req = request();
+    req.timeout = std::chrono::seconds{10};
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.owner_alive = true;
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+    EXPECT_EQ(exit_code(e.kind()), 5);
+    EXPECT_EQ(e.reason(), ErrorReason::HooksRunning);
+    EXPECT_EQ(e.branch_id(), old_id);
+    EXPECT_EQ(e.branch_name(), k_name);
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+    EXPECT_NE(api.find(old_id), nullptr);
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(count("POST"), 0);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_LE(clock.elapsed(), ms{10000});
+    EXPECT_GE(locker.seen.size(), 5U);  // a lock freed mid-wait would have been seen
+}
+
+TEST_F(UsableTest, PendingWhoseLockCannotBeCheckedWaitsRatherThanDeletes) {
+    auto req = request();
+    req.timeout = std::chrono::seconds{5};
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.unreachable = true;
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.reason(), ErrorReason::HooksRunning);
+    EXPECT_NE(api.find(old_id), nullptr);
+    EXPECT_EQ(count("DELETE"), 0);
+}
+
+TEST_F(UsableTest, PendingWhoseOwnerDiesMidWaitIsRecreatedThenHooksRunOnce) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.owner_alive = true;
+    clock.on_sleep = [&](ms d) {
+        if (d >= ms{1000}) {
+            locker.owner_alive = false;  // kill -9: the server frees its lock
+        }
+    };
+    prober.ok();
+    processes.exits(0);
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.replaced_id, old_id);
+    EXPECT_EQ(api.find(old_id), nullptr);
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_EQ(processes.commands.size(), 1U);
+    EXPECT_EQ(count("DELETE"), 1);
+    EXPECT_EQ(locker.held, 0);  // the run's own lock is released at the end
+}
+
+TEST_F(UsableTest, PendingBranchThatDisappearsWhileWaitingIsCreatedAfresh) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.owner_alive = true;
+    clock.on_sleep = [&](ms d) {
+        if (d >= ms{1000} && api.find(old_id) != nullptr) {  // its run failed and cleaned up
+            api.branches.erase(api.branches.begin() + (api.find(old_id) - api.branches.data()));
+            locker.owner_alive = false;
+        }
+    };
+    prober.ok();
+    processes.exits(0);
+    const auto r = lifecycle.create(req);
+    EXPECT_NE(r.branch.id, old_id);
+    EXPECT_TRUE(r.created_by_us);
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_TRUE(r.replaced_id.empty());
+    EXPECT_EQ(count("DELETE"), 0);  // this run deleted nothing
+    EXPECT_EQ(count("POST"), 1);
+}
+
+TEST_F(UsableTest, TheRunningRunHoldsTheLockWhileItsHooksRun) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT 1;"}};
+    int held_during = -1;
+    sql.during = [&] { held_during = locker.held; };
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_EQ(held_during, 1);
+    EXPECT_EQ(locker.held, 0);
+    ASSERT_EQ(locker.seen.size(), 1U);
+    EXPECT_EQ(locker.seen[0].password, k_password);
+}
+
+TEST_F(UsableTest, OwnBranchDeletedBySomeoneElseMidHookSaysSoAndCleansNothing) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT 1;"}};
+    sql.during = [&] { api.branches.pop_back(); };  // another party deletes it
+    prober.ok();
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_EQ(e.reason(), ErrorReason::BranchVanished);
+    EXPECT_EQ(e.branch_name(), k_name);
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(locker.held, 0);
 }
 
 TEST_F(UsableTest, SignalDuringTheCheckIsInterruptedAndCleansUp) {
