@@ -440,7 +440,7 @@ void Lifecycle::maybe_wake(const std::string& id, const std::string& name, WakeS
         return;
     }
     m_progress.note("waking hibernated branch " + name);
-    spdlog::info("branch {} is hibernated; waking it", name);
+    spdlog::debug("branch {} is hibernated; waking it", name);  // the note above says it
     try {
         m_client.wake_branch(id);
         wake.next_wake = now + k_rewake_every;
@@ -698,7 +698,10 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     if (!existing) {
         check_room(request, listed);  // adopting needs no room
     }
-    m_progress.note("creating branch " + request.branch_name + " from " + request.parent);
+    m_progress.note(
+        (existing
+             ? "found branch " + request.branch_name + " (of " + request.parent + "); adopting it"
+             : "creating branch " + request.branch_name + " from " + request.parent));
     try {
         result.branch = create_or_adopt(request, result.parent_id, result, existing);
     } catch (Error& e) {

@@ -77,6 +77,8 @@ class CreateDeleteTest(E2ECase):
         doc = json.loads(out)
         self.assertEqual(doc["branch"]["id"], first["branch-id"])
         self.assertTrue(doc["branch"]["adopted"])
+        self.assertIn("adopting it", err)       # not "creating branch"
+        self.assertNotIn("creating branch", err)
         self.assertEqual(len(self.active("sb-twice-")), 1)
         self.assertEqual(len(self.all_named("sb-twice-")), 1)
         later_posts = self.api_calls("POST", r"/branches$")[posts_before:]
