@@ -53,6 +53,10 @@ bool derived_from(const std::string& sandbox, const std::vector<std::string>& id
     return false;
 }
 
+bool is_version_one(const std::string& description) {
+    return description.substr(0, description.find(' ')) == k_tag_marker_v1;
+}
+
 std::string plural(std::size_t n, const char* what) {
     return std::to_string(n) + " " + what + (n == 1 ? "" : "es");
 }
@@ -200,8 +204,12 @@ std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
             continue;
         }
 
+        const bool read = g.description_read || g.tag.has_value();
         std::vector<std::string> why;
-        if (o.expired) {
+        if (o.expired && !read) {
+            c.needs_tag = true;
+            why.push_back("xbranch tag not read");
+        } else if (o.expired) {
             if (g.tag && g.tag->expires_at && *g.tag->expires_at <= now) {
                 c.reason = GcReason::Expired;
             } else if (g.tag && g.tag->expires_at) {
@@ -240,7 +248,22 @@ std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
                 why.push_back("younger than the age limit");
             }
         }
-        if (!c.reason) {
+        // Only what xbranch made goes: the prefix alone is a convention
+        // anyone can share (a branch made by hand, another tool's). An
+        // unread description is doubt, and doubt keeps the branch.
+        if (c.reason && !read) {
+            c.reason.reset();
+            c.needs_tag = true;
+            c.kept_why = "xbranch tag not read";
+        } else if (c.reason && !g.tag && !has_xbranch_marker(b.description)) {
+            c.reason.reset();
+            c.kept_why = "no xbranch tag";
+        } else if (c.reason && !g.tag && is_version_one(b.description)) {
+            // This build reads version 1: one it cannot decode is damaged
+            // or imitated, not proof. Another version is a newer xbranch's.
+            c.reason.reset();
+            c.kept_why = "unreadable tag";
+        } else if (!c.reason) {
             std::string text;
             for (const auto& w : why) {
                 text += (text.empty() ? "" : "; ") + w;

@@ -50,7 +50,10 @@ std::string short_hash(std::string_view data) {
 }
 
 bool valid_prefix(std::string_view prefix) {
-    if (prefix.empty() || prefix.size() > k_max_prefix || !(prefix[0] >= 'a' && prefix[0] <= 'z')) {
+    // The closing '-' keeps the prefix a whole word of the name: "a" would
+    // also select "analytics", "main" every "main-..." made by hand.
+    if (prefix.size() < 2 || prefix.size() > k_max_prefix ||
+        !(prefix[0] >= 'a' && prefix[0] <= 'z') || prefix.back() != '-') {
         return false;
     }
     for (char c : prefix) {
@@ -95,7 +98,8 @@ std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefi
     if (!valid_prefix(prefix)) {
         throw Error(ErrorKind::Usage,
                     "invalid prefix '" + std::string(prefix) +
-                        "': use 1-20 characters a-z, 0-9 and '-', starting with a letter");
+                        "': use 2-20 characters a-z, 0-9 and '-', starting with a letter "
+                        "and ending with '-' (e.g. sb-)");
     }
     std::string readable = sanitize_label(id.sandbox);
     if (readable.empty()) {

@@ -16,10 +16,12 @@ namespace xbranch {
 inline constexpr std::int64_t k_default_grace_seconds = std::int64_t{15} * 60;
 
 // A branch of the project with its decoded tag (nullopt: no readable tag, or
-// not read; branch.description keeps the raw text).
+// not read; branch.description keeps the raw text). description_read: the
+// description is the describe answer's (the list answer carries none).
 struct GcBranch {
     Branch branch;
     std::optional<BranchTag> tag;
+    bool description_read = false;
 };
 
 struct GcPolicyOptions {
@@ -45,6 +47,7 @@ struct GcCandidate {
     std::optional<GcReason> reason;   // set: delete it (or, dry run, would)
     std::string kept_why;             // with no reason: why it stays
     std::optional<std::int64_t> age;  // seconds since createdAt, when readable
+    bool needs_tag = false;           // kept; the verdict may change once its description is read
 
     bool deletes() const { return reason.has_value(); }
 };
@@ -67,7 +70,10 @@ bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSand
                           const std::string& name, const std::string& prefix);
 
 // The verdict on every prefixed branch, in list order. Never selects the
-// parent, a root branch, or a branch that other branches name as parent.
+// parent, a root branch, a branch that other branches name as parent, or
+// (in every mode) a branch whose read description has no xbranch marker;
+// one a rule would select (or, with expired, any) whose description was not
+// read is kept with needs_tag set: read it, then select again.
 std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
                                    const std::vector<LiveSandbox>& sandboxes, std::int64_t now,
                                    const GcPolicyOptions& options);

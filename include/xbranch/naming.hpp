@@ -28,7 +28,7 @@ std::string sanitize_label(std::string_view raw);
 // flag: the CLI adds the hint).
 std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix);
 
-// The prefix: 1-20 chars of [a-z0-9-], starting with a letter.
+// The prefix: 2-20 chars of [a-z0-9-], starting with a letter, ending with '-'.
 bool valid_prefix(std::string_view prefix);
 
 // A name given with --branch: 1-63 chars of [a-zA-Z0-9-_.], starting with an alphanumeric.

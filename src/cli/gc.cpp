@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "app.hpp"
 #include "xbranch/clock.hpp"
@@ -112,10 +114,49 @@ void print_rows(const std::vector<Row>& rows, const GcFlags& f, bool interrupted
               << (interrupted_run ? ", interrupted" : "") << "\n";
 }
 
-// Asks Signadot (when it must) and then Xata; reads tags only for --expired.
-void gather(Session& session, const std::optional<SignadotTarget>& signadot, bool read_tags,
+// Reads the description (the tag) of each branch in `ids` not tried yet:
+// one describe each. A branch gone meanwhile leaves `branches`; any other
+// failure is kept in `tag_errors` and the branch stays unread (so kept).
+// Returns whether anything changed.
+bool read_tags(Session& session, const std::set<std::string>& ids, std::vector<GcBranch>& branches,
+               std::set<std::string>& tried, std::map<std::string, std::string>& tag_errors) {
+    bool changed = false;
+    for (auto it = branches.begin(); it != branches.end();) {
+        const Branch& b = it->branch;
+        if (ids.count(b.id) == 0 || !tried.insert(b.id).second) {
+            ++it;
+            continue;
+        }
+        changed = true;
+        try {
+            it->branch.description = session.client.describe_branch(b.id).branch.description;
+            it->tag = decode_tag(it->branch.description);
+            it->description_read = true;
+            ++it;
+        } catch (const Error& e) {
+            if (e.kind() == ErrorKind::Interrupted) {
+                throw;
+            }
+            if (e.kind() == ErrorKind::NotFound) {
+                spdlog::debug("{} is gone already", b.name);
+                it = branches.erase(it);
+                continue;
+            }
+            spdlog::warn("could not read the tag of {}, so it is kept: {}", b.name, e.describe());
+            tag_errors[b.id] = e.describe();
+            ++it;
+        }
+    }
+    return changed;
+}
+
+// Asks Signadot (when it must) and then Xata; reads every candidate's tag
+// only for --expired (it needs them all); the other modes read just those
+// the policy would delete (see select).
+void gather(Session& session, const std::optional<SignadotTarget>& signadot, bool all_tags,
             const GcPolicyOptions& policy, std::vector<LiveSandbox>& sandboxes,
-            std::vector<GcBranch>& branches, int& signadot_requests) {
+            std::vector<GcBranch>& branches, int& signadot_requests, std::set<std::string>& tried,
+            std::map<std::string, std::string>& tag_errors) {
     if (signadot) {
         SignadotClient sd(session.transport, *signadot);
         sd.set_limits(CallLimits{session.client.limits().cancel, std::nullopt});
@@ -137,29 +178,38 @@ void gather(Session& session, const std::optional<SignadotTarget>& signadot, boo
     for (auto& b : session.client.list_branches()) {
         branches.push_back({std::move(b), std::nullopt});
     }
-    // Tags cost one describe each (the list has no descriptions): only for
-    // --expired, and only for prefixed children that are not the parent.
-    if (read_tags) {
-        for (auto it = branches.begin(); it != branches.end();) {
-            const Branch& b = it->branch;
-            const bool wanted = b.name.rfind(policy.prefix, 0) == 0 && b.parent_id &&
-                                !b.parent_id->empty() && b.id != policy.parent_id &&
-                                b.name != policy.parent_name;
-            if (!wanted) {
-                ++it;
-                continue;
+    // Tags cost one describe each (the list has no descriptions): for
+    // --expired, every prefixed child that is not the parent.
+    if (all_tags) {
+        std::set<std::string> wanted;
+        for (const auto& g : branches) {
+            const Branch& b = g.branch;
+            if (b.name.rfind(policy.prefix, 0) == 0 && b.parent_id && !b.parent_id->empty() &&
+                b.id != policy.parent_id && b.name != policy.parent_name) {
+                wanted.insert(b.id);
             }
-            try {
-                it->branch.description = session.client.describe_branch(b.id).branch.description;
-                it->tag = decode_tag(it->branch.description);
-                ++it;
-            } catch (const Error& e) {
-                if (e.kind() != ErrorKind::NotFound) {
-                    throw;
-                }
-                spdlog::debug("{} is gone already", b.name);
-                it = branches.erase(it);
+        }
+        read_tags(session, wanted, branches, tried, tag_errors);
+    }
+}
+
+// The verdict, reading the tags of the branches a rule selects but whose
+// description is unread, then deciding again (a branch found gone can free
+// its parent, whose tag is then read in the next round).
+std::vector<GcCandidate> select(Session& session, std::vector<GcBranch>& branches,
+                                const std::vector<LiveSandbox>& sandboxes,
+                                const GcPolicyOptions& policy, std::set<std::string>& tried,
+                                std::map<std::string, std::string>& tag_errors) {
+    for (;;) {
+        auto candidates = select_gc(branches, sandboxes, now_unix(), policy);
+        std::set<std::string> unread;
+        for (const auto& c : candidates) {
+            if (c.needs_tag) {
+                unread.insert(c.branch.id);
             }
+        }
+        if (!read_tags(session, unread, branches, tried, tag_errors)) {
+            return candidates;
         }
     }
 }
@@ -205,8 +255,13 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     int signadot_requests = 0;
     std::vector<LiveSandbox> sandboxes;
     std::vector<GcBranch> branches;
+    std::set<std::string> tried;
+    std::map<std::string, std::string> tag_errors;
+    std::vector<GcCandidate> candidates;
     try {
-        gather(*session, signadot, f.expired, policy, sandboxes, branches, signadot_requests);
+        gather(*session, signadot, f.expired, policy, sandboxes, branches, signadot_requests, tried,
+               tag_errors);
+        candidates = select(*session, branches, sandboxes, policy, tried, tag_errors);
     } catch (Error& e) {
         if (e.kind() == ErrorKind::Interrupted) {
             e.add_hint("nothing was deleted");
@@ -214,7 +269,6 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         throw;
     }
 
-    const auto candidates = select_gc(branches, sandboxes, now_unix(), policy);
     std::vector<Row> rows;
     int deleted = 0;
     int kept = 0;
@@ -222,7 +276,12 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     bool stopped = false;
     for (const auto& c : candidates) {
         Row row{&c, "kept", c.kept_why};
-        if (!c.deletes()) {
+        if (const auto tag_error = tag_errors.find(c.branch.id);
+            c.needs_tag && tag_error != tag_errors.end()) {
+            // Kept, but not by choice: the run says so in its exit code.
+            row = {&c, "failed", "kept: could not read its tag: " + tag_error->second};
+            ++failed;
+        } else if (!c.deletes()) {
             ++kept;
         } else if (stopped || (ctx.cancel != nullptr && ctx.cancel->cancelled())) {
             stopped = true;
@@ -259,7 +318,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     }
     if (failed > 0) {
         throw Error(ErrorKind::Unavailable,
-                    std::to_string(failed) + " branch(es) could not be deleted")
+                    std::to_string(failed) + " branch(es) could not be checked or deleted")
             .with_operation("gc");
     }
     return 0;

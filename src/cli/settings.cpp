@@ -51,12 +51,24 @@ void check_log_format(const SettingRow&, Setting& s) {
     }
 }
 
-void check_prefix(const SettingRow&, Setting& s) {
-    if (!valid_prefix(s.value)) {
-        throw Error(ErrorKind::Usage,
-                    "invalid prefix '" + s.value + "' (" + s.origin +
-                        "): use 1-20 characters a-z, 0-9 and '-', starting with a letter");
+void check_prefix(const SettingRow& row, Setting& s) {
+    if (valid_prefix(s.value)) {
+        return;
     }
+    if (valid_prefix(s.value + "-")) {
+        throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+                                          "): a prefix must end with '-', or it also matches "
+                                          "branches xbranch never made")
+            .with_hint("e.g. " +
+                       (s.origin.rfind("env ", 0) == 0
+                            ? s.origin.substr(4) + "=" + s.value + "-"
+                            : std::string(row.flag) + " " + s.value + "-") +
+                       " (the default is " + std::string(k_default_prefix) + ")");
+    }
+    throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+                                      "): use 2-20 characters a-z, 0-9 and '-', starting with a "
+                                      "letter and ending with '-' (e.g. " +
+                                      std::string(k_default_prefix) + ")");
 }
 
 void check_timeout(const SettingRow& row, Setting& s) {

@@ -86,11 +86,36 @@ class GcTest(E2ECase):
 
     def test_gc_never_deletes_the_parent_even_with_a_matching_prefix(self):
         # A parent whose name carries the prefix is still protected.
-        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--prefix", "m", "--parent",
-                                 "manual-branch")
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", "--prefix", "manual-",
+                                 "--parent", "manual-branch")
         self.assertEqual(code, 0, err)
         self.assertIn("manual-branch", self.names_active())
         self.assertIn("main", self.names_active())
+
+    def test_a_prefix_without_a_closing_dash_is_refused(self):
+        # "a" would match "analytics", "main" the parent: exit 2 before any request.
+        r = self.emu.create_branch("analytics")
+        self.assertEqual(r.status, 201, r)
+        before = len(self.emu.requests())
+        for value in ("a", "sb", "main"):
+            with self.subTest(value=value):
+                code, out, err = self.xb("gc", "--orphans", "--dry-run", "--grace", "0s",
+                                         env={"XBRANCH_PREFIX": value})
+                self.assertEqual(code, 2, err)
+                self.assertIn("invalid prefix '%s' (env XBRANCH_PREFIX)" % value, err)
+                self.assertIn("must end with '-'", err)
+                self.assertIn("XBRANCH_PREFIX=%s-" % value, err)
+                code, out, err = self.xb("gc", "--older-than", "1s", "--force", "--prefix", value)
+                self.assertEqual(code, 2, err)
+                self.assertIn("--prefix %s-" % value, err)
+                code, out, err = self.xb("create", "--sandbox", "pfx", "--prefix", value)
+                self.assertEqual(code, 2, err)
+                self.assertIn("must end with '-'", err)
+        self.assertEqual(len(self.emu.requests()), before)
+        self.assertIn("analytics", self.names_active())
+        # A prefix ending with '-' still works.
+        code, out, err = self.xb("gc", "--older-than", "1s", "--force", "--prefix", "a-", "--dry-run")
+        self.assertEqual(code, 0, err)
 
     def test_delete_refuses_a_root_branch_even_forced(self):
         code, out, err = self.xb("delete", "--branch", "main", "--force", "--parent", "manual-branch")

@@ -155,9 +155,85 @@ class OrphanTest(GcOrphansCase):
     def test_verbose_reports_the_request_cost(self):
         code, out, err = self.gc("--orphans", "--grace", "0s", "--dry-run", "-v")
         self.assertEqual(code, 0, err)
-        # One list (no describes without --expired), one Signadot call.
-        self.assertIn("gc cost 1 Xata API request(s) and 1 Signadot API request(s)", err)
+        # One list, one describe (the tag of the one orphan: only what a
+        # rule selects is read without --expired), one Signadot call.
+        self.assertIn("gc cost 2 Xata API request(s) and 1 Signadot API request(s)", err)
         self.assertIn("signadot api key = ********", err)
+
+
+class UntaggedTest(GcOrphansCase):
+    """A branch with the prefix that xbranch never made (no tag) is never
+    deleted, in any mode; a real xbranch orphan beside it still is."""
+
+    def setUp(self):
+        super().setUp()
+        self.human = self.make("sb-human-work", "my own branch")
+        self.bare = self.make("sb-human-bare")  # no description at all
+        self.damaged = self.make("sb-human-xb1", "xb1 not a tag")
+        self.create("gone", "--sandbox-id", "rkgone0001")
+        self.gone = self.branch_named("sb-gone-")
+        self.sd.sandboxes = [sandbox("other", "rkother001")]
+        self.humans = ["sb-human-bare", "sb-human-work", "sb-human-xb1"]
+
+    def kept_rows(self, doc):
+        return {c["name"]: c["kept"] for c in doc["candidates"] if c["action"] == "kept"}
+
+    def test_orphans_keeps_the_untagged_and_deletes_the_orphan(self):
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--dry-run", "--output", "json", "-v")
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        self.assertEqual([c["name"] for c in doc["candidates"] if c["action"] == "would delete"],
+                         [self.gone["name"]])
+        kept = self.kept_rows(doc)
+        self.assertEqual(kept["sb-human-work"], "no xbranch tag")
+        self.assertEqual(kept["sb-human-bare"], "no xbranch tag")
+        self.assertEqual(kept["sb-human-xb1"], "unreadable tag")
+        # 1 list + 4 describes (the four that look like orphans), no more.
+        self.assertIn("gc cost 5 Xata API request(s)", err)
+
+        code, out, err = self.gc("--orphans", "--grace", "0s")
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"(?m)^sb-human-work .* kept \(no xbranch tag\)$")
+        self.assertIn("deleted 1, kept 3", out)
+        after = self.names_active()
+        self.assertNotIn(self.gone["name"], after)
+        for name in self.humans:
+            self.assertIn(name, after)
+        self.assertEqual([r["path"].rsplit("/", 1)[1] for r in self.deletes()], [self.gone["id"]])
+
+    def test_older_than_keeps_the_untagged_and_deletes_the_old(self):
+        code, out, err = self.gc("--older-than", "0s", "--force", env={"SIGNADOT_API_KEY": ""})
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"(?m)^sb-human-work .* kept \(no xbranch tag\)$")
+        after = self.names_active()
+        for name in self.humans:
+            self.assertIn(name, after)
+        self.assertNotIn(self.gone["name"], after)
+        self.assertEqual(len(self.deletes()), 1)
+        self.assertEqual(self.sd.requests, [])
+
+    def test_expired_and_all_modes_together(self):
+        code, out, err = self.gc("--orphans", "--expired", "--older-than", "0s", "--force",
+                                 "--grace", "0s", "--output", "json")
+        self.assertEqual(code, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["deleted"], 1, doc)
+        kept = self.kept_rows(doc)
+        self.assertEqual(kept["sb-human-work"], "no xbranch tag")
+        for name in self.humans:
+            self.assertIn(name, self.names_active())
+
+    def test_a_failed_describe_keeps_the_branch_and_fails_the_run(self):
+        # Every describe of the orphan answers 500: gc cannot see its tag.
+        self.emu.set_faults([{"method": "GET", "path": "/branches/" + self.gone["id"],
+                              "kind": "status", "status": 500, "times": 100}])
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--request-timeout", "2")
+        self.assertEqual(code, 8, (out, err))  # unavailable, as a failed delete
+        self.assertIn("could not read its tag", out)
+        self.assertIn("failed 1", out)
+        self.assertIn("could not be checked or deleted", err)
+        self.assertIn(self.gone["name"], self.names_active())
+        self.assertEqual(self.deletes(), [])
 
 
 class InterruptTest(GcOrphansCase):
@@ -305,7 +381,7 @@ class ExpiryTest(GcOrphansCase):
     def test_parent_of_live_branches_is_kept(self):
         # An expired prefixed branch with a child of its own stays.
         self.emu.wait_ready(self.past["id"])
-        self.make("sb-exp-child", None, self.past["id"])
+        self.make("sb-exp-child", FUTURE, self.past["id"])
         code, out, err = self.gc("--expired", "--older-than", "0s", "--force")
         self.assertEqual(code, 0, err)
         after = self.names_active()

@@ -21,8 +21,30 @@ Branch make(const std::string& name, const std::string& created = "2025-05-01T09
     return b;
 }
 
+// A branch xbranch made, its description read: `tag` (default: a tag with
+// a token only) or, when the description is set, what it decodes to.
 GcBranch g(Branch b, std::optional<BranchTag> tag = std::nullopt) {
-    return {std::move(b), std::move(tag)};
+    if (!tag && b.description.empty()) {
+        tag = BranchTag{"abcdefghij", std::nullopt, HookState::None, "", ""};
+    }
+    if (tag && b.description.empty()) {
+        b.description = encode_tag(*tag);
+    } else if (!tag) {
+        tag = decode_tag(b.description);
+    }
+    return {std::move(b), std::move(tag), true};
+}
+
+// A branch whose read description is `description`, decoded or not.
+GcBranch described(Branch b, const std::string& description) {
+    b.description = description;
+    auto tag = decode_tag(description);
+    return {std::move(b), std::move(tag), true};
+}
+
+// A branch as the list answers it: no description read.
+GcBranch unread(Branch b) {
+    return {std::move(b), std::nullopt, false};
 }
 
 std::string derived(const std::string& sandbox, const std::string& id = {},
@@ -132,6 +154,103 @@ TEST(GcPolicy, NoModeSelectsNothing) {
     ASSERT_EQ(out.size(), 1U);
     EXPECT_FALSE(out[0].deletes());
     EXPECT_EQ(out[0].kept_why, "no rule selected it");
+}
+
+// ------------------------------------------------------------ the xbranch tag
+
+// The hostile test's case: a branch made by hand with the prefix.
+TEST(GcPolicy, UntaggedPrefixedBranchIsKeptInEveryMode) {
+    const Branch human = make("sb-human-work", "2020-01-01T00:00:00Z");
+    const Branch gone = make(derived("gone", "rkgone001"), "2020-01-01T00:00:00Z");
+    struct Mode {
+        const char* name;
+        bool orphans;
+        bool expired;
+        std::optional<std::int64_t> older_than;
+        GcReason tagged_reason;
+    };
+    const Mode modes[] = {{"orphans", true, false, std::nullopt, GcReason::Orphan},
+                          {"older-than", false, false, 0, GcReason::OlderThan},
+                          {"expired", false, true, std::nullopt, GcReason::Expired},
+                          {"all", true, true, 0, GcReason::Expired}};
+    for (const auto& m : modes) {
+        SCOPED_TRACE(m.name);
+        auto o = opts();
+        o.orphans = m.orphans;
+        o.expired = m.expired;
+        o.older_than = m.older_than;
+        o.grace = 0;
+        for (const char* text : {"my own branch", "", "xb", "sb human", "xbranch 0"}) {
+            SCOPED_TRACE(text);
+            auto out = select_gc({described(human, text), g(gone, tag_expiring(0))}, {}, k_now, o);
+            ASSERT_EQ(out.size(), 2U);
+            EXPECT_FALSE(out[0].deletes());
+            EXPECT_EQ(out[0].kept_why, "no xbranch tag");
+            EXPECT_FALSE(out[0].needs_tag);
+            // A real xbranch orphan beside it still goes.
+            EXPECT_EQ(out[1].reason, m.tagged_reason);
+        }
+    }
+}
+
+TEST(GcPolicy, ADamagedVersionOneTagIsKept) {
+    // This build reads version 1: an "xb1" it cannot decode proves nothing.
+    auto o = opts();
+    o.orphans = true;
+    o.older_than = 0;
+    o.grace = 0;
+    for (const char* text : {"xb1", "xb1 rshort", "xb1 - note", "xb1 rabcdefghij e2026"}) {
+        SCOPED_TRACE(text);
+        auto out = select_gc({described(make("sb-damaged"), text)}, {}, k_now, o);
+        EXPECT_FALSE(out[0].deletes());
+        EXPECT_EQ(out[0].kept_why, "unreadable tag");
+    }
+}
+
+TEST(GcPolicy, AnotherVersionsMarkerIsStillXbranchs) {
+    // A tag this build cannot read is still xbranch's own: orphans and
+    // older-than may delete it (expired cannot: the expiry is unreadable).
+    auto o = opts();
+    o.orphans = true;
+    o.grace = 0;
+    auto out = select_gc({described(make("sb-newer"), "xb9 something")}, {}, k_now, o);
+    EXPECT_EQ(out[0].reason, GcReason::Orphan);
+    o.orphans = false;
+    o.expired = true;
+    out = select_gc({described(make("sb-newer"), "xb9 something")}, {}, k_now, o);
+    EXPECT_EQ(out[0].kept_why, "unreadable tag");
+}
+
+TEST(GcPolicy, AnUnreadDescriptionIsKeptAndAskedFor) {
+    auto o = opts();
+    o.orphans = true;
+    o.grace = 0;
+    const std::string live_name = derived("alive");
+    auto out = select_gc({unread(make("sb-a")), unread(make(live_name, "2025-05-01T10:20:30Z")),
+                          unread(make("sb-root", "2020-01-01T00:00:00Z", std::nullopt))},
+                         {{"alive", "", {}}}, k_now, o);
+    ASSERT_EQ(out.size(), 3U);
+    EXPECT_TRUE(deleted(out).empty());
+    EXPECT_EQ(out[0].kept_why, "xbranch tag not read");
+    EXPECT_TRUE(out[0].needs_tag);
+    // Kept whatever its tag says: not worth a describe.
+    EXPECT_FALSE(out[1].needs_tag);
+    EXPECT_FALSE(out[2].needs_tag);
+    // Once read, the same branch goes.
+    Branch read = make("sb-a");
+    read.description = "xb1 rabcdefghij";
+    EXPECT_EQ(select_gc({{read, decode_tag(read.description), true}}, {}, k_now, o)[0].reason,
+              GcReason::Orphan);
+}
+
+TEST(GcPolicy, ExpiredAsksForEveryUnreadTag) {
+    auto o = opts();
+    o.expired = true;
+    o.orphans = true;
+    auto out = select_gc({unread(make(derived("alive")))}, {{"alive", "", {}}}, k_now, o);
+    EXPECT_FALSE(out[0].deletes());
+    EXPECT_TRUE(out[0].needs_tag);
+    EXPECT_EQ(out[0].kept_why, "xbranch tag not read; live sandbox 'alive'");
 }
 
 // ------------------------------------------------------------ keep-sandbox

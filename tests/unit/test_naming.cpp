@@ -69,10 +69,17 @@ TEST(SanitizeLabel, Table) {
 
 TEST(ValidPrefix, Table) {
     EXPECT_TRUE(valid_prefix("sb-"));
-    EXPECT_TRUE(valid_prefix("a"));
+    EXPECT_TRUE(valid_prefix("a-"));
     EXPECT_TRUE(valid_prefix("x1-"));
-    EXPECT_TRUE(valid_prefix(std::string(20, 'a')));
-    EXPECT_FALSE(valid_prefix(std::string(21, 'a')));
+    EXPECT_TRUE(valid_prefix("pr-x-"));
+    EXPECT_TRUE(valid_prefix(std::string(19, 'a') + "-"));
+    EXPECT_FALSE(valid_prefix(std::string(20, 'a') + "-"));
+    // No closing '-': "a" would match "analytics", "main" the parent.
+    EXPECT_FALSE(valid_prefix("a"));
+    EXPECT_FALSE(valid_prefix("sb"));
+    EXPECT_FALSE(valid_prefix("main"));
+    EXPECT_FALSE(valid_prefix(std::string(20, 'a')));
+    EXPECT_FALSE(valid_prefix("-"));
     EXPECT_FALSE(valid_prefix(""));
     EXPECT_FALSE(valid_prefix("-sb"));
     EXPECT_FALSE(valid_prefix("1sb"));
@@ -213,7 +220,7 @@ TEST(DeriveBranchName, AlwaysAValidLabelForGeneratedInputs) {
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_. /:@\xc3\xa9\xff";
     std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
     std::uniform_int_distribution<int> len(0, 90);
-    const char* prefixes[] = {"sb-", "a", "preview-", "abcdefghijklmnopqrst"};
+    const char* prefixes[] = {"sb-", "a-", "preview-", "abcdefghijklmnopqrs-"};
     std::set<std::string> seen_inputs;
     std::set<std::string> seen_names;
     auto gen = [&] {
