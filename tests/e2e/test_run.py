@@ -13,7 +13,31 @@ import time
 from e2e_common import CREATE_FLAGS, E2ECase, harness
 
 
+def stop(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
 class RunTest(E2ECase):
+    def start_run(self, *cmd, **popen):
+        """`xbranch run -- CMD` in the background, stdout and stderr piped;
+        killed at the end of the test if still running."""
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--", *cmd],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, **popen)
+        self.addCleanup(stop, proc)
+        return proc
+
+    def started_branch(self, marker):
+        """Waits until CMD wrote its branch's name into marker; returns it."""
+        harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
+                           30, "the command to start")
+        with open(marker) as f:
+            return f.read().strip()
+
     def run_cmd(self, *cmd, flags=(), expect=0):
         code, out, err = self.xb("run", *CREATE_FLAGS, *flags, "--", *cmd)
         if expect is not None:
@@ -69,23 +93,11 @@ class RunTest(E2ECase):
         got = os.path.join(self.tmp, "got-term")
         script = ("trap 'echo term > %s; kill $!; exit 143' TERM; echo \"$XBRANCH_BRANCH_NAME\" > %s; "
                   "sleep 60 & wait" % (got, marker))
-        env = self.emu.env()
-        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
-        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
-                                 "sh", "-c", script], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
-                               30, "the command to start")
-            with open(marker) as f:
-                name = f.read().strip()
-            self.assertEqual(len(self.active(name)), 1)
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        proc = self.start_run("sh", "-c", script)
+        name = self.started_branch(marker)
+        self.assertEqual(len(self.active(name)), 1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 143, err)
         self.assertTrue(os.path.exists(got), "CMD did not get SIGTERM: " + err)
         self.assertEqual(self.active(name), [])
@@ -95,25 +107,13 @@ class RunTest(E2ECase):
         marker = os.path.join(self.tmp, "ignoring")
         code = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                 "open(sys.argv[1], 'w').write(sys.argv[2]); time.sleep(60)")
-        env = self.emu.env()
-        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
-        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
-                                 "sh", "-c", 'exec python3 -c "$0" "$1" "$XBRANCH_BRANCH_NAME"',
-                                 code, marker], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
-                               30, "the command to start")
-            with open(marker) as f:
-                name = f.read().strip()
-            start = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=40)
-            took = time.monotonic() - start
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        proc = self.start_run("sh", "-c", 'exec python3 -c "$0" "$1" "$XBRANCH_BRANCH_NAME"',
+                              code, marker)
+        name = self.started_branch(marker)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=40)
+        took = time.monotonic() - start
         self.assertEqual(proc.returncode, 128 + signal.SIGKILL, err)
         self.assertGreater(took, 9.0)   # it had its 10 s grace
         self.assertLess(took, 25.0)     # and the delete fit in the pod's 30 s
@@ -126,32 +126,19 @@ class RunTest(E2ECase):
         got = os.path.join(self.tmp, "got-int")
         script = ("trap 'echo int >> %s; exit 42' INT; echo \"$XBRANCH_BRANCH_NAME\" > %s; "
                   "while :; do sleep 0.1; done" % (got, marker))
-        env = self.emu.env()
-        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
         master, slave = os.openpty()
+        self.addCleanup(os.close, master)
 
         def controlling_terminal():
             os.setsid()
             fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
-        proc = subprocess.Popen([harness.require_xbranch(), "run", *CREATE_FLAGS, "--",
-                                 "sh", "-c", script], env=env, stdin=slave,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=controlling_terminal)
+        proc = self.start_run("sh", "-c", script, stdin=slave, preexec_fn=controlling_terminal)
         os.close(slave)
-        try:
-            harness.wait_until(lambda: os.path.exists(marker) and os.path.getsize(marker) > 0,
-                               30, "the command to start")
-            with open(marker) as f:
-                name = f.read().strip()
-            self.assertEqual(len(self.active(name)), 1)
-            os.write(master, b"\x03")
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-            os.close(master)
+        name = self.started_branch(marker)
+        self.assertEqual(len(self.active(name)), 1)
+        os.write(master, b"\x03")
+        out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 42, err)  # CMD's own status: it chose to exit
         with open(got) as f:
             self.assertEqual(f.read(), "int\n", "CMD's INT trap: " + err)
