@@ -91,7 +91,8 @@ if [ "$engine" = auto ]; then
 fi
 log "engine: $engine, image: $tag, version: $version"
 
-BUILDAH=(buildah --storage-driver vfs)
+# buildah, tried again when its self re-exec hits a kernel race (see the script).
+BUILDAH=("$repo/docker/buildah-retry" --storage-driver vfs)
 
 # ---------------------------------------------------------------- buildah
 need_root() {

@@ -643,7 +643,9 @@ class Runner:
             cmd += envargs + [self.args.image] + argv
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=self.args.step_timeout)
             return p.returncode, p.stdout, p.stderr
-        bh = ["buildah", "--storage-driver", self.args.storage_driver]
+        # docker/buildah-retry: buildah, tried again on its self re-exec race.
+        retry = Path(__file__).resolve().parents[2] / "docker" / "buildah-retry"
+        bh = [str(retry), "--storage-driver", self.args.storage_driver]
         c = subprocess.run(bh + ["from", "--pull=never", "--quiet", self.args.image],
                            capture_output=True, text=True, check=True).stdout.strip()
         try:
