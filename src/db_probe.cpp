@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "pq_wait.hpp"
@@ -547,6 +548,17 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
     const StopFn stop = [&waiter] { return waiter.cancelled(); };
     ProbeReason previous = ProbeReason::Ok;
     int same = 0;
+    // A login refused for longer than a password lag lasts may mean the
+    // target was deleted meanwhile: look, but seldom (each look is a request
+    // elsewhere), and never past the deadline or a stop.
+    std::optional<Clock::TimePoint> last_watch;
+    auto watch_due = [&](int failed) {
+        if (!options.target_gone || failed < options.watch_after || waiter.cancelled() ||
+            waiter.deadline_passed()) {
+            return false;
+        }
+        return !last_watch || waiter.clock().now() - *last_watch >= options.watch_every;
+    };
     auto try_once = [&](int n) {
         out.tries = n;
         if (on_try) {
@@ -564,6 +576,14 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
         if (out.last.max_tries > 0 && same >= out.last.max_tries) {
             out.gave_up_early = !waiter.deadline_passed();
             return Attempt::fail(out.last.message);
+        }
+        if (watch_due(n)) {
+            last_watch = waiter.clock().now();
+            ++out.watches;
+            if (options.target_gone()) {
+                out.target_gone = true;
+                return Attempt::fail("the target is gone");
+            }
         }
         return Attempt::retry(std::string(reason_name(out.last.reason)) + ": " + out.last.message);
     };

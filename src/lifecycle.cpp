@@ -652,7 +652,9 @@ void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& res
     }
     // A 404 about a branch this run made: someone else deleted it. Nothing
     // is left to clean up, and the 404's own hint (organization, project) is wrong.
-    if (e.kind() == ErrorKind::NotFound && vanished(b)) {
+    // Already known gone (the connection check looked): no second look.
+    if (e.reason() == ErrorReason::BranchVanished ||
+        (e.kind() == ErrorKind::NotFound && vanished(b))) {
         e.with_reason(ErrorReason::BranchVanished).with_branch(b.id, b.name);
         return;
     }

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 #include "xbranch/lifecycle.hpp"
@@ -19,6 +20,10 @@ using ms = std::chrono::milliseconds;
 
 // How often a run waiting for another run's hooks looks at the branch's tag.
 constexpr ms k_hooks_poll{1000};
+// A look at the branch between failed logins: logins wait meanwhile, so it
+// gets a short budget of its own (a request and a retry or two), not the run's.
+constexpr ms k_watch_budget{3000};
+constexpr ms k_watch_request_cap{2000};
 
 bool is_deadline_reason(const Error& e) {
     return e.reason() == ErrorReason::DeadlineReached;
@@ -203,17 +208,33 @@ void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
     Waiter waiter(m_clock, m_control.cancel, deadline);
     const auto start = m_clock.now();
     auto on_try = [&](int n) { m_progress.note("connecting, try " + std::to_string(n)); };
+    ProbeLoopOptions options = m_edges.probe_options;
+    // Someone may delete the branch while its password lags: without a look
+    // at it the check would retry a login that cannot work until the deadline.
+    options.target_gone = [&] { return gone_while_connecting(result.branch, deadline); };
     const ProbeLoopResult r = probe_until_usable(*m_edges.prober, waiter, result.connection, on_try,
-                                                 m_edges.probe_options, m_edges.unit_random);
+                                                 options, m_edges.unit_random);
     result.login_tries = r.tries;
     const auto took = std::chrono::duration_cast<ms>(m_clock.now() - start);
+    const std::string tries = std::to_string(r.tries) + (r.tries == 1 ? " try" : " tries");
     if (r.last.ok) {
-        spdlog::info("branch {}: login works after {} ({} {})", name, seconds_text(took), r.tries,
-                     r.tries == 1 ? "try" : "tries");
+        spdlog::info("branch {}: login works after {} ({})", name, seconds_text(took), tries);
         return;
     }
-    if (r.last.reason == ProbeReason::Cancelled) {
+    if (r.last.reason == ProbeReason::Cancelled || waiter.cancelled()) {
         throw interrupted(op);
+    }
+    // Gave up early: one look tells "deleted" from "cannot heal" (the
+    // deadline's end gets none: the time limit is a promise).
+    if (r.target_gone || (r.gave_up_early && gone_while_connecting(result.branch, deadline))) {
+        const Branch& b = result.branch;
+        std::string what = "branch " + b.name + " (id " + b.id;
+        what += ") was deleted while xbranch waited for a login to it (";
+        what += tries + " in " + seconds_text(took) + ")";
+        throw Error(ErrorKind::NotFound, what)
+            .with_operation(op)
+            .with_reason(ErrorReason::BranchVanished)
+            .with_branch(b.id, b.name);
     }
     const std::string last =
         std::string(reason_name(r.last.reason)) + ": " + redact(r.last.message);
@@ -225,17 +246,39 @@ void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
             .with_reason(ErrorReason::DatabaseMissing);
     }
     Error e(ErrorKind::NotConnectable,
-            r.gave_up_early
-                ? "no login to branch " + name + " after " + std::to_string(r.tries) +
-                      " tries; gave up early: this cannot heal by waiting; last error " + last
-                : "no login to branch " + name + " worked within the time limit (" +
-                      std::to_string(r.tries) + " tries in " + seconds_text(took) +
-                      "); last error " + last);
+            r.gave_up_early ? "no login to branch " + name + " after " + tries +
+                                  "; gave up early: this cannot heal by waiting; last error " + last
+                            : "no login to branch " + name + " worked within the time limit (" +
+                                  tries + " in " + seconds_text(took) + "); last error " + last);
     e.with_operation(op);
     if (details.public_access && !*details.public_access) {
         e.with_reason(ErrorReason::PrivateBranch);
     }
     throw e;
+}
+
+bool Lifecycle::gone_while_connecting(const Branch& branch, Deadline deadline) {
+    XataClient::Limits quick = m_client.limits();
+    quick.cancel = m_control.cancel;
+    quick.deadline = deadline.sooner(Deadline::in(m_clock, k_watch_budget));
+    quick.request_cap =
+        std::min(quick.request_cap.value_or(k_watch_request_cap), k_watch_request_cap);
+    XataClient::Scope scope(m_client, quick);
+    try {
+        (void)m_client.describe_branch(branch.id);
+        return false;
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::NotFound) {
+            spdlog::info(
+                "branch {} (id {}) is gone: someone deleted it while xbranch waited for a login",
+                branch.name, branch.id);
+            return true;
+        }
+        // Busy, silent or stopped: says nothing about the branch; the logins go on.
+        spdlog::debug("connection check: could not look at branch {}: {}", branch.name,
+                      redact(e.describe()));
+        return false;
+    }
 }
 
 std::string Lifecycle::write_hook_state(const CreateRequest& request, const CreateResult& result,

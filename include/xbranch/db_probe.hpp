@@ -131,11 +131,19 @@ class PqProber final : public DatabaseProber {
 
 struct ProbeLoopOptions {
     std::chrono::milliseconds per_try{5000};  // one silent server costs at most this
+    // While logins keep failing, `target_gone` (when set) is asked between
+    // tries: after watch_after failed tries, then once per watch_every. True
+    // (the target is gone for sure) ends the loop; it must never throw.
+    std::function<bool()> target_gone;
+    int watch_after = 5;
+    std::chrono::milliseconds watch_every{5000};
 };
 struct ProbeLoopResult {
     ProbeResult last;  // ok, or the last failure
     int tries = 0;
     bool gave_up_early = false;  // a reason that cannot heal, before the deadline
+    bool target_gone = false;    // target_gone() said so: no login can work any more
+    int watches = 0;             // calls of target_gone
 };
 // The connection-check loop described at the top, on the one retry policy
 // (retry.hpp's RetryLoop): the waiter carries the run's deadline and

@@ -196,6 +196,9 @@ class Lifecycle {
     void make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
                      const BranchDetails& details);
     void check_connection(Deadline deadline, CreateResult& result, const BranchDetails& details);
+    // One quick describe while logins fail: true only when the API says 404.
+    // Never throws; a stop or the deadline is left to the caller's loop.
+    bool gone_while_connecting(const Branch& branch, Deadline deadline);
     void run_hooks(const CreateRequest& request, Deadline deadline, CreateResult& result,
                    const BranchDetails& details);
     void run_one_hook(const HookSpec& hook, const CreateRequest& request, Deadline deadline,

@@ -172,3 +172,47 @@ class HooksTest(E2ECase):
 
 if __name__ == "__main__":
     harness.main()
+
+
+class VanishedDuringTheLoginWaitTest(E2ECase):
+    # The password never arrives within the test: only noticing the delete ends the create.
+    emulator_options = {"password_lag_ms": 600000}
+
+    def test_a_branch_deleted_while_logins_fail_ends_create_at_once_with_exit_4(self):
+        out_dir = os.path.join(self.tmp, "out")
+        err_path = os.path.join(self.tmp, "stderr")
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        start = time.monotonic()
+        with open(err_path, "w") as err_file:
+            proc = subprocess.Popen([harness.require_xbranch(), "create", "--sandbox", "gone",
+                                     "--sslmode", "disable", "--timeout", "90s",
+                                     "--output-dir", out_dir],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=err_file)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+
+        def stderr_text():
+            with open(err_path) as f:
+                return f.read()
+
+        # A few refused logins first: the check is waiting for the password.
+        harness.wait_until(lambda: "connecting, try 3" in stderr_text(), 30, "failing logins")
+        [branch] = self.active("sb-gone-")
+        r = self.emu.api("DELETE", "/branches/" + branch["id"])
+        self.assertIn(r.status, (200, 202, 204), r)
+        deleted = time.monotonic()
+        code = proc.wait(60)
+        ended = time.monotonic()
+        err = stderr_text()
+        self.assertEqual(code, 4, err)
+        # Within a look or two (one per 5 s), far before --timeout.
+        self.assertLess(ended - deleted, 15, err)
+        self.assertLess(ended - start, 45, err)
+        self.assertIn(branch["name"], err)
+        self.assertIn(branch["id"], err)
+        self.assertIn("deleted", err)
+        self.assertNotIn("no login to branch", err)
+        # The only DELETE is the test's own: xbranch tried to delete nothing.
+        self.assertEqual(len(self.api_calls("DELETE")), 1)
+        self.assertEqual(self.active("sb-gone-"), [])
+        self.assertEqual(present_outputs(out_dir), [])

@@ -268,5 +268,86 @@ TEST(DbProbeLoop, APassedDeadlineMeansNoTry) {
     EXPECT_EQ(r.last.reason, ProbeReason::Timeout);
 }
 
+TEST(DbProbeLoop, LooksForTheTargetSeldomWhileLoginsFail) {
+    // 20 s of refused logins: a look after the 5th failed try, then one per 5 s.
+    FakeClock clock;
+    FakeProber prober(&clock);
+    for (int i = 0; i < 200; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    std::vector<ms> looked_at;
+    ProbeLoopOptions options;
+    options.target_gone = [&] {
+        looked_at.push_back(clock.elapsed());
+        return false;
+    };
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{20000}));
+    const auto r = probe_until_usable(prober, waiter, info(), {}, options);
+    EXPECT_FALSE(r.last.ok);
+    EXPECT_FALSE(r.target_gone);
+    EXPECT_EQ(r.watches, static_cast<int>(looked_at.size()));
+    ASSERT_GE(looked_at.size(), 4U);
+    EXPECT_LE(looked_at.size(), 5U);
+    EXPECT_LT(looked_at.front(), ms{2000});
+    for (std::size_t i = 1; i < looked_at.size(); ++i) {
+        EXPECT_GE(looked_at[i] - looked_at[i - 1], ms{5000});
+        EXPECT_LT(looked_at[i] - looked_at[i - 1], ms{5400});
+    }
+}
+
+TEST(DbProbeLoop, ATargetFoundGoneEndsTheLoopAtOnce) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    for (int i = 0; i < 200; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    int looks = 0;
+    ProbeLoopOptions options;
+    options.target_gone = [&] { return ++looks == 2; };  // deleted between the 1st and 2nd look
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{60000}));
+    const auto r = probe_until_usable(prober, waiter, info(), {}, options);
+    EXPECT_TRUE(r.target_gone);
+    EXPECT_FALSE(r.gave_up_early);
+    EXPECT_EQ(r.watches, 2);
+    EXPECT_EQ(r.last.reason, ProbeReason::AuthFailed);
+    EXPECT_LT(clock.elapsed(), ms{7000});
+    EXPECT_EQ(static_cast<int>(prober.seen.size()), r.tries);
+}
+
+TEST(DbProbeLoop, NoLookWhenTheLoginWorksSoonAfterAStopOrPastTheDeadline) {
+    FakeClock clock;
+    FakeProber prober(&clock);
+    for (int i = 0; i < 4; ++i) {
+        prober.fail(ProbeReason::AuthFailed);
+    }
+    prober.ok();
+    int looks = 0;
+    ProbeLoopOptions options;
+    options.target_gone = [&] { return ++looks > 0; };
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{60000}));
+    EXPECT_TRUE(probe_until_usable(prober, waiter, info(), {}, options).last.ok);
+    EXPECT_EQ(looks, 0);  // a short password lag costs no request
+
+    // A stop during the 5th try (the first that may look): no look after it.
+    FakeProber stopped(&clock);
+    for (int i = 0; i < 4; ++i) {
+        stopped.fail(ProbeReason::AuthFailed);
+    }
+    stopped.fail(ProbeReason::Cancelled);
+    const auto r = probe_until_usable(stopped, waiter, info(), {}, options);
+    EXPECT_EQ(r.last.reason, ProbeReason::Cancelled);
+    EXPECT_EQ(looks, 0);
+
+    // The deadline passes during the 5th try: no look past it either.
+    FakeProber slow(&clock);
+    for (int i = 0; i < 5; ++i) {
+        slow.fail(ProbeReason::Timeout, ms{800});
+    }
+    Waiter short_wait(clock, nullptr, Deadline::in(clock, ms{4500}));
+    const auto t = probe_until_usable(slow, short_wait, info(), {}, options);
+    EXPECT_EQ(t.tries, 5);
+    EXPECT_EQ(looks, 0);
+}
+
 }  // namespace
 }  // namespace xbranch

@@ -31,6 +31,9 @@ struct MiniApi {
     std::vector<std::string> patched;  // descriptions, in order
     int patch_409 = 0;                 // answer this many PATCHes 409 first
     bool public_access = true;
+    int describe_503 = 0;               // answer this many describes 503 (after on_describe)
+    std::function<void()> on_describe;  // runs before each describe is answered
+    int describes = 0;
 
     B* find(const std::string& id) { return find_branch(branches, id); }
 
@@ -56,6 +59,16 @@ struct MiniApi {
         path = path.substr(std::string("/branches/").size());
         const auto slash = path.find('/');
         const std::string id = path.substr(0, slash);
+        if (slash == std::string::npos && r.method == "GET") {
+            ++describes;
+            if (on_describe) {
+                on_describe();
+            }
+            if (describe_503 > 0) {
+                --describe_503;
+                return answer(503, R"({"id":"x","message":"busy"})");
+            }
+        }
         B* b = find(id);
         if (b == nullptr) {
             return branch_not_found(id);
@@ -200,6 +213,123 @@ TEST_F(UsableTest, DeadlineMeansNotConnectableAndTheNewBranchIsDeleted) {
     EXPECT_EQ(count("DELETE"), 1);
     EXPECT_EQ(e.reason(), ErrorReason::None);  // public branch: no private hint
     EXPECT_LE(clock.elapsed(), ms{5000 + 3000});
+}
+
+// The password never arrives, and the branch is deleted meanwhile (another
+// run, gc, the console): the check notices within seconds, not at --timeout.
+TEST_F(UsableTest, ABranchDeletedDuringTheLoginWaitEndsTheCheckAtOnce) {
+    for (int i = 0; i < 400; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50}, "FATAL: password authentication failed");
+    }
+    std::string id;
+    ms deleted_at{-1};
+    clock.on_sleep = [&](ms) {
+        if (prober.seen.size() == 12 && deleted_at < ms{0}) {
+            id = api.branches.back().id;
+            api.branches.pop_back();  // someone else deletes it
+            deleted_at = clock.elapsed();
+        }
+    };
+    auto req = request();
+    req.timeout = std::chrono::seconds{60};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    ASSERT_GE(deleted_at, ms{0});
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_EQ(exit_code(e.kind()), 4);
+    EXPECT_EQ(e.reason(), ErrorReason::BranchVanished);
+    EXPECT_EQ(e.branch_id(), id);
+    EXPECT_EQ(e.branch_name(), k_name);
+    const std::string what = e.what();
+    EXPECT_NE(what.find(id), std::string::npos) << what;
+    EXPECT_NE(what.find(k_name), std::string::npos) << what;
+    EXPECT_EQ(e.cleanup(), CleanupState::None);
+    EXPECT_EQ(count("DELETE"), 0);  // nothing to delete, and never another's
+    // Noticed at the next look (one per 5 s), far before the 60 s limit.
+    EXPECT_LE(clock.elapsed() - deleted_at, ms{6000});
+    EXPECT_LE(api.describes, 6);
+}
+
+TEST_F(UsableTest, AGiveUpOnADeletedBranchSaysItWasDeleted) {
+    // Its database went with it: the check gives up early, and one look says why.
+    prober.fail(ProbeReason::DatabaseMissing);
+    clock.on_sleep = [&](ms) {
+        if (prober.seen.size() == 1 && api.branches.size() == 2) {
+            api.branches.pop_back();
+        }
+    };
+    prober.fail(ProbeReason::DatabaseMissing);
+    const Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.reason(), ErrorReason::BranchVanished);
+    EXPECT_EQ(e.branch_name(), k_name);
+    EXPECT_EQ(count("DELETE"), 0);
+}
+
+TEST_F(UsableTest, LoginsFailingForSecondsCostAFewDescribesOnly) {
+    for (int i = 0; i < 80; ++i) {  // ~20 s of password lag
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    prober.ok();
+    int during_check = 0;
+    api.on_describe = [&] { during_check += prober.seen.empty() ? 0 : 1; };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.login_tries, 81);
+    EXPECT_GE(clock.elapsed(), ms{15000});
+    EXPECT_GE(during_check, 3);
+    EXPECT_LE(during_check, 5);
+}
+
+TEST_F(UsableTest, ADescribeThatFailsDuringTheLoginWaitDoesNotEndTheCheck) {
+    for (int i = 0; i < 40; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    prober.ok();
+    api.on_describe = [&] {
+        if (!prober.seen.empty()) {
+            api.describe_503 = 1000;  // the API is busy from the first look on
+        }
+    };
+    const auto r = lifecycle.create(request());
+    EXPECT_EQ(r.login_tries, 41);
+    EXPECT_EQ(count("DELETE"), 0);
+}
+
+TEST_F(UsableTest, ABusyApiDuringTheLoginWaitKeepsTheOneDeadline) {
+    for (int i = 0; i < 400; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    api.on_describe = [&] {
+        if (!prober.seen.empty()) {
+            api.describe_503 = 1000;
+        }
+    };
+    auto req = request();
+    req.timeout = std::chrono::seconds{10};
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+    EXPECT_LE(clock.elapsed(), ms{10000});
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
+TEST_F(UsableTest, ASignalDuringALookAtTheBranchIsInterrupted) {
+    CancelToken run;
+    CancelToken cleanup;
+    Lifecycle stoppable{client, clock, progress, RunControl{&run, &cleanup}};
+    UsableEdges edges;
+    edges.prober = &prober;
+    stoppable.set_edges(edges);
+    for (int i = 0; i < 100; ++i) {
+        prober.fail(ProbeReason::AuthFailed, ms{50});
+    }
+    api.on_describe = [&] {
+        if (!prober.seen.empty()) {
+            run.cancel(15);
+            api.describe_503 = 1;
+        }
+    };
+    const Error e = caught([&] { (void)stoppable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(prober.seen.size(), 5U);  // no login after the stop
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
 }
 
 TEST_F(UsableTest, KeepOnFailureKeepsTheUnconnectableBranch) {
