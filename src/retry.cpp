@@ -95,8 +95,16 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
         }
         // The backoff grows with every try, free or not, so a crowd spreads out.
         const ms wait = m_policy.delay(end.tries, a.retry_after, m_random());
-        spdlog::info("{}: {}; retrying in {} ms (try {})", what, redact(a.reason), wait.count(),
-                     end.tries + 1);
+        if (wait >= m_waiter.left()) {
+            // No try follows: announcing "try N+1" made the log count one
+            // more try than the loop's own result (and its caller's message).
+            spdlog::info("{}: {}; the time limit ends before another try (after {})", what,
+                         redact(a.reason),
+                         end.tries == 1 ? "1 try" : std::to_string(end.tries) + " tries");
+        } else {
+            spdlog::info("{}: {}; retrying in {} ms (try {})", what, redact(a.reason), wait.count(),
+                         end.tries + 1);
+        }
         switch (m_waiter.wait(wait)) {
             case Waiter::Result::Cancelled:
                 end.why = LoopEnd::Why::Cancelled;

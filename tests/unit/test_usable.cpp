@@ -2,10 +2,13 @@
 // check (FakeProber), the hooks (FakeProcessRunner, a scripted SqlRunner) and
 // the hook state in the tag, on a small stateful fake Xata API.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "fake_edges.hpp"
 #include "fakes.hpp"
@@ -330,6 +333,76 @@ TEST_F(UsableTest, ASignalDuringALookAtTheBranchIsInterrupted) {
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(prober.seen.size(), 5U);  // no login after the stop
     EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
+// Every "try N" the user reads (progress notes, -v log) and the final count agree.
+class NotesProgress final : public Progress {
+  public:
+    void update(const std::string&, const BranchStatus&, std::chrono::milliseconds) override {}
+    void note(const std::string& text) override { notes += text + "\n"; }
+    std::string notes;
+};
+
+int highest_try_named(const std::string& text) {
+    int highest = 0;
+    for (std::size_t at = text.find("try "); at != std::string::npos;
+         at = text.find("try ", at + 1)) {
+        const auto digits = text.find_first_not_of("0123456789", at + 4);
+        if (digits > at + 4) {
+            highest = std::max(highest, std::stoi(text.substr(at + 4, digits - at - 4)));
+        }
+    }
+    return highest;
+}
+
+int count_before_tries(const std::string& text) {
+    const auto at = text.rfind(" tries");
+    const auto from = text.find_last_not_of("0123456789", at - 1) + 1;
+    return at == std::string::npos ? -1 : std::stoi(text.substr(from, at - from));
+}
+
+TEST_F(UsableTest, TheTryCountsOfProgressLogAndResultAgree) {
+    for (const bool works : {true, false}) {
+        FakeProber counted(&clock);
+        for (int i = 0; i < (works ? 6 : 400); ++i) {
+            counted.fail(ProbeReason::AuthFailed, ms{50});
+        }
+        counted.ok();
+        NotesProgress notes;
+        Lifecycle checked{client, clock, notes};
+        UsableEdges edges;
+        edges.prober = &counted;
+        checked.set_edges(edges);
+        std::ostringstream log;
+        const auto before = spdlog::default_logger();
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+            "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(log)));
+        spdlog::set_level(spdlog::level::info);
+        auto req = request();
+        req.timeout = std::chrono::seconds{3};
+        std::string final_text;
+        int result_tries = -1;
+        try {
+            result_tries = checked.create(req).login_tries;
+        } catch (const Error& e) {
+            final_text = e.what();
+        }
+        spdlog::set_default_logger(before);
+        spdlog::set_level(spdlog::level::off);
+        if (works) {
+            final_text = log.str().substr(log.str().find("login works after"));
+        }
+        const int tries = static_cast<int>(counted.seen.size());
+        EXPECT_EQ(count_before_tries(final_text), tries) << final_text;
+        EXPECT_EQ(highest_try_named(notes.notes), tries) << notes.notes;
+        EXPECT_EQ(highest_try_named(log.str()), tries) << log.str();
+        if (works) {
+            EXPECT_EQ(result_tries, 7);
+        } else {
+            EXPECT_GT(tries, 5);
+            EXPECT_NE(log.str().find("the time limit ends before another try"), std::string::npos);
+        }
+    }
 }
 
 TEST_F(UsableTest, KeepOnFailureKeepsTheUnconnectableBranch) {
