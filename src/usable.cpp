@@ -39,6 +39,24 @@ Error hook_error(const HookSpec& hook, const std::string& what) {
         .with_operation("run hooks");
 }
 
+// The tag says Done: logs why the hooks are skipped.
+bool hooks_done(const std::string& name, const std::string& description,
+                const std::string& fingerprint) {
+    const auto tag = decode_tag(description);
+    if (!tag || tag->hooks != HookState::Done) {
+        return false;
+    }
+    if (tag->hooks_fingerprint != fingerprint) {
+        spdlog::warn(
+            "branch {} ran a different set of hooks earlier (fingerprint {}, now {}); not "
+            "running them again",
+            name, tag->hooks_fingerprint, fingerprint);
+    } else {
+        spdlog::info("branch {} ran these hooks already; not running them again", name);
+    }
+    return true;
+}
+
 }  // namespace
 
 SqlScriptResult PqSqlRunner::run(const ConnectionInfo& info, const std::string& file,
@@ -305,37 +323,82 @@ std::string Lifecycle::write_hook_state(const CreateRequest& request, const Crea
 void Lifecycle::run_hooks(const CreateRequest& request, Deadline deadline, CreateResult& result,
                           const BranchDetails& details) {
     const std::string fingerprint = hook_set_fingerprint(request.hooks);
-    const auto tag = decode_tag(details.description);
-    if (result.adopted && tag && tag->hooks == HookState::Done) {
-        if (tag->hooks_fingerprint != fingerprint) {
-            spdlog::warn(
-                "branch {} ran a different set of hooks earlier (fingerprint {}, now {}); not "
-                "running them again",
-                result.branch.name, tag->hooks_fingerprint, fingerprint);
-        } else {
-            spdlog::info("branch {} ran these hooks already; not running them again",
-                         result.branch.name);
-        }
+    if (result.adopted && hooks_done(result.branch.name, details.description, fingerprint)) {
         return;
     }
     // The lock first, held until Done (or a failure): it tells a rerun that
     // finds Pending whether this run is alive. Without it a rerun waits rather
     // than deletes, so a failed try only costs a rerun its patience.
-    HookLockTry lock = try_hook_lock(result.connection, deadline);
+    HookLockTry lock = hook_lock_for_hooks(result, deadline);
     if (lock.outcome != HookLockTry::Outcome::Acquired) {
-        spdlog::warn(
-            "branch {}: running the hooks without their lock ({})", result.branch.name,
-            lock.outcome == HookLockTry::Outcome::Busy ? "another session holds it" : lock.detail);
+        spdlog::warn("branch {}: running the hooks without their lock ({})", result.branch.name,
+                     lock.detail);
+    }
+    // Two runs may both have adopted the branch before either wrote Pending:
+    // the lock orders them, and the tag as it is now says whether the first
+    // one got there (the snapshot in `details` is from before the lock).
+    const BranchDetails now = m_client.describe_branch(result.branch.id);
+    if (hooks_done(result.branch.name, now.description, fingerprint)) {
+        return;  // this run wrote nothing yet: another run ran them meanwhile
+    }
+    if (const auto fresh = decode_tag(now.description);
+        fresh && fresh->hooks == HookState::Pending) {
+        // Another run recorded them and runs (or ran) them without the lock:
+        // never run them a second time, nor delete a branch that run uses.
+        result.created_by_us = false;
+        throw Error(ErrorKind::Conflict, "branch '" + result.branch.name +
+                                             "' has its hooks recorded as started by another "
+                                             "xbranch run; not running them a second time")
+            .with_operation("run hooks")
+            .with_reason(ErrorReason::HooksRunning)
+            .with_branch(result.branch.id, result.branch.name);
     }
     // Pending first: a run killed from here on leaves a branch a rerun recreates.
     const std::string pending =
-        write_hook_state(request, result, details.description, HookState::Pending, fingerprint);
+        write_hook_state(request, result, now.description, HookState::Pending, fingerprint);
     for (const auto& hook : request.hooks) {
         m_progress.note("running " + hook_name(hook));
         run_one_hook(hook, request, deadline, result);
     }
     write_hook_state(request, result, pending, HookState::Done, fingerprint);
     result.hooks_ran = true;
+}
+
+HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadline) {
+    HookLockTry lock = try_hook_lock(result.connection, deadline);
+    if (lock.outcome != HookLockTry::Outcome::Busy) {
+        return lock;
+    }
+    // Another live run holds it: it runs this branch's hooks right now. Wait
+    // for it (then the tag says Done), never run them beside it.
+    const std::string& name = result.branch.name;
+    const std::string op = "wait for the hooks' lock of branch " + name;
+    spdlog::warn("branch {} (id {}): another xbranch run holds its hooks' lock; waiting for it",
+                 name, result.branch.id);
+    m_progress.note("waiting for another run's hooks on " + name);
+    Waiter waiter(m_clock, m_control.cancel, deadline);
+    const auto start = m_clock.now();
+    while (lock.outcome == HookLockTry::Outcome::Busy) {
+        switch (pause(waiter, k_hooks_poll, start)) {
+            case Waiter::Result::Cancelled:
+                throw interrupted(op);
+            case Waiter::Result::DeadlineReached: {
+                // The other run uses the branch: this run's failure must not delete it.
+                result.created_by_us = false;
+                std::string what = "branch '" + name + "' (id " + result.branch.id;
+                what += ") still had its hooks running in another xbranch run after ";
+                what += seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start));
+                throw Error(ErrorKind::Conflict, what)
+                    .with_operation(op)
+                    .with_reason(ErrorReason::HooksRunning)
+                    .with_branch(result.branch.id, name);
+            }
+            case Waiter::Result::Slept:
+                break;
+        }
+        lock = try_hook_lock(result.connection, deadline);
+    }
+    return lock;
 }
 
 void Lifecycle::run_one_hook(const HookSpec& hook, const CreateRequest& request, Deadline deadline,

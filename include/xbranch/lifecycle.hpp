@@ -70,6 +70,8 @@ struct CreateRequest {
     // mid-hook, never handed out) deletes it and creates it afresh, but only
     // when the hooks' lock (hook_lock.hpp) is free: while a live run holds it,
     // the rerun waits for Done (then adopts) and never deletes the branch.
+    // Runs that found no hook state yet take turns at that lock and read the
+    // tag again once they hold it: Done skips, another run's Pending is a Conflict.
     std::vector<HookSpec> hooks;
 };
 
@@ -191,6 +193,9 @@ class Lifecycle {
     BranchDetails recreate(const CreateRequest& request, Deadline deadline, CreateResult& result,
                            bool delete_old);
     HookLockTry try_hook_lock(const ConnectionInfo& info, Deadline deadline);
+    // The lock for running the hooks: waits while another live run holds it
+    // (HooksRunning at the deadline); Unknown comes back as it is.
+    HookLockTry hook_lock_for_hooks(CreateResult& result, Deadline deadline);
     bool vanished(const Branch& branch);
     void complete_connection(const CreateRequest& request, CreateResult& result) const;
     void make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,

@@ -689,6 +689,93 @@ TEST_F(UsableTest, PendingBranchThatDisappearsWhileWaitingIsCreatedAfresh) {
     EXPECT_EQ(count("POST"), 1);
 }
 
+// Another run's tag without a hook state.
+std::string their_tag() {
+    BranchTag tag;
+    tag.token = "earlier001";
+    return encode_tag(tag);
+}
+
+// The tag of branch `id` with its hooks set to `state` (the rest kept).
+void set_hooks(MiniApi& api, const std::string& id, HookState state, const CreateRequest& req) {
+    auto tag = *decode_tag(api.find(id)->description);
+    tag.hooks = state;
+    tag.hooks_fingerprint = hook_set_fingerprint(req.hooks);
+    api.find(id)->description = encode_tag(tag);
+}
+
+// Two runs adopted the branch before either wrote Pending; the other one took
+// the lock first and finished: this run, given the lock after it, runs nothing.
+TEST_F(UsableTest, TwoRunsThatAdoptedBeforePendingRunTheHooksOnce) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, their_tag());  // no hook state yet
+    locker.on_try = [&] { set_hooks(api, old_id, HookState::Done, req); };
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.branch.id, old_id);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("PATCH"), 0);
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(locker.held, 0);
+}
+
+TEST_F(UsableTest, ALockHeldByAnotherRunIsWaitedForNotRunBeside) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, their_tag());
+    locker.owner_alive = true;  // the other run holds it and runs the hooks
+    int waits = 0;
+    clock.on_sleep = [&](ms d) {
+        if (d >= ms{1000} && ++waits == 3) {
+            set_hooks(api, old_id, HookState::Done, req);
+            locker.owner_alive = false;
+        }
+    };
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(waits, 3);
+    EXPECT_EQ(locker.seen.size(), 4U);
+    EXPECT_EQ(count("PATCH"), 0);
+}
+
+TEST_F(UsableTest, HooksRecordedPendingByAnotherRunAreNotRunAndItsBranchIsKept) {
+    // This run made the branch; another run adopted it and wrote Pending
+    // (keeping this run's token) while running lock-less.
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    locker.on_try = [&] { set_hooks(api, api.branches.back().id, HookState::Pending, req); };
+    prober.ok();
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Conflict);
+    EXPECT_EQ(e.reason(), ErrorReason::HooksRunning);
+    EXPECT_EQ(e.branch_name(), k_name);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(count("PATCH"), 0);
+    EXPECT_EQ(api.branches.size(), 2U);
+    EXPECT_EQ(locker.held, 0);
+}
+
+TEST_F(UsableTest, ALockHeldPastTheDeadlineIsAConflictThatDeletesNothing) {
+    auto req = request();
+    req.timeout = std::chrono::seconds{8};
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    locker.owner_alive = true;  // another run adopted this run's branch and runs them
+    prober.ok();
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.reason(), ErrorReason::HooksRunning);
+    EXPECT_EQ(exit_code(e.kind()), 5);
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_LE(clock.elapsed(), ms{8000});
+}
+
 TEST_F(UsableTest, TheRunningRunHoldsTheLockWhileItsHooksRun) {
     auto req = request();
     req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT 1;"}};
