@@ -163,7 +163,8 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
         }
     }
     if (!id) {
-        throw Error(ErrorKind::NotFound, "parent branch '" + parent + "' not found in the project")
+        throw Error(ErrorKind::NotFound,
+                    "parent branch " + quote_input(parent) + " not found in the project")
             .with_operation("resolve parent branch")
             .with_reason(ErrorReason::ParentNotFound);
     }

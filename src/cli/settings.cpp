@@ -24,7 +24,8 @@ void check_secret(const SettingRow& row, Setting& s) {
 
 void check_sslmode(const SettingRow&, Setting& s) {
     if (!valid_sslmode(s.value)) {
-        throw Error(ErrorKind::Usage, "invalid sslmode '" + s.value + "' (" + s.origin + ")")
+        throw Error(ErrorKind::Usage,
+                    "invalid sslmode " + quote_input(s.value) + " (" + s.origin + ")")
             .with_hint(
                 "use disable, allow, prefer, require, verify-ca, verify-full, or none to leave "
                 "it out");
@@ -39,15 +40,30 @@ void check_database(const SettingRow&, Setting& s) {
         s.value.find_first_of("/?#%@:\\'\" ") == std::string::npos &&
         std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
     if (!ok) {
-        throw Error(ErrorKind::Usage, "invalid database name '" + s.value + "' (" + s.origin + ")")
+        throw Error(ErrorKind::Usage,
+                    "invalid database name " + quote_input(s.value) + " (" + s.origin + ")")
             .with_hint("use 1-63 printable characters without spaces, quotes or / ? # % @ :");
+    }
+}
+
+// Ids go into the URL path and come back in the API's error messages: one
+// token of printable ASCII, so nothing invisible reaches a request or a log.
+void check_api_id(const SettingRow& row, Setting& s) {
+    const bool ok =
+        s.value.size() <= 128 &&
+        std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!ok) {
+        throw Error(ErrorKind::Usage, "invalid " + std::string(row.name) + " " +
+                                          quote_input(s.value) + " (" + s.origin +
+                                          "): use the id as the console shows it, without spaces "
+                                          "or control characters");
     }
 }
 
 void check_log_format(const SettingRow&, Setting& s) {
     if (s.value != "text" && s.value != "json") {
-        throw Error(ErrorKind::Usage,
-                    "invalid log format '" + s.value + "' (" + s.origin + "): use text or json");
+        throw Error(ErrorKind::Usage, "invalid log format " + quote_input(s.value) + " (" +
+                                          s.origin + "): use text or json");
     }
 }
 
@@ -56,7 +72,7 @@ void check_prefix(const SettingRow& row, Setting& s) {
         return;
     }
     if (valid_prefix(s.value + "-")) {
-        throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+        throw Error(ErrorKind::Usage, "invalid prefix " + quote_input(s.value) + " (" + s.origin +
                                           "): a prefix must end with '-', or it also matches "
                                           "branches xbranch never made")
             .with_hint("e.g. " +
@@ -65,7 +81,7 @@ void check_prefix(const SettingRow& row, Setting& s) {
                             : std::string(row.flag) + " " + s.value + "-") +
                        " (the default is " + std::string(k_default_prefix) + ")");
     }
-    throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+    throw Error(ErrorKind::Usage, "invalid prefix " + quote_input(s.value) + " (" + s.origin +
                                       "): use 2-20 characters a-z, 0-9 and '-', starting with a "
                                       "letter and ending with '-' (e.g. " +
                                       std::string(k_default_prefix) + ")");
@@ -113,8 +129,17 @@ const std::vector<SettingRow>& setting_rows() {
         {Id::Organization,
          "organization",
          "--org",
-         {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID", "XATA_ORG_ID"}},
-        {Id::Project, "project", "--project", {"XATA_PROJECT_ID", "XATA_PROJECTID"}},
+         {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID", "XATA_ORG_ID"},
+         std::nullopt,
+         false,
+         check_api_id},
+        {Id::Project,
+         "project",
+         "--project",
+         {"XATA_PROJECT_ID", "XATA_PROJECTID"},
+         std::nullopt,
+         false,
+         check_api_id},
         {Id::CaCert, "ca file", "--cacert", {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}},
         {Id::ConnectTimeout,
          "connect timeout",
@@ -130,7 +155,13 @@ const std::vector<SettingRow>& setting_rows() {
          "30s",
          false,
          check_timeout},
-        {Id::ParentId, "parent id", "", {"XATA_BRANCH_ID", "XATA_BRANCHID"}},
+        {Id::ParentId,
+         "parent id",
+         "",
+         {"XATA_BRANCH_ID", "XATA_BRANCHID"},
+         std::nullopt,
+         false,
+         check_api_id},
         {Id::ParentName, "parent", "--parent", {"XATA_BRANCH_NAME", "XATA_BRANCHNAME"}, "main"},
         {Id::Prefix,
          "prefix",
@@ -375,8 +406,8 @@ ApiSettings resolve_api_config(const GlobalFlags& flags, const Environment& env)
     if (!url) {
         // The URL is not a secret, but a malformed one may hold anything:
         // show it redacted and quoted so a stray space or newline is visible.
-        throw Error(ErrorKind::Usage,
-                    "invalid API base URL (" + c.base_url.origin + "): " + problem)
+        throw Error(ErrorKind::Usage, "invalid API base URL " + quote_input(c.base_url.value) +
+                                          " (" + c.base_url.origin + "): " + problem)
             .with_hint(
                 "for example https://api.xata.tech, or http://127.0.0.1:8080 for a local "
                 "emulator");
@@ -417,8 +448,8 @@ BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment
 
     if (flags.branch && !flags.branch->empty()) {
         if (!valid_branch_name(*flags.branch)) {
-            throw Error(ErrorKind::Usage, "invalid branch name '" + *flags.branch +
-                                              "': use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
+            throw Error(ErrorKind::Usage, "invalid branch name " + quote_input(*flags.branch) +
+                                              ": use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
                                               "'.', starting with a letter or digit");
         }
         t.name = {*flags.branch, "flag --branch"};
@@ -443,10 +474,9 @@ BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment
                 "inside a Signadot plugin step SIGNADOT_SANDBOX_NAME is set by the operator");
     }
     if (!t.branch_id.empty() && !looks_like_branch_id(t.branch_id.value)) {
-        throw Error(
-            ErrorKind::Usage,
-            "invalid --branch-id '" + t.branch_id.value +
-                "': Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
+        throw Error(ErrorKind::Usage,
+                    "invalid --branch-id " + quote_input(t.branch_id.value) +
+                        ": Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
     }
     return t;
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "settings.hpp"
@@ -7,6 +8,7 @@
 #include "xbranch/error.hpp"
 #include "xbranch/naming.hpp"
 #include "xbranch/redact.hpp"
+#include "xbranch/signadot_client.hpp"
 
 using namespace xbranch;
 using namespace xbranch::cli;
@@ -564,4 +566,102 @@ TEST_F(ConfigTest, DescribeSettingsShowsEveryRowWithSecretsMasked) {
     EXPECT_NE(all.find("no color = 1 (env NO_COLOR)\n"), std::string::npos) << all;
     EXPECT_NE(all.find("log format = text (default)\n"), std::string::npos) << all;
     EXPECT_NE(all.find("signadot api key = ******** (env SIGNADOT_API_KEY)\n"), std::string::npos);
+}
+
+namespace {
+
+bool has_raw_control(const std::string& text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+}  // namespace
+
+TEST(QuoteInput, EscapesControlAndNonAsciiBytesAndCapsTheLength) {
+    EXPECT_EQ(quote_input("sb-"), "'sb-'");
+    EXPECT_EQ(quote_input(""), "''");
+    EXPECT_EQ(quote_input("\x1b[31mred\n"), "'\\x1b[31mred\\n'");
+    EXPECT_EQ(quote_input("a\tb\rc\x7f"), "'a\\tb\\rc\\x7f'");
+    EXPECT_EQ(quote_input("it's \\"), "'it\\'s \\\\'");
+    EXPECT_EQ(quote_input("\xc3\xa9"), "'\\xc3\\xa9'");
+    const std::string quoted = quote_input(std::string(1000, 'x'));
+    EXPECT_EQ(quoted, "'" + std::string(64, 'x') + "'...");
+}
+
+TEST_F(ConfigTest, RejectedEnvValuesAreQuotedWithoutRawControlCharacters) {
+    const std::string evil = "ab\x1b]0;owned\x07\ncd";
+    struct Case {
+        const char* env;
+        SettingId id;
+    };
+    const Case cases[] = {
+        {"XBRANCH_PREFIX", SettingId::Prefix},
+        {"XBRANCH_SSLMODE", SettingId::SslMode},
+        {"XBRANCH_LOG_FORMAT", SettingId::LogFormat},
+        {"XATA_DATABASE_NAME", SettingId::Database},
+        {"XATA_ORGANIZATION_ID", SettingId::Organization},
+        {"XATA_PROJECT_ID", SettingId::Project},
+        {"XATA_BRANCH_ID", SettingId::ParentId},
+    };
+    for (const auto& c : cases) {
+        MapEnvironment env(std::map<std::string, std::string>{{c.env, evil}});
+        try {
+            (void)resolve(c.id, env);
+            ADD_FAILURE() << c.env << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage) << c.env;
+            const std::string text = e.describe() + e.hint();
+            EXPECT_FALSE(has_raw_control(text)) << c.env << ": " << text;
+            EXPECT_NE(text.find("\\x1b]0;owned\\x07\\ncd"), std::string::npos) << text;
+            EXPECT_NE(text.find(c.env), std::string::npos) << text;
+        }
+    }
+    // The base URL, and the sandbox name and the prefix the core refuses.
+    auto env = base_env();
+    env.set("XATA_API_BASE_URL", "http://127.0.0.1:1/" + evil);
+    const Error url = api_error(GlobalFlags{}, env);
+    EXPECT_FALSE(has_raw_control(url.describe())) << url.describe();
+    EXPECT_NE(url.describe().find("\\x1b"), std::string::npos) << url.describe();
+    for (const auto& [sandbox, prefix] : {std::pair<std::string, std::string>{"\x1b\n", "sb-"},
+                                          std::pair<std::string, std::string>{"ok", evil}}) {
+        try {
+            (void)derive_branch_name({sandbox, "", ""}, prefix);
+            ADD_FAILURE() << "derived a name";
+        } catch (const Error& e) {
+            EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+            EXPECT_NE(e.describe().find("\\x1b"), std::string::npos) << e.describe();
+        }
+    }
+    try {
+        validate_signadot_target({"ftp://" + evil, "key", "org"});
+        ADD_FAILURE() << "accepted the Signadot URL";
+    } catch (const Error& e) {
+        EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+    }
+    try {
+        validate_signadot_target({"https://api.signadot.com", "key", evil});
+        ADD_FAILURE() << "accepted the Signadot org";
+    } catch (const Error& e) {
+        EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+    }
+}
+
+TEST_F(ConfigTest, RejectedSecretsAreNeverQuoted) {
+    const std::string key = std::string(k_key) + "\x1b[2J";
+    for (const char* name : {"XATA_API_KEY", "SIGNADOT_API_KEY"}) {
+        MapEnvironment env(std::map<std::string, std::string>{{name, key}});
+        try {
+            (void)resolve(
+                std::string(name) == "XATA_API_KEY" ? SettingId::ApiKey : SettingId::SignadotApiKey,
+                env);
+            ADD_FAILURE() << name << " was accepted";
+        } catch (const Error& e) {
+            const std::string text = e.describe() + e.hint();
+            EXPECT_EQ(text.find(k_key), std::string::npos) << text;
+            EXPECT_EQ(text.find("xau_"), std::string::npos) << text;
+            EXPECT_FALSE(has_raw_control(text)) << text;
+        }
+    }
 }
