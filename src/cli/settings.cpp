@@ -88,11 +88,9 @@ void check_prefix(const SettingRow& row, Setting& s) {
 }
 
 void check_timeout(const SettingRow& row, Setting& s) {
-    const auto d = parse_duration(s.value);
-    if (!d || *d < std::chrono::milliseconds(1) || *d > std::chrono::hours(24)) {
-        throw Error(ErrorKind::Usage, "invalid " + std::string(row.flag) + " '" + s.value +
-                                          "': use a duration from 1ms to 24h (e.g. 10s, 1500ms)");
-    }
+    const std::string_view what =
+        s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.flag;
+    (void)checked_duration(what, s.value, std::chrono::milliseconds(1), std::chrono::hours(24));
 }
 
 std::mutex g_mutex;
@@ -305,62 +303,105 @@ bool valid_sslmode(std::string_view mode) {
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     // CLI11 2.1's AsNumberWithUnit prints the scaled number with six
-    // significant digits (1234567s would become 1234570s), so the units are
-    // read here and the option check below uses this function.
-    if (text.empty() || !((text[0] >= '0' && text[0] <= '9') || text[0] == '.')) {
+    // significant digits (1234567s would become 1234570s) and reads one unit
+    // only, so durations are read here: number-unit parts, summed.
+    auto digit = [](char c) { return (c >= '0' && c <= '9') || c == '.'; };
+    if (text.empty()) {
         return std::nullopt;
     }
+    double total = 0;
     std::size_t i = 0;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) {
-        ++i;
-    }
-    double value = 0;
-    try {
-        std::size_t used = 0;
-        value = std::stod(std::string(text.substr(0, i)), &used);
-        if (used != i) {
+    int parts = 0;
+    while (i < text.size()) {
+        const std::size_t start = i;
+        while (i < text.size() && digit(text[i])) {
+            ++i;
+        }
+        if (i == start) {
+            return std::nullopt;  // a unit without a number, or a sign
+        }
+        double value = 0;
+        try {
+            std::size_t used = 0;
+            value = std::stod(std::string(text.substr(start, i - start)), &used);
+            if (used != i - start) {
+                return std::nullopt;
+            }
+        } catch (const std::exception&) {
             return std::nullopt;
         }
-    } catch (const std::exception&) {
+        const std::size_t unit_start = i;
+        while (i < text.size() && !digit(text[i])) {
+            ++i;
+        }
+        const std::string_view unit = text.substr(unit_start, i - unit_start);
+        double factor = 0;
+        if (unit.empty()) {
+            // A bare number is seconds, but only on its own: "1h30" is a typo.
+            if (parts > 0) {
+                return std::nullopt;
+            }
+            factor = 1000;
+        } else if (unit == "s") {
+            factor = 1000;
+        } else if (unit == "ms") {
+            factor = 1;
+        } else if (unit == "m") {
+            factor = 60'000;
+        } else if (unit == "h") {
+            factor = 3'600'000;
+        } else if (unit == "d") {
+            factor = 86'400'000;
+        } else {
+            return std::nullopt;
+        }
+        if (unit.empty() && i < text.size()) {
+            return std::nullopt;
+        }
+        total += value * factor;
+        ++parts;
+    }
+    if (!(total >= 0) || total > 1e12) {
         return std::nullopt;
     }
-    const std::string_view unit = text.substr(i);
-    double factor = 0;
-    if (unit.empty() || unit == "s") {
-        factor = 1000;
-    } else if (unit == "ms") {
-        factor = 1;
-    } else if (unit == "m") {
-        factor = 60'000;
-    } else if (unit == "h") {
-        factor = 3'600'000;
-    } else if (unit == "d") {
-        factor = 86'400'000;
-    } else {
-        return std::nullopt;
-    }
-    const double ms = value * factor;
-    if (!(ms >= 0) || ms > 1e12) {
-        return std::nullopt;
-    }
-    return std::chrono::milliseconds{static_cast<long long>(std::llround(ms))};
+    return std::chrono::milliseconds{static_cast<long long>(std::llround(total))};
 }
 
-CLI::Validator duration_check(std::chrono::milliseconds min, std::chrono::milliseconds max) {
-    return CLI::Validator(
-        [min, max](std::string& input) -> std::string {
-            const auto d = parse_duration(input);
-            if (!d) {
-                return "'" + input + "' is not a duration: use e.g. 90s, 10m, 1500ms, 1h, 7d or " +
-                       "bare seconds";
-            }
-            if (*d < min || *d > max) {
-                return "'" + input + "' is out of range (" + std::to_string(min.count()) +
-                       "ms to " + std::to_string(max.count() / 1000) + "s)";
-            }
-            return {};
-        },
-        "DURATION");
+std::string format_duration(std::chrono::milliseconds d) {
+    long long ms = d.count();
+    if (ms == 0) {
+        return "0s";
+    }
+    std::string out;
+    const std::pair<long long, const char*> units[] = {
+        {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+    for (const auto& [size, name] : units) {
+        if (ms >= size) {
+            out += std::to_string(ms / size) + name;
+            ms %= size;
+        }
+    }
+    return out;
+}
+
+std::chrono::milliseconds checked_duration(std::string_view what, std::string_view text,
+                                           std::chrono::milliseconds min,
+                                           std::optional<std::chrono::milliseconds> max) {
+    const auto d = parse_duration(text);
+    if (d && *d >= min && (!max || *d <= *max)) {
+        return *d;
+    }
+    const std::string range = max ? "from " + format_duration(min) + " to " + format_duration(*max)
+                                  : "of at least " + format_duration(min);
+    const bool unbounded = min.count() == 0 && !max;
+    const bool is_flag = what.rfind("--", 0) == 0;
+    throw Error(ErrorKind::Usage,
+                "invalid " + std::string(what) + " " + quote_input(text) + ": " +
+                    (d ? "use a duration " + range
+                       : "not a duration" + (unbounded ? std::string() : " (" + range + ")")))
+        .with_hint("e.g. " + std::string(what) + (is_flag ? " " : "=") +
+                   "1h30m; a duration is one or more parts such as 7d, 12h, 10m, 90s, 1500ms "
+                   "(a bare number is seconds)");
 }
 
 ApiConfig ApiSettings::plain() const {

@@ -147,6 +147,42 @@ class ErrorsTest(E2ECase):
         self.assertEqual(self.api_calls("POST"), [])
         self.assertEqual(self.emu.requests(), [])
 
+    def test_compound_durations_work_and_every_duration_error_has_one_style(self):
+        code, out, err = self.xb("create", "--sandbox", "dur", "--sslmode", "disable",
+                                 "--timeout", "1h30m", "--ttl", "1d12h", "--output", "json")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.xb("--request-timeout", "1m0.5s", "--connect-timeout", "2m30s",
+                                 "gc", "--expired", "--older-than", "1h30m", "--grace", "1m30s",
+                                 "--dry-run")
+        self.assertEqual(code, 0, err)
+        before = len(self.emu.requests())
+        bad = "1x\x1b[2J"
+        for args, flag in ((["create", "--sandbox", "dur", "--timeout", bad], "--timeout"),
+                           (["create", "--sandbox", "dur", "--ttl", bad], "--ttl"),
+                           (["run", "--timeout", bad, "--", "true"], "--timeout"),
+                           (["reset", "--sandbox", "dur", "--timeout", bad], "--timeout"),
+                           (["--request-timeout", bad, "status", "--sandbox", "dur"],
+                            "--request-timeout"),
+                           (["--connect-timeout", bad, "list"], "--connect-timeout"),
+                           (["gc", "--expired", "--older-than", bad], "--older-than"),
+                           (["gc", "--expired", "--grace", bad], "--grace")):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertIn("error: invalid %s '1x\\x1b[2J': not a duration" % flag, err)
+            self.assertIn("hint: e.g. %s 1h30m;" % flag, err)
+            self.assertNotIn("\x1b", err)
+        # The ranges stay: no sub-millisecond request timeout, a TTL of at least 1s.
+        code, out, err = self.xb("--request-timeout", "0.4ms", "list")
+        self.assertEqual(code, 2, err)
+        self.assertIn("invalid --request-timeout '0.4ms': use a duration from 1ms to 1d", err)
+        code, out, err = self.xb("create", "--sandbox", "dur", "--ttl", "0.5s")
+        self.assertEqual(code, 2, err)
+        self.assertIn("invalid --ttl '0.5s': use a duration from 1s to 3650d", err)
+        code, out, err = self.xb("gc", "--older-than", "59m59s")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--force", err)
+        self.assertEqual(len(self.emu.requests()), before)
+
     def test_org_id_alias_of_the_tutorial_secret(self):
         e = self.emu.env()
         org = e.pop("XATA_ORGANIZATION_ID")

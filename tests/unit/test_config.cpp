@@ -249,14 +249,56 @@ TEST_F(ConfigTest, EarlyLogFormatReadsArgvThenEnv) {
 }
 
 TEST(DurationCheck, TimeoutsBelowOneMillisecondAreRefused) {
-    auto check = duration_check(milliseconds(1), std::chrono::hours(24));
-    for (const char* bad : {"0", "0.0004", "0ms", "0.4ms", "25h", "soon", "-1"}) {
-        std::string in = bad;
-        EXPECT_FALSE(check(in).empty()) << bad;
+    auto check = [](const char* text) {
+        return checked_duration("--request-timeout", text, milliseconds(1), std::chrono::hours(24));
+    };
+    for (const char* bad : {"0", "0.0004", "0ms", "0.4ms", "25h", "soon", "-1", "23h61m"}) {
+        EXPECT_THROW((void)check(bad), Error) << bad;
     }
-    for (const char* ok : {"1ms", "0.001", "90s", "10m", "1h", "24h", "1500ms", "5"}) {
-        std::string in = ok;
-        EXPECT_TRUE(check(in).empty()) << ok;
+    for (const char* ok : {"1ms", "0.001", "90s", "10m", "1h", "24h", "1500ms", "5", "23h59m"}) {
+        EXPECT_NO_THROW((void)check(ok)) << ok;
+    }
+}
+
+TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExample) {
+    struct Case {
+        const char* what;
+        const char* text;
+        milliseconds min;
+        std::optional<milliseconds> max;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"--timeout", "soon", milliseconds(1), std::nullopt,
+         "invalid --timeout 'soon': not a duration (of at least 1ms)"},
+        {"--ttl", "0s", std::chrono::seconds(1), std::chrono::hours(24 * 3650),
+         "invalid --ttl '0s': use a duration from 1s to 3650d"},
+        {"--connect-timeout", "25h", milliseconds(1), std::chrono::hours(24),
+         "invalid --connect-timeout '25h': use a duration from 1ms to 1d"},
+        {"--older-than", "7days\x1b", milliseconds(0), std::nullopt,
+         "invalid --older-than '7days\\x1b': not a duration"},
+    };
+    for (const auto& c : cases) {
+        try {
+            (void)checked_duration(c.what, c.text, c.min, c.max);
+            ADD_FAILURE() << c.text << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_EQ(std::string(e.what()), c.message);
+            EXPECT_EQ(e.hint().rfind(std::string("e.g. ") + c.what + " 1h30m;", 0), 0u) << e.hint();
+        }
+    }
+}
+
+TEST(FormatDuration, ShortestExactSpellingThatParsesBack) {
+    for (const auto& [ms, text] : {std::pair<long long, const char*>{1, "1ms"},
+                                   {90'000, "1m30s"},
+                                   {5'400'000, "1h30m"},
+                                   {86'400'000, "1d"},
+                                   {0, "0s"},
+                                   {1500, "1s500ms"}}) {
+        EXPECT_EQ(format_duration(milliseconds(ms)), text);
+        EXPECT_EQ(parse_duration(text), milliseconds(ms)) << text;
     }
 }
 
@@ -531,7 +573,16 @@ TEST(ParseDuration, Table) {
         {"1.2.3s", std::nullopt},
         {"10 m", std::nullopt},
         {"10M", std::nullopt},
-        {"5m30s", std::nullopt},
+        {"5m30s", 330000},
+        {"1h30m", 5400000},
+        {"2m30s", 150000},
+        {"1m0.5s", 60500},
+        {"1d12h", 129600000},
+        {"1h30", std::nullopt},
+        {"30 s", std::nullopt},
+        {"1h-30m", std::nullopt},
+        {"h30m", std::nullopt},
+        {"1hh", std::nullopt},
     };
     for (const auto& c : cases) {
         const auto got = parse_duration(c.in);
