@@ -10,6 +10,7 @@ exit 3 and 404 to exit 4, so those are asserted."""
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -182,6 +183,32 @@ class ErrorsTest(E2ECase):
         self.assertEqual(code, 2, err)
         self.assertIn("--force", err)
         self.assertEqual(len(self.emu.requests()), before)
+
+    def test_ctrl_c_during_a_slow_describe_names_the_wait_not_the_url(self):
+        # The first describe of the new branch is answered only after 4 s.
+        self.emu.set_faults([{"method": "GET", "path": "/branches/[a-z0-9]+$", "kind": "delay",
+                              "delayMs": 4000, "times": 1}])
+        proc = subprocess.Popen([harness.require_xbranch(), "create", "--sandbox", "sig",
+                                 *CREATE_FLAGS], env=self.emu.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            harness.wait_until(lambda: self.api_calls("POST"), 20, "the POST")
+            time.sleep(1.0)  # the describe is in flight now
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 130, err)
+        name = self.all_named("sb-sig-")[0]["name"]
+        self.assertIn("error: wait for branch %s: interrupted by signal 2" % name, err)
+        error_lines = [line for line in err.splitlines() if line.startswith("xbranch: error:")]
+        self.assertEqual(len(error_lines), 1, err)
+        self.assertNotIn("http://", error_lines[0])
+        self.assertNotIn("GET ", error_lines[0])
+        self.assertIn("was deleted", err)
+        self.assertEqual(self.active("sb-sig-"), [])
 
     def test_org_id_alias_of_the_tutorial_secret(self):
         e = self.emu.env()
