@@ -7,6 +7,7 @@ organization the key does not belong to, and 404 `project [x] not found`
 for an unknown project in the key's organization. xbranch maps 401/403 to
 exit 3 and 404 to exit 4, so those are asserted."""
 
+import calendar
 import json
 import os
 import re
@@ -236,6 +237,55 @@ class ErrorsTest(E2ECase):
             line = json.loads(err.strip().splitlines()[-1])
             self.assertEqual((line["level"], line["exitCode"]), ("error", 2))
             self.assertIn("--bogus", line["msg"])
+            # The same time field as every other JSON log line: RFC 3339 UTC, near now.
+            self.assertEqual(list(line)[0], "time")
+            self.assertRegex(line["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            stamp = calendar.timegm(time.strptime(line["time"][:19], "%Y-%m-%dT%H:%M:%S"))
+            self.assertLess(abs(stamp - time.time()), 60)
+        # An error after logging started (bad duration) carries it too.
+        code, out, err = self.xb("--log-format", "json", "list", "--connect-timeout", "soon")
+        self.assertEqual(code, 2, err)
+        line = json.loads(err.strip().splitlines()[-1])
+        self.assertIn("time", line)
+        self.assertIn("--connect-timeout", line["msg"])
+
+    def test_each_command_help_lists_the_exit_codes_it_can_return(self):
+        def codes(*args):
+            code, out, err = self.xb(*args, "--help")
+            self.assertEqual(code, 0, err)
+            table = out.split("Exit codes:\n", 1)[1].split("\n\n", 1)[0]
+            return {line.split()[0] for line in table.splitlines() if line.startswith("  ")}
+
+        everywhere = {"0", "1", "2", "3", "4", "8", "9", "10", "130/143/129"}
+        lifecycle = everywhere | {"5", "6", "7", "11", "12", "13"}
+        self.assertEqual(codes(), lifecycle)
+        for command in ("create", "run", "reset"):
+            self.assertEqual(codes(command), lifecycle, command)
+        for command in ("list", "status", "gc"):
+            self.assertEqual(codes(command), everywhere, command)
+        for command in ("delete", "url"):
+            self.assertEqual(codes(command), everywhere | {"5"}, command)
+        # The command's own footer is still there, before the table.
+        code, out, err = self.xb("gc", "--help")
+        self.assertIn("xbranch gc --orphans --expired --dry-run", out.split("Exit codes:")[0])
+
+    def test_global_flags_after_the_command_work_and_foreign_flags_are_named(self):
+        code, out, err = self.xb("list", "-v", "--log-format", "json", "--request-timeout", "5s")
+        self.assertEqual(code, 0, err)
+        self.assertIn('"level":"debug"', err)
+        before = len(self.emu.requests())
+        for args, message in (
+                (["create", "--sandbox", "x", "--force"],
+                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset)"),
+                (["gc", "--expired", "--sslmode=disable"],
+                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset)"),
+                (["list", "--bogus\x1b[2J"], "unknown flag '--bogus\\x1b[2J' for xbranch list")):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertIn("xbranch: error: " + message + "\n", err)
+            self.assertNotIn("not expected", err)
+            self.assertIn("hint: run `xbranch %s --help` for its flags" % args[0], err)
+        self.assertEqual(len(self.emu.requests()), before)
 
     def test_version_has_no_trailing_blank_line(self):
         code, out, err = self.xb("--version")
