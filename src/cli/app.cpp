@@ -189,10 +189,14 @@ Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
         }
         const std::string name = arg.substr(0, arg.find('='));
         const std::string others = commands_with(root, chosen, name);
-        Error out(ErrorKind::Usage, others.empty()
-                                        ? "unknown flag " + quote_input(name) + " for " + where
-                                        : where + " has no flag " + quote_input(name) +
-                                              " (it is a flag of " + others + ")");
+        std::string message;
+        if (others.empty()) {
+            message = "unknown flag " + quote_input(name) + " for " + where;
+        } else {
+            message = where + " has no flag " + quote_input(name);
+            message += " (it is a flag of " + others + ")";
+        }
+        Error out(ErrorKind::Usage, message);
         out.with_hint("run `" + where + " --help` for its flags");
         return out;
     }
