@@ -72,6 +72,38 @@ const char* kind_name(ErrorKind kind) {
     return "error";
 }
 
+std::string quote_input(std::string_view text) {
+    // Input from the environment may hold ESC sequences or line breaks that
+    // would rewrite the terminal or forge log lines: show every such byte.
+    constexpr std::size_t k_max = 64;
+    constexpr const char* k_hex = "0123456789abcdef";
+    std::string out = "'";
+    for (std::size_t i = 0; i < text.size() && i < k_max; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\\' || c == '\'') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += "\\x";
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    out += "'";
+    if (text.size() > k_max) {
+        out += "...";
+    }
+    return out;
+}
+
 Error& Error::add_hint(const std::string& more) {
     std::size_t b = 0;
     while (b < more.size() && (more[b] == ' ' || more[b] == '.')) {

@@ -163,7 +163,8 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
         }
     }
     if (!id) {
-        throw Error(ErrorKind::NotFound, "parent branch '" + parent + "' not found in the project")
+        throw Error(ErrorKind::NotFound,
+                    "parent branch " + quote_input(parent) + " not found in the project")
             .with_operation("resolve parent branch")
             .with_reason(ErrorReason::ParentNotFound);
     }
@@ -492,9 +493,13 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
         std::optional<BranchDetails> d;
         try {
             d = poll(id, op, waiter);
-        } catch (const Error& e) {
+        } catch (Error& e) {
             if (is_deadline(e)) {
                 throw not_ready();
+            }
+            if (e.kind() == ErrorKind::Interrupted) {
+                // The user stopped the wait, not one describe call: say so.
+                e.with_operation(op);
             }
             throw;
         }
@@ -514,7 +519,14 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
                 throw fault_error(name, op, d->status);
             }
             if (d->status.type == StatusType::Hibernated) {
-                maybe_wake(id, name, wake, wake_after, wake_now);
+                try {
+                    maybe_wake(id, name, wake, wake_after, wake_now);
+                } catch (Error& e) {
+                    if (e.kind() == ErrorKind::Interrupted) {
+                        e.with_operation(op);
+                    }
+                    throw;
+                }
             } else {
                 wake.hibernating = false;
             }

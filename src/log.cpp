@@ -61,6 +61,10 @@ class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 
 }  // namespace
 
+std::string log_time_now() {
+    return timestamp(spdlog::log_clock::now());
+}
+
 std::string json_line(const nlohmann::ordered_json& value) {
     return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

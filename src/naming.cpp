@@ -97,8 +97,8 @@ bool looks_like_branch_id(std::string_view text) {
 std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefix) {
     if (!valid_prefix(prefix)) {
         throw Error(ErrorKind::Usage,
-                    "invalid prefix '" + std::string(prefix) +
-                        "': use 2-20 characters a-z, 0-9 and '-', starting with a letter "
+                    "invalid prefix " + quote_input(prefix) +
+                        ": use 2-20 characters a-z, 0-9 and '-', starting with a letter "
                         "and ending with '-' (e.g. sb-)");
     }
     std::string readable = sanitize_label(id.sandbox);
@@ -106,8 +106,8 @@ std::string derive_branch_name(const SandboxIdentity& id, std::string_view prefi
         throw Error(ErrorKind::Usage,
                     id.sandbox.empty()
                         ? std::string("no sandbox name to derive a branch name from")
-                        : "sandbox name '" + id.sandbox +
-                              "' has no letters or digits to build a branch name from");
+                        : "sandbox name " + quote_input(id.sandbox) +
+                              " has no letters or digits to build a branch name from");
     }
     for (const std::string* part : {&id.resource, &id.sandbox_id}) {
         std::string label = sanitize_label(*part);

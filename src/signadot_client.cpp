@@ -51,8 +51,8 @@ void validate_signadot_target(const SignadotTarget& t) {
     if (t.base_url.rfind("https://", 0) != 0 && t.base_url.rfind("http://", 0) != 0) {
         throw Error(ErrorKind::Usage,
                     "the Signadot API URL must start with https:// (or http:// for a local "
-                    "stand-in): '" +
-                        t.base_url + "'");
+                    "stand-in): " +
+                        quote_input(t.base_url));
     }
     for (char c : t.base_url) {
         if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
@@ -66,8 +66,8 @@ void validate_signadot_target(const SignadotTarget& t) {
                     "characters");
     }
     if (!org_safe(t.org)) {
-        throw Error(ErrorKind::Usage, "invalid Signadot organization name '" + t.org +
-                                          "': use letters, digits, '-', '_' and '.'");
+        throw Error(ErrorKind::Usage, "invalid Signadot organization name " + quote_input(t.org) +
+                                          ": use letters, digits, '-', '_' and '.'");
     }
 }
 

@@ -160,18 +160,19 @@ Error XataClient::deadline_error(const std::string& operation, const std::string
         .with_reason(ErrorReason::DeadlineReached);
 }
 
-HttpOutcome XataClient::send_once(const std::string& method, const std::string& url,
-                                  const std::string& body) {
+HttpOutcome XataClient::send_once(const std::string& operation, const std::string& method,
+                                  const std::string& url, const std::string& body) {
+    // The URL is for -v; errors name the operation, which the user asked for.
     const std::string what = method + " " + redact(url);
     if (m_limits.cancel != nullptr && m_limits.cancel->cancelled()) {
-        throw interrupted_error(what);
+        throw interrupted_error(operation);
     }
     CallLimits call;
     call.cancel = m_limits.cancel;
     if (m_limits.deadline.is_set()) {
         const ms left = m_limits.deadline.left(m_clock);
         if (left <= ms{0}) {
-            throw deadline_error(what, "no time left to send it");
+            throw deadline_error(operation, "no time left to send it");
         }
         call.time_left = left;
     }
@@ -197,7 +198,7 @@ HttpOutcome XataClient::send_once(const std::string& method, const std::string& 
     } else {
         spdlog::debug("{} -> {} in {} ms", what, redact(outcome_summary(out)), took.count());
         if (out.error->kind == TransportError::Kind::Cancelled) {
-            throw interrupted_error(what);
+            throw interrupted_error(operation);
         }
     }
     return out;
@@ -214,7 +215,7 @@ HttpResponse XataClient::send_retrying(const std::string& operation, const std::
     const LoopEnd end = loop.run(
         operation,
         [&](int) {
-            last = send_once(method, url, body);
+            last = send_once(operation, method, url, body);
             if (!last.ok()) {
                 if (maybe_performed != nullptr && last.error->maybe_sent) {
                     *maybe_performed = true;
@@ -302,7 +303,7 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
                                         const std::string& description) {
     const std::string op = "create branch " + name;
     CreateOutcome result;
-    HttpOutcome o = send_once("POST", project_url() + "/branches",
+    HttpOutcome o = send_once(op, "POST", project_url() + "/branches",
                               make_create_body(name, parent_id, description));
     if (!o.ok()) {
         result.kind = CreateOutcome::Kind::Uncertain;
@@ -347,7 +348,7 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
 
 std::optional<ProjectLimits> XataClient::project_limits() {
     const std::string op = "read project limits";
-    HttpOutcome o = send_once("GET", project_url() + "/limits", {});
+    HttpOutcome o = send_once(op, "GET", project_url() + "/limits", {});
     if (!o.ok()) {
         throw error_from_transport(op, *o.error);
     }

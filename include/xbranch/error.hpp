@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace xbranch {
 
@@ -63,6 +64,11 @@ enum class CleanupState {
 // Exit codes, documented in the README; the only place they are decided.
 int exit_code(ErrorKind kind, int signal_number = 0);
 const char* kind_name(ErrorKind kind);
+
+// Rejected input as an error may show it: in single quotes, control and
+// non-ASCII bytes escaped (\n, \t, \x1b), at most 64 input bytes ("..." after).
+// Never for secrets: those are not quoted at all.
+std::string quote_input(std::string_view text);
 
 class Error : public std::runtime_error {
   public:

@@ -16,4 +16,7 @@ LogFormat log_format();
 // making the whole line invalid JSON.
 std::string json_line(const nlohmann::ordered_json& value);
 
+// Now as the log lines' "time": RFC 3339 UTC with milliseconds.
+std::string log_time_now();
+
 }  // namespace xbranch

@@ -105,9 +105,10 @@ class XataClient {
 
   private:
     // Sends once; throws Interrupted when cancelled (before or during), and
-    // the deadline error when no time is left before sending.
-    HttpOutcome send_once(const std::string& method, const std::string& url,
-                          const std::string& body);
+    // the deadline error when no time is left before sending, both naming
+    // `operation` (the URL goes only to the debug log).
+    HttpOutcome send_once(const std::string& operation, const std::string& method,
+                          const std::string& url, const std::string& body);
     // Sends with retries (GET, PATCH, DELETE) in one RetryLoop. `check`, when
     // given, judges a final answer (e.g. parses it; Retry for a mangled body).
     // Returns the last answer or throws. `maybe_performed`: set when a try

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -16,22 +17,15 @@
 namespace xbranch::cli {
 namespace {
 
-constexpr const char* k_footer = R"TXT(Environment:
+constexpr const char* k_environment_help = R"TXT(Environment:
   XATA_API_KEY          API key (required; read only from the environment, never printed)
   XATA_API_BASE_URL     API address (default https://api.xata.tech)
   XATA_ORGANIZATION_ID  organization id (also XATA_ORG_ID)    XATA_PROJECT_ID  project id
   XBRANCH_SSLMODE, XBRANCH_PREFIX, XBRANCH_LOG_FORMAT, NO_COLOR  see the flags; -v shows each
                         setting's value and where it came from
-  SIGNADOT_SANDBOX_NAME, SIGNADOT_SANDBOX_ID, SIGNADOT_RESOURCE_NAME  set by the Signadot operator
+  SIGNADOT_SANDBOX_NAME, SIGNADOT_SANDBOX_ID, SIGNADOT_RESOURCE_NAME  set by the Signadot operator)TXT";
 
-Exit codes:
-  0 ok   2 usage/config   3 auth (401/403)   4 not found   5 conflict   6 timed out
-  7 branch fault   8 API unavailable   9 local I/O   10 unexpected API answer   1 bug
-  11 not connectable (no login worked before the time limit, or the database is missing)
-  12 branch quota reached   13 a --sql/--exec hook failed
-  130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)
-
-Examples:
+constexpr const char* k_examples_help = R"TXT(Examples:
   xbranch create --sandbox my-feature --output-dir /outputs
   xbranch create --sandbox my-feature --parent staging --output json
   xbranch url --sandbox my-feature
@@ -42,9 +36,72 @@ Examples:
 
 Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
+// The exit codes and the commands that can return each (none listed: every
+// command): one table for `xbranch --help` and every command's --help.
+struct ExitCodeRow {
+    const char* codes;
+    const char* meaning;
+    std::vector<std::string_view> commands;
+};
+
+const std::vector<ExitCodeRow>& exit_code_rows() {
+    // create, run and reset share the lifecycle: a deadline, the wait, the
+    // login check, the hooks, the quota. delete and url refuse some branches.
+    static const std::vector<ExitCodeRow> k_rows = {
+        {"0", "ok", {}},
+        {"1", "a bug in xbranch", {}},
+        {"2", "usage or configuration error", {}},
+        {"3", "authentication failed (HTTP 401/403)", {}},
+        {"4", "not found (organization, project, parent or branch)", {}},
+        {"5",
+         "conflict (a branch in the way, a branch that must not be touched)",
+         {"create", "run", "reset", "delete", "url"}},
+        {"6", "timed out (--timeout ran out)", {"create", "run", "reset"}},
+        {"7", "branch fault", {"create", "run", "reset"}},
+        {"8", "API unavailable (network, 5xx or 429 after retries)", {}},
+        {"9", "local I/O (output folder, standard output)", {}},
+        {"10", "unexpected API answer", {}},
+        {"11",
+         "not connectable (no login worked before the time limit, or the database is missing)",
+         {"create", "run", "reset"}},
+        {"12", "branch quota reached", {"create", "run", "reset"}},
+        {"13", "a --sql/--exec hook failed", {"create", "run", "reset"}},
+        {"130/143/129", "interrupted (SIGINT/SIGTERM/SIGHUP)", {}},
+    };
+    return k_rows;
+}
+
+// "Exit codes:" and the rows `command` can return (every row when empty).
+std::string exit_codes_help(std::string_view command) {
+    std::string out = "Exit codes:";
+    for (const auto& row : exit_code_rows()) {
+        const bool applies =
+            command.empty() || row.commands.empty() ||
+            std::find(row.commands.begin(), row.commands.end(), command) != row.commands.end();
+        if (applies) {
+            std::string codes = row.codes;
+            codes.resize(std::max<std::size_t>(codes.size(), 11), ' ');
+            out += "\n  " + codes + "  " + row.meaning;
+        }
+    }
+    return out;
+}
+
+// Every command's help ends with the exit codes it can return.
+void add_exit_code_footers(CLI::App& root, const std::vector<Command>& commands) {
+    root.footer(std::string(k_environment_help) + "\n\n" + exit_codes_help({}) + "\n\n" +
+                k_examples_help);
+    for (const auto& c : commands) {
+        const std::string own = c.app->get_footer();
+        c.app->footer((own.empty() ? std::string() : own + "\n\n") +
+                      exit_codes_help(c.app->get_name()));
+    }
+}
+
 void print_error(const Error& e) {
     if (log_format() == LogFormat::Json) {
-        nlohmann::ordered_json line = {{"level", "error"},
+        nlohmann::ordered_json line = {{"time", log_time_now()},
+                                       {"level", "error"},
                                        {"kind", kind_name(e.kind())},
                                        {"exitCode", exit_code(e.kind(), e.signal_number())},
                                        {"msg", e.describe()}};
@@ -71,7 +128,6 @@ void print_error(const Error& e) {
 
 // The global options; values land in ctx.global (and the two locals).
 void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) {
-    app.footer(k_footer);
     app.require_subcommand(1);
     app.fallthrough();
     app.set_version_flag("--version", version_text(),
@@ -85,11 +141,10 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
         "--cacert", g.cacert,
         "CA bundle to verify the API's TLS certificate [env CURL_CA_BUNDLE, SSL_CERT_FILE]");
     app.add_option("--connect-timeout", g.connect_timeout,
-                   "How long to wait for a connection (10s, 1500ms, bare seconds; default 10s)")
-        ->check(duration_check(std::chrono::milliseconds(1), std::chrono::hours(24)));
+                   "How long to wait for a connection, 1ms to 24h (10s, 1500ms, bare seconds; "
+                   "default 10s)");
     app.add_option("--request-timeout", g.request_timeout,
-                   "How long one API request may take (default 30s)")
-        ->check(duration_check(std::chrono::milliseconds(1), std::chrono::hours(24)));
+                   "How long one API request may take, 1ms to 24h (default 30s)");
     app.add_flag("--allow-insecure-http", g.allow_insecure_http,
                  "Allow a plain http:// base URL to a host that is not loopback (sends the API "
                  "key unencrypted)");
@@ -99,6 +154,54 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
     app.add_option("--log-format", g.log_format,
                    "Log lines as text or json [env XBRANCH_LOG_FORMAT]");
     app.add_flag("--no-color", g.no_color, "No colours [env NO_COLOR]");
+}
+
+// The commands (other than `chosen`) that have the flag `name`.
+std::string commands_with(const CLI::App& root, const CLI::App* chosen, const std::string& name) {
+    std::string out;
+    for (const CLI::App* sub : root.get_subcommands({})) {
+        if (sub == chosen) {
+            continue;
+        }
+        for (const CLI::Option* o : sub->get_options()) {
+            if (o->check_name(name)) {
+                out += (out.empty() ? "" : ", ") + sub->get_name();
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+// CLI11 says "The following argument was not expected" for any flag the
+// chosen command lacks: say which flag, and where it belongs. Global flags
+// are taken before or after the command (fallthrough), so they never land here.
+Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
+    const CLI::App* chosen = nullptr;
+    for (const CLI::App* sub : root.get_subcommands()) {
+        chosen = sub;
+    }
+    const std::vector<std::string> extras = root.remaining(true);
+    const std::string where = chosen != nullptr ? "xbranch " + chosen->get_name() : "xbranch";
+    for (const std::string& arg : extras) {
+        if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
+            continue;
+        }
+        const std::string name = arg.substr(0, arg.find('='));
+        const std::string others = commands_with(root, chosen, name);
+        std::string message;
+        if (others.empty()) {
+            message = "unknown flag " + quote_input(name) + " for " + where;
+        } else {
+            message = where + " has no flag " + quote_input(name);
+            message += " (it is a flag of " + others + ")";
+        }
+        Error out(ErrorKind::Usage, message);
+        out.with_hint("run `" + where + " --help` for its flags");
+        return out;
+    }
+    return Error(ErrorKind::Usage, e.what())
+        .with_hint("run `" + where + " --help` for the commands and flags");
 }
 
 // Parses argv; returns an exit code when parsing alone ends the run (help,
@@ -112,6 +215,8 @@ std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const CLI::ExtrasError& e) {
+        throw extras_error(app, e);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);
@@ -173,6 +278,7 @@ int run(int argc, char** argv) {
     std::vector<Command> commands = {add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
                                      add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
                                      add_run(app, ctx),    add_reset(app, ctx)};
+    add_exit_code_footers(app, commands);
 
     // Errors before the flags are parsed already follow --log-format.
     setup_logging(0, early_json_logs(argc, argv, env) ? LogFormat::Json : LogFormat::Text);

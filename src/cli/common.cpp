@@ -68,8 +68,8 @@ ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environm
     ConnectionChoice c;
     const auto endpoint = parse_endpoint(flags.endpoint);
     if (!endpoint) {
-        throw Error(ErrorKind::Usage, "invalid --endpoint '" + flags.endpoint +
-                                          "': use rw, ro, r or pooled_rw (pooler)");
+        throw Error(ErrorKind::Usage, "invalid --endpoint " + quote_input(flags.endpoint) +
+                                          ": use rw, ro, r or pooled_rw (pooler)");
     }
     c.endpoint = *endpoint;
     const std::string mode = resolve(SettingId::SslMode, env, flags.sslmode).value;
@@ -157,7 +157,7 @@ BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
     }
     auto found = client.find_branch_by_name(target.name.value);
     if (!found) {
-        throw Error(ErrorKind::NotFound, "no branch named '" + target.name.value + "'")
+        throw Error(ErrorKind::NotFound, "no branch named " + quote_input(target.name.value))
             .with_operation("find branch")
             .with_hint(
                 "create it with `xbranch create` using the same "

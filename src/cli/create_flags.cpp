@@ -35,8 +35,7 @@ void add_create_flags(CLI::App& app, CreateFlags& f, const std::string& timeout_
                    "Branch description (<= 50 chars: letters, digits, '-', ' ')");
     app.add_option("--ttl", f.ttl,
                    "Record an expiry (now + DURATION, rounded up to a minute) in the branch's "
-                   "tag for `xbranch gc --expired`; an adopted branch keeps its own")
-        ->check(duration_check(std::chrono::seconds(1), std::chrono::hours(24 * 3650)));
+                   "tag for `xbranch gc --expired`; 1s to 3650d; an adopted branch keeps its own");
     app.add_flag("--no-connect-check", f.no_connect_check,
                  "Do not log in before reporting the branch ready (it may refuse logins for a "
                  "few seconds)");
@@ -145,11 +144,13 @@ std::string read_sql_file(const std::string& path) {
 
 CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& target,
                                    const ConnectionChoice& connection) {
-    auto timeout = parse_duration(f.timeout);
-    if (!timeout || timeout->count() <= 0) {
-        throw Error(ErrorKind::Usage,
-                    "invalid --timeout '" + f.timeout + "': use e.g. 90s, 10m, 1500ms");
-    }
+    const auto timeout =
+        checked_duration("--timeout", f.timeout, std::chrono::milliseconds(1), std::nullopt);
+    // Checked here, before anything exists, like every other flag.
+    const auto ttl = f.ttl
+                         ? std::optional(checked_duration("--ttl", *f.ttl, std::chrono::seconds(1),
+                                                          std::chrono::hours(24 * 3650)))
+                         : std::nullopt;
     CreateRequest req;
     req.branch_name = target.name.value;
     req.parent = target.parent.setting.value;
@@ -161,15 +162,15 @@ CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& tar
     std::random_device random;
     req.run_token = make_run_token((static_cast<std::uint64_t>(random()) << 32) ^
                                    static_cast<std::uint64_t>(random()));
-    req.timeout = *timeout;
+    req.timeout = timeout;
     req.endpoint = connection.endpoint;
     req.sslmode = connection.sslmode;
     req.database = connection.database;
     req.keep_on_failure = f.keep_on_failure;
     req.connect_check = !f.no_connect_check;
-    if (f.ttl) {
+    if (ttl) {
         // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to a minute).
-        req.ttl = std::chrono::ceil<std::chrono::seconds>(*parse_duration(*f.ttl));
+        req.ttl = std::chrono::ceil<std::chrono::seconds>(*ttl);
     }
     for (const auto& path : f.sql_files) {
         req.hooks.push_back({HookSpec::Kind::Sql, path, read_sql_file(path)});

@@ -56,12 +56,7 @@ SignadotTarget signadot_target_from_env(const Environment& env) {
 }
 
 long long seconds_of(const std::string& text, const char* flag) {
-    auto d = parse_duration(text);
-    if (!d) {
-        throw Error(ErrorKind::Usage,
-                    "invalid " + std::string(flag) + " '" + text + "': use e.g. 12h, 7d, 90m");
-    }
-    return d->count() / 1000;
+    return checked_duration(flag, text, std::chrono::milliseconds(0), std::nullopt).count() / 1000;
 }
 
 struct Row {
@@ -228,7 +223,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     if (f.older_than) {
         policy.older_than = seconds_of(*f.older_than, "--older-than");
         if (*policy.older_than < k_min_unforced_older_than_s && !f.force) {
-            throw Error(ErrorKind::Usage, "--older-than " + *f.older_than +
+            throw Error(ErrorKind::Usage, "--older-than " + quote_input(*f.older_than) +
                                               " is under one hour: it can delete branches of "
                                               "sandboxes being created right now")
                 .with_hint("add --force if that is what you mean");

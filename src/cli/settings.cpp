@@ -24,7 +24,8 @@ void check_secret(const SettingRow& row, Setting& s) {
 
 void check_sslmode(const SettingRow&, Setting& s) {
     if (!valid_sslmode(s.value)) {
-        throw Error(ErrorKind::Usage, "invalid sslmode '" + s.value + "' (" + s.origin + ")")
+        throw Error(ErrorKind::Usage,
+                    "invalid sslmode " + quote_input(s.value) + " (" + s.origin + ")")
             .with_hint(
                 "use disable, allow, prefer, require, verify-ca, verify-full, or none to leave "
                 "it out");
@@ -39,15 +40,30 @@ void check_database(const SettingRow&, Setting& s) {
         s.value.find_first_of("/?#%@:\\'\" ") == std::string::npos &&
         std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
     if (!ok) {
-        throw Error(ErrorKind::Usage, "invalid database name '" + s.value + "' (" + s.origin + ")")
+        throw Error(ErrorKind::Usage,
+                    "invalid database name " + quote_input(s.value) + " (" + s.origin + ")")
             .with_hint("use 1-63 printable characters without spaces, quotes or / ? # % @ :");
+    }
+}
+
+// Ids go into the URL path and come back in the API's error messages: one
+// token of printable ASCII, so nothing invisible reaches a request or a log.
+void check_api_id(const SettingRow& row, Setting& s) {
+    const bool ok =
+        s.value.size() <= 128 &&
+        std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!ok) {
+        throw Error(ErrorKind::Usage, "invalid " + std::string(row.name) + " " +
+                                          quote_input(s.value) + " (" + s.origin +
+                                          "): use the id as the console shows it, without spaces "
+                                          "or control characters");
     }
 }
 
 void check_log_format(const SettingRow&, Setting& s) {
     if (s.value != "text" && s.value != "json") {
-        throw Error(ErrorKind::Usage,
-                    "invalid log format '" + s.value + "' (" + s.origin + "): use text or json");
+        throw Error(ErrorKind::Usage, "invalid log format " + quote_input(s.value) + " (" +
+                                          s.origin + "): use text or json");
     }
 }
 
@@ -56,7 +72,7 @@ void check_prefix(const SettingRow& row, Setting& s) {
         return;
     }
     if (valid_prefix(s.value + "-")) {
-        throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+        throw Error(ErrorKind::Usage, "invalid prefix " + quote_input(s.value) + " (" + s.origin +
                                           "): a prefix must end with '-', or it also matches "
                                           "branches xbranch never made")
             .with_hint("e.g. " +
@@ -65,18 +81,16 @@ void check_prefix(const SettingRow& row, Setting& s) {
                             : std::string(row.flag) + " " + s.value + "-") +
                        " (the default is " + std::string(k_default_prefix) + ")");
     }
-    throw Error(ErrorKind::Usage, "invalid prefix '" + s.value + "' (" + s.origin +
+    throw Error(ErrorKind::Usage, "invalid prefix " + quote_input(s.value) + " (" + s.origin +
                                       "): use 2-20 characters a-z, 0-9 and '-', starting with a "
                                       "letter and ending with '-' (e.g. " +
                                       std::string(k_default_prefix) + ")");
 }
 
 void check_timeout(const SettingRow& row, Setting& s) {
-    const auto d = parse_duration(s.value);
-    if (!d || *d < std::chrono::milliseconds(1) || *d > std::chrono::hours(24)) {
-        throw Error(ErrorKind::Usage, "invalid " + std::string(row.flag) + " '" + s.value +
-                                          "': use a duration from 1ms to 24h (e.g. 10s, 1500ms)");
-    }
+    const std::string_view what =
+        s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.flag;
+    (void)checked_duration(what, s.value, std::chrono::milliseconds(1), std::chrono::hours(24));
 }
 
 std::mutex g_mutex;
@@ -113,8 +127,17 @@ const std::vector<SettingRow>& setting_rows() {
         {Id::Organization,
          "organization",
          "--org",
-         {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID", "XATA_ORG_ID"}},
-        {Id::Project, "project", "--project", {"XATA_PROJECT_ID", "XATA_PROJECTID"}},
+         {"XATA_ORGANIZATION_ID", "XATA_ORGANIZATIONID", "XATA_ORG_ID"},
+         std::nullopt,
+         false,
+         check_api_id},
+        {Id::Project,
+         "project",
+         "--project",
+         {"XATA_PROJECT_ID", "XATA_PROJECTID"},
+         std::nullopt,
+         false,
+         check_api_id},
         {Id::CaCert, "ca file", "--cacert", {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}},
         {Id::ConnectTimeout,
          "connect timeout",
@@ -130,7 +153,13 @@ const std::vector<SettingRow>& setting_rows() {
          "30s",
          false,
          check_timeout},
-        {Id::ParentId, "parent id", "", {"XATA_BRANCH_ID", "XATA_BRANCHID"}},
+        {Id::ParentId,
+         "parent id",
+         "",
+         {"XATA_BRANCH_ID", "XATA_BRANCHID"},
+         std::nullopt,
+         false,
+         check_api_id},
         {Id::ParentName, "parent", "--parent", {"XATA_BRANCH_NAME", "XATA_BRANCHNAME"}, "main"},
         {Id::Prefix,
          "prefix",
@@ -274,62 +303,105 @@ bool valid_sslmode(std::string_view mode) {
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     // CLI11 2.1's AsNumberWithUnit prints the scaled number with six
-    // significant digits (1234567s would become 1234570s), so the units are
-    // read here and the option check below uses this function.
-    if (text.empty() || !((text[0] >= '0' && text[0] <= '9') || text[0] == '.')) {
+    // significant digits (1234567s would become 1234570s) and reads one unit
+    // only, so durations are read here: number-unit parts, summed.
+    auto digit = [](char c) { return (c >= '0' && c <= '9') || c == '.'; };
+    if (text.empty()) {
         return std::nullopt;
     }
+    double total = 0;
     std::size_t i = 0;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) {
-        ++i;
-    }
-    double value = 0;
-    try {
-        std::size_t used = 0;
-        value = std::stod(std::string(text.substr(0, i)), &used);
-        if (used != i) {
+    int parts = 0;
+    while (i < text.size()) {
+        const std::size_t start = i;
+        while (i < text.size() && digit(text[i])) {
+            ++i;
+        }
+        if (i == start) {
+            return std::nullopt;  // a unit without a number, or a sign
+        }
+        double value = 0;
+        try {
+            std::size_t used = 0;
+            value = std::stod(std::string(text.substr(start, i - start)), &used);
+            if (used != i - start) {
+                return std::nullopt;
+            }
+        } catch (const std::exception&) {
             return std::nullopt;
         }
-    } catch (const std::exception&) {
+        const std::size_t unit_start = i;
+        while (i < text.size() && !digit(text[i])) {
+            ++i;
+        }
+        const std::string_view unit = text.substr(unit_start, i - unit_start);
+        double factor = 0;
+        if (unit.empty()) {
+            // A bare number is seconds, but only on its own: "1h30" is a typo.
+            if (parts > 0) {
+                return std::nullopt;
+            }
+            factor = 1000;
+        } else if (unit == "s") {
+            factor = 1000;
+        } else if (unit == "ms") {
+            factor = 1;
+        } else if (unit == "m") {
+            factor = 60'000;
+        } else if (unit == "h") {
+            factor = 3'600'000;
+        } else if (unit == "d") {
+            factor = 86'400'000;
+        } else {
+            return std::nullopt;
+        }
+        if (unit.empty() && i < text.size()) {
+            return std::nullopt;
+        }
+        total += value * factor;
+        ++parts;
+    }
+    if (!(total >= 0) || total > 1e12) {
         return std::nullopt;
     }
-    const std::string_view unit = text.substr(i);
-    double factor = 0;
-    if (unit.empty() || unit == "s") {
-        factor = 1000;
-    } else if (unit == "ms") {
-        factor = 1;
-    } else if (unit == "m") {
-        factor = 60'000;
-    } else if (unit == "h") {
-        factor = 3'600'000;
-    } else if (unit == "d") {
-        factor = 86'400'000;
-    } else {
-        return std::nullopt;
-    }
-    const double ms = value * factor;
-    if (!(ms >= 0) || ms > 1e12) {
-        return std::nullopt;
-    }
-    return std::chrono::milliseconds{static_cast<long long>(std::llround(ms))};
+    return std::chrono::milliseconds{static_cast<long long>(std::llround(total))};
 }
 
-CLI::Validator duration_check(std::chrono::milliseconds min, std::chrono::milliseconds max) {
-    return CLI::Validator(
-        [min, max](std::string& input) -> std::string {
-            const auto d = parse_duration(input);
-            if (!d) {
-                return "'" + input + "' is not a duration: use e.g. 90s, 10m, 1500ms, 1h, 7d or " +
-                       "bare seconds";
-            }
-            if (*d < min || *d > max) {
-                return "'" + input + "' is out of range (" + std::to_string(min.count()) +
-                       "ms to " + std::to_string(max.count() / 1000) + "s)";
-            }
-            return {};
-        },
-        "DURATION");
+std::string format_duration(std::chrono::milliseconds d) {
+    long long ms = d.count();
+    if (ms == 0) {
+        return "0s";
+    }
+    std::string out;
+    const std::pair<long long, const char*> units[] = {
+        {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+    for (const auto& [size, name] : units) {
+        if (ms >= size) {
+            out += std::to_string(ms / size) + name;
+            ms %= size;
+        }
+    }
+    return out;
+}
+
+std::chrono::milliseconds checked_duration(std::string_view what, std::string_view text,
+                                           std::chrono::milliseconds min,
+                                           std::optional<std::chrono::milliseconds> max) {
+    const auto d = parse_duration(text);
+    if (d && *d >= min && (!max || *d <= *max)) {
+        return *d;
+    }
+    const std::string range = max ? "from " + format_duration(min) + " to " + format_duration(*max)
+                                  : "of at least " + format_duration(min);
+    const bool unbounded = min.count() == 0 && !max;
+    const bool is_flag = what.rfind("--", 0) == 0;
+    throw Error(ErrorKind::Usage,
+                "invalid " + std::string(what) + " " + quote_input(text) + ": " +
+                    (d ? "use a duration " + range
+                       : "not a duration" + (unbounded ? std::string() : " (" + range + ")")))
+        .with_hint("e.g. " + std::string(what) + (is_flag ? " " : "=") +
+                   "1h30m; a duration is one or more parts such as 7d, 12h, 10m, 90s, 1500ms "
+                   "(a bare number is seconds)");
 }
 
 ApiConfig ApiSettings::plain() const {
@@ -375,8 +447,8 @@ ApiSettings resolve_api_config(const GlobalFlags& flags, const Environment& env)
     if (!url) {
         // The URL is not a secret, but a malformed one may hold anything:
         // show it redacted and quoted so a stray space or newline is visible.
-        throw Error(ErrorKind::Usage,
-                    "invalid API base URL (" + c.base_url.origin + "): " + problem)
+        throw Error(ErrorKind::Usage, "invalid API base URL " + quote_input(c.base_url.value) +
+                                          " (" + c.base_url.origin + "): " + problem)
             .with_hint(
                 "for example https://api.xata.tech, or http://127.0.0.1:8080 for a local "
                 "emulator");
@@ -417,8 +489,8 @@ BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment
 
     if (flags.branch && !flags.branch->empty()) {
         if (!valid_branch_name(*flags.branch)) {
-            throw Error(ErrorKind::Usage, "invalid branch name '" + *flags.branch +
-                                              "': use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
+            throw Error(ErrorKind::Usage, "invalid branch name " + quote_input(*flags.branch) +
+                                              ": use 1-63 characters a-z, A-Z, 0-9, '-', '_' and "
                                               "'.', starting with a letter or digit");
         }
         t.name = {*flags.branch, "flag --branch"};
@@ -443,10 +515,9 @@ BranchTarget resolve_branch_target(const IdentityFlags& flags, const Environment
                 "inside a Signadot plugin step SIGNADOT_SANDBOX_NAME is set by the operator");
     }
     if (!t.branch_id.empty() && !looks_like_branch_id(t.branch_id.value)) {
-        throw Error(
-            ErrorKind::Usage,
-            "invalid --branch-id '" + t.branch_id.value +
-                "': Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
+        throw Error(ErrorKind::Usage,
+                    "invalid --branch-id " + quote_input(t.branch_id.value) +
+                        ": Xata branch ids are 26 characters, a-v and 0-9, starting with a letter");
     }
     return t;
 }

@@ -7,9 +7,11 @@ organization the key does not belong to, and 404 `project [x] not found`
 for an unknown project in the key's organization. xbranch maps 401/403 to
 exit 3 and 404 to exit 4, so those are asserted."""
 
+import calendar
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -147,6 +149,68 @@ class ErrorsTest(E2ECase):
         self.assertEqual(self.api_calls("POST"), [])
         self.assertEqual(self.emu.requests(), [])
 
+    def test_compound_durations_work_and_every_duration_error_has_one_style(self):
+        code, out, err = self.xb("create", "--sandbox", "dur", "--sslmode", "disable",
+                                 "--timeout", "1h30m", "--ttl", "1d12h", "--output", "json")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.xb("--request-timeout", "1m0.5s", "--connect-timeout", "2m30s",
+                                 "gc", "--expired", "--older-than", "1h30m", "--grace", "1m30s",
+                                 "--dry-run")
+        self.assertEqual(code, 0, err)
+        before = len(self.emu.requests())
+        bad = "1x\x1b[2J"
+        for args, flag in ((["create", "--sandbox", "dur", "--timeout", bad], "--timeout"),
+                           (["create", "--sandbox", "dur", "--ttl", bad], "--ttl"),
+                           (["run", "--timeout", bad, "--", "true"], "--timeout"),
+                           (["reset", "--sandbox", "dur", "--timeout", bad], "--timeout"),
+                           (["--request-timeout", bad, "status", "--sandbox", "dur"],
+                            "--request-timeout"),
+                           (["--connect-timeout", bad, "list"], "--connect-timeout"),
+                           (["gc", "--expired", "--older-than", bad], "--older-than"),
+                           (["gc", "--expired", "--grace", bad], "--grace")):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertIn("error: invalid %s '1x\\x1b[2J': not a duration" % flag, err)
+            self.assertIn("hint: e.g. %s 1h30m;" % flag, err)
+            self.assertNotIn("\x1b", err)
+        # The ranges stay: no sub-millisecond request timeout, a TTL of at least 1s.
+        code, out, err = self.xb("--request-timeout", "0.4ms", "list")
+        self.assertEqual(code, 2, err)
+        self.assertIn("invalid --request-timeout '0.4ms': use a duration from 1ms to 1d", err)
+        code, out, err = self.xb("create", "--sandbox", "dur", "--ttl", "0.5s")
+        self.assertEqual(code, 2, err)
+        self.assertIn("invalid --ttl '0.5s': use a duration from 1s to 3650d", err)
+        code, out, err = self.xb("gc", "--older-than", "59m59s")
+        self.assertEqual(code, 2, err)
+        self.assertIn("--force", err)
+        self.assertEqual(len(self.emu.requests()), before)
+
+    def test_ctrl_c_during_a_slow_describe_names_the_wait_not_the_url(self):
+        # The first describe of the new branch is answered only after 4 s.
+        self.emu.set_faults([{"method": "GET", "path": "/branches/[a-z0-9]+$", "kind": "delay",
+                              "delayMs": 4000, "times": 1}])
+        proc = subprocess.Popen([harness.require_xbranch(), "create", "--sandbox", "sig",
+                                 *CREATE_FLAGS], env=self.emu.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            harness.wait_until(lambda: self.api_calls("POST"), 20, "the POST")
+            time.sleep(1.0)  # the describe is in flight now
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 130, err)
+        name = self.all_named("sb-sig-")[0]["name"]
+        self.assertIn("error: wait for branch %s: interrupted by signal 2" % name, err)
+        error_lines = [line for line in err.splitlines() if line.startswith("xbranch: error:")]
+        self.assertEqual(len(error_lines), 1, err)
+        self.assertNotIn("http://", error_lines[0])
+        self.assertNotIn("GET ", error_lines[0])
+        self.assertIn("was deleted", err)
+        self.assertEqual(self.active("sb-sig-"), [])
+
     def test_org_id_alias_of_the_tutorial_secret(self):
         e = self.emu.env()
         org = e.pop("XATA_ORGANIZATION_ID")
@@ -173,6 +237,55 @@ class ErrorsTest(E2ECase):
             line = json.loads(err.strip().splitlines()[-1])
             self.assertEqual((line["level"], line["exitCode"]), ("error", 2))
             self.assertIn("--bogus", line["msg"])
+            # The same time field as every other JSON log line: RFC 3339 UTC, near now.
+            self.assertEqual(list(line)[0], "time")
+            self.assertRegex(line["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            stamp = calendar.timegm(time.strptime(line["time"][:19], "%Y-%m-%dT%H:%M:%S"))
+            self.assertLess(abs(stamp - time.time()), 60)
+        # An error after logging started (bad duration) carries it too.
+        code, out, err = self.xb("--log-format", "json", "list", "--connect-timeout", "soon")
+        self.assertEqual(code, 2, err)
+        line = json.loads(err.strip().splitlines()[-1])
+        self.assertIn("time", line)
+        self.assertIn("--connect-timeout", line["msg"])
+
+    def test_each_command_help_lists_the_exit_codes_it_can_return(self):
+        def codes(*args):
+            code, out, err = self.xb(*args, "--help")
+            self.assertEqual(code, 0, err)
+            table = out.split("Exit codes:\n", 1)[1].split("\n\n", 1)[0]
+            return {line.split()[0] for line in table.splitlines() if line.startswith("  ")}
+
+        everywhere = {"0", "1", "2", "3", "4", "8", "9", "10", "130/143/129"}
+        lifecycle = everywhere | {"5", "6", "7", "11", "12", "13"}
+        self.assertEqual(codes(), lifecycle)
+        for command in ("create", "run", "reset"):
+            self.assertEqual(codes(command), lifecycle, command)
+        for command in ("list", "status", "gc"):
+            self.assertEqual(codes(command), everywhere, command)
+        for command in ("delete", "url"):
+            self.assertEqual(codes(command), everywhere | {"5"}, command)
+        # The command's own footer is still there, before the table.
+        code, out, err = self.xb("gc", "--help")
+        self.assertIn("xbranch gc --orphans --expired --dry-run", out.split("Exit codes:")[0])
+
+    def test_global_flags_after_the_command_work_and_foreign_flags_are_named(self):
+        code, out, err = self.xb("list", "-v", "--log-format", "json", "--request-timeout", "5s")
+        self.assertEqual(code, 0, err)
+        self.assertIn('"level":"debug"', err)
+        before = len(self.emu.requests())
+        for args, message in (
+                (["create", "--sandbox", "x", "--force"],
+                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset)"),
+                (["gc", "--expired", "--sslmode=disable"],
+                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset)"),
+                (["list", "--bogus\x1b[2J"], "unknown flag '--bogus\\x1b[2J' for xbranch list")):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertIn("xbranch: error: " + message + "\n", err)
+            self.assertNotIn("not expected", err)
+            self.assertIn("hint: run `xbranch %s --help` for its flags" % args[0], err)
+        self.assertEqual(len(self.emu.requests()), before)
 
     def test_version_has_no_trailing_blank_line(self):
         code, out, err = self.xb("--version")

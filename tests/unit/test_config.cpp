@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "settings.hpp"
@@ -7,6 +8,7 @@
 #include "xbranch/error.hpp"
 #include "xbranch/naming.hpp"
 #include "xbranch/redact.hpp"
+#include "xbranch/signadot_client.hpp"
 
 using namespace xbranch;
 using namespace xbranch::cli;
@@ -247,14 +249,56 @@ TEST_F(ConfigTest, EarlyLogFormatReadsArgvThenEnv) {
 }
 
 TEST(DurationCheck, TimeoutsBelowOneMillisecondAreRefused) {
-    auto check = duration_check(milliseconds(1), std::chrono::hours(24));
-    for (const char* bad : {"0", "0.0004", "0ms", "0.4ms", "25h", "soon", "-1"}) {
-        std::string in = bad;
-        EXPECT_FALSE(check(in).empty()) << bad;
+    auto check = [](const char* text) {
+        return checked_duration("--request-timeout", text, milliseconds(1), std::chrono::hours(24));
+    };
+    for (const char* bad : {"0", "0.0004", "0ms", "0.4ms", "25h", "soon", "-1", "23h61m"}) {
+        EXPECT_THROW((void)check(bad), Error) << bad;
     }
-    for (const char* ok : {"1ms", "0.001", "90s", "10m", "1h", "24h", "1500ms", "5"}) {
-        std::string in = ok;
-        EXPECT_TRUE(check(in).empty()) << ok;
+    for (const char* ok : {"1ms", "0.001", "90s", "10m", "1h", "24h", "1500ms", "5", "23h59m"}) {
+        EXPECT_NO_THROW((void)check(ok)) << ok;
+    }
+}
+
+TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExample) {
+    struct Case {
+        const char* what;
+        const char* text;
+        milliseconds min;
+        std::optional<milliseconds> max;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"--timeout", "soon", milliseconds(1), std::nullopt,
+         "invalid --timeout 'soon': not a duration (of at least 1ms)"},
+        {"--ttl", "0s", std::chrono::seconds(1), std::chrono::hours(24 * 3650),
+         "invalid --ttl '0s': use a duration from 1s to 3650d"},
+        {"--connect-timeout", "25h", milliseconds(1), std::chrono::hours(24),
+         "invalid --connect-timeout '25h': use a duration from 1ms to 1d"},
+        {"--older-than", "7days\x1b", milliseconds(0), std::nullopt,
+         "invalid --older-than '7days\\x1b': not a duration"},
+    };
+    for (const auto& c : cases) {
+        try {
+            (void)checked_duration(c.what, c.text, c.min, c.max);
+            ADD_FAILURE() << c.text << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_EQ(std::string(e.what()), c.message);
+            EXPECT_EQ(e.hint().rfind(std::string("e.g. ") + c.what + " 1h30m;", 0), 0u) << e.hint();
+        }
+    }
+}
+
+TEST(FormatDuration, ShortestExactSpellingThatParsesBack) {
+    for (const auto& [ms, text] : {std::pair<long long, const char*>{1, "1ms"},
+                                   {90'000, "1m30s"},
+                                   {5'400'000, "1h30m"},
+                                   {86'400'000, "1d"},
+                                   {0, "0s"},
+                                   {1500, "1s500ms"}}) {
+        EXPECT_EQ(format_duration(milliseconds(ms)), text);
+        EXPECT_EQ(parse_duration(text), milliseconds(ms)) << text;
     }
 }
 
@@ -529,7 +573,16 @@ TEST(ParseDuration, Table) {
         {"1.2.3s", std::nullopt},
         {"10 m", std::nullopt},
         {"10M", std::nullopt},
-        {"5m30s", std::nullopt},
+        {"5m30s", 330000},
+        {"1h30m", 5400000},
+        {"2m30s", 150000},
+        {"1m0.5s", 60500},
+        {"1d12h", 129600000},
+        {"1h30", std::nullopt},
+        {"30 s", std::nullopt},
+        {"1h-30m", std::nullopt},
+        {"h30m", std::nullopt},
+        {"1hh", std::nullopt},
     };
     for (const auto& c : cases) {
         const auto got = parse_duration(c.in);
@@ -564,4 +617,102 @@ TEST_F(ConfigTest, DescribeSettingsShowsEveryRowWithSecretsMasked) {
     EXPECT_NE(all.find("no color = 1 (env NO_COLOR)\n"), std::string::npos) << all;
     EXPECT_NE(all.find("log format = text (default)\n"), std::string::npos) << all;
     EXPECT_NE(all.find("signadot api key = ******** (env SIGNADOT_API_KEY)\n"), std::string::npos);
+}
+
+namespace {
+
+bool has_raw_control(const std::string& text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+}  // namespace
+
+TEST(QuoteInput, EscapesControlAndNonAsciiBytesAndCapsTheLength) {
+    EXPECT_EQ(quote_input("sb-"), "'sb-'");
+    EXPECT_EQ(quote_input(""), "''");
+    EXPECT_EQ(quote_input("\x1b[31mred\n"), "'\\x1b[31mred\\n'");
+    EXPECT_EQ(quote_input("a\tb\rc\x7f"), "'a\\tb\\rc\\x7f'");
+    EXPECT_EQ(quote_input("it's \\"), "'it\\'s \\\\'");
+    EXPECT_EQ(quote_input("\xc3\xa9"), "'\\xc3\\xa9'");
+    const std::string quoted = quote_input(std::string(1000, 'x'));
+    EXPECT_EQ(quoted, "'" + std::string(64, 'x') + "'...");
+}
+
+TEST_F(ConfigTest, RejectedEnvValuesAreQuotedWithoutRawControlCharacters) {
+    const std::string evil = "ab\x1b]0;owned\x07\ncd";
+    struct Case {
+        const char* env;
+        SettingId id;
+    };
+    const Case cases[] = {
+        {"XBRANCH_PREFIX", SettingId::Prefix},
+        {"XBRANCH_SSLMODE", SettingId::SslMode},
+        {"XBRANCH_LOG_FORMAT", SettingId::LogFormat},
+        {"XATA_DATABASE_NAME", SettingId::Database},
+        {"XATA_ORGANIZATION_ID", SettingId::Organization},
+        {"XATA_PROJECT_ID", SettingId::Project},
+        {"XATA_BRANCH_ID", SettingId::ParentId},
+    };
+    for (const auto& c : cases) {
+        MapEnvironment env(std::map<std::string, std::string>{{c.env, evil}});
+        try {
+            (void)resolve(c.id, env);
+            ADD_FAILURE() << c.env << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage) << c.env;
+            const std::string text = e.describe() + e.hint();
+            EXPECT_FALSE(has_raw_control(text)) << c.env << ": " << text;
+            EXPECT_NE(text.find("\\x1b]0;owned\\x07\\ncd"), std::string::npos) << text;
+            EXPECT_NE(text.find(c.env), std::string::npos) << text;
+        }
+    }
+    // The base URL, and the sandbox name and the prefix the core refuses.
+    auto env = base_env();
+    env.set("XATA_API_BASE_URL", "http://127.0.0.1:1/" + evil);
+    const Error url = api_error(GlobalFlags{}, env);
+    EXPECT_FALSE(has_raw_control(url.describe())) << url.describe();
+    EXPECT_NE(url.describe().find("\\x1b"), std::string::npos) << url.describe();
+    for (const auto& [sandbox, prefix] : {std::pair<std::string, std::string>{"\x1b\n", "sb-"},
+                                          std::pair<std::string, std::string>{"ok", evil}}) {
+        try {
+            (void)derive_branch_name({sandbox, "", ""}, prefix);
+            ADD_FAILURE() << "derived a name";
+        } catch (const Error& e) {
+            EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+            EXPECT_NE(e.describe().find("\\x1b"), std::string::npos) << e.describe();
+        }
+    }
+    try {
+        validate_signadot_target({"ftp://" + evil, "key", "org"});
+        ADD_FAILURE() << "accepted the Signadot URL";
+    } catch (const Error& e) {
+        EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+    }
+    try {
+        validate_signadot_target({"https://api.signadot.com", "key", evil});
+        ADD_FAILURE() << "accepted the Signadot org";
+    } catch (const Error& e) {
+        EXPECT_FALSE(has_raw_control(e.describe())) << e.describe();
+    }
+}
+
+TEST_F(ConfigTest, RejectedSecretsAreNeverQuoted) {
+    const std::string key = std::string(k_key) + "\x1b[2J";
+    for (const char* name : {"XATA_API_KEY", "SIGNADOT_API_KEY"}) {
+        MapEnvironment env(std::map<std::string, std::string>{{name, key}});
+        try {
+            (void)resolve(
+                std::string(name) == "XATA_API_KEY" ? SettingId::ApiKey : SettingId::SignadotApiKey,
+                env);
+            ADD_FAILURE() << name << " was accepted";
+        } catch (const Error& e) {
+            const std::string text = e.describe() + e.hint();
+            EXPECT_EQ(text.find(k_key), std::string::npos) << text;
+            EXPECT_EQ(text.find("xau_"), std::string::npos) << text;
+            EXPECT_FALSE(has_raw_control(text)) << text;
+        }
+    }
 }

@@ -924,6 +924,26 @@ TEST_F(CancelTest, CancelWhileWaitingDeletesOurBranch) {
     EXPECT_EQ(calls().back(), del);
 }
 
+TEST_F(CancelTest, CancelDuringADescribeOfTheWaitNamesTheWaitNotTheUrl) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    int describes = 0;
+    transport.handler = [&](const HttpRequest& r) {
+        if (r.method == "GET" &&
+            r.url.find("/branches/" + std::string(k_id)) != std::string::npos &&
+            r.url.find("credentials") == std::string::npos && ++describes == 2) {
+            run.cancel(2);  // Ctrl-C while the poll is in flight
+            return failure(TransportError::Kind::Cancelled, true, "Callback aborted");
+        }
+        return api.route(r);
+    };
+    const Error e = caught([&] { (void)cancellable.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.operation(), "wait for branch " + request().branch_name);
+    EXPECT_EQ(e.describe(),
+              "wait for branch " + request().branch_name + ": interrupted by signal 2");
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+}
+
 TEST_F(CancelTest, FrozenApiDuringCleanupEndsWithinTheBudgetAndNamesTheBranch) {
     api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
     clock.on_sleep = [this](ms) { run.cancel(15); };

@@ -335,6 +335,7 @@ TEST_F(ClientTest, CancelledTokenSendsNothing) {
     client.set_limits({&token, {}, {}});
     const Error e = caught([&] { (void)client.list_branches(); });
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(e.operation(), "list branches");
     EXPECT_EQ(e.signal_number(), 15);
     EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
     EXPECT_TRUE(transport.requests.empty());
@@ -346,15 +347,22 @@ TEST_F(ClientTest, TransportCancelledIsInterruptedAndNotRetried) {
         token->cancel(2);  // the signal arrives while the request is in flight
         return failure(TransportError::Kind::Cancelled, true, "Callback aborted");
     };
-    for (auto call : std::vector<std::function<void()>>{
-             [&] { (void)client.describe_branch(k_id); }, [&] { client.wake_branch(k_id); },
-             [&] { (void)client.delete_branch(k_id); },
-             [&] { (void)client.create_branch("sb-x", k_parent, ""); }}) {
+    const std::string id = k_id;
+    const std::vector<std::pair<std::string, std::function<void()>>> calls = {
+        {"describe branch " + id, [&] { (void)client.describe_branch(k_id); }},
+        {"wake branch " + id, [&] { client.wake_branch(k_id); }},
+        {"delete branch " + id, [&] { (void)client.delete_branch(k_id); }},
+        {"create branch sb-x", [&] { (void)client.create_branch("sb-x", k_parent, ""); }},
+        {"read project limits", [&] { (void)client.project_limits(); }}};
+    for (const auto& [operation, call] : calls) {
         token = std::make_unique<CancelToken>();
         client.set_limits({token.get(), {}, {}});
         transport.requests.clear();
         const Error e = caught(call);
         EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+        // The operation, never the method and URL.
+        EXPECT_EQ(e.operation(), operation);
+        EXPECT_EQ(e.describe().find("http"), std::string::npos) << e.describe();
         EXPECT_EQ(e.signal_number(), 2);
         EXPECT_EQ(transport.requests.size(), 1U);
     }
