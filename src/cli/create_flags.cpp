@@ -147,10 +147,14 @@ CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& tar
     const auto timeout =
         checked_duration("--timeout", f.timeout, std::chrono::milliseconds(1), std::nullopt);
     // Checked here, before anything exists, like every other flag.
-    const auto ttl = f.ttl
-                         ? std::optional(checked_duration("--ttl", *f.ttl, std::chrono::seconds(1),
-                                                          std::chrono::hours(24 * 3650)))
-                         : std::nullopt;
+    // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to
+    // a minute). Set in place: a ternary into std::optional made GCC 12 -O3
+    // warn (maybe-uninitialized) about the empty side.
+    std::optional<std::chrono::seconds> ttl;
+    if (f.ttl) {
+        ttl = std::chrono::ceil<std::chrono::seconds>(checked_duration(
+            "--ttl", *f.ttl, std::chrono::seconds(1), std::chrono::hours(24 * 3650)));
+    }
     CreateRequest req;
     req.branch_name = target.name.value;
     req.parent = target.parent.setting.value;
@@ -168,10 +172,7 @@ CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& tar
     req.database = connection.database;
     req.keep_on_failure = f.keep_on_failure;
     req.connect_check = !f.no_connect_check;
-    if (ttl) {
-        // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to a minute).
-        req.ttl = std::chrono::ceil<std::chrono::seconds>(*ttl);
-    }
+    req.ttl = ttl;
     for (const auto& path : f.sql_files) {
         req.hooks.push_back({HookSpec::Kind::Sql, path, read_sql_file(path)});
     }
