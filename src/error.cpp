@@ -72,21 +72,20 @@ const char* kind_name(ErrorKind kind) {
     return "error";
 }
 
-std::string quote_input(std::string_view text) {
-    // Input from the environment may hold ESC sequences or line breaks that
-    // would rewrite the terminal or forge log lines: show every such byte.
-    constexpr std::size_t k_max = 64;
+namespace {
+
+// Shows every byte that could rewrite a terminal or forge a log line.
+void escape_into(std::string& out, std::string_view text, bool quote) {
     constexpr const char* k_hex = "0123456789abcdef";
-    std::string out = "'";
-    for (std::size_t i = 0; i < text.size() && i < k_max; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
         if (c == '\n') {
             out += "\\n";
         } else if (c == '\r') {
             out += "\\r";
         } else if (c == '\t') {
             out += "\\t";
-        } else if (c == '\\' || c == '\'') {
+        } else if (c == '\\' || (quote && c == '\'')) {
             out += '\\';
             out += static_cast<char>(c);
         } else if (c < 0x20 || c >= 0x7f) {
@@ -97,10 +96,26 @@ std::string quote_input(std::string_view text) {
             out += static_cast<char>(c);
         }
     }
+}
+
+}  // namespace
+
+std::string quote_input(std::string_view text) {
+    // Input from the environment may hold ESC sequences or line breaks that
+    // would rewrite the terminal or forge log lines: show every such byte.
+    constexpr std::size_t k_max = 64;
+    std::string out = "'";
+    escape_into(out, text.substr(0, k_max), true);
     out += "'";
     if (text.size() > k_max) {
         out += "...";
     }
+    return out;
+}
+
+std::string escape_input(std::string_view text) {
+    std::string out;
+    escape_into(out, text, false);
     return out;
 }
 

@@ -60,6 +60,17 @@ void validate_signadot_target(const SignadotTarget& t) {
                         "the Signadot API URL holds spaces or control characters");
         }
     }
+    {
+        // The key goes in a header; credentials in the URL would be sent too
+        // (as basic auth) and shown wherever the URL is.
+        const std::size_t start = t.base_url.find("://") + 3;
+        const std::string authority =
+            t.base_url.substr(start, t.base_url.find_first_of("/?#", start) - start);
+        if (authority.find('@') != std::string::npos) {
+            throw Error(ErrorKind::Usage,
+                        "user names or passwords in the Signadot API URL are not supported");
+        }
+    }
     if (!header_safe(t.api_key)) {
         throw Error(ErrorKind::Usage,
                     "the Signadot API key is empty or holds spaces, control or non-ASCII "

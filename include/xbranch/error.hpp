@@ -69,6 +69,8 @@ const char* kind_name(ErrorKind kind);
 // non-ASCII bytes escaped (\n, \t, \x1b), at most 64 input bytes ("..." after).
 // Never for secrets: those are not quoted at all.
 std::string quote_input(std::string_view text);
+// The same escapes, unquoted and uncut: for a value a log line shows whole.
+std::string escape_input(std::string_view text);
 
 class Error : public std::runtime_error {
   public:

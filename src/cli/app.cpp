@@ -156,6 +156,15 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
     app.add_flag("--no-color", g.no_color, "No colours [env NO_COLOR]");
 }
 
+bool has_option(const CLI::App& app, const std::string& name) {
+    for (const CLI::Option* o : app.get_options()) {
+        if (o->check_name(name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // The commands (other than `chosen`) that have the flag `name`.
 std::string commands_with(const CLI::App& root, const CLI::App* chosen, const std::string& name) {
     std::string out;
@@ -190,6 +199,16 @@ Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
         const std::string name = arg.substr(0, arg.find('='));
         const std::string others = commands_with(root, chosen, name);
         std::string message;
+        if (chosen != nullptr && has_option(*chosen, name)) {
+            // The command has it: it came before the command's name.
+            Error out(ErrorKind::Usage, quote_input(name) + " is a flag of " + where +
+                                            ": it goes after the command's name");
+            std::string hint = "e.g. `" + where;
+            hint += " " + name;
+            hint += " ...`; only the global flags (see `xbranch --help`) may come first";
+            out.with_hint(hint);
+            return out;
+        }
         if (others.empty()) {
             message = "unknown flag " + quote_input(name) + " for " + where;
         } else {
@@ -204,9 +223,30 @@ Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
         .with_hint("run `" + where + " --help` for the commands and flags");
 }
 
+// CLI11 reads `--name=` (nothing after the '=') as `--name` and takes the
+// next argument as its value: `create --sandbox= --no-connect-check` made a
+// branch named after the flag. Refused before parsing; what follows `--` is
+// run's CMD and not xbranch's.
+void refuse_empty_assignments(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--") {
+            return;
+        }
+        if (arg.size() > 3 && arg.substr(0, 2) == "--" && arg.find('=') == arg.size() - 1) {
+            throw Error(ErrorKind::Usage, "the flag " + quote_input(arg.substr(0, arg.size() - 1)) +
+                                              " has nothing after its '='")
+                .with_hint(
+                    "give it a value after the '=' (or as the next argument), or leave "
+                    "the flag out");
+        }
+    }
+}
+
 // Parses argv; returns an exit code when parsing alone ends the run (help,
 // version), throws Error(Usage) for a parse error.
 std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
+    refuse_empty_assignments(argc, argv);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

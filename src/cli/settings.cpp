@@ -231,6 +231,29 @@ Setting resolve(SettingId id, const Environment& env, const std::optional<std::s
     return s;
 }
 
+namespace {
+
+// A value as -v shows it: secrets masked, also a password in a URL
+// (user:password@host), and every control or non-ASCII byte escaped, since
+// the value came from the environment or the command line.
+std::string shown_value(const std::string& value) {
+    std::string text = redact(value);
+    const std::size_t scheme = text.find("://");
+    if (scheme != std::string::npos) {
+        const std::size_t start = scheme + 3;
+        const std::size_t end = text.find_first_of("/?#", start);
+        const std::size_t at =
+            text.substr(start, end == std::string::npos ? std::string::npos : end - start)
+                .rfind('@');
+        if (at != std::string::npos) {
+            text.replace(start, at, k_mask);
+        }
+    }
+    return escape_input(text);
+}
+
+}  // namespace
+
 std::vector<std::string> describe_settings(const Environment& env) {
     std::map<SettingId, Setting> known;
     {
@@ -242,7 +265,7 @@ std::vector<std::string> describe_settings(const Environment& env) {
         auto it = known.find(row.id);
         const Setting s = it != known.end() ? it->second : pick(row, env, std::nullopt);
         const std::string value =
-            s.empty() ? "(unset)" : (s.secret ? std::string(k_mask) : redact(s.value));
+            s.empty() ? "(unset)" : (s.secret ? std::string(k_mask) : shown_value(s.value));
         out.push_back(std::string(row.name) + " = " + value + " (" + s.origin + ")");
     }
     return out;

@@ -287,6 +287,33 @@ class ErrorsTest(E2ECase):
             self.assertIn("hint: run `xbranch %s --help` for its flags" % args[0], err)
         self.assertEqual(len(self.emu.requests()), before)
 
+    def test_a_command_flag_before_the_command_is_named_as_misplaced(self):
+        before = len(self.emu.requests())
+        code, out, err = self.xb("--timeout", "1s", "create", "--sandbox", "x")
+        self.assertEqual(code, 2, err)
+        self.assertIn("xbranch: error: '--timeout' is a flag of xbranch create: "
+                      "it goes after the command's name\n", err)
+        self.assertNotIn("has no flag", err)
+        self.assertEqual(len(self.emu.requests()), before)
+
+    def test_an_empty_value_after_equals_does_not_swallow_the_next_flag(self):
+        # CLI11 alone took `--no-connect-check` as the sandbox's name and
+        # created sb-no-connect-check-...
+        before = len(self.emu.requests())
+        for args in (["create", "--sandbox=", "--no-connect-check"],
+                     ["create", "--sandbox", "x", "--ttl=", "--no-connect-check"],
+                     ["status", "--sandbox=", "--output", "json"]):
+            code, out, err = self.xb(*args)
+            self.assertEqual(code, 2, (args, err))
+            name = next(a for a in args if a.endswith("="))[:-1]
+            self.assertIn("xbranch: error: the flag '%s' has nothing after its '='\n" % name, err)
+        self.assertEqual(len(self.emu.requests()), before)
+        # After `--` the arguments are run's CMD: an empty `--x=` there is CMD's business.
+        code, out, err = self.xb("run", "--sandbox", "x", "--timeout", "nope", "--", "env", "--x=")
+        self.assertEqual(code, 2, err)
+        self.assertIn("invalid --timeout", err)
+        self.assertNotIn("nothing after its", err)
+
     def test_version_has_no_trailing_blank_line(self):
         code, out, err = self.xb("--version")
         self.assertEqual(code, 0, err)

@@ -630,6 +630,28 @@ bool has_raw_control(const std::string& text) {
 
 }  // namespace
 
+TEST_F(ConfigTest, DescribeSettingsEscapesValuesAndMasksUrlPasswords) {
+    auto env = base_env();
+    env.set("XATA_BRANCH_NAME", "a\x1b[31mb\nc");
+    env.set("SIGNADOT_API_URL", "http://user:hunter2@127.0.0.1:1/");
+    std::string all;
+    for (const auto& l : describe_settings(env)) {
+        EXPECT_FALSE(has_raw_control(l)) << l;
+        all += l + "\n";
+    }
+    EXPECT_NE(all.find("parent = a\\x1b[31mb\\nc (env XATA_BRANCH_NAME)\n"), std::string::npos)
+        << all;
+    EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+    EXPECT_NE(all.find("signadot api url = http://" + std::string(k_mask) + "@127.0.0.1:1/"),
+              std::string::npos)
+        << all;
+}
+
+TEST(EscapeInput, EscapesLikeQuoteInputWithoutQuotesOrCut) {
+    EXPECT_EQ(escape_input("a\x1b\n'b\\"), "a\\x1b\\n'b\\\\");
+    EXPECT_EQ(escape_input(std::string(100, 'x')), std::string(100, 'x'));
+}
+
 TEST(QuoteInput, EscapesControlAndNonAsciiBytesAndCapsTheLength) {
     EXPECT_EQ(quote_input("sb-"), "'sb-'");
     EXPECT_EQ(quote_input(""), "''");

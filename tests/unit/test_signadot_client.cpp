@@ -102,6 +102,13 @@ TEST_F(SignadotFixture, AnErrorTextEchoingTheKeyIsRedacted) {
 
 TEST(SignadotTarget, ValidatesUrlKeyAndOrg) {
     EXPECT_NO_THROW(validate_signadot_target({"http://127.0.0.1:1", "k", "org_1.a-b"}));
+    // Credentials in the URL would go out as basic auth and show in -v.
+    const Error userinfo = caught([] {
+        validate_signadot_target({"http://u:pw@127.0.0.1:1/x", "k", "o"});
+    });
+    EXPECT_EQ(userinfo.kind(), ErrorKind::Usage);
+    EXPECT_EQ(userinfo.describe().find("pw"), std::string::npos);
+    EXPECT_NO_THROW(validate_signadot_target({"https://x/path@v2", "k", "o"}));
     EXPECT_EQ(caught([] {
                   validate_signadot_target({"ftp://x", "k", "o"});
               }).kind(),
