@@ -18,7 +18,9 @@ python3-pytest python3-yaml python3-jsonschema curl jq openssl
 clang-14 clang-format clang-tidy libclang-rt-14-dev"
 image_pkgs="buildah debootstrap"
 
+args=""
 for arg in "$@"; do
+    args="$args $arg"
     case $arg in
         --test) pkgs="$pkgs $test_pkgs" ;;
         --image) pkgs="$pkgs $image_pkgs" ;;
@@ -38,6 +40,12 @@ fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "scripts/deps.sh: these Debian packages are missing:$missing" >&2
+        echo "Installing them needs root, and sudo is not installed. Run this script as root" >&2
+        echo "  (su -c 'sh scripts/deps.sh$args'), or install sudo and give this user its rights." >&2
+        exit 1
+    fi
     SUDO="sudo"
 fi
 echo "Installing:$missing"

@@ -27,9 +27,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 log="build/$preset/last-test-run.log"
 { ctest --preset "$preset" -j "$jobs" --timeout 600; echo $? >"$log.rc"; } | tee "$log"
 status=$(cat "$log.rc")
-skipped=$(grep -c 'Skipped' "$log" || true)
-echo "== $skipped skipped, exit status $status (log: $log)"
-grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*Skipped' "$log" | sed -E 's/^.*: ([^ ]+) .*/   skipped: \1/' || true
+echo "== $(sh scripts/ctest-summary.sh "$log" | head -n 1), exit status $status (log: $log)"
+sh scripts/ctest-summary.sh "$log" | sed 1d
+skipped=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$log" || true)
 if [ "$skipped" -gt 0 ] && grep -qE 'contract[a-z_]* .*Skipped' "$log"; then
     echo "   the contract tests read ../shared (beside the clone) or XBRANCH_OPENAPI and XBRANCH_SIGNADOT_SWAGGER"
 fi
