@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prints the CHANGELOG.md section of one version (without its heading):
-#   .github/release-notes.sh 0.2.0 [CHANGELOG.md]
+#   .github/release-notes.sh 0.3.0 [CHANGELOG.md]
 # Exits 1 when the version has no section or the section is empty.
 set -eu
 version="${1:?usage: release-notes.sh VERSION [CHANGELOG]}"

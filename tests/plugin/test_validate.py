@@ -17,7 +17,7 @@ SRC = Path(os.environ.get("XBRANCH_SOURCE_DIR") or HERE.parents[1])
 sys.path.insert(0, str(HERE))
 import run_workflow as rw  # noqa: E402
 
-VALUES = {"image": "registry.example/xbranch:0.2.0", "namespace": "signadot"}
+VALUES = {"image": "registry.example/xbranch:0.3.0", "namespace": "signadot"}
 
 
 def load(name: str) -> dict:
@@ -51,7 +51,7 @@ class ShippedFiles(unittest.TestCase):
 
     def test_plugin_names_and_links(self):
         doc = expanded_plugin()
-        self.assertEqual(doc["name"], "xata-branch@0.2.0")
+        self.assertEqual(doc["name"], "xata-branch@0.3.0")
         create, delete = rw.step_order(doc)
         # `provision` and `parent-branch`: the Signadot Xata tutorial's
         # sandboxes (outputKey provision.connection-string) work unchanged.
@@ -225,7 +225,7 @@ class BrokenSandboxes(unittest.TestCase):
         self.assertTrue(rw.validate_sandbox(self.sbx, self.plugin))
 
     def test_other_plugin(self):
-        self.sbx["spec"]["resources"][0]["plugin"] = "xata-branch@0.3.0"
+        self.sbx["spec"]["resources"][0]["plugin"] = "xata-branch@0.1.0"
         self.assertTrue(any("no resource uses plugin" in p for p in rw.validate_sandbox(self.sbx, self.plugin)))
 
 
