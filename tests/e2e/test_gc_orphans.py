@@ -286,6 +286,7 @@ class UntrustedAnswerTest(GcOrphansCase):
         ("truncated", {}, 8, "connection dropped"),
         ("cut_json", {}, 10, "not valid JSON"),
         ("html", {}, 10, "not valid JSON"),
+        ("huge", {}, 10, "larger than"),  # an answer over 8 MiB: unexpected, not unavailable
     ]
 
     def test_each_untrusted_answer_deletes_nothing(self):
