@@ -7,8 +7,10 @@
 #include "app.hpp"
 #include "create_flags.hpp"
 #include "xbranch/error.hpp"
+#include "xbranch/gc_policy.hpp"
 #include "xbranch/outputs.hpp"
 #include "xbranch/progress.hpp"
+#include "xbranch/tag.hpp"
 
 namespace xbranch::cli {
 namespace {
@@ -40,6 +42,29 @@ std::string render_reset(const CreateResult& result, const OutputFlags& out,
     return text;
 }
 
+// The new branch keeps the old one's expiry (the same moment) and note,
+// unless --ttl or --description say otherwise.
+void carry_over(const std::string& old_description, const CreateFlags& flags,
+                CreateRequest& request) {
+    const ResetCarryOver kept = carry_over_for_reset(old_description);
+    if (!flags.description) {
+        request.description = kept.note;
+    }
+    if (flags.ttl || !kept.expires_at) {
+        return;
+    }
+    request.expires_at = kept.expires_at;
+    const std::string when = rfc3339_utc(*kept.expires_at);
+    if (*kept.expires_at <= now_unix()) {
+        spdlog::warn(
+            "reset: the branch keeps its expiry {}, which has passed: `xbranch gc --expired` "
+            "deletes it; pass --ttl to give it a new one",
+            when);
+    } else {
+        spdlog::info("reset: the branch keeps its expiry {} (--ttl sets a new one)", when);
+    }
+}
+
 int run_reset(const ResetOptions& o, const Context& ctx) {
     auto run = start_create_run(o.create, ctx, o.out.output_dir);
     const BranchTarget& target = run->target;
@@ -53,6 +78,7 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
     del.parent_is_id = target.parent.is_id;
     del.prefix = target.prefix.value;
     del.force = o.force;
+    del.read_description = true;  // its tag: what the new branch keeps
     std::string old_id;
     const CreateResult result = run->with_progress([&] {
         const auto removed = lifecycle.remove(del);
@@ -60,6 +86,7 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
             old_id = removed.id;
             spdlog::warn("reset: deleted branch {} (id {}); creating it again from {}",
                          target.name.value, old_id, target.parent.setting.value);
+            carry_over(removed.description, o.create, run->request);
         } else {
             spdlog::warn("reset: there was no branch {}; creating it from {}", target.name.value,
                          target.parent.setting.value);
@@ -106,6 +133,8 @@ rewrites the --output-dir files atomically. Everything written to the branch is 
 The branch id changes: stderr and the text output say old id -> new id, the JSON output
 has "replacedId" (null when there was no branch, and reset created one). Like delete,
 reset never touches the parent branch, a root branch or a parent of live branches.
+The new branch keeps the old one's expiry (the same moment: the TTL runs on) and
+note; --ttl and --description set new ones.
 
 Examples:
   xbranch reset --sandbox my-feature

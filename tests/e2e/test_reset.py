@@ -67,6 +67,50 @@ class ResetTest(E2ECase):
         self.assertEqual(self.active("sb-rs-fail-"), [])
         self.assertEqual(self.xb("delete", "--sandbox", "rs-fail")[0], 0)  # nothing: exit 0
 
+    def status(self, sandbox):
+        code, out, err = self.xb("status", "--sandbox", sandbox, "--output", "json")
+        self.assertEqual(code, 0, err)
+        return json.loads(out)
+
+    def test_reset_keeps_the_expiry_and_the_note(self):
+        self.create("rs-ttl", "--ttl", "2h", "--description", "my note")
+        before = self.status("rs-ttl")
+        self.assertIsNotNone(before["expiresAt"])
+        [old] = self.active("sb-rs-ttl-")
+        old_tag = old["description"].split()
+        self.reset("rs-ttl")
+        after = self.status("rs-ttl")
+        self.assertNotEqual(after["id"], before["id"])
+        # The same expiry (what was left of the TTL), not "never".
+        self.assertEqual(after["expiresAt"], before["expiresAt"])
+        [new] = self.active("sb-rs-ttl-")
+        tag = new["description"].split()
+        self.assertEqual(tag[0], "xb1")                    # the ownership tag
+        self.assertNotEqual(tag[1], old_tag[1])            # this run's token: it made the branch
+        self.assertEqual(tag[2], old_tag[2])               # e<expiry>
+        self.assertTrue(new["description"].endswith(" - my note"), new["description"])
+        # An explicit --ttl and --description win.
+        self.reset("rs-ttl", "--ttl", "30d", "--description", "other")
+        later = self.status("rs-ttl")
+        self.assertGreater(later["expiresAt"], before["expiresAt"])
+        self.assertTrue(self.active("sb-rs-ttl-")[0]["description"].endswith(" - other"))
+        self.assertEqual(self.xb("delete", "--sandbox", "rs-ttl")[0], 0)
+
+    def test_a_reset_branch_past_its_expiry_is_still_gc_expired(self):
+        r = self.emu.create_branch("sb-rs-old", parent_id=self.root["id"],
+                                   description="xb1 rpasttoken1 e202001010000 - old one")
+        self.assertEqual(r.status, 201, r)
+        code, out, err = self.xb("reset", "--branch", "sb-rs-old", *CREATE_FLAGS)
+        self.assertEqual(code, 0, err)
+        self.assertIn("keeps its expiry 2020-01-01T00:00:00Z, which has passed", err)
+        [new] = self.active("sb-rs-old")
+        self.assertNotEqual(new["id"], r.json()["id"])
+        self.assertIn(" e202001010000 - old one", new["description"])
+        code, out, err = self.xb("gc", "--expired")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 1", out)
+        self.assertEqual(self.active("sb-rs-old"), [])
+
     def test_reset_refuses_the_root_and_parent_branch(self):
         root = self.root["name"] if isinstance(self.root, dict) else self.root
         before = [b["id"] for b in self.active("")]
