@@ -5,7 +5,7 @@ rewritten with the new id, and the branches delete refuses refused."""
 import json
 import os
 
-from e2e_common import CREATE_FLAGS, E2ECase, harness, read_outputs
+from e2e_common import CREATE_FLAGS, OUTPUT_FILES, E2ECase, harness, present_outputs, read_outputs
 
 
 class ResetTest(E2ECase):
@@ -66,6 +66,53 @@ class ResetTest(E2ECase):
         self.assertIn("reset had deleted the old branch (id %s)" % old_id, err)
         self.assertEqual(self.active("sb-rs-fail-"), [])
         self.assertEqual(self.xb("delete", "--sandbox", "rs-fail")[0], 0)  # nothing: exit 0
+
+    def test_a_failed_reset_removes_the_output_files_of_the_branch_it_deleted(self):
+        # Each fault makes the create after the delete fail: no POST at all,
+        # and credentials that never come (the new branch is then deleted).
+        faults = [
+            ("POST 503", [{"method": "POST", "path": "/branches$", "kind": "status",
+                           "status": 503, "times": 0}], 8),
+            ("credentials 500", [{"method": "GET", "path": "/credentials$", "kind": "status",
+                                  "status": 500, "times": 0}], 8),
+        ]
+        for what, rules, want in faults:
+            with self.subTest(fault=what):
+                out_dir = os.path.join(self.tmp, "out-" + what.split()[0])
+                os.makedirs(out_dir)
+                with open(os.path.join(out_dir, "mine.txt"), "w") as f:
+                    f.write("not xbranch's")
+                self.create("rs-out", "--output-dir", out_dir)
+                old_id = read_outputs(out_dir)["branch-id"]
+                self.emu.set_faults(rules)
+                try:
+                    code, out, err = self.xb("reset", "--sandbox", "rs-out", "--sslmode",
+                                             "disable", "--timeout", "8s", "--request-timeout",
+                                             "2s", "--output-dir", out_dir)
+                finally:
+                    self.emu.set_faults([])
+                self.assertEqual(code, want, err)
+                self.assertIn("reset had deleted the old branch (id %s)" % old_id, err)
+                # None of the files names the branch that is gone; nothing else was touched.
+                self.assertEqual(present_outputs(out_dir), ["mine.txt"])
+                self.assertIn("removed the output files in %s" % out_dir, err)
+                self.assertEqual(self.active("sb-rs-out-"), [])
+
+    def test_a_reset_refused_before_the_delete_keeps_the_output_files(self):
+        out_dir = os.path.join(self.tmp, "out-kept")
+        self.create("rs-keep", "--output-dir", out_dir)
+        before = read_outputs(out_dir)
+        self.emu.set_faults([{"method": "GET", "path": "/branches$", "kind": "status",
+                              "status": 401, "times": 0}])
+        try:
+            code, out, err = self.reset("rs-keep", "--output-dir", out_dir, expect=None)
+        finally:
+            self.emu.set_faults([])
+        self.assertEqual(code, 3, err)
+        # The branch is still there, and the files still describe it.
+        self.assertEqual(read_outputs(out_dir), before)
+        self.assertEqual(sorted(OUTPUT_FILES), present_outputs(out_dir))
+        self.assertEqual(self.xb("delete", "--sandbox", "rs-keep")[0], 0)
 
     def status(self, sandbox):
         code, out, err = self.xb("status", "--sandbox", sandbox, "--output", "json")
