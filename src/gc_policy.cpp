@@ -275,4 +275,28 @@ std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
     return out;
 }
 
+EmptyListCheck check_empty_sandbox_list(const std::vector<GcCandidate>& candidates,
+                                        const std::vector<LiveSandbox>& sandboxes,
+                                        const GcPolicyOptions& o) {
+    EmptyListCheck out;
+    if (!o.orphans || !sandboxes.empty()) {
+        return out;
+    }
+    for (const auto& c : candidates) {
+        if (c.reason != GcReason::Orphan) {
+            continue;
+        }
+        ++out.orphans;
+        const std::int64_t age = c.age.value_or(0);
+        if (!out.youngest || age < *out.youngest) {
+            out.youngest = age;
+        }
+        if (!o.empty_list_min_age || age < *o.empty_list_min_age) {
+            ++out.under_min_age;
+        }
+    }
+    out.refuse = out.orphans > 0 && !o.trust_empty_sandbox_list && out.under_min_age > 0;
+    return out;
+}
+
 }  // namespace xbranch

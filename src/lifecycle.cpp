@@ -26,7 +26,7 @@ constexpr ms k_limits_cap{5000};         // the limits call: a create never wait
 // clock of another machine), so it comes from the system clock, not m_clock.
 std::string description_for(const CreateRequest& request) {
     if (request.run_token.empty()) {
-        if (request.ttl) {
+        if (request.ttl || request.expires_at) {
             throw Error(ErrorKind::Internal, "a TTL needs a run token: the tag carries both");
         }
         return request.description;
@@ -37,13 +37,15 @@ std::string description_for(const CreateRequest& request) {
     if (request.ttl) {
         const auto now = std::chrono::system_clock::now().time_since_epoch();
         tag.expires_at = duration_cast<std::chrono::seconds>(now + *request.ttl).count();
+    } else {
+        tag.expires_at = request.expires_at;
     }
     return encode_tag(tag);
 }
 
 // -v: a TTL is written only into the tag of a branch this run creates.
 void note_kept_expiry(const CreateRequest& request) {
-    if (request.ttl) {
+    if (request.ttl || request.expires_at) {
         spdlog::info(
             "branch {} already existed: it keeps its own expiry (the requested TTL applies only "
             "to a branch this run creates)",
@@ -773,6 +775,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             return out;
         }
         out.name = d.branch.name;
+        out.description = d.branch.description;
         refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
         branches = m_client.list_branches();
     } else if (req.name) {
@@ -785,6 +788,16 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         }
         out.id = found->id;
         refuse_protected(req, found->name, found->id, found->parent_id);
+        if (req.read_description) {
+            try {
+                out.description = m_client.describe_branch(out.id).branch.description;
+            } catch (const Error& e) {
+                if (e.kind() != ErrorKind::NotFound) {
+                    throw;  // nothing deleted: a reset must not lose the tag it cannot read
+                }
+                return out;  // gone meanwhile
+            }
+        }
     } else {
         throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }

@@ -195,6 +195,55 @@ void write_output_files(const fs::path& dir, const std::vector<OutputFile>& file
     }
 }
 
+std::size_t remove_output_files(const fs::path& dir, const std::vector<std::string>& names) {
+    if (dir.empty()) {
+        throw Error(ErrorKind::Usage, "the output folder path is empty");
+    }
+    struct Moved {
+        fs::path target;
+        fs::path aside;
+    };
+    std::vector<Moved> moved;
+    auto put_back = [&moved] {
+        for (auto it = moved.rbegin(); it != moved.rend(); ++it) {
+            ::rename(it->aside.c_str(), it->target.c_str());
+        }
+    };
+    for (const auto& name : names) {
+        const fs::path target = dir / name;
+        struct stat st {};
+        if (::lstat(target.c_str(), &st) != 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            const int err = errno;
+            put_back();
+            throw io_error("cannot check", target, err);
+        }
+        if (S_ISDIR(st.st_mode)) {
+            continue;  // not a file xbranch wrote
+        }
+        const fs::path aside = sibling_name(target, "gone");
+        if (::rename(target.c_str(), aside.c_str()) != 0) {
+            const int err = errno;
+            put_back();
+            throw io_error("cannot remove", target, err);
+        }
+        moved.push_back({target, aside});
+    }
+    for (const auto& m : moved) {
+        ::unlink(m.aside.c_str());
+    }
+    if (!moved.empty()) {
+        try {
+            fsync_dir(dir);
+        } catch (const Error&) {
+            // The files are gone from the folder; only their durability is in doubt.
+        }
+    }
+    return moved.size();
+}
+
 std::string render(const OutputValues& v, OutputFormat format, bool show_secrets) {
     const auto& c = v.connection;
     const std::string url = build_connection_string(c, !show_secrets);

@@ -205,6 +205,15 @@ std::vector<LiveSandbox> SignadotClient::list_sandboxes() {
                 .with_operation(k_operation)
                 .with_signal(m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0);
         }
+        if (e.kind == TransportError::Kind::TooLarge) {
+            // An answer came, just not one gc can use: like a body that is
+            // not the list (exit 10), not an outage (8).
+            throw Error(ErrorKind::Protocol, "the Signadot API's answer is too large: " + e.message)
+                .with_operation(k_operation)
+                .with_hint(
+                    "check that the Signadot API address points at the Signadot API, not "
+                    "at another service");
+        }
         throw Error(ErrorKind::Unavailable, std::string("no answer from the Signadot API (") +
                                                 transport_kind_name(e.kind) + "): " + e.message)
             .with_operation(k_operation);

@@ -230,6 +230,17 @@ std::string hooks_fingerprint(const std::vector<std::string>& hook_specs) {
     return short_hash(joined).substr(0, k_fingerprint_length);
 }
 
+ResetCarryOver carry_over_for_reset(std::string_view old_description) {
+    ResetCarryOver out;
+    if (const auto tag = decode_tag(old_description)) {
+        out.expires_at = tag->expires_at;
+        out.note = tag->note;
+    } else if (!has_xbranch_marker(old_description) && valid_description(old_description)) {
+        out.note = std::string(old_description);
+    }
+    return out;
+}
+
 std::int64_t round_up_to_minute(std::int64_t unix_seconds) {
     const std::int64_t r = unix_seconds % 60;
     return r == 0 ? unix_seconds : unix_seconds + (60 - r);

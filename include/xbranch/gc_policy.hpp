@@ -34,6 +34,11 @@ struct GcPolicyOptions {
     std::int64_t grace = k_default_grace_seconds;
     std::vector<std::string> keep_sandboxes;  // exact sandbox names
     bool dry_run = false;
+    // An empty list of live sandboxes is doubt, not proof (see
+    // check_empty_sandbox_list): trusted only when confirmed, or for the
+    // branches at least this old (seconds).
+    bool trust_empty_sandbox_list = false;
+    std::optional<std::int64_t> empty_list_min_age;
 };
 
 enum class GcReason { Orphan, Expired, OlderThan };
@@ -77,5 +82,22 @@ bool keep_sandbox_matches(const std::string& sandbox, const std::vector<LiveSand
 std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
                                    const std::vector<LiveSandbox>& sandboxes, std::int64_t now,
                                    const GcPolicyOptions& options);
+
+// --orphans when Signadot lists no live sandboxes at all: a key for the
+// wrong or an empty organization answers the same way as an organization
+// whose sandboxes are all gone. When the orphan rule would delete any
+// (tagged) branch on such a list, the run deletes nothing (refuse), unless
+// the options trust the empty list, or every such branch is at least
+// empty_list_min_age old. A non-empty list, or no branch the orphan rule
+// selects, raises no doubt.
+struct EmptyListCheck {
+    bool refuse = false;
+    std::size_t orphans = 0;               // branches the orphan rule selected
+    std::size_t under_min_age = 0;         // of those, younger than empty_list_min_age
+    std::optional<std::int64_t> youngest;  // the youngest of them, seconds
+};
+EmptyListCheck check_empty_sandbox_list(const std::vector<GcCandidate>& candidates,
+                                        const std::vector<LiveSandbox>& sandboxes,
+                                        const GcPolicyOptions& options);
 
 }  // namespace xbranch

@@ -49,6 +49,9 @@ struct CreateRequest {
     // its expiry (rounded up to a minute); an adopted branch keeps its own.
     // Needs a run token (the tag carries both).
     std::optional<std::chrono::seconds> ttl;
+    // Without a ttl: this expiry (Unix seconds) as it is, e.g. the one a
+    // reset carries over from the branch it deleted (carry_over_for_reset).
+    std::optional<std::int64_t> expires_at;
     // xbranch's name prefix: a create refused for the branch cap names the
     // oldest branches with it (those gc could remove). "": none named.
     std::string prefix;
@@ -135,11 +138,15 @@ class Lifecycle {
         bool parent_is_id = false;
         std::string prefix;  // names without it are refused...
         bool force = false;  // ...unless forced
+        // Describe the branch before deleting it (one more request for a
+        // name), so that the result carries its description (its tag).
+        bool read_description = false;
     };
     struct DeleteResult {
         bool deleted = false;  // false: it was already gone
         std::string id;
         std::string name;
+        std::string description;  // with read_description, of the branch deleted
     };
     // A 404 by id counts as "already gone" only when the project answers.
     DeleteResult remove(const DeleteRequest& request);

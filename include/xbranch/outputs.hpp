@@ -45,6 +45,14 @@ void preflight_output_dir(const std::filesystem::path& dir,
 // before (the previous files are kept as hard links and put back).
 void write_output_files(const std::filesystem::path& dir, const std::vector<OutputFile>& files);
 
+// Removes the files `names` from `dir`, all or none: each is first moved
+// aside (renamed), and only when every move worked are they unlinked; a
+// failed move puts back the ones moved already and throws Error(Io). Names
+// with nothing there are skipped; other files in `dir` are never touched.
+// Returns how many were removed.
+std::size_t remove_output_files(const std::filesystem::path& dir,
+                                const std::vector<std::string>& names = output_file_names());
+
 enum class OutputFormat { Text, Json, Env };
 std::string render(const OutputValues& values, OutputFormat format, bool show_secrets);
 

@@ -60,6 +60,20 @@ std::string make_run_token(std::uint64_t random_bits);
 // is added, removed or edited.
 std::string hooks_fingerprint(const std::vector<std::string>& hook_specs);
 
+// What a reset carries from the branch it deletes to the one it makes again
+// under the same name: the expiry as the same moment (the TTL runs on; it
+// does not restart) and the note. The token is the new run's (it made the
+// new branch) and the hook state the new run's hooks'. A foreign description
+// (no xbranch marker) is kept as the note when it is a valid one; a tag of
+// another version or a damaged one carries nothing over.
+struct ResetCarryOver {
+    std::optional<std::int64_t> expires_at;
+    std::string note;
+
+    bool operator==(const ResetCarryOver&) const = default;
+};
+ResetCarryOver carry_over_for_reset(std::string_view old_description);
+
 // Expiry rounding: the encoded expiry is `unix_seconds` rounded UP to a whole
 // minute (a TTL never ends early).
 std::int64_t round_up_to_minute(std::int64_t unix_seconds);

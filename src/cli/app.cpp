@@ -54,8 +54,9 @@ const std::vector<ExitCodeRow>& exit_code_rows() {
         {"3", "authentication failed (HTTP 401/403)", {}},
         {"4", "not found (organization, project, parent or branch)", {}},
         {"5",
-         "conflict (a branch in the way, a branch that must not be touched)",
-         {"create", "run", "reset", "delete", "url"}},
+         "conflict (a branch in the way, a branch that must not be touched, an empty "
+         "Signadot sandbox list)",
+         {"create", "run", "reset", "delete", "url", "gc"}},
         {"6", "timed out (--timeout ran out)", {"create", "run", "reset"}},
         {"7", "branch fault", {"create", "run", "reset"}},
         {"8", "API unavailable (network, 5xx or 429 after retries)", {}},

@@ -159,7 +159,7 @@ CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& tar
     req.branch_name = target.name.value;
     req.parent = target.parent.setting.value;
     req.parent_is_id = target.parent.is_id;
-    req.description = f.description;
+    req.description = f.description.value_or("");
     req.prefix = target.prefix.value;
     // The run's token in the branch's tag: how a later lookup tells this run's
     // branch from one a concurrent run made and handed out.

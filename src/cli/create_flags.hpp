@@ -22,7 +22,7 @@ struct CreateFlags {
     std::string timeout = "10m";
     ConnectionFlags connection;
     bool keep_on_failure = false;
-    std::string description;
+    std::optional<std::string> description;  // unset: none (reset: the old branch's note)
     std::optional<std::string> ttl;
     bool no_connect_check = false;
     std::vector<std::string> sql_files;

@@ -31,6 +31,8 @@ struct GcFlags {
     bool dry_run = false;
     bool force = false;
     std::string output = "text";
+    bool allow_empty_sandbox_list = false;
+    std::optional<std::string> empty_list_older_than;
 };
 
 // The Signadot settings, read from the environment in this one place.
@@ -209,6 +211,29 @@ std::vector<GcCandidate> select(Session& session, std::vector<GcBranch>& branche
     }
 }
 
+// An empty sandbox list that would cost tagged branches: nothing is deleted,
+// exit 5, and the message says how to check and how to confirm.
+void refuse_empty_list(const EmptyListCheck& check, const SignadotTarget& signadot,
+                       const GcFlags& f) {
+    std::string message = "Signadot listed no live sandboxes in organization " +
+                          quote_input(signadot.org) + ", but " + std::to_string(check.orphans) +
+                          " branch(es) would be deleted as orphans";
+    if (f.empty_list_older_than) {
+        message += "; " + std::to_string(check.under_min_age) +
+                   " of them are younger than --empty-sandbox-list-older-than " +
+                   quote_input(*f.empty_list_older_than);
+    }
+    throw Error(ErrorKind::Conflict, message)
+        .with_operation("gc")
+        .with_hint(
+            "nothing was deleted: a key for the wrong or an empty organization answers an empty "
+            "list too. Check SIGNADOT_ORG and that SIGNADOT_API_KEY belongs to it "
+            "(`xbranch gc --orphans --dry-run --allow-empty-sandbox-list` shows what would go); "
+            "if the organization really has no sandboxes, pass --allow-empty-sandbox-list, or "
+            "--empty-sandbox-list-older-than DURATION to trust the empty list only when every "
+            "such branch is at least that old");
+}
+
 int run_gc(const GcFlags& f, const Context& ctx) {
     if (!f.orphans && !f.expired && !f.older_than) {
         throw Error(ErrorKind::Usage, "gc needs at least one of --orphans, --expired, --older-than")
@@ -220,6 +245,11 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     policy.dry_run = f.dry_run;
     policy.keep_sandboxes = f.keep_sandboxes;
     policy.grace = seconds_of(f.grace, "--grace");
+    policy.trust_empty_sandbox_list = f.allow_empty_sandbox_list;
+    if (f.empty_list_older_than) {
+        policy.empty_list_min_age =
+            seconds_of(*f.empty_list_older_than, "--empty-sandbox-list-older-than");
+    }
     if (f.older_than) {
         policy.older_than = seconds_of(*f.older_than, "--older-than");
         if (*policy.older_than < k_min_unforced_older_than_s && !f.force) {
@@ -257,6 +287,10 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         gather(*session, signadot, f.expired, policy, sandboxes, branches, signadot_requests, tried,
                tag_errors);
         candidates = select(*session, branches, sandboxes, policy, tried, tag_errors);
+        if (const auto doubt = check_empty_sandbox_list(candidates, sandboxes, policy);
+            doubt.refuse) {
+            refuse_empty_list(doubt, *signadot, f);
+        }
     } catch (Error& e) {
         if (e.kind() == ErrorKind::Interrupted) {
             e.add_hint("nothing was deleted");
@@ -342,13 +376,21 @@ Command add_gc(CLI::App& root, Context& ctx) {
                     "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
     app->add_flag("--dry-run", f->dry_run, "Only say what would be deleted");
     app->add_flag("--force", f->force, "Allow an --older-than under one hour");
+    app->add_flag("--allow-empty-sandbox-list", f->allow_empty_sandbox_list,
+                  "--orphans: trust a Signadot answer that lists no sandboxes at all (without "
+                  "it, such an answer deletes nothing and exits 5)");
+    app->add_option("--empty-sandbox-list-older-than", f->empty_list_older_than,
+                    "--orphans: trust an empty sandbox list when every branch it would delete "
+                    "is at least this old (7d, ...)");
     app->add_option("--output,-o", f->output, "text (a table) or json")
         ->check(CLI::IsMember({"text", "json"}));
     app->footer(
         R"TXT(Only branches with the prefix are considered; the parent branch, root branches
 and branches that are the parent of other branches are never deleted. An
 answer from Signadot that cannot be trusted (HTTP error, timeout, a body that
-is not the documented list) deletes nothing and exits non-zero.
+is not the documented list) deletes nothing and exits non-zero. So does an
+empty list while branches would go as orphans (exit 5: a key for the wrong
+or an empty organization lists nothing); --allow-empty-sandbox-list confirms it.
 
 Examples:
   xbranch gc --orphans --expired --dry-run

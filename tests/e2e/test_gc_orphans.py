@@ -241,6 +241,7 @@ class InterruptTest(GcOrphansCase):
     def test_ctrl_c_stops_with_130_and_a_summary(self):
         for name in ("cut-a", "cut-b", "cut-c"):
             self.create(name)
+        self.sd.sandboxes = [sandbox("other", "rkother001")]  # an empty list deletes nothing
         # Every DELETE is done at once but answered 3 s later.
         self.emu.set_faults([{"method": "DELETE", "path": "/branches/", "kind": "delay",
                               "delayMs": 3000, "times": 10}])
@@ -286,6 +287,7 @@ class UntrustedAnswerTest(GcOrphansCase):
         ("truncated", {}, 8, "connection dropped"),
         ("cut_json", {}, 10, "not valid JSON"),
         ("html", {}, 10, "not valid JSON"),
+        ("huge", {}, 10, "larger than"),  # an answer over 8 MiB: unexpected, not unavailable
     ]
 
     def test_each_untrusted_answer_deletes_nothing(self):
@@ -319,6 +321,62 @@ class UntrustedAnswerTest(GcOrphansCase):
         code, out, err = self.xb("gc", "--orphans", env=self.sd_env(SIGNADOT_API_URL="ftp://x"))
         self.assertEqual(code, 2, err)
         self.assertEqual(self.sd.requests, [])
+
+
+class EmptySandboxListTest(GcOrphansCase):
+    """Signadot lists no sandboxes at all (a key for the wrong or an empty
+    organization) while tagged branches would go as orphans: nothing is
+    deleted, exit 5, and the message says how to confirm."""
+
+    def setUp(self):
+        super().setUp()
+        self.create("one", "--sandbox-id", "rkone00001")
+        self.create("two", "--sandbox-id", "rktwo00001")
+        self.sd.sandboxes = []
+        self.before = self.names_active()
+
+    def test_an_empty_list_deletes_nothing_and_exits_5(self):
+        for extra in ((), ("--dry-run",), ("--expired",), ("--output", "json")):
+            with self.subTest(extra=extra):
+                code, out, err = self.gc("--orphans", "--grace", "0s", *extra)
+                self.assertEqual(code, 5, (out, err))
+                self.assertIn("Signadot listed no live sandboxes in organization 'acme'", err)
+                self.assertIn("2 branch(es) would be deleted as orphans", err)
+                self.assertIn("nothing was deleted", err)
+                self.assertIn("--allow-empty-sandbox-list", err)
+                self.assertIn("SIGNADOT_ORG", err)
+                self.assertEqual(self.deletes(), [])
+                self.assertEqual(self.names_active(), self.before)
+
+    def test_young_branches_only_still_exit_0(self):
+        # Within the grace period nothing would go: no doubt to raise.
+        code, out, err = self.gc("--orphans")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.deletes(), [])
+
+    def test_the_confirmation_flag_deletes_them(self):
+        code, out, err = self.gc("--orphans", "--grace", "0s", "--allow-empty-sandbox-list")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 2, kept 0", out)
+        self.assertEqual([n for n in self.names_active() if n.startswith("sb-")], [])
+
+    def test_the_age_threshold_trusts_only_old_enough_branches(self):
+        # The branches are seconds old: a 1h threshold does not cover them.
+        code, out, err = self.gc("--orphans", "--grace", "0s",
+                                 "--empty-sandbox-list-older-than", "1h")
+        self.assertEqual(code, 5, (out, err))
+        self.assertIn("younger than --empty-sandbox-list-older-than", err)
+        self.assertEqual(self.deletes(), [])
+        code, out, err = self.gc("--orphans", "--grace", "0s",
+                                 "--empty-sandbox-list-older-than", "0s")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(len(self.deletes()), 2)
+
+    def test_one_live_sandbox_is_a_trusted_list(self):
+        self.sd.sandboxes = [sandbox("one", "rkone00001")]
+        code, out, err = self.gc("--orphans", "--grace", "0s")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 1, kept 1", out)
 
 
 class ExpiryTest(GcOrphansCase):

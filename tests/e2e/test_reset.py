@@ -5,7 +5,7 @@ rewritten with the new id, and the branches delete refuses refused."""
 import json
 import os
 
-from e2e_common import CREATE_FLAGS, E2ECase, harness, read_outputs
+from e2e_common import CREATE_FLAGS, OUTPUT_FILES, E2ECase, harness, present_outputs, read_outputs
 
 
 class ResetTest(E2ECase):
@@ -66,6 +66,97 @@ class ResetTest(E2ECase):
         self.assertIn("reset had deleted the old branch (id %s)" % old_id, err)
         self.assertEqual(self.active("sb-rs-fail-"), [])
         self.assertEqual(self.xb("delete", "--sandbox", "rs-fail")[0], 0)  # nothing: exit 0
+
+    def test_a_failed_reset_removes_the_output_files_of_the_branch_it_deleted(self):
+        # Each fault makes the create after the delete fail: no POST at all,
+        # and credentials that never come (the new branch is then deleted).
+        faults = [
+            ("POST 503", [{"method": "POST", "path": "/branches$", "kind": "status",
+                           "status": 503, "times": 0}], 8),
+            ("credentials 500", [{"method": "GET", "path": "/credentials$", "kind": "status",
+                                  "status": 500, "times": 0}], 8),
+        ]
+        for what, rules, want in faults:
+            with self.subTest(fault=what):
+                out_dir = os.path.join(self.tmp, "out-" + what.split()[0])
+                os.makedirs(out_dir)
+                with open(os.path.join(out_dir, "mine.txt"), "w") as f:
+                    f.write("not xbranch's")
+                self.create("rs-out", "--output-dir", out_dir)
+                old_id = read_outputs(out_dir)["branch-id"]
+                self.emu.set_faults(rules)
+                try:
+                    code, out, err = self.xb("reset", "--sandbox", "rs-out", "--sslmode",
+                                             "disable", "--timeout", "8s", "--request-timeout",
+                                             "2s", "--output-dir", out_dir)
+                finally:
+                    self.emu.set_faults([])
+                self.assertEqual(code, want, err)
+                self.assertIn("reset had deleted the old branch (id %s)" % old_id, err)
+                # None of the files names the branch that is gone; nothing else was touched.
+                self.assertEqual(present_outputs(out_dir), ["mine.txt"])
+                self.assertIn("removed the output files in %s" % out_dir, err)
+                self.assertEqual(self.active("sb-rs-out-"), [])
+
+    def test_a_reset_refused_before_the_delete_keeps_the_output_files(self):
+        out_dir = os.path.join(self.tmp, "out-kept")
+        self.create("rs-keep", "--output-dir", out_dir)
+        before = read_outputs(out_dir)
+        self.emu.set_faults([{"method": "GET", "path": "/branches$", "kind": "status",
+                              "status": 401, "times": 0}])
+        try:
+            code, out, err = self.reset("rs-keep", "--output-dir", out_dir, expect=None)
+        finally:
+            self.emu.set_faults([])
+        self.assertEqual(code, 3, err)
+        # The branch is still there, and the files still describe it.
+        self.assertEqual(read_outputs(out_dir), before)
+        self.assertEqual(sorted(OUTPUT_FILES), present_outputs(out_dir))
+        self.assertEqual(self.xb("delete", "--sandbox", "rs-keep")[0], 0)
+
+    def status(self, sandbox):
+        code, out, err = self.xb("status", "--sandbox", sandbox, "--output", "json")
+        self.assertEqual(code, 0, err)
+        return json.loads(out)
+
+    def test_reset_keeps_the_expiry_and_the_note(self):
+        self.create("rs-ttl", "--ttl", "2h", "--description", "my note")
+        before = self.status("rs-ttl")
+        self.assertIsNotNone(before["expiresAt"])
+        [old] = self.active("sb-rs-ttl-")
+        old_tag = old["description"].split()
+        self.reset("rs-ttl")
+        after = self.status("rs-ttl")
+        self.assertNotEqual(after["id"], before["id"])
+        # The same expiry (what was left of the TTL), not "never".
+        self.assertEqual(after["expiresAt"], before["expiresAt"])
+        [new] = self.active("sb-rs-ttl-")
+        tag = new["description"].split()
+        self.assertEqual(tag[0], "xb1")                    # the ownership tag
+        self.assertNotEqual(tag[1], old_tag[1])            # this run's token: it made the branch
+        self.assertEqual(tag[2], old_tag[2])               # e<expiry>
+        self.assertTrue(new["description"].endswith(" - my note"), new["description"])
+        # An explicit --ttl and --description win.
+        self.reset("rs-ttl", "--ttl", "30d", "--description", "other")
+        later = self.status("rs-ttl")
+        self.assertGreater(later["expiresAt"], before["expiresAt"])
+        self.assertTrue(self.active("sb-rs-ttl-")[0]["description"].endswith(" - other"))
+        self.assertEqual(self.xb("delete", "--sandbox", "rs-ttl")[0], 0)
+
+    def test_a_reset_branch_past_its_expiry_is_still_gc_expired(self):
+        r = self.emu.create_branch("sb-rs-old", parent_id=self.root["id"],
+                                   description="xb1 rpasttoken1 e202001010000 - old one")
+        self.assertEqual(r.status, 201, r)
+        code, out, err = self.xb("reset", "--branch", "sb-rs-old", *CREATE_FLAGS)
+        self.assertEqual(code, 0, err)
+        self.assertIn("keeps its expiry 2020-01-01T00:00:00Z, which has passed", err)
+        [new] = self.active("sb-rs-old")
+        self.assertNotEqual(new["id"], r.json()["id"])
+        self.assertIn(" e202001010000 - old one", new["description"])
+        code, out, err = self.xb("gc", "--expired")
+        self.assertEqual(code, 0, err)
+        self.assertIn("deleted 1", out)
+        self.assertEqual(self.active("sb-rs-old"), [])
 
     def test_reset_refuses_the_root_and_parent_branch(self):
         root = self.root["name"] if isinstance(self.root, dict) else self.root

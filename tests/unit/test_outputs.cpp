@@ -403,3 +403,35 @@ TEST(Render, TextAndEnvMaskUnlessShowSecrets) {
     EXPECT_EQ(render(adopted, OutputFormat::Text, false).rfind("Adopted existing branch", 0), 0U);
     EXPECT_EQ(render(r, OutputFormat::Text, false).rfind("Created branch", 0), 0U);
 }
+
+TEST(RemoveOutputFiles, RemovesTheSetAndNothingElse) {
+    TempDir d;
+    write_output_files(d.path(), output_files(sample_result()));
+    std::ofstream(d.path() / "mine.txt") << "not xbranch's";
+    EXPECT_EQ(remove_output_files(d.path()), 9U);
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{"mine.txt"});
+    // Nothing left to remove: not an error.
+    EXPECT_EQ(remove_output_files(d.path()), 0U);
+}
+
+TEST(RemoveOutputFiles, APartialSetIsRemovedToo) {
+    TempDir d;
+    std::ofstream(d.path() / "branch-id") << "old";
+    EXPECT_EQ(remove_output_files(d.path()), 1U);
+    EXPECT_TRUE(entries(d.path()).empty());
+}
+
+TEST(RemoveOutputFiles, AFailureHalfwayPutsEveryFileBack) {
+    TempDir d;
+    const auto values = sample_result();
+    write_output_files(d.path(), output_files(values));
+    // The third name cannot even be checked (a path below a regular file):
+    // the two moved aside before it come back, under their own names.
+    EXPECT_EQ(kind_of([&] {
+                  remove_output_files(d.path(), {"branch-name", "branch-id", "host/x", "port"});
+              }),
+              ErrorKind::Io);
+    EXPECT_EQ(entries(d.path()).size(), 9U);
+    EXPECT_EQ(slurp(d.path() / "branch-name"), values.branch_name);
+    EXPECT_EQ(slurp(d.path() / "branch-id"), values.branch_id);
+}

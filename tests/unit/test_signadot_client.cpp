@@ -64,6 +64,9 @@ TEST_F(SignadotFixture, EveryUntrustedAnswerThrows) {
         {answer(400, R"({"error":"bad"})"), {ErrorKind::Protocol, "HTTP 400"}},
         {test::timed_out(), {ErrorKind::Unavailable, "no answer from the Signadot API"}},
         {test::refused(), {ErrorKind::Unavailable, "connection failed"}},
+        // An answer, just not one we can use: "unexpected API answer" (10), not 8.
+        {test::failure(TransportError::Kind::TooLarge, true, "the answer is larger than 8 MiB"),
+         {ErrorKind::Protocol, "larger than 8 MiB"}},
         {answer(200, R"({"sandboxes":[]})"), {ErrorKind::Protocol, "not a JSON array"}},
         {answer(200, R"([{"name":"a"},{"na)"), {ErrorKind::Protocol, "not valid JSON"}},
         {answer(200, ""), {ErrorKind::Protocol, "not valid JSON"}},
