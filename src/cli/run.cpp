@@ -11,6 +11,7 @@
 #include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/hooks.hpp"
+#include "xbranch/naming.hpp"
 #include "xbranch/progress.hpp"
 #include "xbranch/run_end.hpp"
 
@@ -57,7 +58,7 @@ std::string random_run_name() {
     static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     std::random_device random;
     std::uniform_int_distribution<std::size_t> pick(0, sizeof(k_chars) - 2);
-    std::string name = "run-";
+    std::string name(k_run_branch_prefix);
     for (int i = 0; i < 8; ++i) {
         name += k_chars[pick(random)];
     }
