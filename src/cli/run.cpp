@@ -137,8 +137,9 @@ int run_run(RunCommandOptions o, const Context& ctx) {
               << "): " << left_by->describe() << "; it is left. Delete it with: " << delete_command
               << "\n";
     if (exit_status != status) {
-        std::cerr << "xbranch: " << o.argv.front() << " succeeded, but its branch is left: exit "
-                  << exit_status << " (" << kind_name(left_by->kind()) << ")\n";
+        std::cerr << "xbranch: " << escape_input(o.argv.front())
+                  << " succeeded, but its branch is left: exit " << exit_status << " ("
+                  << kind_name(left_by->kind()) << ")\n";
     }
     return exit_status;
 }
