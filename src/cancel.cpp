@@ -9,6 +9,7 @@ namespace {
 std::atomic<CancelToken*> g_run{nullptr};
 std::atomic<CancelToken*> g_cleanup{nullptr};
 std::atomic<void (*)(int)> g_forward{nullptr};
+std::atomic<ChildSignals*> g_child{nullptr};
 static_assert(std::atomic<void (*)(int)>::is_always_lock_free, "read in a signal handler");
 
 extern "C" void on_signal(int sig, siginfo_t* info, void*) {
@@ -16,6 +17,10 @@ extern "C" void on_signal(int sig, siginfo_t* info, void*) {
         if (info == nullptr || info->si_code != SI_KERNEL) {
             forward(sig);
         }
+    }
+    if (ChildSignals* child = g_child.load(); child != nullptr) {
+        (sig == SIGINT ? child->interrupt : child->end).cancel(sig);
+        return;
     }
     CancelToken* run = g_run.load();
     CancelToken* cleanup = g_cleanup.load();
@@ -42,8 +47,15 @@ void install_signal_tokens(CancelToken& run, CancelToken& cleanup) {
     }
 }
 
-void set_signal_forwarder(void (*forward)(int)) noexcept {
-    g_forward.store(forward);
+void set_signal_forwarder(void (*forward)(int), ChildSignals* child) noexcept {
+    // Recording first, forwarding last: no signal is forwarded and counted too.
+    if (child != nullptr) {
+        g_child.store(child);
+        g_forward.store(forward);
+    } else {
+        g_forward.store(forward);
+        g_child.store(nullptr);
+    }
 }
 
 }  // namespace xbranch

@@ -175,7 +175,13 @@ std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
     std::vector<GcCandidate> out;
     for (const auto& g : branches) {
         const Branch& b = g.branch;
-        if (o.prefix.empty() || !starts_with(b.name, o.prefix)) {
+        if (o.prefix.empty()) {
+            continue;
+        }
+        // `xbranch run`'s own names are xbranch's whatever the prefix.
+        const bool run_branch =
+            !starts_with(b.name, o.prefix) && starts_with(b.name, std::string(k_run_branch_prefix));
+        if (!run_branch && !starts_with(b.name, o.prefix)) {
             continue;
         }
         GcCandidate c;
@@ -221,7 +227,11 @@ std::vector<GcCandidate> select_gc(const std::vector<GcBranch>& branches,
                                                                 : "no xbranch tag");
             }
         }
-        if (o.orphans && !c.reason) {
+        if (o.orphans && !c.reason && run_branch) {
+            // Its owner is an `xbranch run` process, not a sandbox: the
+            // sandbox list cannot tell whether it still runs.
+            why.push_back("a run branch (no sandbox owns it; --expired or --older-than remove it)");
+        } else if (o.orphans && !c.reason) {
             const LiveSandbox* owner = nullptr;
             for (const auto& s : sandboxes) {
                 if (sandbox_could_own(s, b.name, o.prefix)) {

@@ -626,13 +626,17 @@ ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint 
 }
 
 bool Lifecycle::delete_own(const Branch& branch) {
+    return !try_delete_own(branch).has_value();
+}
+
+std::optional<Error> Lifecycle::try_delete_own(const Branch& branch) {
     try {
         m_client.delete_branch(branch.id);
-        return true;
+        return std::nullopt;
     } catch (const Error& e) {
         spdlog::error("could not delete branch {} (id {}): {}", branch.name, branch.id,
                       e.describe());
-        return false;
+        return e;
     }
 }
 
@@ -653,10 +657,10 @@ bool Lifecycle::cleanup(const Branch& branch, const std::string& why) {
     return delete_own(branch);
 }
 
-bool Lifecycle::discard(const Branch& branch) {
+std::optional<Error> Lifecycle::discard(const Branch& branch) {
     spdlog::info("deleting branch {} (id {}): its use is over", branch.name, branch.id);
     XataClient::Scope scope(m_client, cleanup_limits());
-    return delete_own(branch);
+    return try_delete_own(branch);
 }
 
 void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& result, Error& e) {

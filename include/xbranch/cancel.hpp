@@ -41,9 +41,19 @@ class CancelToken {
 // Both tokens must outlive the process's use of them.
 void install_signal_tokens(CancelToken& run, CancelToken& cleanup);
 
+// The signals that came while a child command ran (`xbranch run`): they were
+// the child's, so they are recorded here and not in the run's or the
+// cleanup's token; xbranch's own cleanup after the child keeps its budget.
+struct ChildSignals {
+    CancelToken interrupt;  // SIGINT (an interactive child may survive it)
+    CancelToken end;        // SIGTERM or SIGHUP (the platform ends the process)
+};
+
 // For `xbranch run`: the handler also calls `forward(sig)` (it must be
 // async-signal-safe) for a signal another process sent (not a terminal's
-// Ctrl-C, which reached the child in our process group already). nullptr: none.
-void set_signal_forwarder(void (*forward)(int)) noexcept;
+// Ctrl-C, which reached the child in our process group already), and, when
+// `child` is set, records every signal there instead of in the run's and the
+// cleanup's tokens. nullptr, nullptr: back to the tokens alone.
+void set_signal_forwarder(void (*forward)(int), ChildSignals* child = nullptr) noexcept;
 
 }  // namespace xbranch

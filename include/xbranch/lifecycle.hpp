@@ -128,8 +128,9 @@ class Lifecycle {
     // logs, never throws. True when the branch is gone.
     bool cleanup(const Branch& branch, const std::string& why);
     // The same delete at the planned end of a branch's use (`run`): no
-    // failure to report, so it logs at info.
-    bool discard(const Branch& branch);
+    // failure to report, so it logs at info. nullopt when the branch is gone,
+    // else why it is left (an Interrupted error: the cleanup's token).
+    std::optional<Error> discard(const Branch& branch);
 
     struct DeleteRequest {
         std::optional<std::string> id;  // wins over the name
@@ -188,6 +189,7 @@ class Lifecycle {
                     std::chrono::milliseconds wake_after, bool wake_now);
     Waiter::Result pause(Waiter& waiter, std::chrono::milliseconds d, Clock::TimePoint start);
     bool delete_own(const Branch& branch);
+    std::optional<Error> try_delete_own(const Branch& branch);
     Credentials fetch_credentials(const std::string& id, Deadline deadline);
     XataClient::Limits cleanup_limits() const;
     Error interrupted(const std::string& op) const;

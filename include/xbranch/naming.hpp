@@ -11,6 +11,9 @@ namespace xbranch {
 inline constexpr std::size_t k_max_branch_name = 63;  // a DNS label
 inline constexpr std::size_t k_max_prefix = 20;
 inline constexpr std::string_view k_default_prefix = "sb-";
+// The names `xbranch run` gives its branches (run-<8 characters>), whatever
+// the prefix; gc considers them as well as the prefixed ones.
+inline constexpr std::string_view k_run_branch_prefix = "run-";
 
 struct SandboxIdentity {
     std::string sandbox;     // SIGNADOT_SANDBOX_NAME

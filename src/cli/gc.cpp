@@ -385,8 +385,9 @@ Command add_gc(CLI::App& root, Context& ctx) {
     app->add_option("--output,-o", f->output, "text (a table) or json")
         ->check(CLI::IsMember({"text", "json"}));
     app->footer(
-        R"TXT(Only branches with the prefix are considered; the parent branch, root branches
-and branches that are the parent of other branches are never deleted. An
+        R"TXT(Only branches with the prefix and run-* ones (`xbranch run`'s; --orphans never
+takes them) are considered; the parent branch, root branches and branches
+that are the parent of other branches are never deleted. An
 answer from Signadot that cannot be trusted (HTTP error, timeout, a body that
 is not the documented list) deletes nothing and exits non-zero. So does an
 empty list while branches would go as orphans (exit 5: a key for the wrong

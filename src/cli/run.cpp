@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <iostream>
 #include <random>
 
@@ -12,7 +11,9 @@
 #include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/hooks.hpp"
+#include "xbranch/naming.hpp"
 #include "xbranch/progress.hpp"
+#include "xbranch/run_end.hpp"
 
 namespace xbranch::cli {
 namespace {
@@ -36,15 +37,17 @@ extern "C" void forward_to_child(int sig) {
     }
 }
 
+// While CMD may run, signals go to it and are recorded in `child`, not in
+// the run's or the cleanup's token: the delete afterwards keeps its budget.
 // Clears the forwarder on every way out, so the handler never reaches a dead runner.
 class ForwardScope {
   public:
-    explicit ForwardScope(ProcessRunner& runner) {
+    ForwardScope(ProcessRunner& runner, ChildSignals& child) {
         g_child_runner.store(&runner);
-        set_signal_forwarder(forward_to_child);
+        set_signal_forwarder(forward_to_child, &child);
     }
     ~ForwardScope() {
-        set_signal_forwarder(nullptr);
+        set_signal_forwarder(nullptr, nullptr);
         g_child_runner.store(nullptr);
     }
     ForwardScope(const ForwardScope&) = delete;
@@ -55,7 +58,7 @@ std::string random_run_name() {
     static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     std::random_device random;
     std::uniform_int_distribution<std::size_t> pick(0, sizeof(k_chars) - 2);
-    std::string name = "run-";
+    std::string name(k_run_branch_prefix);
     for (int i = 0; i < 8; ++i) {
         name += k_chars[pick(random)];
     }
@@ -88,7 +91,9 @@ int run_run(RunCommandOptions o, const Context& ctx) {
 
     int status = 0;
     {
-        ForwardScope forwarding(edges.processes);
+        // Static: the handler may still reach it while the process exits.
+        static ChildSignals child;
+        ForwardScope forwarding(edges.processes, child);
         if (ctx.cancel->cancelled()) {
             // The signal came before CMD started: it never runs.
             status = 128 + ctx.cancel->signal_number();
@@ -101,10 +106,8 @@ int run_run(RunCommandOptions o, const Context& ctx) {
             // survives Ctrl-C. SIGTERM and SIGHUP are the platform ending the
             // pod, though: a CMD that ignores them is killed after the grace,
             // so that the delete still fits in Kubernetes' 30 s.
-            const CancelToken* cancel = ctx.cancel;
-            run_options.should_stop = [cancel] {
-                return cancel->cancelled() && cancel->signal_number() != SIGINT;
-            };
+            const CancelToken* ending = &child.end;
+            run_options.should_stop = [ending] { return ending->cancelled(); };
             run_options.kill_grace = k_cmd_kill_grace;
             const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
             status = r.shell_status();
@@ -123,14 +126,22 @@ int run_run(RunCommandOptions o, const Context& ctx) {
         }
         return status;
     }
-    if (lifecycle.discard(branch)) {
+    // A fresh budget: the signals CMD got were its own (ForwardScope).
+    const std::optional<Error> left_by = lifecycle.discard(branch);
+    if (!left_by) {
         spdlog::info("deleted branch {} (id {})", branch.name, branch.id);
-    } else {
-        std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id "
-                  << branch.id << ") in time; it is left. Delete it with: " << delete_command
-                  << "\n";
+        return status;
     }
-    return status;
+    const int exit_status = run_exit_status(status, left_by);
+    std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id " << branch.id
+              << "): " << left_by->describe() << "; it is left. Delete it with: " << delete_command
+              << "\n";
+    if (exit_status != status) {
+        std::cerr << "xbranch: " << escape_input(o.argv.front())
+                  << " succeeded, but its branch is left: exit " << exit_status << " ("
+                  << kind_name(left_by->kind()) << ")\n";
+    }
+    return exit_status;
 }
 
 }  // namespace
@@ -153,12 +164,15 @@ PGSSLMODE, XBRANCH_BRANCH_NAME, XBRANCH_BRANCH_ID and XBRANCH_PARENT set. Afterw
 deletes the branch (unless --keep, which prints the command that deletes it; a branch that existed
 before is never deleted).
 SIGINT, SIGTERM and SIGHUP are passed on to CMD; a CMD still running 10 s after a
-SIGTERM or SIGHUP gets SIGKILL (Ctrl-C is left to CMD). The delete afterwards gets about 10 s
-(a second signal stops it) and, when it cannot finish, names the branch id left and
-the command that deletes it.
+SIGTERM or SIGHUP gets SIGKILL (Ctrl-C is left to CMD). Signals that came while CMD ran
+were CMD's: however many, the delete afterwards gets its own ~10 s. A signal after CMD
+ended does not stop the delete, a second one does. A delete that cannot finish names
+the branch id left and the command that deletes it.
 
 Exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD could not
 start; xbranch's own codes (see `xbranch --help`) when the branch could not be made.
+When CMD succeeded but its branch could not be deleted: the delete's code (e.g. 8 API
+unavailable, 6 out of time, 130 a second Ctrl-C), never 0; when CMD failed, its status.
 
 Examples:
   xbranch run -- sh -c 'psql -X -c "select 1" "$DATABASE_URL"'

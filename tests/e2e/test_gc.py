@@ -5,7 +5,7 @@ import json
 import re
 import shutil
 
-from e2e_common import E2ECase, main
+from e2e_common import CREATE_FLAGS, E2ECase, main
 
 
 class GcTest(E2ECase):
@@ -83,6 +83,26 @@ class GcTest(E2ECase):
         self.assertEqual([n for n in after if n.startswith("sb-")], [n for n in before if n.startswith("sb-gc-keep-")])
         deletes = [r for r in self.emu.requests() if r["method"] == "DELETE"]
         self.assertEqual(len(deletes), 2, deletes)
+
+    def test_gc_sees_the_branches_run_makes(self):
+        # `xbranch run` names its branches run-<8 characters>, not with the
+        # prefix: one left behind must not be invisible to gc.
+        code, out, err = self.xb("run", *CREATE_FLAGS, "--keep", "--",
+                                 "sh", "-c", 'echo "$XBRANCH_BRANCH_NAME"')
+        self.assertEqual(code, 0, err)
+        name = out.strip()
+        self.assertRegex(name, r"^run-[a-z0-9]{8}$")
+        r = self.emu.create_branch("run-byhand1")  # the name, but not xbranch's tag
+        self.assertEqual(r.status, 201, r)
+        keep = ("--keep-sandbox", "gc-keep", "--keep-sandbox", "gc-old-a",
+                "--keep-sandbox", "gc-old-b")
+        code, out, err = self.xb("gc", "--older-than", "0s", "--force", *keep)
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"(?m)^%s .* older-than +deleted$" % name)
+        self.assertRegex(out, r"(?m)^run-byhand1 .* kept \(no xbranch tag\)$")
+        self.assertIn("deleted 1, kept 4", out)
+        self.assertNotIn(name, self.names_active())
+        self.assertIn("run-byhand1", self.names_active())
 
     def test_gc_never_deletes_the_parent_even_with_a_matching_prefix(self):
         # A parent whose name carries the prefix is still protected.

@@ -144,11 +144,13 @@ class RunTest(E2ECase):
             self.assertEqual(f.read(), "int\n", "CMD's INT trap: " + err)
         self.assertEqual(self.active(name), [])
 
-    def test_a_delete_that_cannot_finish_names_the_branch_and_the_command(self):
+    def left_after_a_failing_delete(self, script):
+        """Runs `sh -c script` while every DELETE answers 503; returns (code, err)
+        after checking the leak is named, then deletes the branch."""
         self.emu.set_faults([{"method": "DELETE", "path": "/branches/[a-v0-9]{26}$",
                               "kind": "status", "status": 503, "retryAfter": "1", "times": 0}])
         start = time.monotonic()
-        code, out, err = self.run_cmd("sh", "-c", 'echo "$XBRANCH_BRANCH_ID"', expect=0)
+        code, out, err = self.run_cmd("sh", "-c", script, expect=None)
         took = time.monotonic() - start
         branch_id = out.strip()
         self.assertIn("it is left", err)
@@ -158,6 +160,17 @@ class RunTest(E2ECase):
         self.emu.set_faults([])
         self.assertEqual(self.xb("delete", "--branch-id", branch_id, "--force")[0], 0)
         self.assertEqual(self.active("run-"), [])
+        return code, err
+
+    def test_a_delete_that_cannot_finish_names_the_branch_and_is_not_exit_0(self):
+        # CMD succeeded, its branch is left: CI must notice (the delete's code).
+        code, err = self.left_after_a_failing_delete('echo "$XBRANCH_BRANCH_ID"')
+        self.assertEqual(code, 8, err)  # the API stayed unavailable
+        self.assertRegex(err, r"sh succeeded, but its branch is left: exit %d" % code)
+
+    def test_a_failed_cmd_keeps_its_status_when_the_delete_cannot_finish(self):
+        code, err = self.left_after_a_failing_delete('echo "$XBRANCH_BRANCH_ID"; exit 3')
+        self.assertEqual(code, 3, err)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,50 @@ TEST(GcPolicy, OnlyPrefixedBranchesAreCandidates) {
     EXPECT_EQ(out[0].reason, GcReason::OlderThan);
 }
 
+// `xbranch run` names its branches run-<8 characters> whatever the prefix:
+// gc must see them too (issue 20), with the same tag rule.
+TEST(GcPolicy, RunBranchesAreCandidatesWhateverThePrefix) {
+    for (const std::string prefix : {"sb-", "pr-"}) {
+        auto o = opts();
+        o.prefix = prefix;
+        o.older_than = 0;
+        auto out = select_gc({g(make("run-ab12cd34")), described(make("run-byhand"), "mine"),
+                              g(make("xrun-ab12cd34")), g(make("runner"))},
+                             {}, k_now, o);
+        ASSERT_EQ(out.size(), 2U) << prefix;
+        EXPECT_EQ(deleted(out), std::vector<std::string>{"run-ab12cd34"}) << prefix;
+        EXPECT_EQ(find(out, "run-byhand")->kept_why, "no xbranch tag") << prefix;
+    }
+}
+
+TEST(GcPolicy, ExpiredAndOlderThanDeleteARunBranchOrphansNever) {
+    auto o = opts();
+    o.expired = true;
+    auto out = select_gc({g(make("run-expired1"), tag_expiring(k_now - 60)),
+                          g(make("run-later001"), tag_expiring(k_now + 60))},
+                         {}, k_now, o);
+    EXPECT_EQ(deleted(out), std::vector<std::string>{"run-expired1"});
+
+    // No sandbox owns a run branch, and a live `xbranch run` may still use
+    // an old one: --orphans keeps it, whatever its age.
+    o = opts();
+    o.orphans = true;
+    out = select_gc({g(make("run-ab12cd34", "2025-01-01T00:00:00Z")), g(make("sb-orphan"))}, {},
+                    k_now, o);
+    EXPECT_EQ(deleted(out), std::vector<std::string>{"sb-orphan"});
+    ASSERT_NE(find(out, "run-ab12cd34"), nullptr);
+    EXPECT_NE(find(out, "run-ab12cd34")->kept_why.find("a run branch"), std::string::npos)
+        << find(out, "run-ab12cd34")->kept_why;
+
+    // Protected like any other: a run branch that is a parent stays.
+    o = opts();
+    o.older_than = 0;
+    Branch child = make("sb-child");
+    child.parent_id = "id-run-parent01";
+    out = select_gc({g(make("run-parent01")), g(child)}, {}, k_now, o);
+    EXPECT_EQ(find(out, "run-parent01")->kept_why, "parent of 1 live branch");
+}
+
 TEST(GcPolicy, EmptyPrefixSelectsNothing) {
     auto o = opts();
     o.prefix = "";
