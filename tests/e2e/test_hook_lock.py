@@ -131,5 +131,69 @@ class HookLockUnderLagTest(E2ECase):
         self.assertFalse(os.path.exists(os.path.join(out_dir, "branch-id")))
 
 
+class HookKilledWithCreateTest(E2ECase):
+    def alive(self, pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def test_kill_9_of_create_ends_the_hooks_whole_process_group(self):
+        marker = os.path.join(self.tmp, "ticks")
+        pids = os.path.join(self.tmp, "pids")
+        # The shell and a background child, both in the hook's group, both writing.
+        hook = ('if [ -n "$SLOW" ]; then '
+                '(while :; do echo tick >> {m}; sleep 0.1; done) & echo $! >> {p}; '
+                'echo $$ >> {p}; while :; do echo tock >> {m}; sleep 0.1; done; fi; '
+                'echo seeded-now').format(m=marker, p=pids)
+        env = self.emu.env()
+        env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
+        env["SLOW"] = "1"
+        proc = subprocess.Popen([harness.require_xbranch(), "create", "--sandbox", "nine",
+                                 "--sslmode", "disable", "--timeout", "30s", "--exec", hook],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        hook_pids = []
+
+        def read_pids():
+            try:
+                with open(pids) as f:
+                    return [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                return []
+
+        def kill_leftovers():
+            for pid in hook_pids or read_pids():
+                try:
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        self.addCleanup(kill_leftovers)
+        try:
+            harness.wait_until(lambda: len(read_pids()) == 2, 30, "the hook to start")
+            hook_pids = read_pids()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        killed = time.monotonic()
+        harness.wait_until(lambda: not any(self.alive(p) for p in hook_pids), 5,
+                           "the hook's process group to end")
+        self.assertLess(time.monotonic() - killed, 3)
+        size = os.path.getsize(marker)
+        time.sleep(0.5)
+        self.assertEqual(os.path.getsize(marker), size, "the hook still writes")
+        # The rerun recreates the branch; the old hook is gone for good.
+        code, out, err = self.create("nine", "--exec", hook, "--output", "json")
+        self.assertIn("afresh", err)
+        self.assertIn("seeded-now", err)
+        self.assertEqual(os.path.getsize(marker), size)
+        self.assertEqual(len(self.active("sb-nine-")), 1)
+        self.assertEqual(json.loads(out)["branch"]["id"], self.active("sb-nine-")[0]["id"])
+        self.assertEqual(self.xb("delete", "--sandbox", "nine")[0], 0)
+
+
 if __name__ == "__main__":
     harness.main()
