@@ -829,7 +829,11 @@ TEST_F(UsableTest, PendingThatTurnsDoneBeforeTheLockIsTakenIsAdoptedNotDeleted) 
     const std::string old_id = "c0000000000000000000000003";
     existing(old_id, pending_tag(req));
     // The other run writes Done and frees its lock just before this run's try.
-    locker.on_try = [&] { set_hooks(api, old_id, HookState::Done, req); };
+    locker.on_try = [&] {
+        if (api.find(old_id) != nullptr) {
+            set_hooks(api, old_id, HookState::Done, req);
+        }
+    };
     prober.ok();
     const auto r = lifecycle.create(req);
     EXPECT_EQ(r.branch.id, old_id);
