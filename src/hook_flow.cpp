@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <random>
 
 #include "xbranch/lifecycle.hpp"
