@@ -270,6 +270,9 @@ void Lifecycle::run_hooks(const CreateRequest& request, Deadline deadline, Creat
 HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadline) {
     const std::string& name = result.branch.name;
     const std::string op = "take the hooks' lock of branch " + name;
+    if (m_edges.locker == nullptr) {
+        throw Error(ErrorKind::Internal, "no hook locker for the hooks").with_operation(op);
+    }
     Waiter waiter(m_clock, m_control.cancel, deadline);
     const auto start = m_clock.now();
     auto last_look = start;
