@@ -680,6 +680,15 @@ void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& res
         e.with_cleanup(CleanupState::Kept, b.id, b.name);
         return;
     }
+    // Another run may have adopted it and be running its hooks: never delete
+    // a branch whose hooks may still run (this run's own Pending aside).
+    if (result.hooks_phase && !result.hooks_started && hooks_of_another_run(b)) {
+        spdlog::warn("not deleting branch {} (id {}): another xbranch run may be running its hooks",
+                     b.name, b.id);
+        e.add_hint("branch " + b.name +
+                   " is kept: another xbranch run recorded its hooks as running");
+        return;
+    }
     const bool gone = cleanup(b, e.what());
     e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <thread>
 
+#include "process_supervisor.hpp"
 #include "xbranch/redact.hpp"
 
 extern char** environ;  // NOLINT: POSIX
@@ -295,31 +296,29 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
         return failed_to_start(e, "pipe");
     }
     SpawnArgs args({"/bin/sh", "-c", command}, options.env);
-    SpawnAttr attr(true);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    // Under a supervisor: the hook's whole group dies with this process, even
+    // by SIGKILL (process_supervisor.hpp).
+    detail::SupervisedHook hook;
+    bool started = false;
     pid_t pid = 0;
-    int rc = 0;
     {
         const HoldSignals hold;
-        rc = posix_spawn(&pid, "/bin/sh", &actions, attr.get(), args.argv.data(), args.envp.data());
-        if (rc == 0) {
+        started =
+            hook.start("/bin/sh", args.argv.data(), args.envp.data(), out_pipe[1], err_pipe[1]);
+        if (started) {
+            pid = hook.group();
             m_forwarded = false;
             m_target = -pid;
             deliver_pending(-pid);
         }
     }
-    posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    if (rc != 0) {
+    if (!started) {
         ::close(out_pipe[0]);
         ::close(err_pipe[0]);
         m_pending = 0;
-        return failed_to_start(rc, "/bin/sh");
+        return failed_to_start(hook.error(), hook.what());
     }
 
     // Overlong lines are cut where no registered secret is split, so the
@@ -330,6 +329,7 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
     const std::array<OutputStream, 2> streams{OutputStream::Stdout, OutputStream::Stderr};
     Stopper stopper(options, -pid);
     bool child_done = false;
+    detail::HookEnd end;
     steady_clock::time_point drain_until{};
     std::array<char, 4096> buf{};
     for (;;) {
@@ -368,7 +368,8 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
         }
         if (!child_done) {
             stopper.tick();
-            if (exited(pid)) {
+            if (auto e = hook.poll_end()) {
+                end = *e;
                 child_done = true;
                 drain_until = steady_clock::now() + k_drain;
             }
@@ -383,7 +384,14 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
         splitters[i].finish([&](std::string_view line) { on_line(streams[i], line); });
     }
     m_target = 0;
-    auto result = from_status(reap(pid));
+    hook.finish();
+    ProcessResult result;
+    if (end.signaled) {
+        result.outcome = ProcessResult::Outcome::Signaled;
+        result.signal = end.value;
+    } else {
+        result.exit_code = end.value;
+    }
     result.stopped = stopper.stopping();
     return result;
 }

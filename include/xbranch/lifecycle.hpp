@@ -71,10 +71,13 @@ struct CreateRequest {
     // before the first and Done after the last. A rerun that adopts a Done
     // branch skips them; one that adopts a Pending branch (a run killed
     // mid-hook, never handed out) deletes it and creates it afresh, but only
-    // when the hooks' lock (hook_lock.hpp) is free: while a live run holds it,
-    // the rerun waits for Done (then adopts) and never deletes the branch.
-    // Runs that found no hook state yet take turns at that lock and read the
-    // tag again once they hold it: Done skips, another run's Pending is a Conflict.
+    // while it holds the hooks' lock (hook_lock.hpp) and the tag, read again
+    // then, still says Pending: while a live run holds it, the rerun waits for
+    // Done (then adopts) and never deletes the branch. Hooks run only while
+    // their run holds the lock: a try without answer (a lagging password) is
+    // tried again until the deadline (then Timeout, no hook ran). Runs that
+    // found no hook state yet take turns at that lock and read the tag again
+    // once they hold it: Done skips, another run's Pending is a Conflict.
     std::vector<HookSpec> hooks;
 };
 
@@ -89,6 +92,11 @@ struct CreateResult {
     int login_tries = 0;      // of the connection check; 0 when skipped
     bool hooks_ran = false;   // this run ran the hooks
     std::string replaced_id;  // a Pending branch deleted and made afresh: its old id
+    // At the hooks' lock: another run may have adopted the branch and run
+    // its hooks on it. A failure from then on deletes the branch this run
+    // made only when no other run's hooks are Pending on it.
+    bool hooks_phase = false;
+    bool hooks_started = false;  // this run wrote Pending (holding the lock)
 };
 
 // How a run is stopped: the run's token (first signal), the cleanup's token
@@ -199,11 +207,17 @@ class Lifecycle {
     // (polling its tag) until Done, gone (then creates it) or the deadline.
     BranchDetails settle_pending(const CreateRequest& request, Deadline deadline,
                                  CreateResult& result, const BranchDetails& details);
+    // Deletes the old branch first when delete_old (while `held`, the
+    // hooks' lock, is still held), then creates it afresh and waits for it.
     BranchDetails recreate(const CreateRequest& request, Deadline deadline, CreateResult& result,
-                           bool delete_old);
+                           bool delete_old, std::unique_ptr<HeldHookLock> held = nullptr);
+    // Cleanup's look (its own budget): the tag says Pending, or cannot be read.
+    bool hooks_of_another_run(const Branch& branch);
     HookLockTry try_hook_lock(const ConnectionInfo& info, Deadline deadline);
-    // The lock for running the hooks: waits while another live run holds it
-    // (HooksRunning at the deadline); Unknown comes back as it is.
+    // The lock for running the hooks, or a throw: waits while another live
+    // run holds it (HooksRunning at the deadline), tries again with a backoff
+    // while a try gets no answer (Timeout at the deadline; BranchVanished when
+    // a look every few seconds finds the branch deleted).
     HookLockTry hook_lock_for_hooks(CreateResult& result, Deadline deadline);
     bool vanished(const Branch& branch);
     void complete_connection(const CreateRequest& request, CreateResult& result) const;

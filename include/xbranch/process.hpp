@@ -85,7 +85,9 @@ class ProcessRunner {
   public:
     virtual ~ProcessRunner() = default;
     // Hook mode: `/bin/sh -c command`, stdin /dev/null, stdout and stderr
-    // to on_line line by line, in its own process group.
+    // to on_line line by line, in its own process group. PosixProcessRunner
+    // starts it under a supervisor process: the whole group is SIGKILLed as
+    // soon as this process dies, however it dies (kill -9 included).
     virtual ProcessResult run_shell(const std::string& command, const RunOptions& options,
                                     const LineSink& on_line) = 0;
     // Foreground mode: argv[0] looked up in PATH, the terminal's stdio, our

@@ -1,12 +1,18 @@
 // PosixProcessRunner with real child processes.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "xbranch/process.hpp"
 #include "xbranch/redact.hpp"
@@ -137,6 +143,73 @@ TEST(ProcessShell, ABackgroundGrandchildDoesNotHoldTheHook) {
     EXPECT_LT(since(start), milliseconds{1500});
     ASSERT_EQ(lines.size(), 1U);
     EXPECT_EQ(lines[0].second, "done");
+}
+
+// Alive: in /proc and not a zombie (an orphan's zombie may wait for a reaper).
+bool alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto paren = text.rfind(')');
+    return paren != std::string::npos && text.size() > paren + 2 && text[paren + 2] != 'Z';
+}
+
+std::vector<pid_t> read_pids(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<pid_t> out;
+    for (pid_t p = 0; in >> p;) {
+        out.push_back(p);
+    }
+    return out;
+}
+
+// kill -9 of the process running the hook: the hook's shell and its
+// background child (one process group) end with it, within a second.
+TEST(ProcessShell, TheHooksWholeGroupDiesWhenItsRunnerIsKilledBySigkill) {
+    char dir_template[] = "/tmp/xbranch-proc-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    const std::string dir = dir_template;
+    const std::string pids = dir + "/pids";
+    const std::string cmd = "(while :; do sleep 0.05; done) & echo $! >> " + pids +
+                            "; echo $$ >> " + pids + "; while :; do sleep 0.05; done";
+    const pid_t runner = ::fork();
+    ASSERT_GE(runner, 0);
+    if (runner == 0) {
+        (void)shell(cmd, nullptr);
+        ::_exit(0);
+    }
+    const auto start = steady_clock::now();
+    while (read_pids(pids).size() < 2 && since(start) < milliseconds{10000}) {
+        std::this_thread::sleep_for(milliseconds{20});
+    }
+    const auto hook = read_pids(pids);
+    ASSERT_EQ(hook.size(), 2U);
+    ::kill(runner, SIGKILL);
+    int status = 0;
+    ::waitpid(runner, &status, 0);
+    const auto killed = steady_clock::now();
+    auto any_alive = [&] { return alive(hook[0]) || alive(hook[1]); };
+    while (any_alive() && since(killed) < milliseconds{3000}) {
+        std::this_thread::sleep_for(milliseconds{20});
+    }
+    const bool left = any_alive();
+    for (pid_t p : hook) {
+        ::kill(p, SIGKILL);  // whatever the outcome, leave nothing behind
+    }
+    EXPECT_FALSE(left) << "the hook outlived the process that ran it";
+    EXPECT_LT(since(killed), milliseconds{1000});
+    std::remove(pids.c_str());
+    ::rmdir(dir.c_str());
+}
+
+TEST(ProcessShell, EveryHookRunLeavesNoChildBehind) {
+    PosixProcessRunner runner;
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_EQ(runner.run_shell("exit 4", {}, [](OutputStream, std::string_view) {}).exit_code,
+                  4);
+    }
+    // Every supervisor reaped: no child of ours is left, not even a zombie.
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
 }
 
 TEST(ProcessForeground, ExitCodesAndPathLookup) {

@@ -124,7 +124,8 @@ class FakeHookLocker final : public HookLocker {
             on_try();
         }
         HookLockTry t;
-        if (unreachable) {
+        if (unreachable || unreachable_tries > 0) {
+            unreachable_tries = std::max(0, unreachable_tries - 1);
             t.detail = "scripted: no connection";
         } else if (owner_alive || held > 0) {
             t.outcome = HookLockTry::Outcome::Busy;
@@ -137,6 +138,7 @@ class FakeHookLocker final : public HookLocker {
 
     bool owner_alive = false;
     bool unreachable = false;
+    int unreachable_tries = 0;  // this many tries get no answer first
     int held = 0;
     std::function<void()> on_try;
     std::vector<ConnectionInfo> seen;

@@ -790,6 +790,129 @@ TEST_F(UsableTest, TheRunningRunHoldsTheLockWhileItsHooksRun) {
     EXPECT_EQ(locker.seen[0].password, k_password);
 }
 
+TEST_F(UsableTest, ALockTryWithoutAnswerIsTriedAgainAndTheHooksRunOnlyHoldingIt) {
+    auto req = request();
+    req.connect_check = false;  // the lock's login is the first one: the password may lag
+    req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT 1;"}};
+    locker.unreachable_tries = 6;
+    int held_during = -1;
+    sql.during = [&] { held_during = locker.held; };
+    const auto r = lifecycle.create(req);
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_EQ(held_during, 1);  // never without the lock
+    EXPECT_EQ(locker.seen.size(), 7U);
+    EXPECT_EQ(locker.held, 0);
+    // A backoff, not a spin: 100 ms doubling to 1 s between tries.
+    EXPECT_GE(clock.elapsed(), ms{100 + 200 + 400 + 800 + 1000 + 1000});
+    EXPECT_LE(clock.elapsed(), ms{5000});
+}
+
+TEST_F(UsableTest, NoAnswerToTheLockBeforeTheDeadlineIsATimeoutAndNoHookRuns) {
+    auto req = request();
+    req.connect_check = false;
+    req.timeout = std::chrono::seconds{8};
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    locker.unreachable = true;
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+    EXPECT_EQ(exit_code(e.kind()), 6);
+    EXPECT_NE(std::string(e.what()).find("no hook ran"), std::string::npos) << e.what();
+    EXPECT_TRUE(processes.commands.empty());
+    EXPECT_EQ(count("PATCH"), 0);  // no Pending written either
+    EXPECT_LE(clock.elapsed(), ms{8000});
+    EXPECT_EQ(e.cleanup(), CleanupState::Deleted);  // its own branch, nobody's hooks on it
+}
+
+TEST_F(UsableTest, PendingThatTurnsDoneBeforeTheLockIsTakenIsAdoptedNotDeleted) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    // The other run writes Done and frees its lock just before this run's try.
+    locker.on_try = [&] {
+        if (api.find(old_id) != nullptr) {
+            set_hooks(api, old_id, HookState::Done, req);
+        }
+    };
+    prober.ok();
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.branch.id, old_id);
+    EXPECT_TRUE(r.adopted);
+    EXPECT_FALSE(r.hooks_ran);
+    EXPECT_TRUE(r.replaced_id.empty());
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(count("POST"), 0);
+    EXPECT_TRUE(processes.commands.empty());
+}
+
+TEST_F(UsableTest, PendingWhoseBranchIsGoneOnceTheLockIsTakenIsCreatedWithoutADelete) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    locker.on_try = [&] {  // its run failed and deleted it meanwhile
+        if (api.find(old_id) != nullptr) {
+            api.branches.erase(api.branches.begin() + (api.find(old_id) - api.branches.data()));
+        }
+    };
+    prober.ok();
+    processes.exits(0);
+    const auto r = lifecycle.create(req);
+    EXPECT_NE(r.branch.id, old_id);
+    EXPECT_TRUE(r.replaced_id.empty());
+    EXPECT_TRUE(r.hooks_ran);
+    EXPECT_EQ(count("DELETE"), 0);
+}
+
+TEST_F(UsableTest, PendingStillThereOnceTheLockIsTakenIsDeletedHoldingTheLock) {
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    const std::string old_id = "c0000000000000000000000003";
+    existing(old_id, pending_tag(req));
+    int held_at_delete = -1;
+    transport.handler = [&](const HttpRequest& r) {
+        if (r.method == "DELETE") {
+            held_at_delete = locker.held;
+        }
+        return api.route(r);
+    };
+    prober.ok();
+    processes.exits(0);
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(r.replaced_id, old_id);
+    EXPECT_EQ(held_at_delete, 1);
+    EXPECT_EQ(locker.held, 0);
+}
+
+TEST_F(UsableTest, ASignalWhileAnotherRunRunsTheHooksOfThisRunsBranchDeletesNothing) {
+    // This run made the branch; another run adopted it, took the lock, wrote
+    // Pending and runs the hooks; this run is stopped while it waits.
+    CancelToken run;
+    CancelToken cleanup;
+    Lifecycle stoppable{client, clock, progress, RunControl{&run, &cleanup}};
+    UsableEdges edges;
+    edges.prober = &prober;
+    edges.processes = &processes;
+    edges.locker = &locker;
+    stoppable.set_edges(edges);
+    auto req = request();
+    req.hooks = {{HookSpec::Kind::Exec, "./seed.sh", {}}};
+    locker.owner_alive = true;
+    locker.on_try = [&] {
+        set_hooks(api, api.branches.back().id, HookState::Pending, req);
+        if (locker.seen.size() == 2) {
+            run.cancel(2);
+        }
+    };
+    prober.ok();
+    const Error e = caught([&] { (void)stoppable.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
+    EXPECT_EQ(count("DELETE"), 0);
+    EXPECT_EQ(api.branches.size(), 2U);
+    EXPECT_NE(e.cleanup(), CleanupState::Deleted);
+    EXPECT_TRUE(processes.commands.empty());
+}
+
 TEST_F(UsableTest, OwnBranchDeletedBySomeoneElseMidHookSaysSoAndCleansNothing) {
     auto req = request();
     req.hooks = {{HookSpec::Kind::Sql, "seed.sql", "SELECT 1;"}};
