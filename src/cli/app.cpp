@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hints.hpp"
+#include "suggest.hpp"
 #include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/log.hpp"
@@ -182,6 +183,64 @@ std::string commands_with(const CLI::App& root, const CLI::App* chosen, const st
     return out;
 }
 
+// Every name of every option of `app` ("--sandbox", "-o", "--output").
+void add_flag_names(const CLI::App& app, std::vector<std::string>& out) {
+    for (const CLI::Option* o : app.get_options()) {
+        for (const auto& name : o->get_snames()) {
+            out.push_back("-" + name);
+        }
+        for (const auto& name : o->get_lnames()) {
+            out.push_back("--" + name);
+        }
+    }
+}
+
+// The flags `chosen` takes: its own and the global ones (they fall through).
+std::vector<std::string> known_flags(const CLI::App& root, const CLI::App* chosen) {
+    std::vector<std::string> out;
+    if (chosen != nullptr) {
+        add_flag_names(*chosen, out);
+    }
+    add_flag_names(root, out);
+    return out;
+}
+
+// CLI11 says "A subcommand is required" for a mistyped command too: name
+// the first word that is not a global flag or its value, and the nearest
+// command. Errors only; argv parsed fine up to the missing command.
+Error command_error(const CLI::App& root, int argc, char** argv) {
+    std::vector<std::string> commands;
+    std::string listed;
+    for (const CLI::App* sub : root.get_subcommands({})) {
+        commands.push_back(sub->get_name());
+        listed += (listed.empty() ? "" : ", ") + sub->get_name();
+    }
+    const std::string hint = "the commands are " + listed + "; run `xbranch --help`";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            break;
+        }
+        if (arg.size() > 1 && arg[0] == '-') {
+            const std::string name = arg.substr(0, arg.find('='));
+            const CLI::Option* o = nullptr;
+            for (const CLI::Option* candidate : root.get_options()) {
+                if (candidate->check_name(name)) {
+                    o = candidate;
+                }
+            }
+            if (o != nullptr && o->get_type_size_max() > 0 && name == arg) {
+                ++i;  // the flag's value
+            }
+            continue;
+        }
+        return Error(ErrorKind::Usage,
+                     "unknown command " + quote_input(arg) + did_you_mean(arg, commands))
+            .with_hint(hint);
+    }
+    return Error(ErrorKind::Usage, "no command given").with_hint(hint);
+}
+
 // CLI11 says "The following argument was not expected" for any flag the
 // chosen command lacks: say which flag, and where it belongs. Global flags
 // are taken before or after the command (fallthrough), so they never land here.
@@ -210,7 +269,8 @@ Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
             return out;
         }
         if (others.empty()) {
-            message = "unknown flag " + quote_input(name) + " for " + where;
+            message = "unknown flag " + quote_input(name) + " for " + where +
+                      did_you_mean(name, known_flags(root, chosen));
         } else {
             message = where + " has no flag " + quote_input(name);
             message += " (it is a flag of " + others + ")";
@@ -257,6 +317,12 @@ std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ExtrasError& e) {
         throw extras_error(app, e);
+    } catch (const CLI::RequiredError& e) {
+        if (app.get_subcommands().empty()) {
+            throw command_error(app, argc, argv);
+        }
+        throw Error(ErrorKind::Usage, e.what())
+            .with_hint("run `xbranch --help` for the commands and flags");
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);
