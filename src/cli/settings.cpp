@@ -87,10 +87,13 @@ void check_prefix(const SettingRow& row, Setting& s) {
                                       std::string(k_default_prefix) + ")");
 }
 
+constexpr std::chrono::milliseconds k_min_timeout{1};
+constexpr std::chrono::milliseconds k_max_timeout = std::chrono::hours(24);
+
 void check_timeout(const SettingRow& row, Setting& s) {
     const std::string_view what =
         s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.flag;
-    (void)checked_duration(what, s.value, std::chrono::milliseconds(1), std::chrono::hours(24));
+    (void)checked_duration(what, s.value, k_min_timeout, k_max_timeout);
 }
 
 std::mutex g_mutex;
@@ -219,6 +222,15 @@ const SettingRow& setting_row(SettingId id) {
 
 Setting resolve(SettingId id, const Environment& env, const std::optional<std::string>& flag) {
     const SettingRow& row = setting_row(id);
+    if (flag && flag->empty() && row.check == check_timeout) {
+        // `--request-timeout ""` (a template's unset variable) silently
+        // meant the default; a duration flag given must hold a duration.
+        throw Error(ErrorKind::Usage, std::string(row.flag) + " is empty: give a duration from " +
+                                          format_duration(k_min_timeout) + " to " +
+                                          format_duration(k_max_timeout))
+            .with_hint("e.g. " + std::string(row.flag) + " 30s, or leave the flag out (default " +
+                       std::string(row.fallback.value_or("none")) + ")");
+    }
     Setting s = pick(row, env, flag);
     if (row.check != nullptr && !s.empty()) {
         row.check(row, s);

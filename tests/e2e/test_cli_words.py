@@ -53,6 +53,14 @@ class CliWordsTest(unittest.TestCase):
         err = self.usage("create", "--older-then", "7d")
         self.assertNotIn("did you mean", err)
 
+    # -- empty durations
+    def test_an_empty_timeout_flag_is_exit_2_not_the_default(self):
+        for flag, default in (("--request-timeout", "30s"), ("--connect-timeout", "10s")):
+            for args in (["list", flag, ""], [flag, "", "status", "--sandbox", "x"]):
+                err = self.usage(*args)
+                self.assertIn("%s is empty: give a duration from 1ms to 1d" % flag, err)
+                self.assertIn("(default %s)" % default, err)
+
     def test_no_command_at_all_says_so(self):
         err = self.usage()
         self.assertIn("no command given", err)

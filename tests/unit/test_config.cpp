@@ -248,6 +248,24 @@ TEST_F(ConfigTest, EarlyLogFormatReadsArgvThenEnv) {
     EXPECT_FALSE(early_json_logs(3, a4, env));
 }
 
+TEST_F(ConfigTest, AnEmptyTimeoutFlagIsAnErrorNotTheDefault) {
+    MapEnvironment env = base_env();
+    GlobalFlags request;
+    request.request_timeout = "";
+    const Error r = api_error(request, env);
+    EXPECT_EQ(r.kind(), ErrorKind::Usage);
+    EXPECT_EQ(std::string(r.what()), "--request-timeout is empty: give a duration from 1ms to 1d");
+    EXPECT_NE(r.hint().find("leave the flag out (default 30s)"), std::string::npos) << r.hint();
+    GlobalFlags connect;
+    connect.connect_timeout = "";
+    const Error c = api_error(connect, env);
+    EXPECT_EQ(std::string(c.what()), "--connect-timeout is empty: give a duration from 1ms to 1d");
+    EXPECT_NE(c.hint().find("(default 10s)"), std::string::npos) << c.hint();
+    GlobalFlags unset;  // no flag at all: the defaults
+    EXPECT_EQ(resolve_api_config(unset, env).request_timeout, milliseconds(30000));
+    EXPECT_EQ(resolve_api_config(unset, env).connect_timeout, milliseconds(10000));
+}
+
 TEST(DurationCheck, TimeoutsBelowOneMillisecondAreRefused) {
     auto check = [](const char* text) {
         return checked_duration("--request-timeout", text, milliseconds(1), std::chrono::hours(24));
