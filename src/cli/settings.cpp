@@ -87,13 +87,11 @@ void check_prefix(const SettingRow& row, Setting& s) {
                                       std::string(k_default_prefix) + ")");
 }
 
-constexpr std::chrono::milliseconds k_min_timeout{1};
-constexpr std::chrono::milliseconds k_max_timeout = std::chrono::hours(24);
-
 void check_timeout(const SettingRow& row, Setting& s) {
     const std::string_view what =
         s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.flag;
-    (void)checked_duration(what, s.value, k_min_timeout, k_max_timeout);
+    const DurationRange& range = duration_range(row.flag);
+    (void)checked_duration(what, s.value, range.min, range.max);
 }
 
 std::mutex g_mutex;
@@ -226,8 +224,7 @@ Setting resolve(SettingId id, const Environment& env, const std::optional<std::s
         // `--request-timeout ""` (a template's unset variable) silently
         // meant the default; a duration flag given must hold a duration.
         throw Error(ErrorKind::Usage, std::string(row.flag) + " is empty: give a duration from " +
-                                          format_duration(k_min_timeout) + " to " +
-                                          format_duration(k_max_timeout))
+                                          duration_range_text(row.flag))
             .with_hint("e.g. " + std::string(row.flag) + " 30s, or leave the flag out (default " +
                        std::string(row.fallback.value_or("none")) + ")");
     }
@@ -421,22 +418,55 @@ std::string format_duration(std::chrono::milliseconds d) {
 
 std::chrono::milliseconds checked_duration(std::string_view what, std::string_view text,
                                            std::chrono::milliseconds min,
-                                           std::optional<std::chrono::milliseconds> max) {
+                                           std::chrono::milliseconds max) {
     const auto d = parse_duration(text);
-    if (d && *d >= min && (!max || *d <= *max)) {
+    if (d && *d >= min && *d <= max) {
         return *d;
     }
-    const std::string range = max ? "from " + format_duration(min) + " to " + format_duration(*max)
-                                  : "of at least " + format_duration(min);
-    const bool unbounded = min.count() == 0 && !max;
+    const std::string range = "from " + format_duration(min) + " to " + format_duration(max);
     const bool is_flag = what.rfind("--", 0) == 0;
     throw Error(ErrorKind::Usage,
                 "invalid " + std::string(what) + " " + quote_input(text) + ": " +
-                    (d ? "use a duration " + range
-                       : "not a duration" + (unbounded ? std::string() : " (" + range + ")")))
+                    (d ? "use a duration " + range : "not a duration (" + range + ")"))
         .with_hint("e.g. " + std::string(what) + (is_flag ? " " : "=") +
                    "1h30m; a duration is one or more parts such as 7d, 12h, 10m, 90s, 1500ms "
                    "(a bare number is seconds)");
+}
+
+const std::vector<DurationRange>& duration_ranges() {
+    using std::chrono::hours;
+    using std::chrono::milliseconds;
+    constexpr hours k_day{24};
+    // --timeout covers one create (a minute or so, 10m by default); a day is
+    // far past any wait. A TTL or an age beyond ten years means a typo.
+    static const std::vector<DurationRange> k_rows = {
+        {"--timeout", milliseconds(1), k_day},
+        {"--request-timeout", milliseconds(1), k_day},
+        {"--connect-timeout", milliseconds(1), k_day},
+        {"--ttl", std::chrono::seconds(1), 3650 * k_day},
+        {"--older-than", milliseconds(0), 3650 * k_day},
+        {"--grace", milliseconds(0), 30 * k_day},
+    };
+    return k_rows;
+}
+
+const DurationRange& duration_range(std::string_view flag) {
+    for (const auto& row : duration_ranges()) {
+        if (row.flag == flag) {
+            return row;
+        }
+    }
+    throw Error(ErrorKind::Internal, "duration flag without a range: " + std::string(flag));
+}
+
+std::chrono::milliseconds flag_duration(std::string_view flag, std::string_view text) {
+    const DurationRange& range = duration_range(flag);
+    return checked_duration(flag, text, range.min, range.max);
+}
+
+std::string duration_range_text(std::string_view flag) {
+    const DurationRange& range = duration_range(flag);
+    return format_duration(range.min) + " to " + format_duration(range.max);
 }
 
 ApiConfig ApiSettings::plain() const {

@@ -61,6 +61,24 @@ class CliWordsTest(unittest.TestCase):
                 self.assertIn("%s is empty: give a duration from 1ms to 1d" % flag, err)
                 self.assertIn("(default %s)" % default, err)
 
+    # -- every duration has a maximum
+    def test_a_duration_over_its_maximum_is_exit_2_naming_the_maximum(self):
+        cases = ((["create", "--sandbox", "x", "--timeout", "2d"], "--timeout", "1ms to 1d"),
+                 (["run", "--timeout", "11574d", "--", "true"], "--timeout", "1ms to 1d"),
+                 (["reset", "--sandbox", "x", "--timeout", "25h"], "--timeout", "1ms to 1d"),
+                 (["gc", "--older-than", "4000d"], "--older-than", "0s to 3650d"),
+                 (["gc", "--expired", "--grace", "31d"], "--grace", "0s to 30d"),
+                 (["create", "--sandbox", "x", "--ttl", "3651d"], "--ttl", "1s to 3650d"),
+                 (["list", "--request-timeout", "2d"], "--request-timeout", "1ms to 1d"))
+        for args, flag, range_text in cases:
+            err = self.usage(*args)
+            self.assertIn("invalid %s" % flag, err)
+            self.assertIn("use a duration from %s" % range_text, err)
+            self.assertNotIn("11574d", err.replace("'11574d'", ""))
+        code, out, err = harness.run_xbranch(["create", "--help"], ENV, timeout=30)
+        self.assertEqual(code, 0, err)
+        self.assertIn("1ms to 1d", out)
+
     def test_no_command_at_all_says_so(self):
         err = self.usage()
         self.assertIn("no command given", err)

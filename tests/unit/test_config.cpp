@@ -283,18 +283,20 @@ TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExa
         const char* what;
         const char* text;
         milliseconds min;
-        std::optional<milliseconds> max;
+        milliseconds max;
         const char* message;
     };
     const Case cases[] = {
-        {"--timeout", "soon", milliseconds(1), std::nullopt,
-         "invalid --timeout 'soon': not a duration (of at least 1ms)"},
+        {"--timeout", "2d", milliseconds(1), std::chrono::hours(24),
+         "invalid --timeout '2d': use a duration from 1ms to 1d"},
+        {"--timeout", "soon", milliseconds(1), std::chrono::hours(24),
+         "invalid --timeout 'soon': not a duration (from 1ms to 1d)"},
         {"--ttl", "0s", std::chrono::seconds(1), std::chrono::hours(24 * 3650),
          "invalid --ttl '0s': use a duration from 1s to 3650d"},
         {"--connect-timeout", "25h", milliseconds(1), std::chrono::hours(24),
          "invalid --connect-timeout '25h': use a duration from 1ms to 1d"},
-        {"--older-than", "7days\x1b", milliseconds(0), std::nullopt,
-         "invalid --older-than '7days\\x1b': not a duration"},
+        {"--older-than", "7days\x1b", milliseconds(0), std::chrono::hours(24 * 3650),
+         "invalid --older-than '7days\\x1b': not a duration (from 0s to 3650d)"},
     };
     for (const auto& c : cases) {
         try {
@@ -306,6 +308,30 @@ TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExa
             EXPECT_EQ(e.hint().rfind(std::string("e.g. ") + c.what + " 1h30m;", 0), 0u) << e.hint();
         }
     }
+}
+
+TEST(DurationCheck, EveryDurationFlagHasAMaximumThatItsErrorNames) {
+    const std::pair<const char*, const char*> expected[] = {
+        {"--timeout", "1ms to 1d"},         {"--request-timeout", "1ms to 1d"},
+        {"--connect-timeout", "1ms to 1d"}, {"--ttl", "1s to 3650d"},
+        {"--older-than", "0s to 3650d"},    {"--grace", "0s to 30d"}};
+    EXPECT_EQ(duration_ranges().size(), std::size(expected));
+    for (const auto& [flag, range] : expected) {
+        EXPECT_EQ(duration_range_text(flag), range) << flag;
+        // The largest value parse_duration reads (~11,574 days) is refused.
+        try {
+            (void)flag_duration(flag, "11574d");
+            ADD_FAILURE() << flag << " took 11574d";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_EQ(std::string(e.what()),
+                      std::string("invalid ") + flag + " '11574d': use a duration from " + range);
+        }
+        const DurationRange& r = duration_range(flag);
+        EXPECT_EQ(flag_duration(flag, format_duration(r.max)), r.max) << flag;
+        EXPECT_LE(r.max, std::chrono::hours(24 * 3650)) << flag;
+    }
+    EXPECT_THROW((void)duration_range("--nonsense"), Error);
 }
 
 TEST(FormatDuration, ShortestExactSpellingThatParsesBack) {
