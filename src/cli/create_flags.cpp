@@ -194,7 +194,7 @@ std::unique_ptr<CreateRun> start_create_run(const CreateFlags& flags, const Cont
     log_settings(run->session->config, &run->target);
     // A folder we cannot write must cost no branch: check it first.
     if (output_dir) {
-        preflight_output_dir(*output_dir);
+        run->output_folders = preflight_output_dir(*output_dir);
     }
     run->progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
     run->lifecycle = std::make_unique<Lifecycle>(run->session->client, run->session->clock,

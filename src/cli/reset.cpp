@@ -78,6 +78,7 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
         }
     });
     hand_over(result, o.out, o.create.keep_on_failure, lifecycle, *ctx.env);
+    run->output_folders.keep();
     if (!old_id.empty()) {
         spdlog::warn("reset: branch {} has a new id: {} -> {}", result.branch.name, old_id,
                      result.branch.id);
