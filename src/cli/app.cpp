@@ -99,21 +99,25 @@ void add_exit_code_footers(CLI::App& root, const std::vector<Command>& commands)
     }
 }
 
+// Every error is printed here: redacted, and printable (the message may
+// quote an API body or a libpq message with ESC sequences in it).
 void print_error(const Error& e) {
+    const std::string message = printable(e.describe());
+    const std::string hint = printable(redact(hint_text(e)));
     if (log_format() == LogFormat::Json) {
         nlohmann::ordered_json line = {{"time", log_time_now()},
                                        {"level", "error"},
                                        {"kind", kind_name(e.kind())},
                                        {"exitCode", exit_code(e.kind(), e.signal_number())},
-                                       {"msg", e.describe()}};
+                                       {"msg", message}};
         if (e.http_status()) {
             line["httpStatus"] = *e.http_status();
         }
         if (!e.request_id().empty()) {
-            line["requestId"] = redact(e.request_id());
+            line["requestId"] = printable(redact(e.request_id()));
         }
-        if (const std::string hint = hint_text(e); !hint.empty()) {
-            line["hint"] = redact(hint);
+        if (!hint.empty()) {
+            line["hint"] = hint;
         }
         if (e.cleanup() == CleanupState::Left) {
             line["leftBranchId"] = e.cleanup_branch_id();
@@ -121,9 +125,9 @@ void print_error(const Error& e) {
         std::cerr << json_line(line) << "\n";
         return;
     }
-    std::cerr << "xbranch: error: " << e.describe() << "\n";
-    if (const std::string hint = hint_text(e); !hint.empty()) {
-        std::cerr << "hint: " << redact(hint) << "\n";
+    std::cerr << "xbranch: error: " << message << "\n";
+    if (!hint.empty()) {
+        std::cerr << "hint: " << hint << "\n";
     }
 }
 

@@ -60,7 +60,7 @@ UsableEdges usable_edges(CreateEdges& edges) {
     e.processes = &edges.processes;
     e.locker = &edges.locker;
     e.hook_output = [](OutputStream, std::string_view line) {
-        std::cerr << redact(line) << "\n" << std::flush;
+        std::cerr << printable(redact(line)) << "\n" << std::flush;
     };
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     e.unit_random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };

@@ -53,5 +53,53 @@ class FailedCreateFolderTest(E2ECase):
         self.assertEqual(len(os.listdir(out)), 9, err)
 
 
+NASTY = "bad \x1b[2J\x1b]0;pwned\x07 \u009b31m \x7f request"
+SHOWN = "bad \\x1b[2J\\x1b]0;pwned\\x07 \\u009b31m \\x7f request"
+RAW = ("\x1b", "\x07", "\u009b", "\x7f")
+
+
+class OutsideTextTest(E2ECase):
+    def assert_clean(self, err):
+        for ch in RAW:
+            self.assertNotIn(ch, err, "a raw %r reached stderr: %r" % (ch, err))
+
+    def test_an_api_error_body_is_printed_escaped(self):
+        self.emu.set_faults([fault(POST, status=400, message=NASTY)])
+        code, _, err = self.create("esc1", expect=10)
+        self.assertIn(SHOWN, err)
+        self.assert_clean(err)
+
+    def test_in_json_logs_too(self):
+        self.emu.set_faults([fault(POST, status=400, message=NASTY)])
+        code, _, err = self.create("esc2", "--log-format", "json", expect=10)
+        # Progress notes ("creating branch ...") are plain text in both formats.
+        lines = [json.loads(t) for t in err.splitlines() if t.startswith("{")]
+        error = [line for line in lines if line["level"] == "error"][-1]
+        self.assertIn(SHOWN, error["msg"])
+        self.assert_clean(error["msg"])
+        self.assert_clean(err)
+
+    def test_an_error_logged_on_the_way_is_escaped(self):
+        self.emu.set_faults([fault(CREDS, status=403, message=NASTY, times=0)])
+        code, _, err = self.create("esc3", expect=3)
+        because = [line for line in err.splitlines() if "created by this run, because" in line]
+        self.assertEqual(len(because), 1, err)  # the log sink's warning
+        self.assertIn(SHOWN, because[0])
+        self.assertIn("xbranch: error: ", err)
+        self.assert_clean(err)
+
+    def test_hook_output_and_libpq_messages_are_escaped(self):
+        sql = os.path.join(self.tmp, "raise.sql")
+        with open(sql, "w") as f:
+            f.write("DO $$ BEGIN RAISE EXCEPTION E'no \\x1b[2Jway'; END $$;\n")
+        code, _, err = self.create("esc4", "--exec", "printf 'hook \\033[2J\\007out\\n'",
+                                   expect=0)
+        self.assertIn("hook \\x1b[2J\\x07out", err)
+        self.assert_clean(err)
+        code, _, err = self.create("esc5", "--sql", sql, expect=13)
+        self.assertIn("no \\x1b[2Jway", err)
+        self.assert_clean(err)
+
+
 if __name__ == "__main__":
     main()
