@@ -233,7 +233,20 @@ Error command_error(const CLI::App& root, int argc, char** argv) {
                     o = candidate;
                 }
             }
-            if (o != nullptr && o->get_type_size_max() > 0 && name == arg) {
+            if (o == nullptr) {
+                // Not a global flag: a command's flag before any command, or a typo.
+                const std::string others = commands_with(root, nullptr, name);
+                if (!others.empty()) {
+                    return Error(ErrorKind::Usage, quote_input(name) + " is a flag of " + others +
+                                                       ": give the command first")
+                        .with_hint("e.g. `xbranch " + others.substr(0, others.find(',')) + " " +
+                                   name + " ...`; " + hint);
+                }
+                return Error(ErrorKind::Usage, "unknown flag " + quote_input(name) +
+                                                   did_you_mean(name, known_flags(root, nullptr)))
+                    .with_hint(hint);
+            }
+            if (o->get_expected_min() > 0 && name == arg) {
                 ++i;  // the flag's value
             }
             continue;

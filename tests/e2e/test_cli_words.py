@@ -82,6 +82,14 @@ class CliWordsTest(unittest.TestCase):
     def test_no_command_at_all_says_so(self):
         err = self.usage()
         self.assertIn("no command given", err)
+        for args in (["--verbos"], ["-v", "--verbos"], ["-q", "--verbos"]):
+            err = self.usage(*args)
+            self.assertIn("unknown flag '--verbos' (did you mean --verbose?)", err)
+        err = self.usage("-v", "lst")  # a flag without a value does not take the next word
+        self.assertIn("unknown command 'lst' (did you mean 'list'?)", err)
+        err = self.usage("--sandbox", "x")
+        self.assertIn("'--sandbox' is a flag of create, ", err)
+        self.assertIn("give the command first", err)
 
 
 if __name__ == "__main__":
