@@ -119,6 +119,79 @@ std::string escape_input(std::string_view text) {
     return out;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence of 2-4 bytes at text[i], or 0.
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    std::size_t n = 0;
+    unsigned char lo = 0x80;  // the second byte's range (overlongs, surrogates, > U+10FFFF)
+    unsigned char hi = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        n = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        n = 3;
+        lo = lead == 0xe0 ? 0xa0 : 0x80;
+        hi = lead == 0xed ? 0x9f : 0xbf;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        n = 4;
+        lo = lead == 0xf0 ? 0x90 : 0x80;
+        hi = lead == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (i + n > text.size() || byte(i + 1) < lo || byte(i + 1) > hi) {
+        return 0;
+    }
+    for (std::size_t k = 2; k < n; ++k) {
+        if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+    constexpr const char* k_hex = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+                out += "\\x";
+                out += k_hex[c >> 4];
+                out += k_hex[c & 0xf];
+            } else {
+                out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        const std::size_t n = utf8_length(text, i);
+        if (n == 0) {
+            out += "\\x";
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+            ++i;
+        } else if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+            const auto second = static_cast<unsigned char>(text[i + 1]);
+            out += "\\u00";
+            out += k_hex[second >> 4];
+            out += k_hex[second & 0xf];
+            i += 2;
+        } else {
+            out.append(text.substr(i, n));
+            i += n;
+        }
+    }
+    return out;
+}
+
 Error& Error::add_hint(const std::string& more) {
     std::size_t b = 0;
     while (b < more.size() && (more[b] == ' ' || more[b] == '.')) {

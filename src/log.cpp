@@ -8,6 +8,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "xbranch/error.hpp"
 #include "xbranch/progress.hpp"
 #include "xbranch/redact.hpp"
 
@@ -30,11 +31,13 @@ std::string timestamp(spdlog::log_clock::time_point tp) {
     return buf;
 }
 
-// Every message is redacted here, whoever logged it.
+// Every message is redacted here, whoever logged it, and made printable:
+// API bodies, libpq messages and hook output may hold ESC sequences.
 class RedactingStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
-        const std::string text = redact(std::string_view(msg.payload.data(), msg.payload.size()));
+        const std::string text =
+            printable(redact(std::string_view(msg.payload.data(), msg.payload.size())));
         const auto level = spdlog::level::to_string_view(msg.level);
         std::string line;
         if (g_format == LogFormat::Json) {

@@ -21,8 +21,9 @@ Error io_error(const std::string& what, const fs::path& path, int err) {
     return Error(ErrorKind::Io, what + " " + path.string() + ": " + std::strerror(err));
 }
 
-// mkdir -p with mode 0755, saying which part is in the way.
-void make_folders(const fs::path& dir) {
+// mkdir -p with mode 0755, saying which part is in the way; each folder
+// this call made goes into `made`.
+void make_folders(const fs::path& dir, std::vector<fs::path>& made) {
     fs::path sofar;
     for (const auto& part : dir) {
         sofar /= part;
@@ -42,7 +43,9 @@ void make_folders(const fs::path& dir) {
         if (errno != ENOENT) {
             throw io_error("cannot use output folder", sofar, errno);
         }
-        if (::mkdir(sofar.c_str(), 0755) != 0 && errno != EEXIST) {
+        if (::mkdir(sofar.c_str(), 0755) == 0) {
+            made.push_back(sofar);
+        } else if (errno != EEXIST) {
             throw io_error("cannot create output folder", sofar, errno);
         }
     }
@@ -114,12 +117,46 @@ std::vector<std::string> output_file_names() {
     return out;
 }
 
-void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& names) {
+MadeFolders::MadeFolders(MadeFolders&& other) noexcept : m_made(std::move(other.m_made)) {
+    other.m_made.clear();
+}
+
+MadeFolders& MadeFolders::operator=(MadeFolders&& other) noexcept {
+    if (this != &other) {
+        remove();
+        m_made = std::move(other.m_made);
+        other.m_made.clear();
+    }
+    return *this;
+}
+
+MadeFolders::~MadeFolders() {
+    remove();
+}
+
+void MadeFolders::remove() noexcept {
+    for (auto it = m_made.rbegin(); it != m_made.rend(); ++it) {
+        // rmdir refuses a folder with anything in it: what is there stays.
+        if (::rmdir(it->c_str()) != 0) {
+            break;
+        }
+    }
+    m_made.clear();
+}
+
+MadeFolders preflight_output_dir(const fs::path& dir, const std::vector<std::string>& names) {
     if (dir.empty()) {
         // "" / name is just name: the working folder, which nobody asked for.
         throw Error(ErrorKind::Usage, "the output folder path is empty");
     }
-    make_folders(dir);
+    std::vector<fs::path> made_now;
+    try {
+        make_folders(dir, made_now);
+    } catch (const Error&) {
+        MadeFolders undo(std::move(made_now));
+        throw;
+    }
+    MadeFolders made(std::move(made_now));  // a failure below removes them
     // Something at a target name that a rename cannot replace (a folder, a
     // socket) would fail after the branch exists: refuse it now.
     for (const auto& name : names) {
@@ -138,9 +175,12 @@ void preflight_output_dir(const fs::path& dir, const std::vector<std::string>& n
         }
     }
     // Prove we can create, write and remove a file there before any branch exists.
-    AtomicFile probe(dir / ".xbranch-probe", 0600);
-    probe.write("probe");
-    // The destructor removes the temp file; nothing is renamed into place.
+    {
+        AtomicFile probe(dir / ".xbranch-probe", 0600);
+        probe.write("probe");
+        // The destructor removes the temp file; nothing is renamed into place.
+    }
+    return made;
 }
 
 void write_output_files(const fs::path& dir, const std::vector<OutputFile>& files) {

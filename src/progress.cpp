@@ -8,6 +8,7 @@
 #include <string>
 
 #include "xbranch/clock.hpp"
+#include "xbranch/error.hpp"
 
 namespace xbranch {
 namespace {
@@ -20,7 +21,8 @@ class PlainProgress final : public Progress {
     explicit PlainProgress(std::FILE* out) : m_out(out) {}
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
-        std::string line = status_text(status, /*with_instances=*/false);
+        // The phase is the API's text: printable, like every line from outside.
+        std::string line = printable(status_text(status, /*with_instances=*/false));
         if (line == m_last) {
             return;
         }
@@ -31,7 +33,7 @@ class PlainProgress final : public Progress {
         std::fflush(m_out);
     }
     void note(const std::string& text) override {
-        std::fprintf(m_out, "%s\n", text.c_str());
+        std::fprintf(m_out, "%s\n", printable(text).c_str());
         std::fflush(m_out);
     }
 
@@ -68,7 +70,7 @@ class TerminalProgress final : public Progress {
 
     void update(const std::string& branch, const BranchStatus& status, ms elapsed) override {
         m_branch = branch;
-        m_status = status_text(status, /*with_instances=*/false);
+        m_status = printable(status_text(status, /*with_instances=*/false));
         m_type_name = status_type_name(status.type);
         m_type = status.type;
         draw(elapsed);
@@ -77,7 +79,7 @@ class TerminalProgress final : public Progress {
     bool wants_ticks() const override { return true; }
     void note(const std::string& text) override {
         clear();
-        std::fprintf(m_out, "%s\n", text.c_str());
+        std::fprintf(m_out, "%s\n", printable(text).c_str());
         std::fflush(m_out);
     }
     void finish() override { clear(); }

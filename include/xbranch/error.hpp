@@ -72,6 +72,13 @@ std::string quote_input(std::string_view text);
 // The same escapes, unquoted and uncut: for a value a log line shows whole.
 std::string escape_input(std::string_view text);
 
+// Text as xbranch prints it on a terminal (the log sink, the error printer,
+// hook output): every byte that could drive the terminal shown escaped.
+// C0 controls other than \n and \t, DEL and bytes that are not UTF-8 become
+// \xNN (\x1b for ESC), C1 controls (U+0080..U+009F) \u0080; valid UTF-8
+// (e, CJK, emoji) and everything else stays as it is.
+std::string printable(std::string_view text);
+
 class Error : public std::runtime_error {
   public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), m_kind(kind) {}

@@ -33,12 +33,35 @@ std::vector<OutputFile> output_files(const OutputValues& values);
 // The file names output_files() writes, in order.
 std::vector<std::string> output_file_names();
 
+// The folders one run made for its outputs, outermost first. Unless kept,
+// the destructor removes them again, innermost first and each only while
+// it is empty (rmdir): never a folder that was there before, never one
+// that holds a file.
+class MadeFolders {
+  public:
+    MadeFolders() = default;
+    explicit MadeFolders(std::vector<std::filesystem::path> made) : m_made(std::move(made)) {}
+    MadeFolders(MadeFolders&& other) noexcept;
+    MadeFolders& operator=(MadeFolders&& other) noexcept;
+    MadeFolders(const MadeFolders&) = delete;
+    MadeFolders& operator=(const MadeFolders&) = delete;
+    ~MadeFolders();
+
+    void keep() { m_made.clear(); }  // the outputs were handed over
+    const std::vector<std::filesystem::path>& paths() const { return m_made; }
+
+  private:
+    void remove() noexcept;
+    std::vector<std::filesystem::path> m_made;
+};
+
 // Makes sure `dir` exists (mkdir -p, mode 0755), is a writable folder, and
 // that nothing at a target name (a folder, a device) would stop a rename;
 // run before anything is created, so a bad folder costs no branch.
+// Returns the folders it made (a failed preflight removes them itself).
 // Throws Error(Io).
-void preflight_output_dir(const std::filesystem::path& dir,
-                          const std::vector<std::string>& names = output_file_names());
+[[nodiscard]] MadeFolders preflight_output_dir(
+    const std::filesystem::path& dir, const std::vector<std::string>& names = output_file_names());
 
 // Writes every file to a temp file first, then renames them all, then
 // fsyncs the folder. On failure the folder holds exactly what it held

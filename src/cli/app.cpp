@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hints.hpp"
+#include "suggest.hpp"
 #include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/log.hpp"
@@ -99,21 +100,25 @@ void add_exit_code_footers(CLI::App& root, const std::vector<Command>& commands)
     }
 }
 
+// Every error is printed here: redacted, and printable (the message may
+// quote an API body or a libpq message with ESC sequences in it).
 void print_error(const Error& e) {
+    const std::string message = printable(e.describe());
+    const std::string hint = printable(redact(hint_text(e)));
     if (log_format() == LogFormat::Json) {
         nlohmann::ordered_json line = {{"time", log_time_now()},
                                        {"level", "error"},
                                        {"kind", kind_name(e.kind())},
                                        {"exitCode", exit_code(e.kind(), e.signal_number())},
-                                       {"msg", e.describe()}};
+                                       {"msg", message}};
         if (e.http_status()) {
             line["httpStatus"] = *e.http_status();
         }
         if (!e.request_id().empty()) {
-            line["requestId"] = redact(e.request_id());
+            line["requestId"] = printable(redact(e.request_id()));
         }
-        if (const std::string hint = hint_text(e); !hint.empty()) {
-            line["hint"] = redact(hint);
+        if (!hint.empty()) {
+            line["hint"] = hint;
         }
         if (e.cleanup() == CleanupState::Left) {
             line["leftBranchId"] = e.cleanup_branch_id();
@@ -121,9 +126,9 @@ void print_error(const Error& e) {
         std::cerr << json_line(line) << "\n";
         return;
     }
-    std::cerr << "xbranch: error: " << e.describe() << "\n";
-    if (const std::string hint = hint_text(e); !hint.empty()) {
-        std::cerr << "hint: " << redact(hint) << "\n";
+    std::cerr << "xbranch: error: " << message << "\n";
+    if (!hint.empty()) {
+        std::cerr << "hint: " << hint << "\n";
     }
 }
 
@@ -183,6 +188,77 @@ std::string commands_with(const CLI::App& root, const CLI::App* chosen, const st
     return out;
 }
 
+// Every name of every option of `app` ("--sandbox", "-o", "--output").
+void add_flag_names(const CLI::App& app, std::vector<std::string>& out) {
+    for (const CLI::Option* o : app.get_options()) {
+        for (const auto& name : o->get_snames()) {
+            out.push_back("-" + name);
+        }
+        for (const auto& name : o->get_lnames()) {
+            out.push_back("--" + name);
+        }
+    }
+}
+
+// The flags `chosen` takes: its own and the global ones (they fall through).
+std::vector<std::string> known_flags(const CLI::App& root, const CLI::App* chosen) {
+    std::vector<std::string> out;
+    if (chosen != nullptr) {
+        add_flag_names(*chosen, out);
+    }
+    add_flag_names(root, out);
+    return out;
+}
+
+// CLI11 says "A subcommand is required" for a mistyped command too: name
+// the first word that is not a global flag or its value, and the nearest
+// command. Errors only; argv parsed fine up to the missing command.
+Error command_error(const CLI::App& root, int argc, char** argv) {
+    std::vector<std::string> commands;
+    std::string listed;
+    for (const CLI::App* sub : root.get_subcommands({})) {
+        commands.push_back(sub->get_name());
+        listed += (listed.empty() ? "" : ", ") + sub->get_name();
+    }
+    const std::string hint = "the commands are " + listed + "; run `xbranch --help`";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") {
+            break;
+        }
+        if (arg.size() > 1 && arg[0] == '-') {
+            const std::string name = arg.substr(0, arg.find('='));
+            const CLI::Option* o = nullptr;
+            for (const CLI::Option* candidate : root.get_options()) {
+                if (candidate->check_name(name)) {
+                    o = candidate;
+                }
+            }
+            if (o == nullptr) {
+                // Not a global flag: a command's flag before any command, or a typo.
+                const std::string others = commands_with(root, nullptr, name);
+                if (!others.empty()) {
+                    return Error(ErrorKind::Usage, quote_input(name) + " is a flag of " + others +
+                                                       ": give the command first")
+                        .with_hint("e.g. `xbranch " + others.substr(0, others.find(',')) + " " +
+                                   name + " ...`; " + hint);
+                }
+                return Error(ErrorKind::Usage, "unknown flag " + quote_input(name) +
+                                                   did_you_mean(name, known_flags(root, nullptr)))
+                    .with_hint(hint);
+            }
+            if (o->get_expected_min() > 0 && name == arg) {
+                ++i;  // the flag's value
+            }
+            continue;
+        }
+        return Error(ErrorKind::Usage,
+                     "unknown command " + quote_input(arg) + did_you_mean(arg, commands))
+            .with_hint(hint);
+    }
+    return Error(ErrorKind::Usage, "no command given").with_hint(hint);
+}
+
 // CLI11 says "The following argument was not expected" for any flag the
 // chosen command lacks: say which flag, and where it belongs. Global flags
 // are taken before or after the command (fallthrough), so they never land here.
@@ -211,7 +287,8 @@ Error extras_error(const CLI::App& root, const CLI::ExtrasError& e) {
             return out;
         }
         if (others.empty()) {
-            message = "unknown flag " + quote_input(name) + " for " + where;
+            message = "unknown flag " + quote_input(name) + " for " + where +
+                      did_you_mean(name, known_flags(root, chosen));
         } else {
             message = where + " has no flag " + quote_input(name);
             message += " (it is a flag of " + others + ")";
@@ -258,6 +335,12 @@ std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ExtrasError& e) {
         throw extras_error(app, e);
+    } catch (const CLI::RequiredError& e) {
+        if (app.get_subcommands().empty()) {
+            throw command_error(app, argc, argv);
+        }
+        throw Error(ErrorKind::Usage, e.what())
+            .with_hint("run `xbranch --help` for the commands and flags");
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) {
             return app.exit(e);

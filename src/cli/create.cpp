@@ -22,6 +22,7 @@ int run_create(const CreateOptions& o, const Context& ctx) {
     auto run = start_create_run(o.create, ctx, o.out.output_dir);
     const CreateResult result = run->create();
     hand_over(result, o.out, o.create.keep_on_failure, *run->lifecycle, *ctx.env);
+    run->output_folders.keep();
     spdlog::info("branch {} (id {}) is ready after {} API requests{}", result.branch.name,
                  result.branch.id, run->session->client.request_count(),
                  result.adopted ? "; it already existed and was adopted" : "");

@@ -27,7 +27,8 @@ creates it afresh, then runs the hooks.)TXT";
 
 void add_create_flags(CLI::App& app, CreateFlags& f, const std::string& timeout_what) {
     add_identity_flags(app, f.identity, /*with_branch_id=*/false);
-    app.add_option("--timeout", f.timeout, timeout_what)->capture_default_str();
+    app.add_option("--timeout", f.timeout, timeout_what + "; " + duration_range_text("--timeout"))
+        ->capture_default_str();
     add_connection_flags(app, f.connection);
     app.add_flag("--keep-on-failure", f.keep_on_failure,
                  "Keep a branch this run created when a later step fails (default: delete it)");
@@ -59,7 +60,7 @@ UsableEdges usable_edges(CreateEdges& edges) {
     e.processes = &edges.processes;
     e.locker = &edges.locker;
     e.hook_output = [](OutputStream, std::string_view line) {
-        std::cerr << redact(line) << "\n" << std::flush;
+        std::cerr << printable(redact(line)) << "\n" << std::flush;
     };
     auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
     e.unit_random = [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); };
@@ -144,16 +145,14 @@ std::string read_sql_file(const std::string& path) {
 
 CreateRequest build_create_request(const CreateFlags& f, const BranchTarget& target,
                                    const ConnectionChoice& connection) {
-    const auto timeout =
-        checked_duration("--timeout", f.timeout, std::chrono::milliseconds(1), std::nullopt);
+    const auto timeout = flag_duration("--timeout", f.timeout);
     // Checked here, before anything exists, like every other flag.
     // Whole seconds, rounded up: a TTL never ends early (the tag rounds up to
     // a minute). Set in place: a ternary into std::optional made GCC 12 -O3
     // warn (maybe-uninitialized) about the empty side.
     std::optional<std::chrono::seconds> ttl;
     if (f.ttl) {
-        ttl = std::chrono::ceil<std::chrono::seconds>(checked_duration(
-            "--ttl", *f.ttl, std::chrono::seconds(1), std::chrono::hours(24 * 3650)));
+        ttl = std::chrono::ceil<std::chrono::seconds>(flag_duration("--ttl", *f.ttl));
     }
     CreateRequest req;
     req.branch_name = target.name.value;
@@ -195,7 +194,7 @@ std::unique_ptr<CreateRun> start_create_run(const CreateFlags& flags, const Cont
     log_settings(run->session->config, &run->target);
     // A folder we cannot write must cost no branch: check it first.
     if (output_dir) {
-        preflight_output_dir(*output_dir);
+        run->output_folders = preflight_output_dir(*output_dir);
     }
     run->progress = make_progress(stderr, ctx.color, ctx.global.verbosity < 0);
     run->lifecycle = std::make_unique<Lifecycle>(run->session->client, run->session->clock,

@@ -68,6 +68,7 @@ void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_o
 // anything exists), the session, the output folder's preflight, the
 // progress display, the lifecycle with the real edges.
 struct CreateRun {
+    MadeFolders output_folders;  // removed again unless the outputs were handed over
     BranchTarget target;
     CreateRequest request;
     std::unique_ptr<Session> session;

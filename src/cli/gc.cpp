@@ -58,7 +58,7 @@ SignadotTarget signadot_target_from_env(const Environment& env) {
 }
 
 long long seconds_of(const std::string& text, const char* flag) {
-    return checked_duration(flag, text, std::chrono::milliseconds(0), std::nullopt).count() / 1000;
+    return flag_duration(flag, text).count() / 1000;
 }
 
 struct Row {

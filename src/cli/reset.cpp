@@ -145,6 +145,7 @@ int run_reset(const ResetOptions& o, const Context& ctx) {
             return lifecycle.create(run->request);
         });
         hand_over(*result, o.out, o.create.keep_on_failure, lifecycle, *ctx.env);
+        run->output_folders.keep();
     } catch (Error& e) {
         after_failure(&e);
         throw;

@@ -112,7 +112,8 @@ int run_run(RunCommandOptions o, const Context& ctx) {
             const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
             status = r.shell_status();
             if (r.outcome == ProcessResult::Outcome::FailedToStart) {
-                std::cerr << "xbranch: error: " << o.argv.front() << ": " << r.describe() << "\n";
+                std::cerr << "xbranch: error: " << printable(o.argv.front() + ": " + r.describe())
+                          << "\n";
             } else {
                 spdlog::info("{} ended: {}", o.argv.front(), r.describe());
             }

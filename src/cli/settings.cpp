@@ -1,7 +1,6 @@
 #include "settings.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -90,7 +89,8 @@ void check_prefix(const SettingRow& row, Setting& s) {
 void check_timeout(const SettingRow& row, Setting& s) {
     const std::string_view what =
         s.origin.rfind("env ", 0) == 0 ? std::string_view(s.origin).substr(4) : row.flag;
-    (void)checked_duration(what, s.value, std::chrono::milliseconds(1), std::chrono::hours(24));
+    const DurationRange& range = duration_range(row.flag);
+    (void)checked_duration(what, s.value, range.min, range.max);
 }
 
 std::mutex g_mutex;
@@ -219,6 +219,14 @@ const SettingRow& setting_row(SettingId id) {
 
 Setting resolve(SettingId id, const Environment& env, const std::optional<std::string>& flag) {
     const SettingRow& row = setting_row(id);
+    if (flag && flag->empty() && row.check == check_timeout) {
+        // `--request-timeout ""` (a template's unset variable) silently
+        // meant the default; a duration flag given must hold a duration.
+        throw Error(ErrorKind::Usage, std::string(row.flag) + " is empty: give a duration from " +
+                                          duration_range_text(row.flag))
+            .with_hint("e.g. " + std::string(row.flag) + " 30s, or leave the flag out (default " +
+                       std::string(row.fallback.value_or("none")) + ")");
+    }
     Setting s = pick(row, env, flag);
     if (row.check != nullptr && !s.empty()) {
         row.check(row, s);
@@ -322,109 +330,6 @@ bool valid_sslmode(std::string_view mode) {
         }
     }
     return false;
-}
-
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-    // CLI11 2.1's AsNumberWithUnit prints the scaled number with six
-    // significant digits (1234567s would become 1234570s) and reads one unit
-    // only, so durations are read here: number-unit parts, summed.
-    auto digit = [](char c) { return (c >= '0' && c <= '9') || c == '.'; };
-    if (text.empty()) {
-        return std::nullopt;
-    }
-    double total = 0;
-    std::size_t i = 0;
-    int parts = 0;
-    while (i < text.size()) {
-        const std::size_t start = i;
-        while (i < text.size() && digit(text[i])) {
-            ++i;
-        }
-        if (i == start) {
-            return std::nullopt;  // a unit without a number, or a sign
-        }
-        double value = 0;
-        try {
-            std::size_t used = 0;
-            value = std::stod(std::string(text.substr(start, i - start)), &used);
-            if (used != i - start) {
-                return std::nullopt;
-            }
-        } catch (const std::exception&) {
-            return std::nullopt;
-        }
-        const std::size_t unit_start = i;
-        while (i < text.size() && !digit(text[i])) {
-            ++i;
-        }
-        const std::string_view unit = text.substr(unit_start, i - unit_start);
-        double factor = 0;
-        if (unit.empty()) {
-            // A bare number is seconds, but only on its own: "1h30" is a typo.
-            if (parts > 0) {
-                return std::nullopt;
-            }
-            factor = 1000;
-        } else if (unit == "s") {
-            factor = 1000;
-        } else if (unit == "ms") {
-            factor = 1;
-        } else if (unit == "m") {
-            factor = 60'000;
-        } else if (unit == "h") {
-            factor = 3'600'000;
-        } else if (unit == "d") {
-            factor = 86'400'000;
-        } else {
-            return std::nullopt;
-        }
-        if (unit.empty() && i < text.size()) {
-            return std::nullopt;
-        }
-        total += value * factor;
-        ++parts;
-    }
-    if (!(total >= 0) || total > 1e12) {
-        return std::nullopt;
-    }
-    return std::chrono::milliseconds{static_cast<long long>(std::llround(total))};
-}
-
-std::string format_duration(std::chrono::milliseconds d) {
-    long long ms = d.count();
-    if (ms == 0) {
-        return "0s";
-    }
-    std::string out;
-    const std::pair<long long, const char*> units[] = {
-        {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
-    for (const auto& [size, name] : units) {
-        if (ms >= size) {
-            out += std::to_string(ms / size) + name;
-            ms %= size;
-        }
-    }
-    return out;
-}
-
-std::chrono::milliseconds checked_duration(std::string_view what, std::string_view text,
-                                           std::chrono::milliseconds min,
-                                           std::optional<std::chrono::milliseconds> max) {
-    const auto d = parse_duration(text);
-    if (d && *d >= min && (!max || *d <= *max)) {
-        return *d;
-    }
-    const std::string range = max ? "from " + format_duration(min) + " to " + format_duration(*max)
-                                  : "of at least " + format_duration(min);
-    const bool unbounded = min.count() == 0 && !max;
-    const bool is_flag = what.rfind("--", 0) == 0;
-    throw Error(ErrorKind::Usage,
-                "invalid " + std::string(what) + " " + quote_input(text) + ": " +
-                    (d ? "use a duration " + range
-                       : "not a duration" + (unbounded ? std::string() : " (" + range + ")")))
-        .with_hint("e.g. " + std::string(what) + (is_flag ? " " : "=") +
-                   "1h30m; a duration is one or more parts such as 7d, 12h, 10m, 90s, 1500ms "
-                   "(a bare number is seconds)");
 }
 
 ApiConfig ApiSettings::plain() const {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "duration.hpp"
 #include "xbranch/config.hpp"
 
 namespace xbranch::cli {
@@ -83,19 +84,7 @@ std::string validate_secret_env(std::string_view name, std::string value);
 // Libpq's sslmode values plus "none" (leave the parameter out).
 bool valid_sslmode(std::string_view mode);
 
-// "10m", "90s", "1500ms", "1h", "7d", "45" (seconds), or a sum of unit parts
-// ("1h30m", "2m30s", "1m0.5s"). nullopt when unreadable.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
-// "1ms", "90s", "1h30m", "3650d": the shortest exact spelling parse_duration reads.
-std::string format_duration(std::chrono::milliseconds d);
-
-// Every duration flag's value, read in one error style: Error(Usage) naming
-// `what` (the flag or env var), the value (quoted), the range and an example.
-// Below 1 ms never reaches libcurl (0 would mean "no timeout").
-std::chrono::milliseconds checked_duration(std::string_view what, std::string_view text,
-                                           std::chrono::milliseconds min,
-                                           std::optional<std::chrono::milliseconds> max);
+// The durations (parse, print, ranges): duration.hpp.
 
 // Flags shared by every command that talks to the API.
 struct GlobalFlags {

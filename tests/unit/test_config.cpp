@@ -248,6 +248,24 @@ TEST_F(ConfigTest, EarlyLogFormatReadsArgvThenEnv) {
     EXPECT_FALSE(early_json_logs(3, a4, env));
 }
 
+TEST_F(ConfigTest, AnEmptyTimeoutFlagIsAnErrorNotTheDefault) {
+    MapEnvironment env = base_env();
+    GlobalFlags request;
+    request.request_timeout = "";
+    const Error r = api_error(request, env);
+    EXPECT_EQ(r.kind(), ErrorKind::Usage);
+    EXPECT_EQ(std::string(r.what()), "--request-timeout is empty: give a duration from 1ms to 1d");
+    EXPECT_NE(r.hint().find("leave the flag out (default 30s)"), std::string::npos) << r.hint();
+    GlobalFlags connect;
+    connect.connect_timeout = "";
+    const Error c = api_error(connect, env);
+    EXPECT_EQ(std::string(c.what()), "--connect-timeout is empty: give a duration from 1ms to 1d");
+    EXPECT_NE(c.hint().find("(default 10s)"), std::string::npos) << c.hint();
+    GlobalFlags unset;  // no flag at all: the defaults
+    EXPECT_EQ(resolve_api_config(unset, env).request_timeout, milliseconds(30000));
+    EXPECT_EQ(resolve_api_config(unset, env).connect_timeout, milliseconds(10000));
+}
+
 TEST(DurationCheck, TimeoutsBelowOneMillisecondAreRefused) {
     auto check = [](const char* text) {
         return checked_duration("--request-timeout", text, milliseconds(1), std::chrono::hours(24));
@@ -265,18 +283,20 @@ TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExa
         const char* what;
         const char* text;
         milliseconds min;
-        std::optional<milliseconds> max;
+        milliseconds max;
         const char* message;
     };
     const Case cases[] = {
-        {"--timeout", "soon", milliseconds(1), std::nullopt,
-         "invalid --timeout 'soon': not a duration (of at least 1ms)"},
+        {"--timeout", "2d", milliseconds(1), std::chrono::hours(24),
+         "invalid --timeout '2d': use a duration from 1ms to 1d"},
+        {"--timeout", "soon", milliseconds(1), std::chrono::hours(24),
+         "invalid --timeout 'soon': not a duration (from 1ms to 1d)"},
         {"--ttl", "0s", std::chrono::seconds(1), std::chrono::hours(24 * 3650),
          "invalid --ttl '0s': use a duration from 1s to 3650d"},
         {"--connect-timeout", "25h", milliseconds(1), std::chrono::hours(24),
          "invalid --connect-timeout '25h': use a duration from 1ms to 1d"},
-        {"--older-than", "7days\x1b", milliseconds(0), std::nullopt,
-         "invalid --older-than '7days\\x1b': not a duration"},
+        {"--older-than", "7days\x1b", milliseconds(0), std::chrono::hours(24 * 3650),
+         "invalid --older-than '7days\\x1b': not a duration (from 0s to 3650d)"},
     };
     for (const auto& c : cases) {
         try {
@@ -288,6 +308,30 @@ TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExa
             EXPECT_EQ(e.hint().rfind(std::string("e.g. ") + c.what + " 1h30m;", 0), 0u) << e.hint();
         }
     }
+}
+
+TEST(DurationCheck, EveryDurationFlagHasAMaximumThatItsErrorNames) {
+    const std::pair<const char*, const char*> expected[] = {
+        {"--timeout", "1ms to 1d"},         {"--request-timeout", "1ms to 1d"},
+        {"--connect-timeout", "1ms to 1d"}, {"--ttl", "1s to 3650d"},
+        {"--older-than", "0s to 3650d"},    {"--grace", "0s to 30d"}};
+    EXPECT_EQ(duration_ranges().size(), std::size(expected));
+    for (const auto& [flag, range] : expected) {
+        EXPECT_EQ(duration_range_text(flag), range) << flag;
+        // The largest value parse_duration reads (~11,574 days) is refused.
+        try {
+            (void)flag_duration(flag, "11574d");
+            ADD_FAILURE() << flag << " took 11574d";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Usage);
+            EXPECT_EQ(std::string(e.what()),
+                      std::string("invalid ") + flag + " '11574d': use a duration from " + range);
+        }
+        const DurationRange& r = duration_range(flag);
+        EXPECT_EQ(flag_duration(flag, format_duration(r.max)), r.max) << flag;
+        EXPECT_LE(r.max, std::chrono::hours(24 * 3650)) << flag;
+    }
+    EXPECT_THROW((void)duration_range("--nonsense"), Error);
 }
 
 TEST(FormatDuration, ShortestExactSpellingThatParsesBack) {

@@ -267,17 +267,17 @@ TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {
 TEST(Preflight, CreatesMissingFolderWhoseParentExists) {
     TempDir d;
     const auto out = d.path() / "out";
-    preflight_output_dir(out);
+    preflight_output_dir(out).keep();
     EXPECT_TRUE(fs::is_directory(out));
     EXPECT_TRUE(entries(out).empty());  // the probe is gone
-    preflight_output_dir(out);          // existing folder: fine
+    preflight_output_dir(out).keep();   // existing folder: fine
     EXPECT_TRUE(entries(out).empty());
 }
 
 TEST(Preflight, CreatesMissingParentsLikeMkdirP) {
     TempDir d;
     UmaskGuard g(077);
-    preflight_output_dir(d.path() / "a" / "b");
+    preflight_output_dir(d.path() / "a" / "b").keep();
     EXPECT_TRUE(fs::is_directory(d.path() / "a" / "b"));
     EXPECT_EQ(mode_of(d.path() / "a"), 0700U);  // mkdir -p: 0755 under the umask
 }
@@ -285,7 +285,7 @@ TEST(Preflight, CreatesMissingParentsLikeMkdirP) {
 // An empty path is the working folder to the file system: refused before
 // any branch exists (a plugin template's unset variable).
 TEST(Preflight, AnEmptyPathIsAUsageError) {
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(fs::path{}); }), ErrorKind::Usage);
+    EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(fs::path{}); }), ErrorKind::Usage);
     EXPECT_EQ(kind_of([&] { write_output_files(fs::path{}, {}); }), ErrorKind::Usage);
 }
 
@@ -294,10 +294,10 @@ TEST(Preflight, FailsForNonFolder) {
 
     const auto file = d.path() / "file";
     std::ofstream(file) << "x";
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(file); }), ErrorKind::Io);
+    EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(file); }), ErrorKind::Io);
     // A path below a regular file (fails even for root) says so.
     try {
-        preflight_output_dir(file / "out" / "deeper");
+        (void)preflight_output_dir(file / "out" / "deeper");
         ADD_FAILURE() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::Io);
@@ -311,19 +311,19 @@ TEST(Preflight, FailsForNonFolder) {
 TEST(Preflight, FailsForAFolderAtATargetName) {
     TempDir d;
     fs::create_directory(d.path() / "password");
-    EXPECT_EQ(kind_of([&] { preflight_output_dir(d.path()); }), ErrorKind::Io);
+    EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(d.path()); }), ErrorKind::Io);
     EXPECT_EQ(entries(d.path()), std::vector<std::string>{"password"});
     // A plain old file or a symlink at a target name is fine: rename replaces it.
     TempDir e;
     std::ofstream(e.path() / "host") << "old";
     fs::create_symlink("/nonexistent", e.path() / "port");
-    preflight_output_dir(e.path());
+    preflight_output_dir(e.path()).keep();
 }
 
 TEST(Preflight, FailsForFolderNobodyMayWriteIn) {
     // /proc/self is a folder nobody may create files in, root included.
     ASSERT_TRUE(fs::is_directory("/proc/self"));
-    EXPECT_EQ(kind_of([] { preflight_output_dir("/proc/self"); }), ErrorKind::Io);
+    EXPECT_EQ(kind_of([] { (void)preflight_output_dir("/proc/self"); }), ErrorKind::Io);
 }
 
 TEST(Preflight, FailsForReadOnlyFolder) {
@@ -334,7 +334,7 @@ TEST(Preflight, FailsForReadOnlyFolder) {
                             fs::perms::group_exec | fs::perms::others_read |
                             fs::perms::others_exec);
     if (::geteuid() != 0) {
-        EXPECT_EQ(kind_of([&] { preflight_output_dir(ro); }), ErrorKind::Io);
+        EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(ro); }), ErrorKind::Io);
         return;
     }
     // Permission bits do not stop root: check as user nobody in a child.
@@ -346,7 +346,7 @@ TEST(Preflight, FailsForReadOnlyFolder) {
         if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
             ::_exit(3);
         }
-        ::_exit(kind_of([&] { preflight_output_dir(ro); }) == ErrorKind::Io ? 0 : 1);
+        ::_exit(kind_of([&] { (void)preflight_output_dir(ro); }) == ErrorKind::Io ? 0 : 1);
     }
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -434,4 +434,50 @@ TEST(RemoveOutputFiles, AFailureHalfwayPutsEveryFileBack) {
     EXPECT_EQ(entries(d.path()).size(), 9U);
     EXPECT_EQ(slurp(d.path() / "branch-name"), values.branch_name);
     EXPECT_EQ(slurp(d.path() / "branch-id"), values.branch_id);
+}
+
+// A failed create takes away the folders its preflight made, innermost
+// first, and only while they are empty; never one that was there before.
+TEST(Preflight, TheFoldersItMadeGoAgainUnlessKept) {
+    TempDir d;
+    const auto deep = d.path() / "a" / "b" / "c";
+    {
+        MadeFolders made = preflight_output_dir(deep);
+        EXPECT_EQ(made.paths(),
+                  (std::vector<fs::path>{d.path() / "a", d.path() / "a" / "b", deep}));
+        EXPECT_TRUE(fs::is_directory(deep));
+    }
+    EXPECT_TRUE(fs::is_directory(d.path()));  // there before
+    EXPECT_FALSE(fs::exists(d.path() / "a"));
+
+    fs::create_directory(d.path() / "a");  // there before: stays
+    {
+        MadeFolders made = preflight_output_dir(deep);
+        EXPECT_EQ(made.paths(), (std::vector<fs::path>{d.path() / "a" / "b", deep}));
+    }
+    EXPECT_EQ(entries(d.path() / "a"), std::vector<std::string>{});
+
+    {
+        MadeFolders made = preflight_output_dir(deep);
+        made.keep();  // handed over
+    }
+    EXPECT_TRUE(fs::is_directory(deep));
+
+    fs::remove_all(d.path() / "a" / "b");
+    {
+        MadeFolders made = preflight_output_dir(deep);
+        write_output_files(deep, output_files(sample_result()));  // written: stays
+    }
+    EXPECT_EQ(entries(deep).size(), output_file_names().size());
+
+    // An existing folder yields nothing to remove.
+    EXPECT_TRUE(preflight_output_dir(deep).paths().empty());
+}
+
+TEST(Preflight, AFailedPreflightTakesAwayWhatItMade) {
+    TempDir d;
+    // "new" is made, then the name below it is too long for the file system.
+    const fs::path bad = d.path() / "new" / std::string(300, 'x');
+    EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(bad); }), ErrorKind::Io);
+    EXPECT_EQ(entries(d.path()), std::vector<std::string>{});
 }

@@ -127,3 +127,22 @@ TEST(MakeProgress, PicksFormByTerminalAndQuiet) {
     auto plain = make_progress(f.get(), true, false);  // a file is not a TTY
     EXPECT_FALSE(plain->wants_ticks());
 }
+
+// The phase is the API's text: printed escaped, in both kinds of progress.
+TEST(Progress, TheApiPhaseAndNotesArePrintedEscaped) {
+    for (const bool terminal : {false, true}) {
+        TmpFile f;
+        auto p = terminal ? make_terminal_progress(f.get(), false) : make_plain_progress(f.get());
+        p->note("note \x1b[2J");
+        p->update("sb-x", st(StatusType::Transient, "evil \x1b]0;title\x07 \xc2\x9b", 1, 0),
+                  milliseconds{10});
+        p->finish();
+        const std::string out = f.contents();
+        EXPECT_NE(out.find("note \\x1b[2J"), std::string::npos) << out;
+        EXPECT_NE(out.find("evil \\x1b]0;title\\x07 \\u009b"), std::string::npos) << out;
+        EXPECT_EQ(out.find("\x07"), std::string::npos) << out;
+        EXPECT_EQ(out.find("\xc2\x9b"), std::string::npos) << out;
+        EXPECT_EQ(out.find("\x1b]"), std::string::npos) << out;
+        EXPECT_EQ(out.find("\x1b[2J"), std::string::npos) << out;
+    }
+}
