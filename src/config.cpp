@@ -120,4 +120,35 @@ std::optional<BaseUrl> check_base_url(std::string_view url, std::string& problem
     return out;
 }
 
+std::string trim_space(std::string_view value) {
+    auto space = [](char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
+    std::size_t b = 0;
+    std::size_t e = value.size();
+    while (b < e && space(value[b])) {
+        ++b;
+    }
+    while (e > b && space(value[e - 1])) {
+        --e;
+    }
+    return std::string(value.substr(b, e - b));
+}
+
+bool check_path_segment(std::string_view id, std::string& problem) {
+    if (id.empty()) {
+        problem = "it is empty";
+        return false;
+    }
+    if (id == "." || id == "..") {
+        problem = "'.' and '..' are not ids: in a URL path they name another level";
+        return false;
+    }
+    if (id.find_first_of("/\\?#%") != std::string_view::npos) {
+        problem = "an id is one URL path step, without / \\ ? # or %";
+        return false;
+    }
+    return true;
+}
+
 }  // namespace xbranch

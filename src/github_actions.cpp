@@ -5,6 +5,7 @@
 #include <set>
 
 #include "xbranch/error.hpp"
+#include "xbranch/redact.hpp"
 
 namespace xbranch::github {
 
@@ -45,6 +46,23 @@ std::string mask_commands(const std::vector<std::string>& secrets) {
                 out += "::add-mask::" + escape_command_data(line) + "\n";
             }
             start = end + 1;
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> output_masks(const std::vector<OutputFile>& files) {
+    std::vector<std::string> out;
+    for (const auto& f : files) {
+        if (!f.secret) {
+            continue;
+        }
+        if (f.name == "password") {
+            for (auto& form : secret_forms(f.value)) {
+                out.push_back(std::move(form));
+            }
+        } else {
+            out.push_back(f.value);
         }
     }
     return out;

@@ -139,9 +139,12 @@ Error Lifecycle::interrupted(const std::string& op) const {
     return m_client.interrupted_error(op);
 }
 
-XataClient::Limits Lifecycle::cleanup_limits() const {
-    return {m_control.cleanup_cancel, Deadline::in(m_clock, m_control.cleanup_budget),
-            m_control.cleanup_request_cap};
+XataClient::Limits Lifecycle::cleanup_limits(std::optional<Deadline> by) const {
+    Deadline d = Deadline::in(m_clock, m_control.cleanup_budget);
+    if (by) {
+        d = d.sooner(*by);
+    }
+    return {m_control.cleanup_cancel, d, m_control.cleanup_request_cap};
 }
 
 std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
@@ -640,8 +643,8 @@ std::optional<Error> Lifecycle::try_delete_own(const Branch& branch) {
     }
 }
 
-bool Lifecycle::vanished(const Branch& branch) {
-    XataClient::Scope scope(m_client, cleanup_limits());
+bool Lifecycle::vanished(const Branch& branch, std::optional<Deadline> by) {
+    XataClient::Scope scope(m_client, cleanup_limits(by));
     try {
         (void)m_client.describe_branch(branch.id);
         return false;
@@ -650,10 +653,10 @@ bool Lifecycle::vanished(const Branch& branch) {
     }
 }
 
-bool Lifecycle::cleanup(const Branch& branch, const std::string& why) {
+bool Lifecycle::cleanup(const Branch& branch, const std::string& why, std::optional<Deadline> by) {
     spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
                  branch.id, redact(why));
-    XataClient::Scope scope(m_client, cleanup_limits());
+    XataClient::Scope scope(m_client, cleanup_limits(by));
     return delete_own(branch);
 }
 
@@ -663,16 +666,23 @@ std::optional<Error> Lifecycle::discard(const Branch& branch) {
     return try_delete_own(branch);
 }
 
-void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& result, Error& e) {
+void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& result, Error& e,
+                           Deadline deadline) {
     const Branch& b = result.branch;
     if (!result.created_by_us) {
         return;
+    }
+    // Within the command's limit (plus its grace), except after a signal:
+    // that cleanup has its own budget.
+    std::optional<Deadline> by;
+    if (e.kind() != ErrorKind::Interrupted) {
+        by = deadline.shifted(m_control.deadline_grace);
     }
     // A 404 about a branch this run made: someone else deleted it. Nothing
     // is left to clean up, and the 404's own hint (organization, project) is wrong.
     // Already known gone (the connection check looked): no second look.
     if (e.reason() == ErrorReason::BranchVanished ||
-        (e.kind() == ErrorKind::NotFound && vanished(b))) {
+        (e.kind() == ErrorKind::NotFound && vanished(b, by))) {
         e.with_reason(ErrorReason::BranchVanished).with_branch(b.id, b.name);
         return;
     }
@@ -689,7 +699,7 @@ void Lifecycle::on_failure(const CreateRequest& request, const CreateResult& res
                    " is kept: another xbranch run recorded its hooks as running");
         return;
     }
-    const bool gone = cleanup(b, e.what());
+    const bool gone = cleanup(b, e.what(), by);
     e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
 }
 
@@ -731,6 +741,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         (existing
              ? "found branch " + request.branch_name + " (of " + request.parent + "); adopting it"
              : "creating branch " + request.branch_name + " from " + request.parent));
+    const auto create_start = m_clock.now();
     try {
         result.branch = create_or_adopt(request, result.parent_id, result, existing);
     } catch (Error& e) {
@@ -745,10 +756,20 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         }
         throw;
     }
+    // What follows may fail and delete the branch this run made: it ends
+    // early enough for that delete to fit within the limit (plus the grace).
+    // The create's own time says how long a request to this API takes; a
+    // fast API costs the wait nothing.
+    const ms create_took = std::chrono::duration_cast<ms>(m_clock.now() - create_start);
+    const ms reserve = result.created_by_us
+                           ? std::min({m_control.cleanup_reserve, request.timeout / 5, create_took})
+                           : ms{0};
+    const Deadline work = deadline.shifted(-reserve);
     try {
-        finish_create(request, deadline, result);
+        XataClient::Scope work_scope(m_client, {m_control.cancel, work, std::nullopt});
+        finish_create(request, work, result);
     } catch (Error& e) {
-        on_failure(request, result, e);
+        on_failure(request, result, e, deadline);
         throw;
     } catch (const std::exception& ex) {
         // Not the tool's own error (bad_alloc, a library's exception): still a
@@ -756,7 +777,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         Error e =
             Error(ErrorKind::Internal, std::string("unexpected: ") + ex.what())
                 .with_hint("this is a bug in xbranch; please report it with the output of -v");
-        on_failure(request, result, e);
+        on_failure(request, result, e, deadline);
         throw e;
     }
     return result;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "xbranch/percent.hpp"
+
 namespace xbranch {
 namespace {
 
@@ -143,18 +145,74 @@ void mask_json_passwords(std::string& text) {
 
 }  // namespace
 
+std::vector<std::string> secret_forms(std::string_view secret) {
+    std::vector<std::string> out{std::string(secret)};
+    auto add = [&out](std::string form) {
+        if (std::find(out.begin(), out.end(), form) == out.end()) {
+            out.push_back(std::move(form));
+        }
+    };
+    const std::string encoded = percent_encode(secret);
+    add(encoded);
+    std::string quote;       // urllib.parse.quote: '/' stays
+    std::string quote_plus;  // urllib.parse.quote_plus: a space is '+'
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+        const std::string_view three = std::string_view(encoded).substr(i, 3);
+        if (three == "%2F") {
+            quote += '/';
+            quote_plus += three;
+            i += 2;
+        } else if (three == "%20") {
+            quote += three;
+            quote_plus += '+';
+            i += 2;
+        } else {
+            quote += encoded[i];
+            quote_plus += encoded[i];
+        }
+    }
+    add(quote);
+    add(quote_plus);
+    std::string json;
+    for (char c : secret) {
+        switch (c) {
+            case '"':
+                json += "\\\"";
+                break;
+            case '\\':
+                json += "\\\\";
+                break;
+            case '\n':
+                json += "\\n";
+                break;
+            case '\r':
+                json += "\\r";
+                break;
+            case '\t':
+                json += "\\t";
+                break;
+            default:
+                json += c;
+        }
+    }
+    add(json);
+    return out;
+}
+
 void register_secret(std::string_view secret) {
     if (secret.size() < 4) {
         return;  // too short to mask without mangling ordinary words
     }
+    const std::vector<std::string> forms = secret_forms(secret);
     std::lock_guard lock(g_mutex);
     auto& s = secrets();
-    if (std::find(s.begin(), s.end(), secret) == s.end()) {
-        s.emplace_back(secret);
-        // Longest first, so a secret containing another is masked whole.
-        std::sort(s.begin(), s.end(),
-                  [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    for (const auto& form : forms) {
+        if (std::find(s.begin(), s.end(), form) == s.end()) {
+            s.push_back(form);
+        }
     }
+    // Longest first, so a secret containing another is masked whole.
+    std::sort(s.begin(), s.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
 }
 
 void clear_secrets() {

@@ -69,6 +69,27 @@ void Lifecycle::make_usable(const CreateRequest& request, Deadline deadline, Cre
     }
 }
 
+namespace {
+
+// Whether a failed login looks like a host this machine cannot reach, as a
+// private branch (publicAccess false) is from outside its network. A
+// certificate, a password, an sslmode or a server's "starting" answer means
+// the server was reached: the private-branch hint would mislead.
+bool unreachable_from_here(ProbeReason reason) {
+    switch (reason) {
+        case ProbeReason::Refused:
+        case ProbeReason::NameResolution:
+        case ProbeReason::Reset:
+        case ProbeReason::TlsHandshake:
+        case ProbeReason::Timeout:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
                                  const BranchDetails& details) {
     const std::string& name = result.branch.name;
@@ -123,7 +144,7 @@ void Lifecycle::check_connection(Deadline deadline, CreateResult& result,
                             : "no login to branch " + name + " worked within the time limit (" +
                                   tries + " in " + seconds_text(took) + "); last error " + last);
     e.with_operation(op);
-    if (details.public_access && !*details.public_access) {
+    if (details.public_access && !*details.public_access && unreachable_from_here(r.last.reason)) {
         e.with_reason(ErrorReason::PrivateBranch);
     }
     throw e;

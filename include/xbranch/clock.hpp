@@ -40,6 +40,8 @@ class Deadline {
     bool passed(const Clock& clock) const { return is_set() && left(clock).count() <= 0; }
     // The earlier of the two.
     Deadline sooner(const Deadline& other) const;
+    // The same deadline moved by `d` (earlier when negative); unset stays unset.
+    Deadline shifted(Clock::Duration d) const { return m_when ? Deadline(*m_when + d) : *this; }
 
   private:
     explicit Deadline(Clock::TimePoint when) : m_when(when) {}

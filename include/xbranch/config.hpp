@@ -59,4 +59,15 @@ struct BaseUrl {
 // returns nullopt and sets `problem` to a short reason.
 std::optional<BaseUrl> check_base_url(std::string_view url, std::string& problem);
 
+// The value without ASCII whitespace (space, tab, CR, LF, VT, FF) at either
+// end: a Kubernetes Secret made from a file ends in the file's newline. Keys
+// and ids are trimmed alike.
+std::string trim_space(std::string_view value);
+
+// Whether an id (organization, project, branch) is one safe step of a URL
+// path: not empty, not "." or ".." (percent-encoding keeps dots, so the
+// server would climb a level), and without / \ ? # % (which end a segment
+// or change its meaning once decoded). On failure sets `problem`.
+bool check_path_segment(std::string_view id, std::string& problem);
+
 }  // namespace xbranch

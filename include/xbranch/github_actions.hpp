@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "xbranch/outputs.hpp"
+
 namespace xbranch::github {
 
 // Escapes a workflow command's data the way the runner unescapes it
@@ -16,6 +18,11 @@ std::string escape_command_data(std::string_view data);
 // One "::add-mask::VALUE" line per distinct non-empty line of each secret
 // (the runner masks line by line); "" when there is nothing to mask.
 std::string mask_commands(const std::vector<std::string>& secrets);
+
+// The values to mask for these output files: every secret file's value,
+// and for the password also its encoded forms (secret_forms in redact.hpp),
+// since the runner masks only the exact text it was given.
+std::vector<std::string> output_masks(const std::vector<OutputFile>& files);
 
 // A fresh random delimiter candidate ("ghadelimiter_" + 32 hex digits).
 std::string random_delimiter();

@@ -106,6 +106,13 @@ struct RunControl {
     const CancelToken* cleanup_cancel = nullptr;
     std::chrono::milliseconds cleanup_budget{10000};      // all of one cleanup
     std::chrono::milliseconds cleanup_request_cap{3000};  // each request in it
+    // --timeout bounds the whole command: the steps after this run made a
+    // branch end as long before the limit as its create took (at most
+    // cleanup_reserve and a fifth of the limit), so that deleting the branch
+    // when one fails fits, and that delete may run at most deadline_grace
+    // past the limit. A signal's cleanup keeps its own budget.
+    std::chrono::milliseconds cleanup_reserve{3000};
+    std::chrono::milliseconds deadline_grace{500};
 };
 
 class Lifecycle {
@@ -134,7 +141,9 @@ class Lifecycle {
 
     // Deletes a branch this run made, within the cleanup budget and token;
     // logs, never throws. True when the branch is gone.
-    bool cleanup(const Branch& branch, const std::string& why);
+    // `by`: also never past this (the command's limit plus its grace).
+    bool cleanup(const Branch& branch, const std::string& why,
+                 std::optional<Deadline> by = std::nullopt);
     // The same delete at the planned end of a branch's use (`run`): no
     // failure to report, so it logs at info. nullopt when the branch is gone,
     // else why it is left (an Interrupted error: the cleanup's token).
@@ -190,7 +199,8 @@ class Lifecycle {
     bool owned_by_this_run(const std::string& id, const std::string& token);
     Branch adopt(const Branch& existing, const std::string& parent_id, const std::string& name);
     void finish_create(const CreateRequest& request, Deadline deadline, CreateResult& result);
-    void on_failure(const CreateRequest& request, const CreateResult& result, Error& e);
+    void on_failure(const CreateRequest& request, const CreateResult& result, Error& e,
+                    Deadline deadline);
     std::optional<BranchDetails> poll(const std::string& id, const std::string& op,
                                       const Waiter& waiter);
     void maybe_wake(const std::string& id, const std::string& name, WakeState& wake,
@@ -199,7 +209,7 @@ class Lifecycle {
     bool delete_own(const Branch& branch);
     std::optional<Error> try_delete_own(const Branch& branch);
     Credentials fetch_credentials(const std::string& id, Deadline deadline);
-    XataClient::Limits cleanup_limits() const;
+    XataClient::Limits cleanup_limits(std::optional<Deadline> by = std::nullopt) const;
     Error interrupted(const std::string& op) const;
     // usable.cpp: what happens after credentials.
     bool hooks_pending(const CreateResult& result, const BranchDetails& details) const;
@@ -219,7 +229,7 @@ class Lifecycle {
     // while a try gets no answer (Timeout at the deadline; BranchVanished when
     // a look every few seconds finds the branch deleted).
     HookLockTry hook_lock_for_hooks(CreateResult& result, Deadline deadline);
-    bool vanished(const Branch& branch);
+    bool vanished(const Branch& branch, std::optional<Deadline> by = std::nullopt);
     void complete_connection(const CreateRequest& request, CreateResult& result) const;
     void make_usable(const CreateRequest& request, Deadline deadline, CreateResult& result,
                      const BranchDetails& details);

@@ -4,13 +4,21 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xbranch {
 
 inline constexpr std::string_view k_mask = "********";
 
-// Remember a secret value (API key, password) for the rest of the process.
+// Remember a secret value (API key, password) for the rest of the process,
+// in every form of secret_forms().
 void register_secret(std::string_view secret);
+
+// The forms a secret takes in text: as is; percent-encoded as xbranch writes
+// it in a URL (every reserved character, uppercase hex); as Python's
+// urllib.parse.quote (keeps '/') and quote_plus (a space is '+') write it;
+// escaped inside a JSON string. Distinct, the raw form first.
+std::vector<std::string> secret_forms(std::string_view secret);
 void clear_secrets();  // tests
 
 // Masks registered secrets, Xata keys (xau_/xao_...), passwords in URLs

@@ -19,14 +19,9 @@ void github_mask_secrets(const CreateResult& result, const Environment& env, std
     if (env.get("GITHUB_ACTIONS").value_or("") != "true") {
         return;
     }
-    std::vector<std::string> secrets;
-    for (const auto& f : output_files(output_values(result))) {
-        if (f.secret) {
-            secrets.push_back(f.value);
-        }
-    }
     // Flushed at once: the masks must reach the runner before any later line.
-    out << github::mask_commands(secrets) << std::flush;
+    out << github::mask_commands(github::output_masks(output_files(output_values(result))))
+        << std::flush;
 }
 
 void github_write_outputs(const CreateResult& result, const Environment& env) {

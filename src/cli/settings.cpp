@@ -46,8 +46,13 @@ void check_database(const SettingRow&, Setting& s) {
 }
 
 // Ids go into the URL path and come back in the API's error messages: one
-// token of printable ASCII, so nothing invisible reaches a request or a log.
+// token of printable ASCII, one path step, so nothing invisible reaches a
+// request or a log. Whitespace at the ends is trimmed as for the keys.
 void check_api_id(const SettingRow& row, Setting& s) {
+    s.value = trim_space(s.value);
+    if (s.value.empty()) {
+        return;  // only whitespace: as good as unset
+    }
     const bool ok =
         s.value.size() <= 128 &&
         std::all_of(s.value.begin(), s.value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
@@ -56,6 +61,13 @@ void check_api_id(const SettingRow& row, Setting& s) {
                                           quote_input(s.value) + " (" + s.origin +
                                           "): use the id as the console shows it, without spaces "
                                           "or control characters");
+    }
+    std::string problem;
+    if (!check_path_segment(s.value, problem)) {
+        throw Error(ErrorKind::Usage,
+                    "invalid " + std::string(row.name) + " " + quote_input(s.value) + " (" +
+                        s.origin + "): it goes into the API's URL path as one step, and " + problem)
+            .with_hint("use the id as the console shows it");
     }
 }
 
@@ -285,18 +297,7 @@ void forget_resolved_settings() {
 }
 
 std::string validate_secret_env(std::string_view name, std::string value) {
-    auto space = [](char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-    };
-    std::size_t b = 0;
-    std::size_t e = value.size();
-    while (b < e && space(value[b])) {
-        ++b;
-    }
-    while (e > b && space(value[e - 1])) {
-        --e;
-    }
-    value = value.substr(b, e - b);
+    value = trim_space(value);
     if (value.rfind("Bearer ", 0) == 0 || value.rfind("bearer ", 0) == 0) {
         throw Error(ErrorKind::Usage, std::string(name) + " starts with \"Bearer \"")
             .with_hint("set it to the key alone; xbranch adds the Authorization header itself");

@@ -54,6 +54,8 @@ def parse_github_output(text):
 
 
 class GithubActionsTest(E2ECase):
+    # Passwords with @:/?#%&+ space and quotes: their encoded forms differ.
+    emulator_options = {"password_style": "special"}
 
     def gh_env(self, actions=True, output=True):
         env = {}
@@ -92,8 +94,13 @@ class GithubActionsTest(E2ECase):
         # (with --show-secrets) is where the password first appears.
         self.assertIn(password, masks)
         self.assertIn(url, masks)
+        # The encoded forms too: xbranch's own (in the URL), Python's quote
+        # and quote_plus, so a step printing one of them shows ***.
+        for form in (urllib.parse.quote(password, safe=""), urllib.parse.quote(password),
+                     urllib.parse.quote_plus(password)):
+            self.assertIn(form, masks)
         first_other = "\n".join(lines[len(masks):])
-        self.assertIn(password, first_other)
+        self.assertEqual(json.loads(first_other)["connection"]["password"], password)
         self.assertNotIn("::add-mask::", first_other)
         self.assertNotIn(password, err)
 
@@ -145,8 +152,14 @@ class GithubActionsTest(E2ECase):
         _, out, _ = self.create("ghmask", env=env)
         masks = [unescape(m.group(1)) for m in map(MASK_RE.match, out.split("\n")) if m]
         self.assertIn(self.real_url("ghmask"), masks)
-        # password and connection string (the pooled one is the same URL on an IP host)
-        self.assertEqual(len(masks), 2, out)
+        # The connection string (the pooled one is the same URL on an IP host)
+        # and the password in each of its forms, nothing else.
+        url = self.real_url("ghmask")
+        password = urllib.parse.unquote(urllib.parse.urlsplit(url).password)
+        forms = {password, urllib.parse.quote(password, safe=""), urllib.parse.quote(password),
+                 urllib.parse.quote_plus(password), json.dumps(password)[1:-1]}
+        self.assertEqual(set(masks), {url} | forms, out)
+        self.assertEqual(len(masks), len(set(masks)), out)
         self.assertEqual(os.listdir(self.tmp), [])
 
     def test_other_values_of_github_actions_print_no_masks(self):

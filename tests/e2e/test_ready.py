@@ -4,6 +4,7 @@ fail), a missing database, --sql and --exec hooks, and a rerun after a run
 was killed mid-hook, and a rerun while the first run's hook still runs."""
 
 import os
+import socket
 import signal
 import subprocess
 import time
@@ -168,6 +169,41 @@ class HooksTest(E2ECase):
         self.assertEqual([b["id"] for b in self.active("sb-conc1-")], [id_a])
         with open(marker) as f:
             self.assertEqual(f.read().splitlines(), ["once"])
+
+
+def _refused_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class PrivateBranchHintTest(E2ECase):
+    """The "branch is private" hint only where the failure fits a host this
+    machine cannot reach: the server answering "password authentication
+    failed" was reached, so a private branch does not explain it."""
+    emulator_options = {"private_branches": True, "password_lag_ms": 600000}
+
+    def test_a_refused_password_gets_no_private_branch_hint(self):
+        code, _, err = self.xb("create", "--sandbox", "priv", "--sslmode", "disable",
+                               "--timeout", "3s")
+        self.assertEqual(code, 11, err)
+        self.assertIn("password authentication failed", err)
+        self.assertNotIn("private", err)
+
+
+class PrivateBranchUnreachableTest(E2ECase):
+    # The credentials name a port where nothing listens, as a private
+    # endpoint looks from outside its network.
+    emulator_options = {"private_branches": True, "pg_public_host": "127.0.0.1",
+                        "pg_public_port": _refused_port()}
+
+    def test_an_unreachable_private_branch_gets_the_hint(self):
+        code, _, err = self.xb("create", "--sandbox", "privnet", "--sslmode", "disable",
+                               "--timeout", "2s")
+        self.assertEqual(code, 11, err)
+        self.assertIn("the branch is private", err)
 
 
 if __name__ == "__main__":

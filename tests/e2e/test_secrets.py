@@ -65,6 +65,15 @@ class SecretsTest(E2ECase):
         self.run_xb("create --show-secrets env", ["create", "--sandbox", "sec", "--output", "env",
                                                   "--show-secrets"] + c, secret_stdout=True)
 
+        # A hook printing the password the ways a script encodes it for a URL
+        # (its stderr goes through the same redaction as the logs).
+        hook = ("python3 -c 'import os, urllib.parse as u; p = os.environ[\"PGPASSWORD\"]; "
+                "print(p); print(u.quote(p)); print(u.quote(p, safe=\"\")); print(u.quote_plus(p)); "
+                "print(os.environ[\"DATABASE_URL\"])'")
+        _, hook_err = self.run_xb("create with a hook printing the password",
+                                  ["create", "--sandbox", "sechook", "--exec", hook] + c)
+        self.assertGreaterEqual(hook_err.count("********"), 5, hook_err)
+
         # Recovering from a garbled credentials answer, logged at -vv in json.
         self.emu.set_faults([{"method": "GET", "path": "/credentials$", "kind": "malformed", "times": 1},
                              {"method": "GET", "path": "/credentials$", "kind": "truncated", "times": 1}])

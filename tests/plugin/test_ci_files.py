@@ -8,6 +8,7 @@ CHANGELOG.md)."""
 import os
 import re
 import subprocess
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -65,6 +66,96 @@ class Action(unittest.TestCase):
 
     def test_secrets_are_not_inputs(self):
         self.assertFalse([n for n in self.doc["inputs"] if re.search(r"key|token|password", n, re.I)])
+
+    # -- the step's script, run here with a fake `docker` that records its
+    # command line (GitHub runs it with bash -e -o pipefail).
+
+    def tmpdir(self, prefix):
+        d = tempfile.TemporaryDirectory(prefix=prefix)
+        self.addCleanup(d.cleanup)
+        return Path(d.name)
+
+    def run_step(self, inputs, job_env=None):
+        step = next(s for s in self.doc["runs"]["steps"] if s.get("id") == "xbranch")
+        tmp = self.tmpdir("xbranch-action-")
+        record = tmp / "docker-args"
+        fake = tmp / "bin" / "docker"
+        fake.parent.mkdir()
+        fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >"$DOCKER_RECORD"\n')
+        fake.chmod(0o755)
+        script = tmp / "step.sh"
+        script.write_text(step["run"])
+        env = {"PATH": "%s:%s" % (fake.parent, os.environ["PATH"]), "DOCKER_RECORD": str(record),
+               "GITHUB_OUTPUT": str(tmp / "github_output"), "HOME": str(tmp)}
+        values = {"command": "create", "sandbox": "pr-1", "timeout": "10m", "sslmode": "require",
+                  "image": "xbranch:test", "build": "false"}
+        values.update(inputs)
+        for name, expr in step["env"].items():
+            m = re.match(r"\$\{\{ inputs\.([a-z-]+) \}\}$", str(expr))
+            env[name] = values.get(m.group(1), "") if m else ""
+        env.update(job_env or {})
+        p = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                           env=env, text=True, capture_output=True, cwd=tmp)
+        args = record.read_text().split("\n")[:-1] if record.exists() else None
+        return p, args
+
+    def test_every_variable_xbranch_reads_reaches_the_container(self):
+        # The table in src/cli/settings.cpp names every variable and alias.
+        text = (SRC / "src/cli/settings.cpp").read_text()
+        rows = text[text.index("setting_rows()"):text.index("return k_rows;")]
+        names = set()
+        for group in re.findall(r"\{((?:\s*\"[A-Z][A-Z0-9_]*\",?)+)\s*\}", rows):
+            names.update(re.findall(r"\"([A-Z][A-Z0-9_]*)\"", group))
+        self.assertIn("XATA_ORG_ID", names)
+        # Not for this action: the terminal, gc's Signadot settings, and the
+        # sandbox identity (the inputs name the branch).
+        names -= {"TERM", "SIGNADOT_API_KEY", "SIGNADOT_ORG", "SIGNADOT_API_URL",
+                  "SIGNADOT_SANDBOX_NAME", "SIGNADOT_SANDBOX_ID", "SIGNADOT_SANDBOX_ROUTING_KEY",
+                  "SIGNADOT_RESOURCE_NAME"}
+        # libcurl's proxy variables (README: as libcurl reads them).
+        proxies = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY"}
+        ca = {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}
+        plain = (names | proxies) - ca
+        job_env = {n: "value-of-" + n for n in plain}
+        p, args = self.run_step({}, job_env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        passed = {args[i + 1] for i, a in enumerate(args[:-1]) if a == "-e"}
+        for n in plain:
+            self.assertIn(n, passed, "%s is dropped" % n)
+        # Unset variables are not passed (an empty one would mean "set").
+        p, args = self.run_step({}, {})
+        self.assertEqual({args[i + 1] for i, a in enumerate(args[:-1]) if a == "-e"},
+                         {"GITHUB_ACTIONS=true", "GITHUB_OUTPUT=/github/output"})
+
+    def test_a_ca_bundle_of_the_runner_is_mounted_and_named(self):
+        for var in ("CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+            ca = self.tmpdir("xbranch-ca-") / "corp-ca.pem"
+            ca.write_text("-----BEGIN CERTIFICATE-----\n")
+            for command in ("create", "delete"):
+                p, args = self.run_step({"command": command}, {var: str(ca)})
+                self.assertEqual(p.returncode, 0, p.stderr)
+                mounts = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-v"]
+                envs = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-e"]
+                inside = [m.split(":")[1] for m in mounts if m.startswith(str(ca) + ":")]
+                self.assertEqual(len(inside), 1, (var, command, args))
+                self.assertTrue(mounts[[m.startswith(str(ca) + ":") for m in mounts].index(True)]
+                                .endswith(":ro"), args)
+                self.assertIn("CURL_CA_BUNDLE=" + inside[0], envs, (var, command, args))
+
+    def test_an_input_in_an_error_line_cannot_start_a_workflow_command(self):
+        evil = "x'\n::add-mask::nothing\r\n::set-output name=created::true 100%"
+        p, args = self.run_step({"command": evil})
+        self.assertEqual(p.returncode, 2)
+        self.assertIsNone(args)
+        lines = p.stdout.split("\n")
+        commands = [l for l in lines if l.startswith("::")]
+        self.assertEqual(len(commands), 1, p.stdout)
+        self.assertTrue(commands[0].startswith("::error::"), p.stdout)
+        # GitHub's escaping of command data: % CR LF.
+        self.assertIn("x'%0A::add-mask::nothing%0D%0A::set-output name=created::true 100%25",
+                      commands[0])
+        self.assertNotIn("\r", p.stdout)
 
 
 class ReleaseWorkflow(unittest.TestCase):

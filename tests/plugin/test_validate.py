@@ -4,6 +4,7 @@ variants of them are rejected with a message naming the rule."""
 
 import copy
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,11 @@ def expanded_plugin() -> dict:
     return doc
 
 
+def project_version() -> str:
+    text = (SRC / "CMakeLists.txt").read_text()
+    return re.search(r"^project\(xbranch VERSION ([0-9.]+)", text, re.M).group(1)
+
+
 def overlay(doc: dict) -> dict:
     return yaml.safe_load(doc["spec"]["runner"]["podTemplateOverlay"])
 
@@ -51,7 +57,7 @@ class ShippedFiles(unittest.TestCase):
 
     def test_plugin_names_and_links(self):
         doc = expanded_plugin()
-        self.assertEqual(doc["name"], "xata-branch@0.3.0")
+        self.assertEqual(doc["name"], "xata-branch@" + project_version())
         create, delete = rw.step_order(doc)
         # `provision` and `parent-branch`: the Signadot Xata tutorial's
         # sandboxes (outputKey provision.connection-string) work unchanged.
@@ -191,6 +197,68 @@ BROKEN = [
           "outputs": [{"name": "y", "valueFromPath": "/outputs/y"}], "script": "#!/bin/sh\n"}],
          delete=[]), "cycle"),
 ]
+
+
+class TutorialMigration(unittest.TestCase):
+    """plugin/README.md's "Coming from the Signadot Xata tutorial": the
+    sandbox it shows is what a tutorial user ends up with, and it works with
+    the shipped plugin; the tutorial's own (unpinned, one param) does not."""
+
+    def section(self) -> str:
+        text = (SRC / "plugin" / "README.md").read_text()
+        start = text.index("## Coming from the Signadot Xata tutorial")
+        end = text.find("\n## ", start + 3)
+        return text[start:end if end >= 0 else len(text)]
+
+    def shown_sandbox(self) -> dict:
+        blocks = re.findall(r"```yaml\n(.*?)```", self.section(), re.S)
+        docs = [yaml.safe_load(b) for b in blocks]
+        sandboxes = [d for d in docs if isinstance(d, dict) and "spec" in d and "resources" in d["spec"]]
+        self.assertEqual(len(sandboxes), 1, "the section shows one sandbox file")
+        return sandboxes[0]
+
+    def test_the_shown_sandbox_validates_against_the_plugin(self):
+        plugin = expanded_plugin()
+        sbx = self.shown_sandbox()
+        self.assertEqual(rw.validate_sandbox(sbx, plugin), [])
+        (res,) = sbx["spec"]["resources"]
+        # The version pin is the published one (the plugin file's, the release's).
+        self.assertEqual(res["plugin"], plugin["name"])
+        self.assertEqual(plugin["name"], "xata-branch@" + project_version())
+        # What stays from the tutorial: the param and the output key.
+        self.assertEqual(res["params"]["parent-branch"], "main")
+        keys = [e["valueFrom"]["resource"]["outputKey"] for f in sbx["spec"]["forks"]
+                for e in f["customizations"]["env"]]
+        self.assertEqual(keys, ["provision.connection-string"])
+        # Every param the plugin reads is named, the new ones empty.
+        wanted = {i["name"] for s in plugin["spec"]["create"] for i in s.get("inputs") or []
+                  if i.get("valueFromSandbox")}
+        self.assertEqual(set(res["params"]), wanted)
+        self.assertEqual({k for k, v in res["params"].items() if v != ""}, {"parent-branch"})
+
+    def test_the_tutorials_unpinned_sandbox_does_not_use_the_plugin(self):
+        # The tutorial's sandbox: `plugin: xata-branch` (Signadot reads a bare
+        # name as @0.0.0) and only parent-branch; the section says what changes.
+        sbx = self.shown_sandbox()
+        tutorial = copy.deepcopy(sbx)
+        res = tutorial["spec"]["resources"][0]
+        res["plugin"] = "xata-branch"
+        res["params"] = {"parent-branch": "main"}
+        self.assertNotEqual(rw.validate_sandbox(tutorial, expanded_plugin()), [])
+        pinned = copy.deepcopy(tutorial)
+        pinned["spec"]["resources"][0]["plugin"] = expanded_plugin()["name"]
+        self.assertTrue(any("params has no" in p for p in rw.validate_sandbox(pinned, expanded_plugin())))
+        text = self.section()
+        self.assertIn("`plugin: xata-branch`", text)
+        self.assertIn("`plugin: %s`" % expanded_plugin()["name"], text)
+        self.assertNotIn("stay as they are", text)
+
+    def test_every_pinned_name_in_the_docs_is_the_published_one(self):
+        name = expanded_plugin()["name"]
+        for rel in ("plugin/README.md", "plugin/sandbox.yaml", "README.md"):
+            for found in re.findall(r"xata-branch@[0-9][0-9A-Za-z.+-]*[0-9A-Za-z]", (SRC / rel).read_text()):
+                if found != "xata-branch@0.0.0":  # what Signadot reads a bare name as
+                    self.assertEqual(found, name, rel)
 
 
 class BrokenPlugins(unittest.TestCase):

@@ -1,5 +1,8 @@
 """Deadlines, signals and hostile servers, against the real binary.
 
+- Every API answer takes 1.5 s: `create --timeout 8s` of a branch that never
+  gets ready deletes it and ends within 0.5 s of the limit; a fast API
+  keeps the whole limit for the wait.
 - A server that accepts TCP and never answers: `create --timeout 5s` ends in
   about 5 s (exit 6); answering 503 with Retry-After: 30, about 5 s too (exit 8);
   a sub-millisecond --request-timeout never means "no timeout".
@@ -245,6 +248,46 @@ class HostileServerTest(unittest.TestCase):
         code, _, err, _ = timed(["list", "--no-status"], api_env(srv.port))
         self.assertEqual(code, 10, err)
         self.assertIn("https://elsewhere.example.test/v2", err)
+
+
+class SlowApiDeadlineTest(rel.Case):
+    """--timeout bounds the whole command, the delete of the branch the run
+    made included, also when every API answer takes 1.5 s (it ran 1.5 s over:
+    the delete came after the limit)."""
+    emulator_options = dict(pg=True, hibernated_ms=100, transient_ms=60000, quiet=True)
+    tmp_prefix = "xbranch-slowapi-"
+    TIMEOUT = 8.0
+    # The promise is 0.5 s; the rest is this machine (process start, a busy CI).
+    ALLOWED = TIMEOUT + 0.5 + 0.3
+
+    def setUp(self):
+        super().setUp()
+        self.emu.set_faults([])
+        self.emu.set_config(**SLOW)  # never ready within the limit
+
+    def create(self, sandbox):
+        name = rel.branch_name(sandbox)
+        code, _, err, took = timed(["create", "--sandbox", sandbox, "--no-connect-check",
+                                    "--timeout", "%gs" % self.TIMEOUT], self.emu.env())
+        self.assertEqual(code, 6, err)
+        self.assertIn("created by this run was deleted", err)
+        left = [b for b in self.emu.branches() if b["name"] == name and b["deletedAt"] is None]
+        self.assertEqual(left, [], err)
+        return took
+
+    def test_the_delete_after_the_time_limit_stays_within_half_a_second(self):
+        self.emu.set_faults([{"path": "/projects/", "kind": "delay", "delayMs": 1500,
+                              "times": 1000000}])
+        took = self.create("slow-api")
+        figure("slow_api_1500ms_timeout_8s_wall_s", "%.2f" % took)
+        self.assertLessEqual(took, self.ALLOWED)
+        self.assertGreaterEqual(took, self.TIMEOUT - 2.0)
+
+    def test_a_fast_api_keeps_the_whole_limit_for_the_wait(self):
+        took = self.create("fast-api")
+        figure("fast_api_timeout_8s_wall_s", "%.2f" % took)
+        self.assertLessEqual(took, self.ALLOWED)
+        self.assertGreaterEqual(took, self.TIMEOUT - 0.2)
 
 
 class SignalTest(rel.Case):

@@ -782,3 +782,76 @@ TEST_F(ConfigTest, RejectedSecretsAreNeverQuoted) {
         }
     }
 }
+
+// An id is one path step of the API's URLs: "." or ".." would climb out of
+// /organizations/ORG/projects/PROJECT (percent-encoding keeps dots as they
+// are), and / \ ? # % would end or re-encode the segment.
+TEST_F(ConfigTest, IdsThatAreNotOneSafePathSegmentAreUsage) {
+    struct Case {
+        const char* env;
+        SettingId id;
+    };
+    const Case cases[] = {
+        {"XATA_ORGANIZATION_ID", SettingId::Organization},
+        {"XATA_ORG_ID", SettingId::Organization},
+        {"XATA_PROJECT_ID", SettingId::Project},
+        {"XATA_BRANCH_ID", SettingId::ParentId},
+    };
+    for (const auto& c : cases) {
+        for (const std::string bad :
+             {".", "..", " .. \n", "a/b", "..\\x", "prj?x", "p#1", "p%2e"}) {
+            MapEnvironment env(std::map<std::string, std::string>{{c.env, bad}});
+            try {
+                (void)resolve(c.id, env);
+                ADD_FAILURE() << c.env << "=" << bad << " was accepted";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.kind(), ErrorKind::Usage) << c.env << "=" << bad;
+                EXPECT_EQ(exit_code(e.kind()), 2);
+                const std::string text = e.describe() + e.hint();
+                EXPECT_NE(text.find(c.env), std::string::npos) << text;
+                EXPECT_NE(text.find("path"), std::string::npos) << text;
+            }
+        }
+        for (const std::string good : {"ux5pxp", "prj_abc-1", "a.b", "org:x~y", "...x"}) {
+            MapEnvironment env(std::map<std::string, std::string>{{c.env, good}});
+            EXPECT_EQ(resolve(c.id, env).value, good) << c.env;
+        }
+    }
+    GlobalFlags flags;
+    flags.project = "..";
+    const Error e = api_error(flags, base_env());
+    EXPECT_EQ(e.kind(), ErrorKind::Usage);
+    EXPECT_NE(e.describe().find("--project"), std::string::npos) << e.describe();
+
+    std::string problem;
+    EXPECT_FALSE(check_path_segment("..", problem));
+    EXPECT_FALSE(problem.empty());
+    EXPECT_FALSE(check_path_segment("", problem));
+    EXPECT_TRUE(check_path_segment("prj_1", problem));
+}
+
+// A Kubernetes Secret made with --from-file holds the file's trailing
+// newline: ids are trimmed like the keys, not refused.
+TEST_F(ConfigTest, IdsAreTrimmedLikeKeys) {
+    MapEnvironment env(
+        std::map<std::string, std::string>{{"XATA_API_KEY", std::string(k_key) + "\n"},
+                                           {"XATA_ORG_ID", "ux5pxp\n"},
+                                           {"XATA_PROJECT_ID", " prj_abc\r\n"},
+                                           {"XATA_BRANCH_ID", "\tbr_x \n"}});
+    const ApiSettings c = resolve_api_config(GlobalFlags{}, env);
+    EXPECT_EQ(c.api_key.value, k_key);
+    EXPECT_EQ(c.organization.value, "ux5pxp");
+    EXPECT_EQ(c.project.value, "prj_abc");
+    EXPECT_EQ(resolve(SettingId::ParentId, env).value, "br_x");
+    GlobalFlags flags;
+    flags.organization = "ux5pxp\n";
+    EXPECT_EQ(resolve_api_config(flags, env).organization.value, "ux5pxp");
+    EXPECT_EQ(trim_space(" \t a b \r\n\v\f"), "a b");
+    // Only the ends: a line break inside is still refused.
+    env.set("XATA_PROJECT_ID", "prj\nabc\n");
+    EXPECT_EQ(api_error(GlobalFlags{}, env).kind(), ErrorKind::Usage);
+    // Only whitespace is as good as unset.
+    env.set("XATA_PROJECT_ID", " \n");
+    const Error unset = api_error(GlobalFlags{}, env);
+    EXPECT_NE(std::string(unset.what()).find("no project"), std::string::npos) << unset.what();
+}

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "fakes.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/github_actions.hpp"
+#include "xbranch/outputs.hpp"
 
 using namespace xbranch;
 using namespace xbranch::github;
@@ -119,4 +121,32 @@ TEST(GithubActions, RandomDelimitersDifferAndHaveNoLineBreak) {
         seen.insert(d);
     }
     EXPECT_EQ(seen.size(), 100U);
+}
+
+// The runner masks only what it was told: the password's encoded forms (the
+// one in xbranch's URL, Python's quote and quote_plus) each get a mask, so
+// a hook or a test printing one of them shows ***.
+TEST(GithubActions, OutputMasksCoverThePasswordsEncodedForms) {
+    OutputValues v;
+    v.connection.host = "h.example";
+    v.connection.port = 5432;
+    v.connection.username = "xata";
+    v.connection.password = "p@ss/w rd";
+    v.connection.database = "app";
+    v.connection.sslmode = "require";
+    v.pooled = v.connection;
+    v.branch_name = "sb-x";
+    v.branch_id = "a00000000000000000000000001";
+    const auto masks = output_masks(output_files(v));
+    for (const std::string form :
+         {"p@ss/w rd", "p%40ss%2Fw%20rd", "p%40ss/w%20rd", "p%40ss%2Fw+rd"}) {
+        EXPECT_NE(std::find(masks.begin(), masks.end(), form), masks.end()) << form;
+    }
+    for (const auto& f : output_files(v)) {
+        if (f.secret) {
+            EXPECT_NE(std::find(masks.begin(), masks.end(), f.value), masks.end()) << f.name;
+        } else {
+            EXPECT_EQ(std::find(masks.begin(), masks.end(), f.value), masks.end()) << f.name;
+        }
+    }
 }

@@ -534,6 +534,38 @@ TEST_F(LifecycleTest, AdoptedHibernatedBranchIsWokenAtOnce) {
     EXPECT_EQ(calls(), (std::vector<std::string>{list, describe, patch, describe, creds}));
 }
 
+// --timeout bounds the whole command, the delete of the branch this run
+// made included: against an API that takes 700 ms per answer, a branch that
+// never gets ready is deleted and the command ends within 0.5 s of the limit
+// (it overran by the delete's time, 0.7 s and more, before).
+TEST_F(LifecycleTest, TheDeleteAfterTheTimeLimitFitsWithinHalfASecondOfIt) {
+    api.status = [](const FakeApi&) { return "STATUS_TYPE_TRANSIENT"; };
+    for (const ms latency : {ms{300}, ms{700}, ms{1500}}) {
+        SCOPED_TRACE(latency.count());
+        api.branches.resize(1);
+        transport.requests.clear();
+        transport.handler = [this, latency](const HttpRequest& r) {
+            const auto& call = transport.requests.back().limits;
+            const ms cost = call.time_left ? std::min(latency, *call.time_left) : latency;
+            clock.advance(cost);
+            if (cost < latency) {
+                HttpOutcome o;
+                o.error = TransportError{TransportError::Kind::Timeout, "timed out", true};
+                return o;
+            }
+            return api.route(r);
+        };
+        auto req = request();
+        req.timeout = std::chrono::seconds{10};
+        const auto start = clock.elapsed();
+        const Error e = caught([&] { (void)lifecycle.create(req); });
+        EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+        EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
+        EXPECT_EQ(transport.count("DELETE"), 1);
+        EXPECT_LE(clock.elapsed() - start, ms{10500});
+    }
+}
+
 TEST_F(LifecycleTest, FaultDeletesTheBranchWeCreated) {
     api.status = [](const FakeApi& a) {
         return a.since_created() < ms{500} ? "STATUS_TYPE_TRANSIENT" : "STATUS_TYPE_FAULT";

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 #include "xbranch/error.hpp"
 #include "xbranch/log.hpp"
@@ -174,4 +176,28 @@ TEST_F(RedactTest, SafeCutNeverSplitsARegisteredSecret) {
     for (std::size_t want : {100U, 1000U, 4095U}) {
         EXPECT_EQ(safe_cut(many, want) % 14, 0U) << want;
     }
+}
+
+// A hook may print the password the way its language encodes it for a URL:
+// Python's urllib.parse.quote keeps '/', quote_plus turns a space into '+',
+// xbranch's own URLs encode every reserved character. Each form is masked.
+TEST_F(RedactTest, EveryEncodedFormOfARegisteredSecretIsMasked) {
+    const std::string pw = "Ab1@:/?#%&+ '\"Zz9";
+    register_secret(pw);
+    const std::string xbranch_form = "Ab1%40%3A%2F%3F%23%25%26%2B%20%27%22Zz9";
+    const std::string quote_form = "Ab1%40%3A/%3F%23%25%26%2B%20%27%22Zz9";
+    const std::string quote_plus_form = "Ab1%40%3A%2F%3F%23%25%26%2B+%27%22Zz9";
+    const std::string json_form = "Ab1@:/?#%&+ '\\\"Zz9";
+    for (const std::string& form : {pw, xbranch_form, quote_form, quote_plus_form, json_form}) {
+        EXPECT_EQ(redact("hook says " + form + " ok"), "hook says ******** ok") << form;
+    }
+    EXPECT_EQ(redact("postgresql://xata:" + xbranch_form + "@db.example:5432/app"),
+              "postgresql://xata:********@db.example:5432/app");
+    EXPECT_EQ(redact("DSN host=h password=" + quote_form), "DSN host=h password=********");
+    const auto forms = secret_forms(pw);
+    for (const std::string& form : {pw, xbranch_form, quote_form, quote_plus_form}) {
+        EXPECT_NE(std::find(forms.begin(), forms.end(), form), forms.end()) << form;
+    }
+    // A plain secret has one form.
+    EXPECT_EQ(secret_forms("plainSecret123"), std::vector<std::string>{"plainSecret123"});
 }

@@ -430,6 +430,42 @@ TEST_F(UsableTest, PrivateBranchGetsItsOwnReason) {
     EXPECT_EQ(e.reason(), ErrorReason::PrivateBranch);
 }
 
+// The private-branch hint only where the failure fits "not reachable from
+// here": a certificate, a password or a server's answer says the network is
+// fine, and the hint would send the user the wrong way.
+TEST_F(UsableTest, PrivateHintOnlyForFailuresAPrivateBranchExplains) {
+    struct Case {
+        ProbeReason reason;
+        const char* message;
+        bool private_hint;
+    };
+    const Case cases[] = {
+        {ProbeReason::Refused, "could not connect: Connection refused", true},
+        {ProbeReason::NameResolution, "could not translate host name", true},
+        {ProbeReason::Reset, "No route to host", true},
+        {ProbeReason::TlsHandshake, "SSL SYSCALL error: EOF detected", true},
+        {ProbeReason::Timeout, "timeout expired", true},
+        {ProbeReason::TlsVerify, "certificate verify failed", false},
+        {ProbeReason::AuthFailed, "FATAL: password authentication failed", false},
+        {ProbeReason::SslModeRefused, "server does not support SSL, but SSL was required", false},
+        {ProbeReason::Starting, "the database system is starting up", false},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(reason_name(c.reason));
+        api.public_access = false;
+        prober.script.clear();
+        api.next_ids = {"e80atan1sl5khdkr8pkc33fovk"};
+        for (int i = 0; i < 200; ++i) {
+            prober.fail(c.reason, ms{200}, c.message);
+        }
+        auto req = request();
+        req.timeout = std::chrono::seconds{2};
+        const Error e = caught([&] { (void)lifecycle.create(req); });
+        EXPECT_EQ(e.kind(), ErrorKind::NotConnectable);
+        EXPECT_EQ(e.reason() == ErrorReason::PrivateBranch, c.private_hint) << e.describe();
+    }
+}
+
 TEST_F(UsableTest, AMissingDatabaseStopsEarlyNamingIt) {
     prober.fail(ProbeReason::DatabaseMissing, ms{10}, "FATAL: database \"app\" does not exist");
     prober.fail(ProbeReason::DatabaseMissing, ms{10}, "FATAL: database \"app\" does not exist");
