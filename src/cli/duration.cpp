@@ -122,6 +122,7 @@ const std::vector<DurationRange>& duration_ranges() {
         {"--ttl", std::chrono::seconds(1), 3650 * k_day},
         {"--older-than", milliseconds(0), 3650 * k_day},
         {"--grace", milliseconds(0), 30 * k_day},
+        {"--empty-sandbox-list-older-than", milliseconds(0), 3650 * k_day},
     };
     return k_rows;
 }

@@ -312,9 +312,13 @@ TEST(DurationCheck, EveryDurationErrorNamesTheFlagTheQuotedValueTheRangeAndAnExa
 
 TEST(DurationCheck, EveryDurationFlagHasAMaximumThatItsErrorNames) {
     const std::pair<const char*, const char*> expected[] = {
-        {"--timeout", "1ms to 1d"},         {"--request-timeout", "1ms to 1d"},
-        {"--connect-timeout", "1ms to 1d"}, {"--ttl", "1s to 3650d"},
-        {"--older-than", "0s to 3650d"},    {"--grace", "0s to 30d"}};
+        {"--timeout", "1ms to 1d"},
+        {"--request-timeout", "1ms to 1d"},
+        {"--connect-timeout", "1ms to 1d"},
+        {"--ttl", "1s to 3650d"},
+        {"--older-than", "0s to 3650d"},
+        {"--grace", "0s to 30d"},
+        {"--empty-sandbox-list-older-than", "0s to 3650d"}};
     EXPECT_EQ(duration_ranges().size(), std::size(expected));
     for (const auto& [flag, range] : expected) {
         EXPECT_EQ(duration_range_text(flag), range) << flag;
