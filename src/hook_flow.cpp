@@ -345,10 +345,15 @@ HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadli
                         .with_branch(result.branch.id, name);
                 }
                 // No hook runs without the lock: the time limit is the end.
-                throw Error(ErrorKind::Timeout,
-                            "branch " + name + ": its hooks' lock got no answer within the time " +
-                                "limit (" + std::to_string(tries) + " tries in " + took +
-                                "; last: " + lock.detail + "); no hook ran")
+                std::string message = "branch " + name;
+                message += ": its hooks' lock got no answer within the time limit (";
+                message += std::to_string(tries);
+                message += " tries in ";
+                message += took;
+                message += "; last: ";
+                message += lock.detail;
+                message += "); no hook ran";
+                throw Error(ErrorKind::Timeout, message)
                     .with_operation(op)
                     .with_reason(ErrorReason::ReadyTimeout)
                     .with_branch(result.branch.id, name);

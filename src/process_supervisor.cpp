@@ -19,11 +19,11 @@ namespace {
 
 // One report, supervisor -> xbranch: a type byte and a value.
 enum Report : char {
-    k_pid = 'P',      // the hook's pid (and process group id)
-    k_started = 'S',  // its exec worked
-    k_failed = 'F',   // fork or exec failed: errno
-    k_exited = 'E',   // the hook exited: its code
-    k_killed = 'K',   // the hook was killed: the signal
+    ReportPid = 'P',      // the hook's pid (and process group id)
+    ReportStarted = 'S',  // its exec worked
+    ReportFailed = 'F',   // fork or exec failed: errno
+    ReportExited = 'E',   // the hook exited: its code
+    ReportKilled = 'K',   // the hook was killed: the signal
 };
 constexpr char k_done = 'd';  // xbranch -> supervisor: report read, reap and exit
 constexpr int k_poll_ms = 10;
@@ -160,7 +160,7 @@ bool wait_for_done(int lifeline) {
     const pid_t self = ::getpid();
     const pid_t hook = ::fork();
     if (hook < 0) {
-        write_report(plan.report_w, k_failed, errno);
+        write_report(plan.report_w, ReportFailed, errno);
         ::_exit(1);
     }
     if (hook == 0) {
@@ -174,7 +174,7 @@ bool wait_for_done(int lifeline) {
     ::close(plan.out_fd);
     ::close(plan.err_fd);
     ::close(plan.devnull);
-    write_report(plan.report_w, k_pid, hook);
+    write_report(plan.report_w, ReportPid, hook);
     int err = 0;
     ssize_t n = 0;
     do {
@@ -183,10 +183,10 @@ bool wait_for_done(int lifeline) {
     ::close(plan.exec_r);
     if (n == static_cast<ssize_t>(sizeof err)) {
         reap(hook);
-        write_report(plan.report_w, k_failed, err);
+        write_report(plan.report_w, ReportFailed, err);
         ::_exit(1);
     }
-    write_report(plan.report_w, k_started, 0);
+    write_report(plan.report_w, ReportStarted, 0);
     // The hook's end wakes the poll where the kernel has pidfds; else a short tick.
     int pidfd = -1;
 #ifdef SYS_pidfd_open
@@ -206,7 +206,7 @@ bool wait_for_done(int lifeline) {
         if (::waitid(P_PID, static_cast<id_t>(hook), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
             info.si_pid == hook) {
             const bool killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-            write_report(plan.report_w, killed ? k_killed : k_exited, info.si_status);
+            write_report(plan.report_w, killed ? ReportKilled : ReportExited, info.si_status);
             // Unreaped until xbranch has read it: the group id stays the hook's.
             const bool done = wait_for_done(plan.lifeline_r);
             if (!done) {
@@ -278,16 +278,16 @@ bool SupervisedHook::start(const char* path, char* const* argv, char* const* env
     m_report = report[0];
     char type = 0;
     int value = 0;
-    if (!read_report(m_report, type, value) || type != k_pid) {
+    if (!read_report(m_report, type, value) || type != ReportPid) {
         m_what = "the hook's supervisor";
-        m_error = type == k_failed ? value : ECHILD;
+        m_error = type == ReportFailed ? value : ECHILD;
         finish(true);
         return false;
     }
     m_hook = value;
-    if (!read_report(m_report, type, value) || type != k_started) {
+    if (!read_report(m_report, type, value) || type != ReportStarted) {
         m_what = "/bin/sh";
-        m_error = type == k_failed ? value : ECHILD;
+        m_error = type == ReportFailed ? value : ECHILD;
         m_hook = -1;
         finish(true);
         return false;
@@ -306,8 +306,9 @@ std::optional<HookEnd> SupervisedHook::poll_end() {
         return std::nullopt;
     }
     HookEnd end;
-    if (n == static_cast<ssize_t>(buf.size()) && (buf[0] == k_exited || buf[0] == k_killed)) {
-        end.signaled = buf[0] == k_killed;
+    if (n == static_cast<ssize_t>(buf.size()) &&
+        (buf[0] == ReportExited || buf[0] == ReportKilled)) {
+        end.signaled = buf[0] == ReportKilled;
         std::memcpy(&end.value, buf.data() + 4, sizeof end.value);
     } else {
         // The supervisor is gone without a word: make sure the group is too.

@@ -238,10 +238,17 @@ Error command_error(const CLI::App& root, int argc, char** argv) {
                 // Not a global flag: a command's flag before any command, or a typo.
                 const std::string others = commands_with(root, nullptr, name);
                 if (!others.empty()) {
-                    return Error(ErrorKind::Usage, quote_input(name) + " is a flag of " + others +
-                                                       ": give the command first")
-                        .with_hint("e.g. `xbranch " + others.substr(0, others.find(',')) + " " +
-                                   name + " ...`; " + hint);
+                    std::string message = quote_input(name);
+                    message += " is a flag of ";
+                    message += others;
+                    message += ": give the command first";
+                    std::string example = "e.g. `xbranch ";
+                    example += others.substr(0, others.find(','));
+                    example += " ";
+                    example += name;
+                    example += " ...`; ";
+                    example += hint;
+                    return Error(ErrorKind::Usage, message).with_hint(example);
                 }
                 return Error(ErrorKind::Usage, "unknown flag " + quote_input(name) +
                                                    did_you_mean(name, known_flags(root, nullptr)))
