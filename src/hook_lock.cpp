@@ -4,7 +4,7 @@
 #include <string>
 
 #include "pq_wait.hpp"
-#include "xbranch/db_probe.hpp"
+#include "xbranch/pq_conn.hpp"
 #include "xbranch/redact.hpp"
 
 namespace xbranch {

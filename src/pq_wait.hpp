@@ -1,10 +1,11 @@
-// Private to the libpq users of the core (db_probe, sql_script): waiting on a
-// libpq socket in short slices so a deadline or a stop request is noticed fast.
+// Private to the libpq plumbing (pq_conn.cpp) and its users (db_probe,
+// sql_script, hook_lock): waiting on a libpq socket in short slices so a
+// deadline or a stop request is noticed fast, and a bounded query.
 #pragma once
 
 #include <chrono>
 
-#include "xbranch/db_probe.hpp"
+#include "xbranch/pq_conn.hpp"
 
 namespace xbranch::detail {
 

@@ -26,63 +26,12 @@
 
 #include "xbranch/clock.hpp"
 #include "xbranch/connection.hpp"
+#include "xbranch/pq_conn.hpp"
+#include "xbranch/pq_failure.hpp"
 #include "xbranch/resolver.hpp"
 #include "xbranch/retry.hpp"
 
-struct pg_conn;  // libpq's PGconn, kept out of the public headers
-
 namespace xbranch {
-
-enum class ProbeReason {
-    Ok,
-    AuthFailed,       // 28P01 / 28000: the password may not be pushed yet
-    Starting,         // 57P03: starting up, not accepting connections yet
-    Refused,          // nothing listens yet
-    Reset,            // connection reset or closed mid-way
-    NameResolution,   // the host name does not resolve (yet)
-    TlsHandshake,     // the TLS handshake was cut
-    TlsVerify,        // the server certificate fails verification: cannot heal
-    DatabaseMissing,  // 3D000: cannot heal
-    SslModeRefused,   // the server refuses the client's sslmode: cannot heal
-    Timeout,          // the try's time budget ran out
-    Cancelled,        // should_stop turned true
-    Other,
-};
-const char* reason_name(ProbeReason reason);
-
-// What a failure means for the retry loop. retry: the branch may still be
-// settling; max_tries: tries (this reason, in a row) before giving up even so,
-// 0 = until the deadline.
-struct ProbeVerdict {
-    ProbeReason reason = ProbeReason::Other;
-    bool retry = true;
-    int max_tries = 0;
-};
-
-// Pure: the verdict for a failed login or query, from the SQLSTATE (may be
-// empty: libpq's own errors have none) and libpq's message text.
-ProbeVerdict classify_failure(std::string_view sqlstate, std::string_view message);
-ProbeVerdict verdict_for(ProbeReason reason);  // the table classify_failure uses
-
-// Pure: splits a libpq message made with PQERRORS_VERBOSE ("...FATAL:  28P01:
-// text\nLOCATION: ...") into the SQLSTATE and the message without the code
-// and the LOCATION line. Messages without a code come back unchanged (trimmed).
-struct SplitMessage {
-    std::string sqlstate;
-    std::string message;
-};
-SplitMessage split_verbose_message(std::string_view text);
-
-struct ProbeResult {
-    bool ok = false;
-    bool retry = false;
-    int max_tries = 0;
-    ProbeReason reason = ProbeReason::Other;
-    std::string sqlstate;
-    std::string message;  // redacted; never the password
-    std::chrono::milliseconds elapsed{0};
-};
-ProbeResult probe_failure(ProbeReason reason, std::string sqlstate, const std::string& message);
 
 class DatabaseProber {
   public:
@@ -92,31 +41,6 @@ class DatabaseProber {
     virtual ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
                                   const StopFn& should_stop) = 0;
 };
-
-// An open libpq connection (for the --sql executor); closes on destruction.
-class PgConnection {
-  public:
-    explicit PgConnection(pg_conn* conn) : m_conn(conn) {}
-    ~PgConnection();
-    PgConnection(const PgConnection&) = delete;
-    PgConnection& operator=(const PgConnection&) = delete;
-    pg_conn* get() const { return m_conn; }
-
-  private:
-    pg_conn* m_conn;
-};
-
-struct ConnectOutcome {
-    std::unique_ptr<PgConnection> connection;  // set when ok
-    ProbeResult result;
-};
-// Opens a connection with exactly `info` (no PG* environment variable, no
-// ~/.pgpass fills a gap), as PqProber does, and leaves it open. A host name
-// is looked up through `resolver` within the same budget; a name that does
-// not resolve is NameResolution (retried like a refused connection).
-ConnectOutcome open_connection(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                               const StopFn& should_stop,
-                               HostResolver& resolver = system_resolver());
 
 class PqProber final : public DatabaseProber {
   public:

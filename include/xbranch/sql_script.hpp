@@ -3,7 +3,7 @@
 // connection, naming file, line and server message when one fails.
 //
 // How to wire it (lead): after the connection check succeeded, for each --sql
-// file in order: read it, open_connection() (db_probe.hpp) with the same
+// file in order: read it, open_connection() (pq_conn.hpp) with the same
 // ConnectionInfo and the time left, then run_sql_script(conn, path, text,
 // deadline, should_stop). Statements run in autocommit, exactly as the file
 // says (a file that wants all-or-nothing writes BEGIN/COMMIT itself). On
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "xbranch/db_probe.hpp"
+#include "xbranch/pq_conn.hpp"
 
 namespace xbranch {
 
