@@ -1,8 +1,7 @@
-// Lifecycle's hooks (declared in lifecycle.hpp): the hooks' lock, the hook
-// state in the branch's tag, a Pending branch found by a rerun, the hooks
-// themselves. The rule that keeps data safe: hooks run only while this run
-// holds the lock, and a branch is deleted over a Pending tag only while the
-// deleting run holds it (then the run that wrote Pending is gone).
+// The hooks step (create_steps.hpp): the hooks' lock, the hook state in the
+// branch's tag, a Pending branch found by a rerun, the hooks themselves. The rule that keeps data
+// safe: hooks run only while this run holds the lock, and a branch is deleted over a Pending tag
+// only while the deleting run holds it (then the run that wrote Pending is gone).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,12 +9,11 @@
 #include <optional>
 #include <random>
 
-#include "xbranch/lifecycle.hpp"
+#include "create_steps.hpp"
 #include "xbranch/redact.hpp"
 #include "xbranch/tag.hpp"
-#include "xbranch/usable.hpp"
 
-namespace xbranch {
+namespace xbranch::steps {
 namespace {
 
 using ms = std::chrono::milliseconds;
@@ -29,10 +27,6 @@ constexpr ms k_lock_retry_cap{1000};
 // While lock tries get no answer, a look at the branch this often: someone
 // may have deleted it (then no try can ever work).
 constexpr ms k_lock_watch_every{5000};
-
-bool is_deadline_reason(const Error& e) {
-    return e.reason() == ErrorReason::DeadlineReached;
-}
 
 std::string hook_name(const HookSpec& hook) {
     return hook.kind == HookSpec::Kind::Sql ? "SQL hook " + hook.value
@@ -67,34 +61,45 @@ bool is_pending(const std::string& description) {
     return tag && tag->hooks == HookState::Pending;
 }
 
-}  // namespace
-
-bool Lifecycle::hooks_pending(const CreateResult& result, const BranchDetails& details) const {
-    return result.adopted && is_pending(details.description);
-}
-
-HookLockTry Lifecycle::try_hook_lock(const ConnectionInfo& info, Deadline deadline) {
-    if (m_edges.locker == nullptr) {
+HookLockTry try_hook_lock(const StepEnv& env, const ConnectionInfo& info, Deadline deadline) {
+    if (env.edges.locker == nullptr) {
         HookLockTry none;
         none.detail = "no hook locker";
         return none;
     }
-    return m_edges.locker->try_lock(info, m_clock, deadline, m_control.cancel);
+    return env.edges.locker->try_lock(info, env.clock, deadline, env.control.cancel);
 }
 
-BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline deadline,
-                                        CreateResult& result, const BranchDetails& details) {
-    const std::string name = result.branch.name;
-    const std::string id = result.branch.id;
+Settled adopted_as_is(const BranchDetails& details) {
+    Settled s;
+    s.details = details;
+    return s;
+}
+
+// Deletes the old branch first when delete_old (while `held`, the hooks'
+// lock, is still held), then creates it afresh (not waited for yet).
+Settled recreate(const StepEnv& env, const CreateRequest& request, const std::string& parent_id,
+                 const Branch& old, bool delete_old, std::unique_ptr<HeldHookLock> held = nullptr);
+
+}  // namespace
+
+bool hooks_pending(const Claimed& claimed, const BranchDetails& details) {
+    return claimed.owner == Owner::Adopted && is_pending(details.description);
+}
+
+Settled settle_pending(const StepEnv& env, const CreateRequest& request,
+                       const std::string& parent_id, Deadline deadline, const Claimed& claimed,
+                       const BranchDetails& details) {
+    const std::string name = claimed.branch.name;
+    const std::string id = claimed.branch.id;
     const std::string op = "wait for the hooks of branch " + name;
     // The lock lives in the branch's database: reach it with the handed-out login.
-    result.connection = connection_for(details, request.endpoint, request.sslmode, deadline);
-    complete_connection(request, result);
-    Waiter waiter(m_clock, m_control.cancel, deadline);
-    const auto start = m_clock.now();
+    const ConnectionInfo connection = connections_for(env, request, details, deadline).direct;
+    Waiter waiter(env.clock, env.control.cancel, deadline);
+    const auto start = env.clock.now();
     bool told = false;
     for (;;) {
-        HookLockTry lock = try_hook_lock(result.connection, deadline);
+        HookLockTry lock = try_hook_lock(env, connection, deadline);
         std::string why;
         if (lock.outcome == HookLockTry::Outcome::Acquired) {
             // The Pending this run saw is from before the lock: the other run
@@ -103,25 +108,25 @@ BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline d
             // now, with the lock held, tells.
             std::optional<BranchDetails> now;
             try {
-                now = m_client.describe_branch(id);
+                now = env.client.describe_branch(id);
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::NotFound) {
                     lock.held.reset();
                     spdlog::info("branch {} (id {}) is gone; creating it afresh", name, id);
-                    return recreate(request, deadline, result, /*delete_old=*/false);
+                    return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/false);
                 }
-                if (e.kind() != ErrorKind::Unavailable || is_deadline_reason(e)) {
+                if (e.kind() != ErrorKind::Unavailable || is_deadline(e)) {
                     throw;
                 }
                 why = "its tag could not be read (" + redact(e.describe()) + ")";
             }
             if (now && !is_pending(now->description)) {
                 spdlog::info("branch {}: the other run finished its hooks; adopting it", name);
-                return *now;
+                return adopted_as_is(*now);
             }
             if (now) {
                 // Still Pending, the lock ours: the run that wrote it is gone.
-                return recreate(request, deadline, result, /*delete_old=*/true,
+                return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/true,
                                 std::move(lock.held));
             }
             lock.held.reset();
@@ -136,19 +141,19 @@ BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline d
                 "branch {} (id {}) has its hooks running in another xbranch run ({}); waiting "
                 "for it to finish",
                 name, id, why);
-            m_progress.note("waiting for another run's hooks on " + name);
+            env.progress.note("waiting for another run's hooks on " + name);
             told = true;
         } else {
             spdlog::debug("branch {}: hooks still pending: {}", name, why);
         }
-        switch (pause(waiter, k_hooks_poll, start)) {
+        switch (env.pause(waiter, k_hooks_poll, start)) {
             case Waiter::Result::Cancelled:
-                throw interrupted(op);
+                throw env.interrupted(op);
             case Waiter::Result::DeadlineReached: {
                 std::string what = "branch '" + name;
                 what += "' (id " + id;
                 what += ") still had its hooks running in another xbranch run after ";
-                what += seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start));
+                what += seconds_text(std::chrono::duration_cast<ms>(env.clock.now() - start));
                 throw Error(ErrorKind::Conflict, what)
                     .with_operation(op)
                     .with_reason(ErrorReason::HooksRunning)
@@ -159,14 +164,14 @@ BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline d
         }
         BranchDetails now;
         try {
-            now = m_client.describe_branch(id);
+            now = env.client.describe_branch(id);
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::NotFound) {
                 // Its run failed and cleaned up (or someone deleted it): make it anew.
                 spdlog::info("branch {} (id {}) is gone; creating it afresh", name, id);
-                return recreate(request, deadline, result, /*delete_old=*/false);
+                return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/false);
             }
-            if (e.kind() != ErrorKind::Unavailable || is_deadline_reason(e)) {
+            if (e.kind() != ErrorKind::Unavailable || is_deadline(e)) {
                 throw;
             }
             spdlog::info("{}: {}; asking again", op, redact(e.describe()));
@@ -174,15 +179,16 @@ BranchDetails Lifecycle::settle_pending(const CreateRequest& request, Deadline d
         }
         if (!is_pending(now.description)) {
             spdlog::info("branch {}: the other run finished its hooks; adopting it", name);
-            return now;
+            return adopted_as_is(now);
         }
     }
 }
 
-BranchDetails Lifecycle::recreate(const CreateRequest& request, Deadline deadline,
-                                  CreateResult& result, bool delete_old,
-                                  std::unique_ptr<HeldHookLock> held) {
-    const Branch old = result.branch;
+namespace {
+
+Settled recreate(const StepEnv& env, const CreateRequest& request, const std::string& parent_id,
+                 const Branch& old, bool delete_old, std::unique_ptr<HeldHookLock> held) {
+    Settled out;
     if (delete_old) {
         // Pending, and the lock held by this run: the run was killed while its
         // hooks ran. Outputs are written only after Done, so nobody got this
@@ -192,21 +198,19 @@ BranchDetails Lifecycle::recreate(const CreateRequest& request, Deadline deadlin
             "branch {} (id {}) was left with its hooks unfinished by an earlier run; deleting it "
             "and creating it afresh",
             old.name, old.id);
-        m_progress.note("recreating branch " + old.name + " (hooks unfinished)");
-        m_client.delete_branch(old.id);
-        result.replaced_id = old.id;
+        env.progress.note("recreating branch " + old.name + " (hooks unfinished)");
+        env.client.delete_branch(old.id);
+        out.replaced_id = old.id;
     }
     held.reset();
-    result.adopted = false;
-    result.created_by_us = false;
-    result.branch = create_or_adopt(request, result.parent_id, result, std::nullopt);
-    const Branch& b = result.branch;
-    return wait_ready(b.id, b.name, deadline, request.schedule, request.wake_after, result.adopted);
+    out.recreated = create_or_adopt(env, request, parent_id, std::nullopt);
+    return out;
 }
 
-std::string Lifecycle::write_hook_state(const CreateRequest& request, const CreateResult& result,
-                                        const std::string& description, HookState state,
-                                        const std::string& fingerprint) {
+// PATCHes the tag with `state`; returns the description written.
+std::string write_hook_state(const StepEnv& env, const CreateRequest& request,
+                             const std::string& id, const std::string& description, HookState state,
+                             const std::string& fingerprint) {
     BranchTag tag;
     if (auto old = decode_tag(description)) {
         tag = *old;
@@ -221,72 +225,35 @@ std::string Lifecycle::write_hook_state(const CreateRequest& request, const Crea
     tag.hooks = state;
     tag.hooks_fingerprint = fingerprint;
     std::string text = encode_tag(tag);
-    m_client.update_description(result.branch.id, text);
+    env.client.update_description(id, text);
     return text;
 }
 
-void Lifecycle::run_hooks(const CreateRequest& request, Deadline deadline, CreateResult& result,
-                          const BranchDetails& details) {
-    const std::string fingerprint = hook_set_fingerprint(request.hooks);
-    if (result.adopted && hooks_done(result.branch.name, details.description, fingerprint)) {
-        return;
-    }
-    result.hooks_phase = true;
-    // The lock first, held until Done (or a failure): it tells a rerun that
-    // finds Pending whether this run is alive. No hook ever runs without it.
-    const HookLockTry lock = hook_lock_for_hooks(result, deadline);
-    // Two runs may both have adopted the branch before either wrote Pending:
-    // the lock orders them, and the tag as it is now says whether the first
-    // one got there (the snapshot in `details` is from before the lock).
-    const BranchDetails now = m_client.describe_branch(result.branch.id);
-    if (hooks_done(result.branch.name, now.description, fingerprint)) {
-        return;  // this run wrote nothing yet: another run ran them meanwhile
-    }
-    if (is_pending(now.description)) {
-        // Another run recorded them and, the lock free, is gone (killed, or it
-        // failed on a branch it had adopted): never run them a second time on
-        // a half-seeded database. A rerun recreates the branch.
-        result.created_by_us = false;
-        throw Error(ErrorKind::Conflict, "branch '" + result.branch.name +
-                                             "' has its hooks recorded as started by another "
-                                             "xbranch run that did not finish them; not running "
-                                             "them a second time")
-            .with_operation("run hooks")
-            .with_reason(ErrorReason::HooksRunning)
-            .with_branch(result.branch.id, result.branch.name);
-    }
-    // Pending first: a run killed from here on leaves a branch a rerun recreates.
-    result.hooks_started = true;
-    const std::string pending =
-        write_hook_state(request, result, now.description, HookState::Pending, fingerprint);
-    for (const auto& hook : request.hooks) {
-        m_progress.note("running " + hook_name(hook));
-        run_one_hook(hook, request, deadline, result);
-    }
-    write_hook_state(request, result, pending, HookState::Done, fingerprint);
-    result.hooks_ran = true;
-}
-
-HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadline) {
-    const std::string& name = result.branch.name;
+// The lock for running the hooks, or a throw: waits while another live run
+// holds it (HooksRunning at the deadline), tries again with a backoff while a
+// try gets no answer (Timeout at the deadline; BranchVanished when a look
+// every few seconds finds the branch deleted).
+HookLockTry hook_lock_for_hooks(const StepEnv& env, const Branch& branch,
+                                const ConnectionInfo& info, Deadline deadline) {
+    const std::string& name = branch.name;
     const std::string op = "take the hooks' lock of branch " + name;
-    if (m_edges.locker == nullptr) {
+    if (env.edges.locker == nullptr) {
         throw Error(ErrorKind::Internal, "no hook locker for the hooks").with_operation(op);
     }
-    Waiter waiter(m_clock, m_control.cancel, deadline);
-    const auto start = m_clock.now();
+    Waiter waiter(env.clock, env.control.cancel, deadline);
+    const auto start = env.clock.now();
     auto last_look = start;
     ms backoff = k_lock_retry_first;
     int tries = 0;
     bool told_busy = false;
     bool told_unknown = false;
     for (;;) {
-        HookLockTry lock = try_hook_lock(result.connection, deadline);
+        HookLockTry lock = try_hook_lock(env, info, deadline);
         ++tries;
         if (lock.outcome == HookLockTry::Outcome::Acquired) {
             if (tries > 1) {
                 spdlog::info("branch {}: took its hooks' lock after {} ({} tries)", name,
-                             seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start)),
+                             seconds_text(std::chrono::duration_cast<ms>(env.clock.now() - start)),
                              tries);
             }
             return lock;
@@ -299,8 +266,8 @@ HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadli
             if (!told_busy) {
                 spdlog::warn(
                     "branch {} (id {}): another xbranch run holds its hooks' lock; waiting for it",
-                    name, result.branch.id);
-                m_progress.note("waiting for another run's hooks on " + name);
+                    name, branch.id);
+                env.progress.note("waiting for another run's hooks on " + name);
                 told_busy = true;
             }
         } else {
@@ -309,40 +276,40 @@ HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadli
             if (!told_unknown) {
                 spdlog::info("branch {}: no answer to its hooks' lock yet ({}); trying again", name,
                              lock.detail);
-                m_progress.note("waiting for the hooks' lock on " + name);
+                env.progress.note("waiting for the hooks' lock on " + name);
                 told_unknown = true;
             } else {
                 spdlog::debug("branch {}: hooks' lock, try {}: {}", name, tries, lock.detail);
             }
             wait = backoff;
             backoff = std::min(backoff * 2, k_lock_retry_cap);
-            if (m_clock.now() - last_look >= k_lock_watch_every) {
-                last_look = m_clock.now();
-                if (gone_while_connecting(result.branch, deadline)) {
+            if (env.clock.now() - last_look >= k_lock_watch_every) {
+                last_look = env.clock.now();
+                if (gone_while_connecting(env, branch, deadline)) {
                     throw Error(ErrorKind::NotFound,
-                                "branch " + name + " (id " + result.branch.id +
+                                "branch " + name + " (id " + branch.id +
                                     ") was deleted while xbranch waited for its hooks' lock")
                         .with_operation(op)
                         .with_reason(ErrorReason::BranchVanished)
-                        .with_branch(result.branch.id, name);
+                        .with_branch(branch.id, name);
                 }
             }
         }
-        switch (pause(waiter, wait, start)) {
+        switch (env.pause(waiter, wait, start)) {
             case Waiter::Result::Cancelled:
-                throw interrupted(op);
+                throw env.interrupted(op);
             case Waiter::Result::DeadlineReached: {
                 const std::string took =
-                    seconds_text(std::chrono::duration_cast<ms>(m_clock.now() - start));
+                    seconds_text(std::chrono::duration_cast<ms>(env.clock.now() - start));
                 if (busy) {
-                    // The other run uses the branch: this run's failure must not delete it.
-                    result.created_by_us = false;
-                    std::string what = "branch '" + name + "' (id " + result.branch.id;
+                    // The other run uses the branch: HooksRunning, so this
+                    // run's failure does not delete it (failure_cleanup.hpp).
+                    std::string what = "branch '" + name + "' (id " + branch.id;
                     what += ") still had its hooks running in another xbranch run after " + took;
                     throw Error(ErrorKind::Conflict, what)
                         .with_operation(op)
                         .with_reason(ErrorReason::HooksRunning)
-                        .with_branch(result.branch.id, name);
+                        .with_branch(branch.id, name);
                 }
                 // No hook runs without the lock: the time limit is the end.
                 std::string message = "branch " + name;
@@ -356,7 +323,7 @@ HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadli
                 throw Error(ErrorKind::Timeout, message)
                     .with_operation(op)
                     .with_reason(ErrorReason::ReadyTimeout)
-                    .with_branch(result.branch.id, name);
+                    .with_branch(branch.id, name);
             }
             case Waiter::Result::Slept:
                 break;
@@ -364,10 +331,101 @@ HookLockTry Lifecycle::hook_lock_for_hooks(CreateResult& result, Deadline deadli
     }
 }
 
-bool Lifecycle::hooks_of_another_run(const Branch& branch) {
-    XataClient::Scope scope(m_client, cleanup_limits());
+void run_one_hook(const StepEnv& env, const HookSpec& hook, const CreateRequest& request,
+                  Deadline deadline, const Branch& branch, const ConnectionInfo& info) {
+    const std::string op = "run " + hook_name(hook);
+    if (hook.kind == HookSpec::Kind::Sql) {
+        if (env.edges.sql == nullptr) {
+            throw Error(ErrorKind::Internal, "no SQL runner for the hooks").with_operation(op);
+        }
+        const SqlScriptResult r = env.edges.sql->run(info, hook.value, hook.content, env.clock,
+                                                     deadline, env.control.cancel);
+        if (r.reason == ProbeReason::Cancelled) {
+            throw env.interrupted(op);
+        }
+        if (!r.ok) {
+            throw hook_error(hook, r.describe());
+        }
+        spdlog::info("{}: {} statement{}", op, r.statements_run, r.statements_run == 1 ? "" : "s");
+        return;
+    }
+    if (env.edges.processes == nullptr) {
+        throw Error(ErrorKind::Internal, "no process runner for the hooks").with_operation(op);
+    }
+    RunOptions options;
+    options.env = hook_environment(info, branch.name, branch.id, request.parent);
+    const CancelToken* cancel = env.control.cancel;
+    options.should_stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
+    const auto left = deadline.left(env.clock);
+    options.budget = left == Clock::Duration::max() ? ms{0} : std::max(left, ms{1});
+    const LineSink sink = env.edges.hook_output ? env.edges.hook_output
+                                                : LineSink([](OutputStream, std::string_view line) {
+                                                      spdlog::info("hook: {}", redact(line));
+                                                  });
+    const ProcessResult r = env.edges.processes->run_shell(hook.value, options, sink);
+    if (cancel != nullptr && cancel->cancelled()) {
+        throw env.interrupted(op);
+    }
+    if (!r.succeeded()) {
+        std::string what = r.describe();
+        if (r.stopped) {
+            what += " (the time limit ran out)";
+        }
+        throw hook_error(hook, what);
+    }
+}
+
+}  // namespace
+
+bool run_hooks(const StepEnv& env, const CreateRequest& request, Deadline deadline,
+               const Claimed& claimed, const ConnectionInfo& info, const BranchDetails& details,
+               HookMarks& marks) {
+    const Branch& branch = claimed.branch;
+    const std::string fingerprint = hook_set_fingerprint(request.hooks);
+    if (claimed.owner == Owner::Adopted &&
+        hooks_done(branch.name, details.description, fingerprint)) {
+        return false;
+    }
+    marks.phase = true;
+    // The lock first, held until Done (or a failure): it tells a rerun that
+    // finds Pending whether this run is alive. No hook ever runs without it.
+    const HookLockTry lock = hook_lock_for_hooks(env, branch, info, deadline);
+    // Two runs may both have adopted the branch before either wrote Pending:
+    // the lock orders them, and the tag as it is now says whether the first
+    // one got there (the snapshot in `details` is from before the lock).
+    const BranchDetails now = env.client.describe_branch(branch.id);
+    if (hooks_done(branch.name, now.description, fingerprint)) {
+        return false;  // this run wrote nothing yet: another run ran them meanwhile
+    }
+    if (is_pending(now.description)) {
+        // Another run recorded them and, the lock free, is gone (killed, or it
+        // failed on a branch it had adopted): never run them a second time on
+        // a half-seeded database. A rerun recreates the branch. HooksRunning:
+        // the clean-up leaves the branch (failure_cleanup.hpp).
+        throw Error(ErrorKind::Conflict, "branch '" + branch.name +
+                                             "' has its hooks recorded as started by another "
+                                             "xbranch run that did not finish them; not running "
+                                             "them a second time")
+            .with_operation("run hooks")
+            .with_reason(ErrorReason::HooksRunning)
+            .with_branch(branch.id, branch.name);
+    }
+    // Pending first: a run killed from here on leaves a branch a rerun recreates.
+    marks.started = true;
+    const std::string pending =
+        write_hook_state(env, request, branch.id, now.description, HookState::Pending, fingerprint);
+    for (const auto& hook : request.hooks) {
+        env.progress.note("running " + hook_name(hook));
+        run_one_hook(env, hook, request, deadline, branch, info);
+    }
+    write_hook_state(env, request, branch.id, pending, HookState::Done, fingerprint);
+    return true;
+}
+
+bool hooks_of_another_run(const StepEnv& env, const Branch& branch) {
+    XataClient::Scope scope(env.client, env.cleanup_limits());
     try {
-        return is_pending(m_client.describe_branch(branch.id).description);
+        return is_pending(env.client.describe_branch(branch.id).description);
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::NotFound) {
             return false;  // gone: nothing to keep
@@ -379,49 +437,4 @@ bool Lifecycle::hooks_of_another_run(const Branch& branch) {
     }
 }
 
-void Lifecycle::run_one_hook(const HookSpec& hook, const CreateRequest& request, Deadline deadline,
-                             const CreateResult& result) {
-    const std::string op = "run " + hook_name(hook);
-    if (hook.kind == HookSpec::Kind::Sql) {
-        if (m_edges.sql == nullptr) {
-            throw Error(ErrorKind::Internal, "no SQL runner for the hooks").with_operation(op);
-        }
-        const SqlScriptResult r = m_edges.sql->run(result.connection, hook.value, hook.content,
-                                                   m_clock, deadline, m_control.cancel);
-        if (r.reason == ProbeReason::Cancelled) {
-            throw interrupted(op);
-        }
-        if (!r.ok) {
-            throw hook_error(hook, r.describe());
-        }
-        spdlog::info("{}: {} statement{}", op, r.statements_run, r.statements_run == 1 ? "" : "s");
-        return;
-    }
-    if (m_edges.processes == nullptr) {
-        throw Error(ErrorKind::Internal, "no process runner for the hooks").with_operation(op);
-    }
-    RunOptions options;
-    options.env =
-        hook_environment(result.connection, result.branch.name, result.branch.id, request.parent);
-    const CancelToken* cancel = m_control.cancel;
-    options.should_stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
-    const auto left = deadline.left(m_clock);
-    options.budget = left == Clock::Duration::max() ? ms{0} : std::max(left, ms{1});
-    const LineSink sink = m_edges.hook_output ? m_edges.hook_output
-                                              : LineSink([](OutputStream, std::string_view line) {
-                                                    spdlog::info("hook: {}", redact(line));
-                                                });
-    const ProcessResult r = m_edges.processes->run_shell(hook.value, options, sink);
-    if (cancel != nullptr && cancel->cancelled()) {
-        throw interrupted(op);
-    }
-    if (!r.succeeded()) {
-        std::string what = r.describe();
-        if (r.stopped) {
-            what += " (the time limit ran out)";
-        }
-        throw hook_error(hook, what);
-    }
-}
-
-}  // namespace xbranch
+}  // namespace xbranch::steps

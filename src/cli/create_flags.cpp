@@ -98,18 +98,7 @@ OutputFormat output_format(const OutputFlags& f) {
 void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
                Lifecycle& lifecycle, const Environment& env) {
     github_mask_secrets(result, env, std::cout);
-    auto clean_up = [&](Error& e) {
-        if (!result.created_by_us) {
-            return;
-        }
-        const Branch& b = result.branch;
-        if (keep_on_failure) {
-            e.with_cleanup(CleanupState::Kept, b.id, b.name);
-            return;
-        }
-        const bool gone = lifecycle.cleanup(b, e.what());
-        e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
-    };
+    auto clean_up = [&](Error& e) { lifecycle.clean_up_after_failure(result, keep_on_failure, e); };
     try {
         if (flags.output_dir) {
             write_output_files(*flags.output_dir, output_files(output_values(result)));
