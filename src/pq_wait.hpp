@@ -4,8 +4,12 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
-#include "xbranch/pq_conn.hpp"
+#include "xbranch/pq_failure.hpp"
+#include "xbranch/resolver.hpp"
+
+struct pg_conn;  // libpq's PGconn
 
 namespace xbranch::detail {
 
