@@ -6,7 +6,7 @@
 //   connection_step.cpp  credentials -> the connection handed out
 //   connection_check.cpp a real login with it (probe_until_usable)
 //   hook_flow.cpp        a Pending branch found by a rerun, the hooks, their lock
-//   failure_cleanup.cpp  the one clean-up after a failure (failure_cleanup.hpp)
+//   clean_up.cpp         the one clean-up after a failure (failure_cleanup.hpp's decision)
 #pragma once
 
 #include <chrono>
@@ -115,7 +115,7 @@ bool run_hooks(const StepEnv& env, const CreateRequest& request, Deadline deadli
 // Cleanup's look (its own budget): the tag says Pending, or cannot be read.
 bool hooks_of_another_run(const StepEnv& env, const Branch& branch);
 
-// --- failure_cleanup.cpp ---
+// --- clean_up.cpp ---
 // Deletes a branch this run made; logs, never throws. The error when it is left.
 std::optional<Error> try_delete_own(const StepEnv& env, const Branch& branch);
 // cleanup()'s delete: within the cleanup's budget (and `by`), logged at warn.
