@@ -182,6 +182,29 @@ void Lifecycle::clean_up_after_failure(const CreateResult& result, bool keep_on_
     steps::clean_up(env(), result.branch, facts, e, by);
 }
 
+namespace {
+
+// The server's own refusal (Xata Core's cap has no limits call): names the
+// oldest of ours from the list already made, as check_room does.
+void name_oldest_on_refusal(Error& e, const std::optional<std::vector<Branch>>& listed,
+                            const std::string& prefix) {
+    if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400 && listed &&
+        !prefix.empty()) {
+        const auto oldest = check_quota(*listed, std::nullopt, prefix).oldest;
+        if (!oldest.empty()) {
+            e.add_hint("oldest of ours: " + branches_text(oldest));
+        }
+    }
+}
+
+void record(CreateResult& result, const steps::Claimed& held) {
+    result.branch = held.branch;
+    result.adopted = held.owner == Owner::Adopted;
+    result.created_by_us = held.owner == Owner::ThisRun;
+}
+
+}  // namespace
+
 CreateResult Lifecycle::create(const CreateRequest& request) {
     const steps::StepEnv steps_env = env();
     const Deadline deadline = Deadline::in(m_clock, request.timeout);
@@ -204,19 +227,11 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
              ? "found branch " + request.branch_name + " (of " + request.parent + "); adopting it"
              : "creating branch " + request.branch_name + " from " + request.parent));
     const auto create_start = m_clock.now();
-    steps::Claimed held;
+    steps::Claimed held;  // the branch this run holds now (a recreate replaces it)
     try {
         held = steps::create_or_adopt(steps_env, request, result.parent_id, existing);
     } catch (Error& e) {
-        // The server's own refusal (Xata Core's cap has no limits call): name
-        // the oldest of ours from the list already made, as check_room does.
-        if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400 && listed &&
-            !request.prefix.empty()) {
-            const auto oldest = check_quota(*listed, std::nullopt, request.prefix).oldest;
-            if (!oldest.empty()) {
-                e.add_hint("oldest of ours: " + branches_text(oldest));
-            }
-        }
+        name_oldest_on_refusal(e, listed, request.prefix);
         throw;
     }
     // What follows may fail and delete the branch this run made: it ends
@@ -229,27 +244,13 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
                            : ms{0};
     const Deadline work = deadline.shifted(-reserve);
     steps::HookMarks marks;
-    // On a failure: the branch held then (a recreate replaces it), as far as the hooks got.
-    auto fail = [&](Error& e) {
-        result.branch = held.branch;
-        result.created_by_us = held.owner == Owner::ThisRun;
-        result.hooks_phase = marks.phase;
-        result.hooks_started = marks.started;
-        // Within the command's limit (plus its grace), except after a signal:
-        // that cleanup has its own budget.
-        std::optional<Deadline> by;
-        if (e.kind() != ErrorKind::Interrupted) {
-            by = deadline.shifted(m_control.deadline_grace);
-        }
-        clean_up_after_failure(result, request.keep_on_failure, e, by);
+    auto ready = [&] {
+        return steps::wait_ready(steps_env, held.branch.id, held.branch.name, work,
+                                 request.schedule, request.wake_after,
+                                 held.owner == Owner::Adopted);
     };
     try {
         XataClient::Scope work_scope(m_client, {m_control.cancel, work, std::nullopt});
-        auto ready = [&] {
-            return steps::wait_ready(steps_env, held.branch.id, held.branch.name, work,
-                                     request.schedule, request.wake_after,
-                                     held.owner == Owner::Adopted);
-        };
         BranchDetails d = ready();
         // A loop: a recreate may adopt a branch another rerun just made, Pending too.
         while (steps::hooks_pending(held, d)) {
@@ -260,14 +261,10 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
                 continue;
             }
             held = s.recreated;
-            if (!s.replaced_id.empty()) {
-                result.replaced_id = s.replaced_id;
-            }
+            result.replaced_id = s.replaced_id.empty() ? result.replaced_id : s.replaced_id;
             d = ready();
         }
-        result.branch = held.branch;
-        result.adopted = held.owner == Owner::Adopted;
-        result.created_by_us = held.owner == Owner::ThisRun;
+        record(result, held);
         result.status = d.status;
         if (!d.branch.region.empty()) {
             result.branch.region = d.branch.region;
@@ -283,10 +280,8 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
             result.hooks_ran =
                 steps::run_hooks(steps_env, request, work, held, result.connection, d, marks);
         }
-        result.hooks_phase = marks.phase;
-        result.hooks_started = marks.started;
     } catch (Error& e) {
-        fail(e);
+        fail_after_create(request, result, held, marks, e, deadline);
         throw;
     } catch (const std::exception& ex) {
         // Not the tool's own error (bad_alloc, a library's exception): still a
@@ -294,10 +289,27 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         Error e =
             Error(ErrorKind::Internal, std::string("unexpected: ") + ex.what())
                 .with_hint("this is a bug in xbranch; please report it with the output of -v");
-        fail(e);
+        fail_after_create(request, result, held, marks, e, deadline);
         throw e;
     }
+    result.hooks_phase = marks.phase;
+    result.hooks_started = marks.started;
     return result;
+}
+
+void Lifecycle::fail_after_create(const CreateRequest& request, CreateResult& result,
+                                  const steps::Claimed& held, const steps::HookMarks& marks,
+                                  Error& e, Deadline deadline) {
+    record(result, held);
+    result.hooks_phase = marks.phase;
+    result.hooks_started = marks.started;
+    // Within the command's limit (plus its grace), except after a signal:
+    // that cleanup has its own budget.
+    std::optional<Deadline> by;
+    if (e.kind() != ErrorKind::Interrupted) {
+        by = deadline.shifted(m_control.deadline_grace);
+    }
+    clean_up_after_failure(result, request.keep_on_failure, e, by);
 }
 
 Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {

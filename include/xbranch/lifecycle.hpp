@@ -21,9 +21,11 @@
 
 namespace xbranch {
 
-namespace steps {
-struct StepEnv;  // src/create_steps.hpp
-}
+namespace steps {  // src/create_steps.hpp
+struct StepEnv;
+struct Claimed;
+struct HookMarks;
+}  // namespace steps
 
 class Lifecycle {
   public:
@@ -99,6 +101,10 @@ class Lifecycle {
 
   private:
     steps::StepEnv env();
+    // After a create step failed: the one clean-up for the branch held then.
+    void fail_after_create(const CreateRequest& request, CreateResult& result,
+                           const steps::Claimed& held, const steps::HookMarks& marks, Error& e,
+                           Deadline deadline);
 
     XataClient& m_client;
     Clock& m_clock;
