@@ -46,7 +46,8 @@ class Action(unittest.TestCase):
         self.assertEqual(inputs["command"]["default"], "create")
         outputs = self.doc["outputs"]
         self.assertEqual(set(outputs), {"branch-name", "branch-id", "connection-string",
-                                        "pooled-connection-string", "created"})
+                                        "pooled-connection-string", "created", "schema-diff",
+                                        "schema-changed"})
         for name, out in outputs.items():
             self.assertEqual(out["value"], "${{ steps.xbranch.outputs.%s }}" % name)
 
