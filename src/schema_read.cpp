@@ -13,9 +13,11 @@ namespace xbranch {
 namespace {
 
 // User schemas, and the objects that belong to no extension. Everything is
-// qualified with pg_catalog: the search_path is empty.
+// qualified with pg_catalog: the search_path is empty. One simple-query
+// message is one transaction, so the search_path is set for this query
+// only (is_local): a pooler's server connection is left as it was.
 constexpr const char* k_schema_query = R"SQL(
-SELECT pg_catalog.set_config('search_path', '', false);
+SELECT pg_catalog.set_config('search_path', '', true);
 WITH ns AS (
   SELECT oid, nspname FROM pg_catalog.pg_namespace
   WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')

@@ -208,6 +208,13 @@ class DiffTest(E2ECase):
         self.assertIn("has no parent to compare it with", err)
         self.assertEqual(out, "")
 
+    def test_a_database_the_branches_lack_is_not_connectable(self):
+        self.create("df-nodb")
+        code, out, err = self.diff("df-nodb", "--database", "nope")
+        self.assertEqual(code, 11, err)
+        self.assertIn("no login to parent main (database 'nope')", err)
+        self.assertEqual(out, "")
+
     def test_a_missing_branch_is_not_found(self):
         code, out, err = self.diff("df-nothing")
         self.assertEqual(code, 4, err)
