@@ -34,7 +34,7 @@ std::string text_field(const nlohmann::json& row, const char* name) {
 // One array of the document: each row an object with `identity` fields (schema,
 // table, name) and `attributes` fields, in that order.
 void read_rows(const nlohmann::json& doc, const char* array, SchemaKind kind,
-               std::vector<const char*> attributes, SchemaSnapshot& out) {
+               const std::vector<const char*>& attributes, SchemaSnapshot& out) {
     const auto it = doc.find(array);
     if (it == doc.end() || it->is_null()) {
         return;
@@ -73,7 +73,10 @@ std::string column_line(const SchemaObject& c) {
         } else if (name == "nullable") {
             line += value == "no" ? " not null" : "";
         } else if (!value.empty()) {
-            line += " " + name + " " + value;
+            line += " ";
+            line += name;
+            line += " ";
+            line += value;
         }
     }
     return line;
