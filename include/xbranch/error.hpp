@@ -62,6 +62,8 @@ enum class CleanupState {
 };
 
 // Exit codes, documented in the README; the only place they are decided.
+// Not an error: `xbranch diff` found schema changes (like `git diff --exit-code`).
+inline constexpr int k_exit_schema_differs = 14;
 int exit_code(ErrorKind kind, int signal_number = 0);
 const char* kind_name(ErrorKind kind);
 

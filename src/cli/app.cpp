@@ -58,16 +58,17 @@ const std::vector<ExitCodeRow>& exit_code_rows() {
          "conflict (a branch in the way, a branch that must not be touched, an empty "
          "Signadot sandbox list)",
          {"create", "run", "reset", "delete", "url", "gc"}},
-        {"6", "timed out (--timeout ran out)", {"create", "run", "reset"}},
+        {"6", "timed out (--timeout ran out)", {"create", "run", "reset", "diff"}},
         {"7", "branch fault", {"create", "run", "reset"}},
         {"8", "API unavailable (network, 5xx or 429 after retries)", {}},
         {"9", "local I/O (output folder, standard output)", {}},
         {"10", "unexpected API answer", {}},
         {"11",
          "not connectable (no login worked before the time limit, or the database is missing)",
-         {"create", "run", "reset"}},
+         {"create", "run", "reset", "diff"}},
         {"12", "branch quota reached", {"create", "run", "reset"}},
         {"13", "a --sql/--exec hook failed", {"create", "run", "reset"}},
+        {"14", "diff: the schemas differ (not an error)", {"diff"}},
         {"130/143/129", "interrupted (SIGINT/SIGTERM/SIGHUP)", {}},
     };
     return k_rows;
@@ -406,9 +407,10 @@ int run(int argc, char** argv) {
     int verbose = 0;
     bool quiet = false;
     add_global_options(app, ctx, verbose, quiet);
-    std::vector<Command> commands = {add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
-                                     add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
-                                     add_run(app, ctx),    add_reset(app, ctx)};
+    std::vector<Command> commands = {
+        add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
+        add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
+        add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx)};
     add_exit_code_footers(app, commands);
 
     // Errors before the flags are parsed already follow --log-format.

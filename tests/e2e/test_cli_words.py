@@ -66,6 +66,7 @@ class CliWordsTest(unittest.TestCase):
         cases = ((["create", "--sandbox", "x", "--timeout", "2d"], "--timeout", "1ms to 1d"),
                  (["run", "--timeout", "11574d", "--", "true"], "--timeout", "1ms to 1d"),
                  (["reset", "--sandbox", "x", "--timeout", "25h"], "--timeout", "1ms to 1d"),
+                 (["diff", "--sandbox", "x", "--timeout", "25h"], "--timeout", "1ms to 1d"),
                  (["gc", "--older-than", "4000d"], "--older-than", "0s to 3650d"),
                  (["gc", "--expired", "--grace", "31d"], "--grace", "0s to 30d"),
                  (["create", "--sandbox", "x", "--ttl", "3651d"], "--ttl", "1s to 3650d"),

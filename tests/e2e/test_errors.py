@@ -258,7 +258,8 @@ class ErrorsTest(E2ECase):
 
         everywhere = {"0", "1", "2", "3", "4", "8", "9", "10", "130/143/129"}
         lifecycle = everywhere | {"5", "6", "7", "11", "12", "13"}
-        self.assertEqual(codes(), lifecycle)
+        self.assertEqual(codes(), lifecycle | {"14"})
+        self.assertEqual(codes("diff"), everywhere | {"6", "11", "14"})
         for command in ("create", "run", "reset"):
             self.assertEqual(codes(command), lifecycle, command)
         for command in ("list", "status"):
@@ -278,7 +279,7 @@ class ErrorsTest(E2ECase):
                 (["create", "--sandbox", "x", "--force"],
                  "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset)"),
                 (["gc", "--expired", "--sslmode=disable"],
-                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset)"),
+                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset, diff)"),
                 (["list", "--bogus\x1b[2J"], "unknown flag '--bogus\\x1b[2J' for xbranch list")):
             code, out, err = self.xb(*args)
             self.assertEqual(code, 2, (args, err))

@@ -230,11 +230,12 @@ class ActionScriptTest(E2ECase):
         self.log = os.path.join(self.tmp, "docker.log")
         self.out_file = os.path.join(self.tmp, "github_output")
 
-    def run_action(self, inputs, github=None):
+    def run_action(self, inputs, github=None, extra_env=None):
         github = github or {"action_repository": "Example/XBranch", "action_ref": "v0.2.0",
                             "action_path": "/nonexistent"}
         env = {"PATH": self.bin + ":/usr/bin:/bin", "GITHUB_OUTPUT": self.out_file,
-               "FAKE_DOCKER_LOG": self.log, "XBRANCH_BIN": harness.xbranch_bin(), **self.emu.env()}
+               "FAKE_DOCKER_LOG": self.log, "XBRANCH_BIN": harness.xbranch_bin(), **self.emu.env(),
+               **(extra_env or {})}
         for k, v in self.step["env"].items():
             m = re.fullmatch(r"\$\{\{ (inputs|github)\.([\w-]+) \}\}", v)
             self.assertTrue(m, v)
@@ -314,6 +315,42 @@ class ActionScriptTest(E2ECase):
         args = calls[0]["args"]
         self.assertEqual(args[args.index("--database") + 1], "app")
         self.assertEqual(rc, 11, out + err)
+
+    def test_diff_gives_the_markdown_as_an_output(self):
+        rc, out, err, calls = self.run_action({"sandbox": "pr-12", "sslmode": "disable",
+                                               "timeout": "30s"})
+        self.assertEqual(rc, 0, out + err)
+        url = self.outputs()["connection-string"]
+        summary = os.path.join(self.tmp, "step_summary")
+        # A fresh branch: exit 0, no change.
+        rc, out, err, calls = self.run_action({"sandbox": "pr-12", "command": "diff",
+                                               "sslmode": "disable"})
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(calls[0]["args"], ["diff", "--sandbox", "pr-12", "--format", "markdown",
+                                            "--sslmode", "disable"])
+        got = self.outputs()
+        self.assertEqual(got["schema-changed"], "false")
+        self.assertIn("No schema changes.", got["schema-diff"])
+        # A migration: xbranch exits 14, the step succeeds with the Markdown.
+        harness.psql(url, "CREATE TABLE invoices (id int PRIMARY KEY, note text)")
+        rc, out, err, calls = self.run_action({"sandbox": "pr-12", "command": "diff",
+                                               "sslmode": "disable"},
+                                              extra_env={"GITHUB_STEP_SUMMARY": summary})
+        self.assertEqual(rc, 0, out + err)
+        got = self.outputs()
+        self.assertEqual(got["schema-changed"], "true")
+        md = got["schema-diff"]
+        self.assertTrue(md.startswith("<!-- xbranch-schema-diff -->\n"), md)
+        self.assertIn("| added | table | `public.invoices` |", md)
+        self.assertEqual(md + "\n", out)  # also in the log
+        with open(summary) as f:
+            self.assertEqual(f.read(), md + "\n")  # and in the job's summary
+        password = urllib.parse.unquote(urllib.parse.urlsplit(url).password)
+        self.assertNotIn(password, out + err)
+        # An error keeps its code and sets no output.
+        rc, out, err, calls = self.run_action({"sandbox": "pr-none", "command": "diff",
+                                               "sslmode": "disable"})
+        self.assertEqual(rc, 4, out + err)
 
     def test_bad_command_and_missing_name_fail_before_docker(self):
         rc, out, err, calls = self.run_action({"sandbox": "pr-1", "command": "destroy"})

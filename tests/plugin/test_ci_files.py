@@ -46,7 +46,8 @@ class Action(unittest.TestCase):
         self.assertEqual(inputs["command"]["default"], "create")
         outputs = self.doc["outputs"]
         self.assertEqual(set(outputs), {"branch-name", "branch-id", "connection-string",
-                                        "pooled-connection-string", "created"})
+                                        "pooled-connection-string", "created", "schema-diff",
+                                        "schema-changed"})
         for name, out in outputs.items():
             self.assertEqual(out["value"], "${{ steps.xbranch.outputs.%s }}" % name)
 
@@ -260,6 +261,19 @@ class ExampleWorkflow(unittest.TestCase):
         # The tests read the action's output.
         runs = " ".join(str(s.get("env", "")) for j in jobs.values() for s in j["steps"])
         self.assertIn("steps.%s.outputs.connection-string" % create[0]["id"], runs)
+        # The schema diff goes to a comment only when there is one.
+        diff = [s for j in jobs.values() for s in j["steps"]
+                if re.match(r"^[\w-]+/xbranch@", s.get("uses", "")) and s.get("with", {}).get("command") == "diff"]
+        self.assertEqual(len(diff), 1)
+        self.assertEqual(diff[0]["with"]["sandbox"], create[0]["with"]["sandbox"])
+        self.assertIn("steps.%s.outputs.schema-diff" % diff[0]["id"], runs)
+        comment = next(s for j in jobs.values() for s in j["steps"]
+                       if "schema-diff" in str(s.get("env", "")))
+        self.assertEqual(comment["if"], "steps.%s.outputs.schema-changed == 'true'" % diff[0]["id"])
+        self.assertNotIn("${{", comment["run"])  # values reach the script as env only
+        self.assertEqual(doc["permissions"]["pull-requests"], "write")
+        p = subprocess.run(["bash", "-n"], input=comment["run"], text=True, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
 
 
 if __name__ == "__main__":

@@ -65,9 +65,11 @@ class ShippedFiles(unittest.TestCase):
         self.assertEqual([s["name"] for s in delete], ["deprovision"])
         outs = {o["name"]: o["valueFromPath"] for o in create[0]["outputs"]}
         self.assertEqual(set(outs), {"branch-name", "branch-id", "connection-string", "pooled-connection-string",
-                                     "host", "port", "database", "username", "password"})
+                                     "host", "port", "database", "username", "password",
+                                     "schema-diff"})
         for name, path in outs.items():
-            self.assertEqual(path, "/outputs/" + name)  # the file names xbranch --output-dir writes
+            # The file names xbranch --output-dir writes (schema-diff: the step's own).
+            self.assertEqual(path, "/outputs/" + name)
         params = {i["name"] for i in create[0]["inputs"] if i.get("valueFromSandbox")}
         self.assertEqual(params, {"parent-branch", "database", "seed-sql", "ttl", "endpoint"})
         seed = next(i for i in create[0]["inputs"] if i["name"] == "seed-sql")
@@ -361,7 +363,10 @@ class ProvisionScript(unittest.TestCase):
         self.d = Path(self.tmp.name)
         (self.d / "bin").mkdir()
         fake = self.d / "bin" / "xbranch"
-        fake.write_text('#!/bin/sh\necho "$*"\n')
+        # create writes the branch id (diff reads it); diff answers 14 (a change).
+        fake.write_text('#!/bin/sh\necho "$*"\n'
+                        'if [ "$1" = create ]; then printf b1 >"$3/branch-id"; fi\n'
+                        'if [ "$1" = diff ]; then exit "${FAKE_DIFF_EXIT:-14}"; fi\n')
         fake.chmod(0o755)
         step = next(s for s in expanded_plugin()["spec"]["create"] if s["name"] == "provision")
         self.script_text = step["script"]
@@ -387,6 +392,7 @@ class ProvisionScript(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout.strip(), f"create --output-dir {out} --output json")
         self.assertTrue(out.is_dir())
+        self.assertEqual((out / "schema-diff").read_text(), "")  # no seed-sql: no diff
 
     def test_each_param_becomes_its_flag(self):
         p = self.run_script(self.d / "o", {"PARENT_BRANCH": "staging", "BRANCH_DATABASE": "app",
@@ -396,6 +402,17 @@ class ProvisionScript(unittest.TestCase):
         self.assertEqual(p.stdout.strip(),
                          f"create --output-dir {self.d / 'o'} --output json --parent staging --database app "
                          f"--sql {self.d / 'seed.sql'} --ttl 2h --endpoint pooler --sslmode verify-full")
+        # After seed-sql: the diff against the parent, into the output schema-diff.
+        self.assertEqual((self.d / "o" / "schema-diff").read_text(),
+                         "diff --branch-id b1 --format markdown --database app --sslmode verify-full\n")
+
+    def test_a_failed_diff_leaves_the_output_empty_and_the_step_ok(self):
+        out = self.d / "o"
+        p = self.run_script(out, {"FAKE_DIFF_EXIT": "11"}, seed="select 1;")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("xbranch diff failed (exit 11)", p.stderr)
+        self.assertEqual((out / "schema-diff").read_text(), "")
+        self.assertEqual(sorted(f.name for f in out.iterdir()), ["branch-id", "schema-diff"])
 
     def test_unmakeable_output_folder_fails_with_exit_9_and_says_why(self):
         blocker = self.d / "file"

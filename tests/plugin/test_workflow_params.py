@@ -69,6 +69,13 @@ class WorkflowParams(unittest.TestCase):
             "--param", "seed-sql=create table seeded (x int); insert into seeded values (42);",
             "--fork-expect", "select x from seeded", "42")
 
+    def test_schema_diff_output_shows_what_seed_sql_changed(self):
+        log = self.assert_workflow_ok(
+            "--param", "seed-sql=create table seeded (x int primary key);")
+        # The step's outputs, as the runner logs them (JSON-quoted).
+        self.assertIn('"schema-diff": "<!-- xbranch-schema-diff -->\\n', log)
+        self.assertIn("| added | table | `public.seeded` | `x integer not null`", log)
+
     def test_ttl_param(self):
         log = self.assert_workflow_ok("--param", "ttl=2h")
         self.assertIn("BRANCH_TTL=2h", log)  # the step's env, as the runner logs it
