@@ -49,6 +49,7 @@ Command add_list(CLI::App& root, Context& ctx);
 Command add_gc(CLI::App& root, Context& ctx);
 Command add_run(CLI::App& root, Context& ctx);
 Command add_reset(CLI::App& root, Context& ctx);
+Command add_shell(CLI::App& root, Context& ctx);
 
 // The API connection of one run: config, one libcurl handle, the client.
 struct Session {
