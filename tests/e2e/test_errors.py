@@ -258,13 +258,14 @@ class ErrorsTest(E2ECase):
 
         everywhere = {"0", "1", "2", "3", "4", "8", "9", "10", "130/143/129"}
         lifecycle = everywhere | {"5", "6", "7", "11", "12", "13"}
-        self.assertEqual(codes(), lifecycle)
+        self.assertEqual(codes(), lifecycle | {"127"})  # 127: shell without psql
         for command in ("create", "run", "reset"):
             self.assertEqual(codes(command), lifecycle, command)
         for command in ("list", "status"):
             self.assertEqual(codes(command), everywhere, command)
         for command in ("delete", "url", "gc"):  # gc: an empty sandbox list is refused
             self.assertEqual(codes(command), everywhere | {"5"}, command)
+        self.assertEqual(codes("shell"), everywhere | {"5", "127"})
         # The command's own footer is still there, before the table.
         code, out, err = self.xb("gc", "--help")
         self.assertIn("xbranch gc --orphans --expired --dry-run", out.split("Exit codes:")[0])
@@ -276,9 +277,9 @@ class ErrorsTest(E2ECase):
         before = len(self.emu.requests())
         for args, message in (
                 (["create", "--sandbox", "x", "--force"],
-                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset)"),
+                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset, shell)"),
                 (["gc", "--expired", "--sslmode=disable"],
-                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset)"),
+                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset, shell)"),
                 (["list", "--bogus\x1b[2J"], "unknown flag '--bogus\\x1b[2J' for xbranch list")):
             code, out, err = self.xb(*args)
             self.assertEqual(code, 2, (args, err))
