@@ -6,7 +6,7 @@
 #   scripts/deps.sh --test    also what the tests and CI need: GoogleTest,
 #                             cpp-httplib, pytest, clang (fuzz, clang-tidy),
 #                             clang-format, the sanitizer runtime, jq, openssl
-#   scripts/deps.sh --image   also buildah and debootstrap (docker/build-image.sh)
+#   scripts/deps.sh --image   also buildah, debootstrap and openssl (docker/build-image.sh)
 # Flags combine: scripts/deps.sh --test --image.
 set -eu
 
@@ -16,7 +16,7 @@ postgresql-15 postgresql-client-15 python3 util-linux procps"
 test_pkgs="libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libgtest-dev libgmock-dev
 python3-pytest python3-yaml python3-jsonschema curl jq openssl
 clang-14 clang-format clang-tidy libclang-rt-14-dev"
-image_pkgs="buildah debootstrap"
+image_pkgs="buildah debootstrap openssl"
 
 args=""
 for arg in "$@"; do

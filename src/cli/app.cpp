@@ -34,6 +34,7 @@ constexpr const char* k_examples_help = R"TXT(Examples:
   xbranch gc --older-than 7d --dry-run
   xbranch run --timeout 2m -- ./smoke-test.sh    # a throwaway branch for one command
   xbranch reset --sandbox my-feature             # the branch afresh from its parent
+  xbranch shell --sandbox my-feature             # psql on the branch
 
 Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
@@ -57,7 +58,7 @@ const std::vector<ExitCodeRow>& exit_code_rows() {
         {"5",
          "conflict (a branch in the way, a branch that must not be touched, an empty "
          "Signadot sandbox list)",
-         {"create", "run", "reset", "delete", "url", "gc"}},
+         {"create", "run", "reset", "delete", "url", "gc", "shell"}},
         {"6", "timed out (--timeout ran out)", {"create", "run", "reset", "diff"}},
         {"7", "branch fault", {"create", "run", "reset"}},
         {"8", "API unavailable (network, 5xx or 429 after retries)", {}},
@@ -69,6 +70,7 @@ const std::vector<ExitCodeRow>& exit_code_rows() {
         {"12", "branch quota reached", {"create", "run", "reset"}},
         {"13", "a --sql/--exec hook failed", {"create", "run", "reset"}},
         {"14", "diff: the schemas differ (not an error)", {"diff"}},
+        {"127", "no psql on PATH", {"shell"}},
         {"130/143/129", "interrupted (SIGINT/SIGTERM/SIGHUP)", {}},
     };
     return k_rows;
@@ -410,7 +412,8 @@ int run(int argc, char** argv) {
     std::vector<Command> commands = {
         add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
         add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
-        add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx)};
+        add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx),
+        add_shell(app, ctx)};
     add_exit_code_footers(app, commands);
 
     // Errors before the flags are parsed already follow --log-format.

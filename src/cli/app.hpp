@@ -50,6 +50,7 @@ Command add_gc(CLI::App& root, Context& ctx);
 Command add_run(CLI::App& root, Context& ctx);
 Command add_reset(CLI::App& root, Context& ctx);
 Command add_diff(CLI::App& root, Context& ctx);
+Command add_shell(CLI::App& root, Context& ctx);
 
 // The API connection of one run: config, one libcurl handle, the client.
 struct Session {

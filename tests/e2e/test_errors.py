@@ -258,7 +258,7 @@ class ErrorsTest(E2ECase):
 
         everywhere = {"0", "1", "2", "3", "4", "8", "9", "10", "130/143/129"}
         lifecycle = everywhere | {"5", "6", "7", "11", "12", "13"}
-        self.assertEqual(codes(), lifecycle | {"14"})
+        self.assertEqual(codes(), lifecycle | {"14", "127"})  # 127: shell without psql
         self.assertEqual(codes("diff"), everywhere | {"6", "11", "14"})
         for command in ("create", "run", "reset"):
             self.assertEqual(codes(command), lifecycle, command)
@@ -266,6 +266,7 @@ class ErrorsTest(E2ECase):
             self.assertEqual(codes(command), everywhere, command)
         for command in ("delete", "url", "gc"):  # gc: an empty sandbox list is refused
             self.assertEqual(codes(command), everywhere | {"5"}, command)
+        self.assertEqual(codes("shell"), everywhere | {"5", "127"})
         # The command's own footer is still there, before the table.
         code, out, err = self.xb("gc", "--help")
         self.assertIn("xbranch gc --orphans --expired --dry-run", out.split("Exit codes:")[0])
@@ -277,9 +278,9 @@ class ErrorsTest(E2ECase):
         before = len(self.emu.requests())
         for args, message in (
                 (["create", "--sandbox", "x", "--force"],
-                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset)"),
+                 "xbranch create has no flag '--force' (it is a flag of url, delete, gc, reset, shell)"),
                 (["gc", "--expired", "--sslmode=disable"],
-                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset, diff)"),
+                 "xbranch gc has no flag '--sslmode' (it is a flag of create, url, run, reset, diff, shell)"),
                 (["list", "--bogus\x1b[2J"], "unknown flag '--bogus\\x1b[2J' for xbranch list")):
             code, out, err = self.xb(*args)
             self.assertEqual(code, 2, (args, err))
