@@ -51,6 +51,7 @@ class Terminal:
         os.close(slave)
         case.addCleanup(self.stop)
         self.seen = b""
+        self.pos = 0  # where the next expect() starts looking
 
     def stop(self):
         if self.proc.poll() is None:
@@ -61,10 +62,10 @@ class Terminal:
         os.write(self.master, text.encode() if isinstance(text, str) else text)
 
     def expect(self, needle, timeout=20):
-        """Reads the terminal until needle appeared after what was read so far."""
-        start = len(self.seen)
+        """Reads the terminal until needle appears after the previous match (one
+        read may hold both an answer and the prompt after it)."""
         deadline = time.monotonic() + timeout
-        while needle.encode() not in self.seen[start:]:
+        while needle.encode() not in self.seen[self.pos:]:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("%r not on the terminal; it shows %r" % (needle, self.seen))
@@ -77,6 +78,7 @@ class Terminal:
                 if not chunk:
                     raise AssertionError("terminal closed before %r; it showed %r" % (needle, self.seen))
                 self.seen += chunk
+        self.pos = self.seen.index(needle.encode(), self.pos) + len(needle.encode())
 
     def drain(self):
         while True:
