@@ -16,6 +16,9 @@
 #      prints what it holds (the sum of its files, which must stay within
 #      20 MB), the gzipped pull size, every file of the runtime stage, the
 #      stripped binary size and how long each phase took.
+# XBRANCH_IMAGE_ALLOW_OLDER_SOURCES=1 lets the build stage rebuild libcurl
+# and libpq from an older Debian source than the installed packages' when
+# the archive lacks theirs (see docker/build-min-libs.sh; off by default).
 # Exits non-zero on any failure. Run from anywhere; needs root for buildah
 # and debootstrap on a machine without Docker.
 set -euo pipefail
@@ -242,7 +245,8 @@ run_in_image() {
 # ---------------------------------------------------------------- build
 total_start=$(date +%s)
 build_args=(--build-arg "VERSION=$version" --build-arg "SOURCE_URL=$source_url"
-            --build-arg "BUILD_JOBS=$jobs")
+            --build-arg "BUILD_JOBS=$jobs"
+            --build-arg "ALLOW_OLDER_SOURCES=${XBRANCH_IMAGE_ALLOW_OLDER_SOURCES:-0}")
 
 if [ "$engine" = buildah ]; then
     need_root

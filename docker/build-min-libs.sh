@@ -25,9 +25,11 @@ cd "$work"
 
 log() { printf '[min-libs] %s\n' "$*" >&2; }
 
-# The source of the installed binary package at its version; where the
+# The source of the installed binary package at its version. Where the
 # archive does not have that source (a mirror without the security
-# archive's sources), the newest source version it does have, said aloud.
+# archive's sources) the build stops: an older source would ship a libpq
+# or libcurl without the security fixes the installed one has. Only with
+# ALLOW_OLDER_SOURCES=1 does it take the newest source it can get, said aloud.
 fetch() { # BINARY_PACKAGE -> prints the source version fetched
     pkg="$1"
     src="$(dpkg-query -W -f='${source:Package}' "$pkg")"
@@ -35,6 +37,12 @@ fetch() { # BINARY_PACKAGE -> prints the source version fetched
     if apt-get source --download-only -qq "$src=$want" >&2 2>/dev/null; then
         echo "$want"
         return
+    fi
+    if [ "${ALLOW_OLDER_SOURCES:-0}" != 1 ]; then
+        log "the source of $pkg $want is not in the archive: add the deb-src line of"
+        log "the archive it came from (e.g. the security archive), or accept an older"
+        log "source with ALLOW_OLDER_SOURCES=1 (--build-arg ALLOW_OLDER_SOURCES=1)"
+        exit 1
     fi
     for v in $(apt-cache showsrc "$src" | sed -n 's/^Version: //p' | sort -u -r -V); do
         if apt-get source --download-only -qq "$src=$v" >&2 2>/dev/null; then
