@@ -53,9 +53,9 @@ class Snippets(unittest.TestCase):
         self.assertEqual(missing, [])
 
     def test_the_by_hand_block_runs_as_pasted(self):
-        xbranch = os.environ.get("XBRANCH_BIN")
-        emulator = os.environ.get("XATA_EMULATOR_BIN")
-        if not xbranch or not emulator:
+        xbranch = os.path.abspath(os.environ.get("XBRANCH_BIN", ""))
+        emulator = os.path.abspath(os.environ.get("XATA_EMULATOR_BIN", ""))
+        if not os.environ.get("XBRANCH_BIN") or not os.environ.get("XATA_EMULATOR_BIN"):
             self.skipTest("XBRANCH_BIN and XATA_EMULATOR_BIN are not set (run under ctest)")
         block = next(b for b in blocks(readme()) if "xata-emulator --port 8090" in b)
         lines = block.splitlines()
@@ -72,7 +72,9 @@ class Snippets(unittest.TestCase):
             # A person waits for the emulator's "listening" line; the test polls.
             wait = ("for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:%s/ "
                     "&& break; sleep 0.05; done\n" % port)
-            body = body.replace("emu_pid=$!\n", "emu_pid=$!\n" + wait, 1)
+            # If a line fails, the emulator must not outlive the script.
+            stop = "trap 'kill $emu_pid 2>/dev/null' EXIT\n"
+            body = body.replace("emu_pid=$!\n", "emu_pid=$!\n" + stop + wait, 1)
             script = 'export PATH="$HOME/.local/bin:$PATH"\nset -e\n' + body
             env = {"HOME": home, "PATH": "/usr/bin:/bin", "TMPDIR": os.environ.get("TMPDIR", "/tmp")}
             run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True,
