@@ -50,6 +50,7 @@ enum class ErrorReason {
     DatabaseMissing,    // the database named for the connection is not in the branch
     HooksRunning,       // another live run still runs the hooks of the branch (branch_id())
     BranchVanished,     // the branch this run created was deleted by someone else (branch_id())
+    EmptySandboxList,   // gc --orphans: Signadot listed no sandboxes; nothing was deleted
 };
 
 // What happened to the branch this run created, when an error ended the run.

@@ -14,6 +14,7 @@
 #include "xbranch/curl_transport.hpp"
 #include "xbranch/lifecycle.hpp"
 #include "xbranch/outputs.hpp"
+#include "xbranch/signadot_client.hpp"
 #include "xbranch/xata_client.hpp"
 
 namespace xbranch::cli {
@@ -103,4 +104,7 @@ namespace xbranch::cli {
 // NotFound when there is none.
 BranchDetails locate_branch(XataClient& client, const BranchTarget& target);
 long long now_unix();
+// SIGNADOT_API_KEY (registered as a secret), SIGNADOT_ORG and
+// SIGNADOT_API_URL for gc --orphans; throws Error(Usage) naming what is unset.
+SignadotTarget signadot_target_from_env(const Environment& env);
 }  // namespace xbranch::cli

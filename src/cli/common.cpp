@@ -8,6 +8,7 @@
 
 #include "app.hpp"
 #include "xbranch/error.hpp"
+#include "xbranch/redact.hpp"
 
 namespace xbranch::cli {
 
@@ -168,6 +169,28 @@ BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
 
 long long now_unix() {
     return static_cast<long long>(std::time(nullptr));
+}
+
+// The Signadot settings, read from the environment in this one place.
+SignadotTarget signadot_target_from_env(const Environment& env) {
+    const Setting key = resolve(SettingId::SignadotApiKey, env);
+    const Setting org = resolve(SettingId::SignadotOrg, env);
+    const Setting url = resolve(SettingId::SignadotApiUrl, env);
+    if (key.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
+                    "which sandboxes are alive")
+            .with_hint(
+                "export SIGNADOT_API_KEY with a Signadot API key that can list sandboxes; "
+                "it is read only from the environment, never printed");
+    }
+    register_secret(key.value);
+    if (org.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
+                    "organization name");
+    }
+    return {url.value, key.value, org.value};
 }
 
 }  // namespace xbranch::cli
