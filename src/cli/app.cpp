@@ -37,58 +37,6 @@ constexpr const char* k_examples_help = R"TXT(Examples:
 
 Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
-// The exit codes and the commands that can return each (none listed: every
-// command): one table for `xbranch --help` and every command's --help.
-struct ExitCodeRow {
-    const char* codes;
-    const char* meaning;
-    std::vector<std::string_view> commands;
-};
-
-const std::vector<ExitCodeRow>& exit_code_rows() {
-    // create, run and reset share the lifecycle: a deadline, the wait, the
-    // login check, the hooks, the quota. delete and url refuse some branches.
-    static const std::vector<ExitCodeRow> k_rows = {
-        {"0", "ok", {}},
-        {"1", "a bug in xbranch", {}},
-        {"2", "usage or configuration error", {}},
-        {"3", "authentication failed (HTTP 401/403)", {}},
-        {"4", "not found (organization, project, parent or branch)", {}},
-        {"5",
-         "conflict (a branch in the way, a branch that must not be touched, an empty "
-         "Signadot sandbox list)",
-         {"create", "run", "reset", "delete", "url", "gc"}},
-        {"6", "timed out (--timeout ran out)", {"create", "run", "reset"}},
-        {"7", "branch fault", {"create", "run", "reset"}},
-        {"8", "API unavailable (network, 5xx or 429 after retries)", {}},
-        {"9", "local I/O (output folder, standard output)", {}},
-        {"10", "unexpected API answer", {}},
-        {"11",
-         "not connectable (no login worked before the time limit, or the database is missing)",
-         {"create", "run", "reset"}},
-        {"12", "branch quota reached", {"create", "run", "reset"}},
-        {"13", "a --sql/--exec hook failed", {"create", "run", "reset"}},
-        {"130/143/129", "interrupted (SIGINT/SIGTERM/SIGHUP)", {}},
-    };
-    return k_rows;
-}
-
-// "Exit codes:" and the rows `command` can return (every row when empty).
-std::string exit_codes_help(std::string_view command) {
-    std::string out = "Exit codes:";
-    for (const auto& row : exit_code_rows()) {
-        const bool applies =
-            command.empty() || row.commands.empty() ||
-            std::find(row.commands.begin(), row.commands.end(), command) != row.commands.end();
-        if (applies) {
-            std::string codes = row.codes;
-            codes.resize(std::max<std::size_t>(codes.size(), 11), ' ');
-            out += "\n  " + codes + "  " + row.meaning;
-        }
-    }
-    return out;
-}
-
 // Every command's help ends with the exit codes it can return.
 void add_exit_code_footers(CLI::App& root, const std::vector<Command>& commands) {
     root.footer(std::string(k_environment_help) + "\n\n" + exit_codes_help({}) + "\n\n" +

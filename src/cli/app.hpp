@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "exit_codes.hpp"
 #include "settings.hpp"
 #include "xbranch/config.hpp"
 #include "xbranch/connection.hpp"
@@ -95,6 +96,7 @@ void prepare_stdout();
 void finish_stdout();
 
 std::string version_text();
+
 std::string format_age(long long seconds);
 
 }  // namespace xbranch::cli

@@ -1,0 +1,25 @@
+// The exit codes as the CLI words them: what each error kind means to a
+// user and which commands return it, for `--help` (and, checked by a test,
+// the README). The codes and kind names are the core's (error_kinds()).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "xbranch/error.hpp"
+
+namespace xbranch::cli {
+
+// What each error kind means to a user and which commands return it (none
+// listed: every command); the code and kind name are error_kinds()'s.
+struct ExitCodeWords {
+    ErrorKind kind;
+    const char* meaning;
+    std::vector<std::string_view> commands;
+};
+const std::vector<ExitCodeWords>& exit_code_words();
+// "Exit codes:" and the rows `command` can return (every row when empty).
+std::string exit_codes_help(std::string_view command);
+
+}  // namespace xbranch::cli
