@@ -87,18 +87,22 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
     app.set_version_flag("--version", version_text(),
                          "Print the version and the libcurl/TLS versions");
     auto& g = ctx.global;
-    app.add_option("--base-url", g.base_url, "Xata API address [env XATA_API_BASE_URL]");
+    using Id = SettingId;
+    app.add_option("--base-url", g.base_url,
+                   setting_help("Xata API address", "--base-url", {Id::BaseUrl}));
     app.add_option("--org", g.organization,
-                   "Organization id [env XATA_ORGANIZATION_ID, XATA_ORGANIZATIONID, XATA_ORG_ID]");
-    app.add_option("--project", g.project, "Project id [env XATA_PROJECT_ID, XATA_PROJECTID]");
+                   setting_help("Organization id", "--org", {Id::Organization}));
+    app.add_option("--project", g.project, setting_help("Project id", "--project", {Id::Project}));
     app.add_option(
         "--cacert", g.cacert,
-        "CA bundle to verify the API's TLS certificate [env CURL_CA_BUNDLE, SSL_CERT_FILE]");
+        setting_help("CA bundle to verify the API's TLS certificate", "--cacert", {Id::CaCert}));
     app.add_option("--connect-timeout", g.connect_timeout,
-                   "How long to wait for a connection, 1ms to 24h (10s, 1500ms, bare seconds; "
-                   "default 10s)");
+                   setting_help("How long to wait for a connection, 1ms to 24h (10s, 1500ms, "
+                                "bare seconds)",
+                                "--connect-timeout", {Id::ConnectTimeout}));
     app.add_option("--request-timeout", g.request_timeout,
-                   "How long one API request may take, 1ms to 24h (default 30s)");
+                   setting_help("How long one API request may take, 1ms to 24h",
+                                "--request-timeout", {Id::RequestTimeout}));
     app.add_flag("--allow-insecure-http", g.allow_insecure_http,
                  "Allow a plain http:// base URL to a host that is not loopback (sends the API "
                  "key unencrypted)");
@@ -106,8 +110,8 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
                  "More detail: requests, timings, where each setting came from (-vv: more)");
     app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
     app.add_option("--log-format", g.log_format,
-                   "Log lines as text or json [env XBRANCH_LOG_FORMAT]");
-    app.add_flag("--no-color", g.no_color, "No colours [env NO_COLOR]");
+                   setting_help("Log lines as text or json", "--log-format", {Id::LogFormat}));
+    app.add_flag("--no-color", g.no_color, setting_help("No colours", "--no-color", {Id::NoColor}));
 }
 
 bool has_option(const CLI::App& app, const std::string& name) {

@@ -100,8 +100,9 @@ Command add_gc(CLI::App& root, Context& ctx) {
     CLI::App* app = root.add_subcommand(
         "gc", "Delete xbranch's branches whose sandbox is gone, whose TTL passed, or that are old");
     app->add_flag("--orphans", f->policy.orphans,
-                  "Delete branches no live Signadot sandbox owns [env SIGNADOT_API_KEY, "
-                  "SIGNADOT_ORG, SIGNADOT_API_URL]");
+                  setting_help("Delete branches no live Signadot sandbox owns", "--orphans",
+                               {SettingId::SignadotApiKey, SettingId::SignadotOrg,
+                                SettingId::SignadotApiUrl}));
     app->add_flag("--expired", f->policy.expired,
                   "Delete branches whose TTL (from create --ttl) passed");
     app->add_option("--older-than", f->older_than,
@@ -112,9 +113,10 @@ Command add_gc(CLI::App& root, Context& ctx) {
     app->add_option("--keep-sandbox", f->policy.keep_sandboxes,
                     "Never delete this sandbox's branches (exact name; repeatable)");
     app->add_option("--prefix", f->identity.prefix,
-                    "Prefix of xbranch's branches [env XBRANCH_PREFIX, default sb-]");
+                    setting_help("Prefix of xbranch's branches", "--prefix", {SettingId::Prefix}));
     app->add_option("--parent", f->identity.parent,
-                    "The parent branch, never deleted [env XATA_BRANCH_ID/NAME, default main]");
+                    setting_help("The parent branch, never deleted", "--parent",
+                                 {SettingId::ParentId, SettingId::ParentName}));
     app->add_flag("--dry-run", f->policy.dry_run, "Only say what would be deleted");
     app->add_flag("--force", f->force, "Allow an --older-than under one hour");
     app->add_flag("--allow-empty-sandbox-list", f->policy.trust_empty_sandbox_list,

@@ -62,7 +62,8 @@ Command add_list(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<ListOptions>();
     CLI::App* app =
         root.add_subcommand("list", "List the branches xbranch made (names with the prefix)");
-    app->add_option("--prefix", opts->prefix, "Prefix to match [env XBRANCH_PREFIX, default sb-]");
+    app->add_option("--prefix", opts->prefix,
+                    setting_help("Prefix to match", "--prefix", {SettingId::Prefix}));
     app->add_flag("--all", opts->all, "List every branch of the project");
     app->add_flag("--no-status", opts->no_status,
                   "Skip the per-branch status lookup (one request instead of N+1)");
