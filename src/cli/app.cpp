@@ -111,7 +111,8 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
     app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
     app.add_option("--log-format", g.log_format,
                    setting_help("Log lines as text or json", "--log-format", {Id::LogFormat}));
-    app.add_flag("--no-color", g.no_color, setting_help("No colours", "--no-color", {Id::NoColor}));
+    app.add_flag("--no-color", g.no_color,
+                 setting_help("No colours", "--no-color", {Id::NoColor, Id::Term}));
 }
 
 bool has_option(const CLI::App& app, const std::string& name) {
