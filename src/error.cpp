@@ -4,72 +4,45 @@
 
 namespace xbranch {
 
-int exit_code(ErrorKind kind, int signal_number) {
-    switch (kind) {
-        case ErrorKind::Internal:
-            return 1;
-        case ErrorKind::Usage:
-            return 2;
-        case ErrorKind::Auth:
-            return 3;
-        case ErrorKind::NotFound:
-            return 4;
-        case ErrorKind::Conflict:
-            return 5;
-        case ErrorKind::Timeout:
-            return 6;
-        case ErrorKind::Fault:
-            return 7;
-        case ErrorKind::Unavailable:
-            return 8;
-        case ErrorKind::Io:
-            return 9;
-        case ErrorKind::Protocol:
-            return 10;
-        case ErrorKind::Interrupted:
-            return 128 + (signal_number > 0 ? signal_number : 2);
-        case ErrorKind::QuotaExceeded:
-            return 12;
-        case ErrorKind::NotConnectable:
-            return 11;
-        case ErrorKind::HookFailed:
-            return 13;
+const std::vector<ErrorKindInfo>& error_kinds() {
+    // In exit-code order: the order --help and the README list them in.
+    static const std::vector<ErrorKindInfo> k_kinds = {
+        {ErrorKind::Internal, 1, "internal error"},
+        {ErrorKind::Usage, 2, "usage error"},
+        {ErrorKind::Auth, 3, "authentication failed"},
+        {ErrorKind::NotFound, 4, "not found"},
+        {ErrorKind::Conflict, 5, "conflict"},
+        {ErrorKind::Timeout, 6, "timed out"},
+        {ErrorKind::Fault, 7, "branch fault"},
+        {ErrorKind::Unavailable, 8, "API unavailable"},
+        {ErrorKind::Io, 9, "I/O error"},
+        {ErrorKind::Protocol, 10, "unexpected API answer"},
+        {ErrorKind::NotConnectable, 11, "not connectable"},
+        {ErrorKind::QuotaExceeded, 12, "branch quota reached"},
+        {ErrorKind::HookFailed, 13, "hook failed"},
+        {ErrorKind::Interrupted, 128 + 2, "interrupted"},
+    };
+    return k_kinds;
+}
+
+const ErrorKindInfo& error_kind_info(ErrorKind kind) {
+    for (const auto& k : error_kinds()) {
+        if (k.kind == kind) {
+            return k;
+        }
     }
-    return 1;
+    return error_kinds().front();  // not reached: every kind has a row (a unit test says so)
+}
+
+int exit_code(ErrorKind kind, int signal_number) {
+    if (kind == ErrorKind::Interrupted) {
+        return 128 + (signal_number > 0 ? signal_number : 2);
+    }
+    return error_kind_info(kind).exit_code;
 }
 
 const char* kind_name(ErrorKind kind) {
-    switch (kind) {
-        case ErrorKind::Internal:
-            return "internal error";
-        case ErrorKind::Usage:
-            return "usage error";
-        case ErrorKind::Auth:
-            return "authentication failed";
-        case ErrorKind::NotFound:
-            return "not found";
-        case ErrorKind::Conflict:
-            return "conflict";
-        case ErrorKind::Timeout:
-            return "timed out";
-        case ErrorKind::Fault:
-            return "branch fault";
-        case ErrorKind::Unavailable:
-            return "API unavailable";
-        case ErrorKind::Io:
-            return "I/O error";
-        case ErrorKind::Protocol:
-            return "unexpected API answer";
-        case ErrorKind::Interrupted:
-            return "interrupted";
-        case ErrorKind::QuotaExceeded:
-            return "branch quota reached";
-        case ErrorKind::NotConnectable:
-            return "not connectable";
-        case ErrorKind::HookFailed:
-            return "hook failed";
-    }
-    return "error";
+    return error_kind_info(kind).name;
 }
 
 namespace {

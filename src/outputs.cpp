@@ -302,6 +302,10 @@ std::string render(const OutputValues& v, OutputFormat format, bool show_secrets
                 {"sslmode", c.sslmode},
                 {"connectionString", url},
                 {"pooledConnectionString", build_connection_string(v.pooled, !show_secrets)}};
+            if (v.replaced_id) {
+                j["replacedId"] =
+                    v.replaced_id->empty() ? nlohmann::json() : nlohmann::json(*v.replaced_id);
+            }
             return j.dump(2) + "\n";
         }
         case OutputFormat::Env: {
@@ -335,6 +339,11 @@ std::string render(const OutputValues& v, OutputFormat format, bool show_secrets
             out += std::string(v.adopted ? "Adopted existing" : "Created") + " branch " +
                    v.branch_name + "\n";
             out += "  id          " + v.branch_id + "\n";
+            if (v.replaced_id) {
+                out += v.replaced_id->empty()
+                           ? std::string("  replaced    nothing (there was no branch)\n")
+                           : "  replaced    " + *v.replaced_id + " -> " + v.branch_id + "\n";
+            }
             out += "  parent      " + v.parent_id + "\n";
             out += "  status      " + v.status + "\n";
             out += "  host        " + c.host + ":" + std::to_string(c.port) + "\n";

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xbranch {
 
@@ -50,6 +51,7 @@ enum class ErrorReason {
     DatabaseMissing,    // the database named for the connection is not in the branch
     HooksRunning,       // another live run still runs the hooks of the branch (branch_id())
     BranchVanished,     // the branch this run created was deleted by someone else (branch_id())
+    EmptySandboxList,   // gc --orphans: Signadot listed no sandboxes; nothing was deleted
 };
 
 // What happened to the branch this run created, when an error ended the run.
@@ -61,9 +63,22 @@ enum class CleanupState {
     Unknown,  // the time limit ended the create before the POST's outcome was known
 };
 
-// Exit codes, documented in the README; the only place they are decided.
 // Not an error: `xbranch diff` found schema changes (like `git diff --exit-code`).
 inline constexpr int k_exit_schema_differs = 14;
+
+// The one table of error kinds: each kind's exit code and its name (in
+// messages and JSON logs), in exit-code order. Interrupted's code is
+// 128 + the signal (130 for SIGINT, listed). What each means to a user and
+// which commands return it are the CLI's words (src/cli/app.cpp).
+struct ErrorKindInfo {
+    ErrorKind kind;
+    int exit_code;
+    const char* name;
+};
+const std::vector<ErrorKindInfo>& error_kinds();
+const ErrorKindInfo& error_kind_info(ErrorKind kind);
+
+// Exit codes, documented in the README; decided by error_kinds() alone.
 int exit_code(ErrorKind kind, int signal_number = 0);
 const char* kind_name(ErrorKind kind);
 

@@ -2,9 +2,12 @@
 // their tags, the live sandboxes and the time, so every rule is unit-tested.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "xbranch/signadot_client.hpp"
@@ -66,6 +69,25 @@ std::string rfc3339_utc(std::int64_t unix_seconds);
 // or it contains the sanitised routing key.
 bool sandbox_could_own(const LiveSandbox& sandbox, const std::string& name,
                        const std::string& prefix);
+
+// The first live sandbox (in list order) for which sandbox_could_own holds,
+// found through maps from derived names, sanitised names and routing keys
+// built once: linear in sandboxes + names, where asking sandbox_could_own
+// of every pair derives (and hashes) names for each.
+class SandboxOwners {
+  public:
+    SandboxOwners(const std::vector<LiveSandbox>& sandboxes, std::string prefix);
+    const LiveSandbox* owner(const std::string& name) const;
+
+  private:
+    using Index = std::unordered_map<std::string, std::size_t>;
+    const std::vector<LiveSandbox>* m_sandboxes;
+    std::string m_prefix;
+    Index m_derived;                      // every name derive_branch_name gives a sandbox
+    Index m_labels;                       // sanitised names
+    Index m_label_heads;                  // every non-empty head of a sanitised name
+    std::map<std::size_t, Index> m_keys;  // sanitised routing keys, by length
+};
 
 // True when `name` is a branch of the sandbox called exactly `sandbox`: a
 // name derived from it (with the routing keys and resources of `known`

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct OutputValues {
     bool adopted = false;
     ConnectionInfo connection;
     ConnectionInfo pooled;  // the same credentials through the pooler endpoint
+    // reset only: the id of the branch it replaced ("" when there was none);
+    // rendered as "replacedId" (null for "") and a "replaced" line.
+    std::optional<std::string> replaced_id;
 };
 
 struct OutputFile {

@@ -38,60 +38,6 @@ constexpr const char* k_examples_help = R"TXT(Examples:
 
 Run `xbranch COMMAND --help` for a command's flags.)TXT";
 
-// The exit codes and the commands that can return each (none listed: every
-// command): one table for `xbranch --help` and every command's --help.
-struct ExitCodeRow {
-    const char* codes;
-    const char* meaning;
-    std::vector<std::string_view> commands;
-};
-
-const std::vector<ExitCodeRow>& exit_code_rows() {
-    // create, run and reset share the lifecycle: a deadline, the wait, the
-    // login check, the hooks, the quota. delete and url refuse some branches.
-    static const std::vector<ExitCodeRow> k_rows = {
-        {"0", "ok", {}},
-        {"1", "a bug in xbranch", {}},
-        {"2", "usage or configuration error", {}},
-        {"3", "authentication failed (HTTP 401/403)", {}},
-        {"4", "not found (organization, project, parent or branch)", {}},
-        {"5",
-         "conflict (a branch in the way, a branch that must not be touched, an empty "
-         "Signadot sandbox list)",
-         {"create", "run", "reset", "delete", "url", "gc", "shell"}},
-        {"6", "timed out (--timeout ran out)", {"create", "run", "reset", "diff"}},
-        {"7", "branch fault", {"create", "run", "reset"}},
-        {"8", "API unavailable (network, 5xx or 429 after retries)", {}},
-        {"9", "local I/O (output folder, standard output)", {}},
-        {"10", "unexpected API answer", {}},
-        {"11",
-         "not connectable (no login worked before the time limit, or the database is missing)",
-         {"create", "run", "reset", "diff"}},
-        {"12", "branch quota reached", {"create", "run", "reset"}},
-        {"13", "a --sql/--exec hook failed", {"create", "run", "reset"}},
-        {"14", "diff: the schemas differ (not an error)", {"diff"}},
-        {"127", "no psql on PATH", {"shell"}},
-        {"130/143/129", "interrupted (SIGINT/SIGTERM/SIGHUP)", {}},
-    };
-    return k_rows;
-}
-
-// "Exit codes:" and the rows `command` can return (every row when empty).
-std::string exit_codes_help(std::string_view command) {
-    std::string out = "Exit codes:";
-    for (const auto& row : exit_code_rows()) {
-        const bool applies =
-            command.empty() || row.commands.empty() ||
-            std::find(row.commands.begin(), row.commands.end(), command) != row.commands.end();
-        if (applies) {
-            std::string codes = row.codes;
-            codes.resize(std::max<std::size_t>(codes.size(), 11), ' ');
-            out += "\n  " + codes + "  " + row.meaning;
-        }
-    }
-    return out;
-}
-
 // Every command's help ends with the exit codes it can return.
 void add_exit_code_footers(CLI::App& root, const std::vector<Command>& commands) {
     root.footer(std::string(k_environment_help) + "\n\n" + exit_codes_help({}) + "\n\n" +
@@ -142,18 +88,22 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
     app.set_version_flag("--version", version_text(),
                          "Print the version and the libcurl/TLS versions");
     auto& g = ctx.global;
-    app.add_option("--base-url", g.base_url, "Xata API address [env XATA_API_BASE_URL]");
+    using Id = SettingId;
+    app.add_option("--base-url", g.base_url,
+                   setting_help("Xata API address", "--base-url", {Id::BaseUrl}));
     app.add_option("--org", g.organization,
-                   "Organization id [env XATA_ORGANIZATION_ID, XATA_ORGANIZATIONID, XATA_ORG_ID]");
-    app.add_option("--project", g.project, "Project id [env XATA_PROJECT_ID, XATA_PROJECTID]");
+                   setting_help("Organization id", "--org", {Id::Organization}));
+    app.add_option("--project", g.project, setting_help("Project id", "--project", {Id::Project}));
     app.add_option(
         "--cacert", g.cacert,
-        "CA bundle to verify the API's TLS certificate [env CURL_CA_BUNDLE, SSL_CERT_FILE]");
+        setting_help("CA bundle to verify the API's TLS certificate", "--cacert", {Id::CaCert}));
     app.add_option("--connect-timeout", g.connect_timeout,
-                   "How long to wait for a connection, 1ms to 24h (10s, 1500ms, bare seconds; "
-                   "default 10s)");
+                   setting_help("How long to wait for a connection, 1ms to 24h (10s, 1500ms, "
+                                "bare seconds)",
+                                "--connect-timeout", {Id::ConnectTimeout}));
     app.add_option("--request-timeout", g.request_timeout,
-                   "How long one API request may take, 1ms to 24h (default 30s)");
+                   setting_help("How long one API request may take, 1ms to 24h",
+                                "--request-timeout", {Id::RequestTimeout}));
     app.add_flag("--allow-insecure-http", g.allow_insecure_http,
                  "Allow a plain http:// base URL to a host that is not loopback (sends the API "
                  "key unencrypted)");
@@ -161,8 +111,9 @@ void add_global_options(CLI::App& app, Context& ctx, int& verbose, bool& quiet) 
                  "More detail: requests, timings, where each setting came from (-vv: more)");
     app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
     app.add_option("--log-format", g.log_format,
-                   "Log lines as text or json [env XBRANCH_LOG_FORMAT]");
-    app.add_flag("--no-color", g.no_color, "No colours [env NO_COLOR]");
+                   setting_help("Log lines as text or json", "--log-format", {Id::LogFormat}));
+    app.add_flag("--no-color", g.no_color,
+                 setting_help("No colours", "--no-color", {Id::NoColor, Id::Term}));
 }
 
 bool has_option(const CLI::App& app, const std::string& name) {
@@ -409,11 +360,10 @@ int run(int argc, char** argv) {
     int verbose = 0;
     bool quiet = false;
     add_global_options(app, ctx, verbose, quiet);
-    std::vector<Command> commands = {
-        add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
-        add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
-        add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx),
-        add_shell(app, ctx)};
+    std::vector<Command> commands = {add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
+                                     add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
+                                     add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx),
+                                     add_shell(app, ctx)};
     add_exit_code_footers(app, commands);
 
     // Errors before the flags are parsed already follow --log-format.

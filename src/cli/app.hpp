@@ -8,12 +8,14 @@
 #include <optional>
 #include <string>
 
+#include "exit_codes.hpp"
 #include "settings.hpp"
 #include "xbranch/config.hpp"
 #include "xbranch/connection.hpp"
 #include "xbranch/curl_transport.hpp"
 #include "xbranch/lifecycle.hpp"
 #include "xbranch/outputs.hpp"
+#include "xbranch/signadot_client.hpp"
 #include "xbranch/xata_client.hpp"
 
 namespace xbranch::cli {
@@ -96,6 +98,7 @@ void prepare_stdout();
 void finish_stdout();
 
 std::string version_text();
+
 std::string format_age(long long seconds);
 
 }  // namespace xbranch::cli
@@ -105,4 +108,7 @@ namespace xbranch::cli {
 // NotFound when there is none.
 BranchDetails locate_branch(XataClient& client, const BranchTarget& target);
 long long now_unix();
+// SIGNADOT_API_KEY (registered as a secret), SIGNADOT_ORG and
+// SIGNADOT_API_URL for gc --orphans; throws Error(Usage) naming what is unset.
+SignadotTarget signadot_target_from_env(const Environment& env);
 }  // namespace xbranch::cli

@@ -8,6 +8,7 @@
 
 #include "app.hpp"
 #include "xbranch/error.hpp"
+#include "xbranch/redact.hpp"
 
 namespace xbranch::cli {
 
@@ -32,36 +33,39 @@ std::unique_ptr<Session> open_session(const Context& ctx) {
 }
 
 void add_identity_flags(CLI::App& app, IdentityFlags& f, bool with_branch_id) {
-    app.add_option("--sandbox", f.sandbox, "Sandbox name [env SIGNADOT_SANDBOX_NAME]");
-    app.add_option("--sandbox-id", f.sandbox_id,
-                   "Sandbox id, unique per sandbox instance [env SIGNADOT_SANDBOX_ID, "
-                   "SIGNADOT_SANDBOX_ROUTING_KEY]");
+    using Id = SettingId;
+    app.add_option("--sandbox", f.sandbox,
+                   setting_help("Sandbox name", "--sandbox", {Id::Sandbox}));
+    app.add_option(
+        "--sandbox-id", f.sandbox_id,
+        setting_help("Sandbox id, unique per sandbox instance", "--sandbox-id", {Id::SandboxId}));
     app.add_option("--resource", f.resource,
-                   "Resource name in the sandbox spec [env SIGNADOT_RESOURCE_NAME]");
+                   setting_help("Resource name in the sandbox spec", "--resource", {Id::Resource}));
     app.add_option("--prefix", f.prefix,
-                   "Prefix of derived branch names [env XBRANCH_PREFIX, default sb-]");
+                   setting_help("Prefix of derived branch names", "--prefix", {Id::Prefix}));
     app.add_option("--branch", f.branch,
                    "Use this branch name instead of deriving one from the sandbox");
     if (with_branch_id) {
         app.add_option("--branch-id", f.branch_id,
                        "Work on the branch with this id (wins over names)");
     }
-    app.add_option("--parent", f.parent,
-                   "Parent branch name or id [env XATA_BRANCH_ID, XATA_BRANCH_NAME, default main]");
+    app.add_option(
+        "--parent", f.parent,
+        setting_help("Parent branch name or id", "--parent", {Id::ParentId, Id::ParentName}));
 }
 
 void add_connection_flags(CLI::App& app, ConnectionFlags& flags) {
     app.add_option("--sslmode", flags.sslmode,
-                   "sslmode of the connection string: disable, allow, prefer, require, verify-ca, "
-                   "verify-full, or none to leave it out [env XBRANCH_SSLMODE, default require]");
+                   setting_help("sslmode of the connection string: disable, allow, prefer, "
+                                "require, verify-ca, verify-full, or none to leave it out",
+                                "--sslmode", {SettingId::SslMode}));
     app.add_option("--endpoint", flags.endpoint,
                    "rw (primary), ro (replicas only), r (primary or replica) or pooled_rw "
                    "(PgBouncer; also spelled pooler)")
         ->check(CLI::IsMember({"rw", "ro", "r", "pooled_rw", "pooler"}))
         ->capture_default_str();
     app.add_option("--database", flags.database,
-                   "Database in the URL path [env XATA_DATABASE_NAME, default: the credentials' "
-                   "database, else xata]");
+                   setting_help("Database in the URL path", "--database", {SettingId::Database}));
 }
 
 ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env) {
@@ -168,6 +172,28 @@ BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
 
 long long now_unix() {
     return static_cast<long long>(std::time(nullptr));
+}
+
+// The Signadot settings, read from the environment in this one place.
+SignadotTarget signadot_target_from_env(const Environment& env) {
+    const Setting key = resolve(SettingId::SignadotApiKey, env);
+    const Setting org = resolve(SettingId::SignadotOrg, env);
+    const Setting url = resolve(SettingId::SignadotApiUrl, env);
+    if (key.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_API_KEY is not set: gc --orphans asks Signadot "
+                    "which sandboxes are alive")
+            .with_hint(
+                "export SIGNADOT_API_KEY with a Signadot API key that can list sandboxes; "
+                "it is read only from the environment, never printed");
+    }
+    register_secret(key.value);
+    if (org.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "SIGNADOT_ORG is not set: gc --orphans needs the Signadot "
+                    "organization name");
+    }
+    return {url.value, key.value, org.value};
 }
 
 }  // namespace xbranch::cli

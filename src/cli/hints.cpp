@@ -64,6 +64,13 @@ std::string reason_hint(const Error& e) {
                    e.branch_name() +
                    " while this run was setting it up; nothing of this run's is left, run the "
                    "command again";
+        case ErrorReason::EmptySandboxList:
+            return "nothing was deleted: a key for the wrong or an empty organization answers an "
+                   "empty list too. Check SIGNADOT_ORG and that SIGNADOT_API_KEY belongs to it "
+                   "(`xbranch gc --orphans --dry-run --allow-empty-sandbox-list` shows what would "
+                   "go); if the organization really has no sandboxes, pass "
+                   "--allow-empty-sandbox-list, or --empty-sandbox-list-older-than DURATION to "
+                   "trust the empty list only when every such branch is at least that old";
     }
     return {};
 }

@@ -1,8 +1,6 @@
 // xbranch list: the branches xbranch made (by prefix), with age, parent and status.
-#include <iostream>
-#include <nlohmann/json.hpp>
-
 #include "app.hpp"
+#include "render.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/gc_policy.hpp"
 #include "xbranch/naming.hpp"
@@ -24,58 +22,37 @@ int run_list(const ListOptions& o, const Context& ctx) {
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     auto branches = session->client.list_branches();
-    nlohmann::json rows = nlohmann::json::array();
+    std::vector<ListRow> rows;
     const long long now = now_unix();
     for (const auto& b : branches) {
         if (!o.all && b.name.rfind(target.prefix.value, 0) != 0) {
             continue;
         }
-        std::string status = "-";
-        nlohmann::json expires;  // from the tag, read by the same describe as the status
+        ListRow row{b.name, b.id, b.parent_id, "-", b.created_at, -1, std::nullopt};
         if (!o.no_status) {
+            // The expiry comes from the tag, read by the same describe as the status.
             try {
                 const BranchDetails d = session->client.describe_branch(b.id);
-                status = status_type_name(d.status.type);
+                row.status = status_type_name(d.status.type);
                 if (auto tag = decode_tag(d.branch.description); tag && tag->expires_at) {
-                    expires = rfc3339_utc(*tag->expires_at);
+                    row.expires_at = rfc3339_utc(*tag->expires_at);
                 }
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::Interrupted) {
                     throw;  // Ctrl-C ends the listing (exit 130), not one row
                 }
-                status = "?";
+                row.status = "?";
             } catch (const std::exception&) {
-                status = "?";
+                row.status = "?";
             }
         }
-        const auto created = parse_timestamp(b.created_at);
-        rows.push_back({{"name", b.name},
-                        {"id", b.id},
-                        {"parentID", b.parent_id ? nlohmann::json(*b.parent_id) : nlohmann::json()},
-                        {"status", status},
-                        {"createdAt", b.created_at},
-                        {"ageSeconds", created ? now - *created : -1},
-                        {"expiresAt", expires}});
+        if (const auto created = parse_timestamp(b.created_at)) {
+            row.age_seconds = now - *created;
+        }
+        rows.push_back(std::move(row));
     }
-    if (o.output == "json") {
-        std::cout << nlohmann::json{{"branches", rows}}.dump(2) << "\n";
-        return 0;
-    }
-    std::printf("%-40s %-26s %-26s %-11s %-6s %s\n", "NAME", "ID", "PARENT", "STATUS", "AGE",
-                "EXPIRES");
-    for (const auto& r : rows) {
-        const long long age = r["ageSeconds"].get<long long>();
-        std::printf("%-40s %-26s %-26s %-11s %-6s %s\n", r["name"].get<std::string>().c_str(),
-                    r["id"].get<std::string>().c_str(),
-                    r["parentID"].is_null() ? "-" : r["parentID"].get<std::string>().c_str(),
-                    r["status"].get<std::string>().c_str(),
-                    age >= 0 ? format_age(age).c_str() : "?",
-                    r["expiresAt"].is_null() ? "-" : r["expiresAt"].get<std::string>().c_str());
-    }
-    if (rows.empty()) {
-        std::printf("(no branches%s)\n",
-                    o.all ? "" : (" starting with '" + target.prefix.value + "'").c_str());
-    }
+    print_list(rows, o.output == "json",
+               o.all ? "" : " starting with '" + target.prefix.value + "'");
     return 0;
 }
 
@@ -85,7 +62,8 @@ Command add_list(CLI::App& root, Context& ctx) {
     auto opts = std::make_shared<ListOptions>();
     CLI::App* app =
         root.add_subcommand("list", "List the branches xbranch made (names with the prefix)");
-    app->add_option("--prefix", opts->prefix, "Prefix to match [env XBRANCH_PREFIX, default sb-]");
+    app->add_option("--prefix", opts->prefix,
+                    setting_help("Prefix to match", "--prefix", {SettingId::Prefix}));
     app->add_flag("--all", opts->all, "List every branch of the project");
     app->add_flag("--no-status", opts->no_status,
                   "Skip the per-branch status lookup (one request instead of N+1)");

@@ -2,7 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "app.hpp"
@@ -22,25 +21,12 @@ struct ResetOptions {
     bool force = false;
 };
 
-// The create rendering plus the id it replaced ("" when there was none).
+// The create rendering with the id it replaced ("" when there was none).
 std::string render_reset(const CreateResult& result, const OutputFlags& out,
                          const std::string& old_id) {
-    const OutputFormat format = output_format(out);
-    std::string text = render(output_values(result), format, out.show_secrets);
-    if (format == OutputFormat::Json) {
-        auto j = nlohmann::json::parse(text);
-        j["replacedId"] = old_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(old_id);
-        return j.dump(2) + "\n";
-    }
-    if (format == OutputFormat::Text) {
-        const std::string line = old_id.empty()
-                                     ? "  replaced    nothing (there was no branch)\n"
-                                     : "  replaced    " + old_id + " -> " + result.branch.id + "\n";
-        // After the "id" line, where a reader looks for the id.
-        const auto at = text.find('\n', text.find("  id  "));
-        text.insert(at == std::string::npos ? text.size() : at + 1, line);
-    }
-    return text;
+    OutputValues values = output_values(result);
+    values.replaced_id = old_id;
+    return render(values, output_format(out), out.show_secrets);
 }
 
 // The new branch keeps the old one's expiry (the same moment) and note,

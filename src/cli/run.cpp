@@ -1,18 +1,12 @@
 // xbranch run: a throwaway branch for one command, deleted when it ends.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <chrono>
 #include <iostream>
-#include <random>
 
 #include "app.hpp"
 #include "create_flags.hpp"
-#include "xbranch/cancel.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/hooks.hpp"
-#include "xbranch/naming.hpp"
-#include "xbranch/progress.hpp"
 #include "xbranch/run_end.hpp"
 
 namespace xbranch::cli {
@@ -24,56 +18,13 @@ struct RunCommandOptions {
     std::vector<std::string> argv;
 };
 
-// How long CMD may take to end after a forwarded SIGTERM or SIGHUP before it
-// gets SIGKILL; with the ~10 s cleanup it stays inside a 30 s grace period.
-constexpr std::chrono::milliseconds k_cmd_kill_grace{10000};
-
-// The runner the signal handler forwards to; set only while CMD may run.
-std::atomic<ProcessRunner*> g_child_runner{nullptr};
-
-extern "C" void forward_to_child(int sig) {
-    if (ProcessRunner* runner = g_child_runner.load(); runner != nullptr) {
-        runner->forward_signal(sig);
-    }
-}
-
-// While CMD may run, signals go to it and are recorded in `child`, not in
-// the run's or the cleanup's token: the delete afterwards keeps its budget.
-// Clears the forwarder on every way out, so the handler never reaches a dead runner.
-class ForwardScope {
-  public:
-    ForwardScope(ProcessRunner& runner, ChildSignals& child) {
-        g_child_runner.store(&runner);
-        set_signal_forwarder(forward_to_child, &child);
-    }
-    ~ForwardScope() {
-        set_signal_forwarder(nullptr, nullptr);
-        g_child_runner.store(nullptr);
-    }
-    ForwardScope(const ForwardScope&) = delete;
-    ForwardScope& operator=(const ForwardScope&) = delete;
-};
-
-std::string random_run_name() {
-    static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::random_device random;
-    std::uniform_int_distribution<std::size_t> pick(0, sizeof(k_chars) - 2);
-    std::string name(k_run_branch_prefix);
-    for (int i = 0; i < 8; ++i) {
-        name += k_chars[pick(random)];
-    }
-    return name;
-}
-
 int run_run(RunCommandOptions o, const Context& ctx) {
     // Only a name the user gave: SIGNADOT_SANDBOX_NAME alone must not make
     // run use (and then delete) the sandbox's own branch.
     if (!o.create.identity.sandbox && !o.create.identity.branch) {
-        o.create.identity.branch = random_run_name();
+        o.create.identity.branch = random_run_branch_name();
     }
     auto run = start_create_run(o.create, ctx, std::nullopt);
-    Lifecycle& lifecycle = *run->lifecycle;
-    CreateEdges& edges = run->edges;
     const CreateResult result = run->create();
     const Branch branch = result.branch;
     // Only a branch this run made is thrown away; an adopted one is someone's.
@@ -82,67 +33,45 @@ int run_run(RunCommandOptions o, const Context& ctx) {
         spdlog::warn("branch {} (id {}) already existed; it is used and kept", branch.name,
                      branch.id);
     }
-
-    // The command that deletes it; delete wants --force for a name without
-    // the prefix (run-... has none).
+    // delete wants --force for a name without the prefix (run-... has none).
     const std::string delete_command =
         "xbranch delete --branch-id " + branch.id +
         (branch.name.rfind(run->target.prefix.value, 0) == 0 ? "" : " --force");
 
-    int status = 0;
-    {
-        // Static: the handler may still reach it while the process exits.
-        static ChildSignals child;
-        ForwardScope forwarding(edges.processes, child);
-        if (ctx.cancel->cancelled()) {
-            // The signal came before CMD started: it never runs.
-            status = 128 + ctx.cancel->signal_number();
-        } else {
-            spdlog::info("running {} on branch {} (id {})", o.argv.front(), branch.name, branch.id);
-            RunOptions run_options;
-            run_options.env =
-                hook_environment(result.connection, branch.name, branch.id, run->request.parent);
-            // Signals are forwarded and CMD decides: an interactive psql
-            // survives Ctrl-C. SIGTERM and SIGHUP are the platform ending the
-            // pod, though: a CMD that ignores them is killed after the grace,
-            // so that the delete still fits in Kubernetes' 30 s.
-            const CancelToken* ending = &child.end;
-            run_options.should_stop = [ending] { return ending->cancelled(); };
-            run_options.kill_grace = k_cmd_kill_grace;
-            const ProcessResult r = edges.processes.run_foreground(o.argv, run_options);
-            status = r.shell_status();
-            if (r.outcome == ProcessResult::Outcome::FailedToStart) {
-                std::cerr << "xbranch: error: " << printable(o.argv.front() + ": " + r.describe())
-                          << "\n";
-            } else {
-                spdlog::info("{} ended: {}", o.argv.front(), r.describe());
-            }
-        }
+    // Static: the handler may still reach it while the process exits.
+    static ChildSignals child;
+    if (!ctx.cancel->cancelled()) {
+        spdlog::info("running {} on branch {} (id {})", o.argv.front(), branch.name, branch.id);
     }
-
-    if (!delete_after) {
-        if (o.keep) {
-            std::cerr << "Kept branch " << branch.name << " (id " << branch.id
-                      << "); delete it with: " << delete_command << "\n";
-        }
-        return status;
+    const RunChild cmd =
+        run_child(run->edges.processes, o.argv,
+                  hook_environment(result.connection, branch.name, branch.id, run->request.parent),
+                  *ctx.cancel, child);
+    if (cmd.result && cmd.result->outcome == ProcessResult::Outcome::FailedToStart) {
+        std::cerr << "xbranch: error: " << printable(o.argv.front() + ": " + cmd.result->describe())
+                  << "\n";
+    } else if (cmd.result) {
+        spdlog::info("{} ended: {}", o.argv.front(), cmd.result->describe());
     }
-    // A fresh budget: the signals CMD got were its own (ForwardScope).
-    const std::optional<Error> left_by = lifecycle.discard(branch);
-    if (!left_by) {
+    // A fresh budget: the signals CMD got were its own (run_child).
+    const RunEnd end =
+        end_run(cmd.status, delete_after, [&] { return run->lifecycle->discard(branch); });
+    if (o.keep) {
+        std::cerr << "Kept branch " << branch.name << " (id " << branch.id
+                  << "); delete it with: " << delete_command << "\n";
+    } else if (delete_after && !end.left_by) {
         spdlog::info("deleted branch {} (id {})", branch.name, branch.id);
-        return status;
+    } else if (end.left_by) {
+        std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id "
+                  << branch.id << "): " << end.left_by->describe()
+                  << "; it is left. Delete it with: " << delete_command << "\n";
     }
-    const int exit_status = run_exit_status(status, left_by);
-    std::cerr << "xbranch: error: could not delete branch " << branch.name << " (id " << branch.id
-              << "): " << left_by->describe() << "; it is left. Delete it with: " << delete_command
-              << "\n";
-    if (exit_status != status) {
+    if (end.left_by && end.exit_status != cmd.status) {
         std::cerr << "xbranch: " << escape_input(o.argv.front())
-                  << " succeeded, but its branch is left: exit " << exit_status << " ("
-                  << kind_name(left_by->kind()) << ")\n";
+                  << " succeeded, but its branch is left: exit " << end.exit_status << " ("
+                  << kind_name(end.left_by->kind()) << ")\n";
     }
-    return exit_status;
+    return end.exit_status;
 }
 
 }  // namespace

@@ -150,7 +150,14 @@ const std::vector<SettingRow>& setting_rows() {
          std::nullopt,
          false,
          check_api_id},
-        {Id::CaCert, "ca file", "--cacert", {"CURL_CA_BUNDLE", "SSL_CERT_FILE"}},
+        {Id::CaCert,
+         "ca file",
+         "--cacert",
+         {"CURL_CA_BUNDLE", "SSL_CERT_FILE"},
+         std::nullopt,
+         false,
+         nullptr,
+         "system store"},
         {Id::ConnectTimeout,
          "connect timeout",
          "--connect-timeout",
@@ -193,7 +200,8 @@ const std::vector<SettingRow>& setting_rows() {
          {"XATA_DATABASE_NAME"},
          std::nullopt,
          false,
-         check_database},
+         check_database,
+         "the credentials' database, else xata"},
         {Id::LogFormat,
          "log format",
          "--log-format",
@@ -218,6 +226,29 @@ const std::vector<SettingRow>& setting_rows() {
          "https://api.signadot.com"},
     };
     return k_rows;
+}
+
+std::string setting_help(std::string_view text, std::string_view flag,
+                         std::initializer_list<SettingId> ids) {
+    std::vector<std::string> parts;
+    std::string env;
+    std::string fallback;
+    for (const SettingId id : ids) {
+        const SettingRow& row = setting_row(id);
+        for (const auto name : row.env) {
+            env += (env.empty() ? "env " : ", ") + std::string(name);
+        }
+        if (!flag.empty() && row.flag == flag) {
+            fallback = std::string(!row.default_help.empty() ? row.default_help
+                                                             : row.fallback.value_or(""));
+        }
+    }
+    std::string out(text);
+    if (!env.empty() || !fallback.empty()) {
+        out += " [" + env + (env.empty() || fallback.empty() ? "" : ", ") +
+               (fallback.empty() ? "" : "default " + fallback) + "]";
+    }
+    return out;
 }
 
 const SettingRow& setting_row(SettingId id) {

@@ -60,9 +60,16 @@ struct SettingRow {
     std::optional<std::string_view> fallback = std::nullopt;
     bool secret = false;
     SettingCheck check = nullptr;
+    std::string_view default_help{};  // the default in --help, when not the fallback itself
 };
 
 const std::vector<SettingRow>& setting_rows();
+
+// An option's help from the table: "TEXT [env A, B, default D]", with every
+// environment variable of `ids` in order and the default of the row whose
+// flag is `flag` (its default_help, else its fallback); empty parts left out.
+std::string setting_help(std::string_view text, std::string_view flag,
+                         std::initializer_list<SettingId> ids);
 const SettingRow& setting_row(SettingId id);
 
 // The flag (when given and not empty), else each env var in order, else

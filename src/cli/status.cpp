@@ -1,8 +1,6 @@
 // xbranch status: what the API says about the sandbox's branch.
-#include <iostream>
-#include <nlohmann/json.hpp>
-
 #include "app.hpp"
+#include "render.hpp"
 #include "xbranch/gc_policy.hpp"
 
 namespace xbranch::cli {
@@ -19,36 +17,14 @@ int run_status(const StatusOptions& o, const Context& ctx) {
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     BranchDetails d = locate_branch(session->client, target);
-    const auto created = parse_timestamp(d.branch.created_at);
-    const long long age = created ? now_unix() - *created : -1;
-    const auto tag = decode_tag(d.branch.description);
-    const std::string expires = tag && tag->expires_at ? rfc3339_utc(*tag->expires_at) : "";
-    if (o.output == "json") {
-        nlohmann::json j = {{"name", d.branch.name},
-                            {"id", d.branch.id},
-                            {"parentID", d.branch.parent_id ? nlohmann::json(*d.branch.parent_id)
-                                                            : nlohmann::json()},
-                            {"region", d.branch.region},
-                            {"status", status_type_name(d.status.type)},
-                            {"phase", d.status.phase},
-                            {"instances", d.status.instance_count},
-                            {"readyInstances", d.status.instance_ready_count},
-                            {"createdAt", d.branch.created_at},
-                            {"ageSeconds", age}};
-        j["expiresAt"] = expires.empty() ? nlohmann::json() : nlohmann::json(expires);
-        std::cout << j.dump(2) << "\n";
-        return 0;
+    StatusRow row{d, -1, ""};
+    if (const auto created = parse_timestamp(d.branch.created_at)) {
+        row.age_seconds = now_unix() - *created;
     }
-    std::cout << "branch     " << d.branch.name << "\n"
-              << "id         " << d.branch.id << "\n"
-              << "parent     " << d.branch.parent_id.value_or("(none)") << "\n"
-              << "status     " << status_type_name(d.status.type)
-              << (d.status.phase.empty() ? "" : " (" + d.status.phase + ")") << "\n"
-              << "instances  " << d.status.instance_ready_count << "/" << d.status.instance_count
-              << " ready\n"
-              << "region     " << d.branch.region << "\n"
-              << "age        " << (age >= 0 ? format_age(age) : "unknown") << "\n"
-              << "expires    " << (expires.empty() ? "never" : expires) << "\n";
+    if (const auto tag = decode_tag(d.branch.description); tag && tag->expires_at) {
+        row.expires_at = rfc3339_utc(*tag->expires_at);
+    }
+    print_status(row, o.output == "json");
     return 0;
 }
 

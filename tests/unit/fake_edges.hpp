@@ -88,6 +88,11 @@ class FakeProcessRunner final : public ProcessRunner {
                                  const RunOptions& options) override {
         commands.push_back(argv);
         envs.push_back(options.env);
+        if (during_foreground) {
+            during_foreground();
+        }
+        stopped_by_then.push_back(options.should_stop && options.should_stop());
+        kill_graces.push_back(options.kill_grace);
         return next().result;
     }
     void forward_signal(int sig) noexcept override { forwarded.push_back(sig); }
@@ -96,6 +101,10 @@ class FakeProcessRunner final : public ProcessRunner {
     std::vector<std::vector<std::string>> commands;
     std::vector<EnvVars> envs;
     std::vector<int> forwarded;
+    // run_foreground: runs while "CMD" runs; then what should_stop said and the kill grace.
+    std::function<void()> during_foreground;
+    std::vector<bool> stopped_by_then;
+    std::vector<std::chrono::milliseconds> kill_graces;
 
   private:
     Step next() {

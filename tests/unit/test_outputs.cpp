@@ -481,3 +481,29 @@ TEST(Preflight, AFailedPreflightTakesAwayWhatItMade) {
     EXPECT_EQ(kind_of([&] { (void)preflight_output_dir(bad); }), ErrorKind::Io);
     EXPECT_EQ(entries(d.path()), std::vector<std::string>{});
 }
+
+// reset's replacedId is one of the output values, rendered with the rest
+// (it was spliced into the rendered text afterwards).
+TEST(RenderReplaced, ResetNamesTheIdItReplacedCreateDoesNot) {
+    OutputValues v = sample_result();
+    EXPECT_EQ(render(v, OutputFormat::Json, false).find("replacedId"), std::string::npos);
+    EXPECT_EQ(render(v, OutputFormat::Text, false).find("replaced"), std::string::npos);
+
+    v.replaced_id = "olda0000000000000000000001";
+    const auto j = nlohmann::json::parse(render(v, OutputFormat::Json, false));
+    EXPECT_EQ(j["replacedId"], "olda0000000000000000000001");
+    const std::string text = render(v, OutputFormat::Text, false);
+    const std::string id_line = "  id          " + v.branch_id + "\n";
+    EXPECT_NE(text.find(id_line + "  replaced    olda0000000000000000000001 -> " + v.branch_id +
+                        "\n  parent"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(render(v, OutputFormat::Env, false).find("olda"), std::string::npos);
+
+    v.replaced_id = "";
+    EXPECT_TRUE(
+        nlohmann::json::parse(render(v, OutputFormat::Json, false))["replacedId"].is_null());
+    EXPECT_NE(render(v, OutputFormat::Text, false)
+                  .find(id_line + "  replaced    nothing (there was no branch)\n"),
+              std::string::npos);
+}
