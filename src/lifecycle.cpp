@@ -128,12 +128,6 @@ struct Lifecycle::WakeState {
     std::optional<Clock::TimePoint> next_wake;  // nullopt: never woken yet
 };
 
-ms PollSchedule::next(ms elapsed) const {
-    const auto proportional = ms{static_cast<long long>(
-        std::llround(static_cast<double>(elapsed.count()) * fraction_of_elapsed))};
-    return std::clamp(proportional, min_interval, max_interval);
-}
-
 Error Lifecycle::interrupted(const std::string& op) const {
     XataClient::Scope scope(m_client, {m_control.cancel, {}, {}});
     return m_client.interrupted_error(op);

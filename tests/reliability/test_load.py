@@ -190,12 +190,18 @@ class LoadTest(unittest.TestCase):
 
 def schedule_polls(seconds):
     """Most readiness polls xbranch's schedule makes in a wait of `seconds`
-    (include/xbranch/lifecycle.hpp PollSchedule since bbd27ee: the next poll
-    after clamp(20% of the time waited, 300 ms, 1 s)), ignoring request time."""
+    (include/xbranch/lifecycle.hpp PollSchedule, src/poll_schedule.cpp: right
+    away, at 0.1 s, on a 0.3 s grid up to 1.5 s, then each interval twice the
+    one before, at most 5 s), ignoring request time."""
     t, n = 0.0, 0
     while t <= seconds:
         n += 1
-        t += min(max(0.2 * t, 0.3), 1.0)
+        if t < 0.1:
+            t = 0.1
+        elif t < 1.5:
+            t = (int(t / 0.3 + 1e-9) + 1) * 0.3
+        else:
+            t += min(max(t - 1.5 + 0.6, 0.3), 5.0)
     return n
 
 
