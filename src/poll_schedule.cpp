@@ -1,4 +1,4 @@
-// PollSchedule::next (lifecycle.hpp): early, then a grid, then doubling.
+// PollSchedule::next (lifecycle.hpp): a ramp, then doubling intervals.
 #include <algorithm>
 
 #include "xbranch/lifecycle.hpp"
@@ -8,22 +8,20 @@ namespace xbranch {
 using ms = std::chrono::milliseconds;
 
 ms PollSchedule::next(ms elapsed) const {
-    const ms step = std::max(grid, ms{1});
-    if (elapsed < first_interval) {
-        return first_interval - elapsed;  // a slow first poll does not push the second back
-    }
+    const ms step = std::max(ramp_step, ms{1});
     if (elapsed < quick_until) {
-        // The next grid point (so that slow polls do not drift it), skipping
-        // one closer than a sixth of the grid.
-        ms point = (elapsed / step + 1) * step;
-        if (point - elapsed < step / 6) {
-            point += step;
+        // The ramp's points 1, 3, 6, 10, 15 ... steps after the first poll
+        // (the k-th wait k steps long): the next one, so that slow polls do
+        // not drift them, skipping one closer than half a step.
+        ms point{0};
+        for (long long k = 1; point <= elapsed || point - elapsed < step / 2; ++k) {
+            point += k * step;
         }
         return std::min(point - elapsed, max_interval);
     }
-    // 2, 4, 8 ... grid steps after quick_until: the next interval is the time
-    // waited since quick_until plus two steps, i.e. twice the one before.
-    return std::clamp(elapsed - quick_until + 2 * step, step, max_interval);
+    // After the ramp: the time waited since quick_until plus the first late
+    // wait, i.e. each interval twice the one before (0.6, 1.2, 2.4, 4.8 s).
+    return std::clamp(elapsed - quick_until + first_late, step, max_interval);
 }
 
 }  // namespace xbranch

@@ -23,18 +23,19 @@
 namespace xbranch {
 
 // How often to ask whether the branch is ready (poll_schedule.cpp): right
-// after the POST, after `first_interval`, then on a `grid` up to
-// `quick_until`, then each interval twice the one before, at most
+// after the POST, then the k-th wait k x `ramp_step` up to `quick_until`,
+// then `first_late` and each wait twice the one before, at most
 // `max_interval`. Defaults (bench/, D = readiness delay): polls at 0, 0.1,
-// 0.3, 0.6, ... 1.5 s, then 2.1, 3.3, 5.7, 10.5 s and every 5 s: D = 0.1 or
-// 1.5 s is seen at once, and a wait of 10 s costs 11 polls, the official
-// CLI's count at its 1 s rate. The price: between 1.5 s and 10 s a branch is
-// seen up to half of the time waited late (the former 300 ms / 20% / 1 s
-// cap made 18 polls at 10 s, at most 1 s late).
+// 0.3, 0.6, 1.0, 1.5 s, then 2.1, 3.3, 5.7, 10.5 s and every 5 s: D = 0.1 or
+// 1.5 s is seen at once, and a wait of 10 s costs 10 polls, no more than the
+// official CLI's 1 s polling (10-11 with its own overhead). The price:
+// between 1.5 s and 10 s a branch is seen up to half of the time waited
+// late (the former 300 ms / 20% / 1 s cap made 18 polls at 10 s, at most
+// 1 s late).
 struct PollSchedule {
-    std::chrono::milliseconds first_interval{100};
-    std::chrono::milliseconds grid{300};
+    std::chrono::milliseconds ramp_step{100};
     std::chrono::milliseconds quick_until{1500};
+    std::chrono::milliseconds first_late{600};
     std::chrono::milliseconds max_interval{5000};
 
     // The wait before the next poll, `elapsed` after the first (pure).

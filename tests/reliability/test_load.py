@@ -190,18 +190,17 @@ class LoadTest(unittest.TestCase):
 
 def schedule_polls(seconds):
     """Most readiness polls xbranch's schedule makes in a wait of `seconds`
-    (include/xbranch/lifecycle.hpp PollSchedule, src/poll_schedule.cpp: right
-    away, at 0.1 s, on a 0.3 s grid up to 1.5 s, then each interval twice the
-    one before, at most 5 s), ignoring request time."""
-    t, n = 0.0, 0
+    (include/xbranch/lifecycle.hpp PollSchedule, src/poll_schedule.cpp: at
+    0, 0.1, 0.3, 0.6, 1.0, 1.5 s, then each wait twice the one before from
+    0.6 s, at most 5 s), ignoring request time."""
+    t, n, k = 0.0, 0, 1
     while t <= seconds:
         n += 1
-        if t < 0.1:
-            t = 0.1
-        elif t < 1.5:
-            t = (int(t / 0.3 + 1e-9) + 1) * 0.3
+        if t < 1.5 - 1e-9:
+            t += 0.1 * k
+            k += 1
         else:
-            t += min(max(t - 1.5 + 0.6, 0.3), 5.0)
+            t += min(max(t - 1.5 + 0.6, 0.1), 5.0)
     return n
 
 
