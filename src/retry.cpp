@@ -52,7 +52,8 @@ ms RetryPolicy::rate_limit_delay(int refusals, std::optional<ms> retry_after,
     const int shift = std::clamp(refusals - 1, 0, 3);  // 1, 2, 4, 8 x
     const ms doubled = std::min(max_retry_after, ms{floor.count() * (1LL << shift)});
     const double r = std::clamp(unit_random, 0.0, 1.0);
-    const ms jittered = doubled + ms{static_cast<ms::rep>(static_cast<double>(doubled.count()) * r)};
+    const ms jittered =
+        doubled + ms{static_cast<ms::rep>(static_cast<double>(doubled.count()) * r)};
     return std::min(jittered, max_retry_after);
 }
 
