@@ -137,10 +137,12 @@ void Lifecycle::check_room(const CreateRequest& request,
         listed = m_client.list_branches();
     }
     const QuotaCheck check = check_quota(*listed, limits, request.prefix);
-    spdlog::info("quota check: {} active branch{}, cap {} (cost {} request{})", check.live,
-                 check.live == 1 ? "" : "es",
-                 check.cap ? std::to_string(*check.cap) : std::string("unknown"), list_now ? 2 : 1,
-                 list_now ? "s: limits and a list" : ": limits");
+    spdlog::info(
+        "quota check after the server's refusal: {} active branch{}, cap {} (cost {} "
+        "request{})",
+        check.live, check.live == 1 ? "" : "es",
+        check.cap ? std::to_string(*check.cap) : std::string("unknown"), list_now ? 2 : 1,
+        list_now ? "s: limits and a list" : ": limits");
     if (check.at_cap) {
         throw quota_error(check, {});
     }
@@ -219,9 +221,6 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
                     "the branch name '" + request.branch_name + "' is the parent's name")
             .with_operation("create branch");
     }
-    if (!existing) {
-        check_room(request, listed);  // adopting needs no room
-    }
     m_progress.note(
         (existing
              ? "found branch " + request.branch_name + " (of " + request.parent + "); adopting it"
@@ -231,6 +230,20 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     try {
         held = steps::create_or_adopt(steps_env, request, result.parent_id, existing);
     } catch (Error& e) {
+        // The POST is the quota check: at the branch cap the server refuses
+        // it (400). Only then the limits call (a request on this path only)
+        // names the cap; without limits (Xata Core) the oldest of ours come
+        // from the list already made.
+        if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400) {
+            try {
+                check_room(request, listed);
+            } catch (Error& at_cap) {
+                if (at_cap.kind() == ErrorKind::QuotaExceeded) {
+                    at_cap.add_hint("the server refused the create: " + std::string(e.what()));
+                }
+                throw;
+            }
+        }
         name_oldest_on_refusal(e, listed, request.prefix);
         throw;
     }

@@ -46,6 +46,62 @@ ms RetryPolicy::delay(int attempt, std::optional<ms> retry_after, double unit_ra
     return ms{half + static_cast<ms::rep>(static_cast<double>(step.count() - half) * r)};
 }
 
+ms RetryPolicy::rate_limit_delay(int refusals, std::optional<ms> retry_after,
+                                 double unit_random) const {
+    const ms floor = std::clamp(retry_after.value_or(rate_limit_pause), ms{0}, max_retry_after);
+    const int shift = std::clamp(refusals - 1, 0, 3);  // 1, 2, 4, 8 x
+    const ms doubled = std::min(max_retry_after, ms{floor.count() * (1LL << shift)});
+    const double r = std::clamp(unit_random, 0.0, 1.0);
+    const ms jittered =
+        doubled + ms{static_cast<ms::rep>(static_cast<double>(doubled.count()) * r)};
+    return std::min(jittered, max_retry_after);
+}
+
+namespace {
+constexpr ms k_max_gap{8000};
+constexpr ms k_min_gap{50};
+constexpr double k_gap_growth = 1.5;
+constexpr double k_gap_shrink = 0.9;
+}  // namespace
+
+ms RatePacer::wait_before(Clock::TimePoint now) const {
+    std::lock_guard lock(m_mu);
+    if (m_gap <= ms{0} || !m_last_start) {
+        return ms{0};
+    }
+    const auto due = *m_last_start + m_gap;
+    return due > now ? std::chrono::ceil<ms>(due - now) : ms{0};
+}
+
+void RatePacer::started(Clock::TimePoint now) {
+    std::lock_guard lock(m_mu);
+    m_last_start = now;
+}
+
+void RatePacer::refused(std::optional<ms> retry_after, ms pause, double unit_random) {
+    std::lock_guard lock(m_mu);
+    const ms asked = retry_after.value_or(pause);
+    const auto grown = ms{static_cast<ms::rep>(static_cast<double>(m_gap.count()) * k_gap_growth)};
+    const ms base = std::min(std::max(asked, grown), k_max_gap);
+    const double r = std::clamp(unit_random, 0.0, 1.0);
+    const double factor = 0.75 + 0.5 * r;
+    m_gap =
+        std::min(k_max_gap, ms{static_cast<ms::rep>(static_cast<double>(base.count()) * factor)});
+}
+
+void RatePacer::answered() {
+    std::lock_guard lock(m_mu);
+    m_gap = ms{static_cast<ms::rep>(static_cast<double>(m_gap.count()) * k_gap_shrink)};
+    if (m_gap < k_min_gap) {
+        m_gap = ms{0};
+    }
+}
+
+ms RatePacer::gap() const {
+    std::lock_guard lock(m_mu);
+    return m_gap;
+}
+
 Waiter::Result Waiter::wait(ms d) {
     if (cancelled()) {
         return Result::Cancelled;
@@ -66,10 +122,30 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
     LoopEnd end;
     int counted = 0;
     int free_used = 0;
+    int refusals = 0;
+    RatePacer* pacer = m_policy.pacer.get();
     for (;;) {
         if (m_waiter.cancelled()) {
             end.why = LoopEnd::Why::Cancelled;
             return end;
+        }
+        // After 429s: this client's requests keep the pacer's gap, whatever call.
+        if (pacer != nullptr) {
+            const ms gap = pacer->wait_before(m_waiter.clock().now());
+            if (gap > ms{0}) {
+                spdlog::debug("{}: rate limited before; waiting {} ms", what, gap.count());
+                switch (m_waiter.wait(gap)) {
+                    case Waiter::Result::Cancelled:
+                        end.why = LoopEnd::Why::Cancelled;
+                        return end;
+                    case Waiter::Result::DeadlineReached:
+                        end.why = LoopEnd::Why::DeadlineReached;
+                        return end;
+                    case Waiter::Result::Slept:
+                        break;
+                }
+            }
+            pacer->started(m_waiter.clock().now());
         }
         ++end.tries;
         Attempt a = try_once(end.tries);
@@ -77,6 +153,9 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
             end.last_reason = a.reason;
         }
         if (a.verdict == Attempt::Verdict::Done) {
+            if (pacer != nullptr) {
+                pacer->answered();
+            }
             end.why = LoopEnd::Why::Done;
             return end;
         }
@@ -93,8 +172,21 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
             end.why = LoopEnd::Why::Exhausted;
             return end;
         }
-        // The backoff grows with every try, free or not, so a crowd spreads out.
-        const ms wait = m_policy.delay(end.tries, a.retry_after, m_random());
+        // The backoff grows with every try, free or not, so a crowd spreads
+        // out; a 429 waits its jittered Retry-After, doubled when repeated.
+        ms wait{0};
+        if (!a.counts) {
+            ++refusals;
+            if (pacer != nullptr) {
+                pacer->refused(a.retry_after, m_policy.rate_limit_pause, m_random());
+            }
+            wait = m_policy.rate_limit_delay(refusals, a.retry_after, m_random());
+        } else {
+            wait = m_policy.delay(end.tries, a.retry_after, m_random());
+        }
+        if (pacer != nullptr) {
+            wait = std::max(wait, pacer->wait_before(m_waiter.clock().now()));
+        }
         if (wait >= m_waiter.left()) {
             // No try follows: announcing "try N+1" made the log count one
             // more try than the loop's own result (and its caller's message).

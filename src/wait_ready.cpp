@@ -14,12 +14,6 @@ namespace xbranch {
 using std::chrono::duration_cast;
 using ms = std::chrono::milliseconds;
 
-ms PollSchedule::next(ms elapsed) const {
-    const auto proportional = ms{static_cast<long long>(
-        std::llround(static_cast<double>(elapsed.count()) * fraction_of_elapsed))};
-    return std::clamp(proportional, min_interval, max_interval);
-}
-
 namespace steps {
 namespace {
 

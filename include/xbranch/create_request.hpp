@@ -17,17 +17,23 @@
 
 namespace xbranch {
 
-// How often to ask whether the branch is ready: quick at first, then an
-// interval that grows with the time already waited, capped. The defaults come
-// from bench/ (D = readiness delay): every 300 ms up to 1.5 s, then 20% of the
-// time waited, at most 1 s (the official CLI's rate). D = 1.5 s: 6 polls,
-// noticed within ~0.15 s on average; D = 10 s: 18 polls, lag <= 1 s. The
-// former 50 ms / 8% made 25 and 49 polls and noticed only ~0.05-0.3 s sooner.
+// How often to ask whether the branch is ready (poll_schedule.cpp): right
+// after the POST, then the k-th wait k x `ramp_step` up to `quick_until`,
+// then `first_late` and each wait twice the one before, at most
+// `max_interval`. Defaults (bench/, D = readiness delay): polls at 0, 0.1,
+// 0.3, 0.6, 1.0, 1.5 s, then 2.1, 3.3, 5.7, 10.5 s and every 5 s: D = 0.1 or
+// 1.5 s is seen at once, and a wait of 10 s costs 10 polls, no more than the
+// official CLI's 1 s polling (10-11 with its own overhead). The price:
+// between 1.5 s and 10 s a branch is seen up to half of the time waited
+// late (the former 300 ms / 20% / 1 s cap made 18 polls at 10 s, at most
+// 1 s late).
 struct PollSchedule {
-    std::chrono::milliseconds min_interval{300};
-    std::chrono::milliseconds max_interval{1000};
-    double fraction_of_elapsed = 0.2;  // interval ~ 20% of the time waited so far
+    std::chrono::milliseconds ramp_step{100};
+    std::chrono::milliseconds quick_until{1500};
+    std::chrono::milliseconds first_late{600};
+    std::chrono::milliseconds max_interval{5000};
 
+    // The wait before the next poll, `elapsed` after the first (pure).
     std::chrono::milliseconds next(std::chrono::milliseconds elapsed) const;
 };
 

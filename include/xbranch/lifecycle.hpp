@@ -93,10 +93,12 @@ class Lifecycle {
                                   const std::string& branch_name = {},
                                   std::optional<std::vector<Branch>>* listed = nullptr);
 
-    // Before a POST: where the API has project limits (the hosted service),
-    // throws QuotaExceeded when the project is at its branch cap. Costs one
-    // request (two when `listed` is empty and there are limits); a failed
-    // limits call is logged and passed, except a signal or the deadline.
+    // After the server refused a POST for the branch count (400): where the
+    // API has project limits (the hosted service), throws QuotaExceeded
+    // naming the count, the cap and the oldest of ours when the project is
+    // at its cap. Costs one request (two when `listed` is empty and there are
+    // limits); a failed limits call is logged and passed, except a signal or
+    // the deadline. A create under the cap never calls it.
     void check_room(const CreateRequest& request, std::optional<std::vector<Branch>>& listed);
 
   private:

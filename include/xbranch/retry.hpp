@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -23,6 +25,28 @@
 #include "xbranch/http.hpp"
 
 namespace xbranch {
+
+// Spaces the requests of one client after the API rate-limited it (429),
+// across all its calls: a refusal sets a gap between the starts of two tries
+// (the Retry-After, or the policy's pause without one; 1.5x the gap it had
+// when that is longer; at most 8 s; drawn within +-25%, so that a crowd
+// refused together spreads out), and every answered try shrinks it by a
+// tenth (gone below 50 ms). Without a refusal it costs nothing. Thread-safe.
+class RatePacer {
+  public:
+    // How long a try about to start at `now` waits first (0: none).
+    std::chrono::milliseconds wait_before(Clock::TimePoint now) const;
+    void started(Clock::TimePoint now);
+    void refused(std::optional<std::chrono::milliseconds> retry_after,
+                 std::chrono::milliseconds pause, double unit_random);
+    void answered();
+    std::chrono::milliseconds gap() const;
+
+  private:
+    mutable std::mutex m_mu;
+    std::chrono::milliseconds m_gap{0};
+    std::optional<Clock::TimePoint> m_last_start;
+};
 
 struct RetryPolicy {
     int max_attempts = 4;                              // first try included
@@ -44,6 +68,19 @@ struct RetryPolicy {
     std::chrono::milliseconds delay(int attempt,
                                     std::optional<std::chrono::milliseconds> retry_after,
                                     double unit_random) const;
+
+    // After the `refusals`-th 429 of one call (from 1): the Retry-After (or
+    // rate_limit_pause without one), doubled for each further 429 up to 8x,
+    // plus up to as long again at random, at most max_retry_after: clients
+    // refused in the same second do not all come back in the same second.
+    std::chrono::milliseconds rate_limit_pause{1000};
+    std::chrono::milliseconds rate_limit_delay(int refusals,
+                                               std::optional<std::chrono::milliseconds> retry_after,
+                                               double unit_random) const;
+
+    // One per policy value, shared by its copies (one XataClient's calls and
+    // the loops given its policy): RetryLoop waits on it before each try.
+    std::shared_ptr<RatePacer> pacer = std::make_shared<RatePacer>();
 };
 
 // Sleeps on `clock` for at most the time left to `deadline`, waking early

@@ -1,8 +1,10 @@
-"""End to end: quota awareness. At the project's branch cap (the hosted
-shape serves /limits) create fails fast with exit 12 and no POST, naming the
-oldest xbranch branches and the gc command that frees room; on Xata Core
-(/limits 404) the server's own 400 "too many branches" and the hosted 403
-over the hourly allowance map to the same exit 12."""
+"""End to end: quota awareness. The POST is the check: under the cap a
+create makes no limits call; at the project's branch cap the server's 400
+"too many branches" (one POST, not retried, nothing created) is exit 12, and
+only then the limits call (the hosted shape serves /limits) names the cap,
+with the oldest xbranch branches and the gc command that frees room; on Xata
+Core (/limits 404) and for the hosted 403 over the hourly allowance the
+server's refusal is the same exit 12."""
 
 import re
 import shutil
@@ -26,32 +28,37 @@ class QuotaCase(E2ECase):
 class HostedCapTest(QuotaCase):
     emulator_options = {"credentials_shape": "hosted", "max_branches": 4}
 
-    def test_at_the_cap_create_fails_fast_naming_the_oldest_and_gc(self):
+    def test_at_the_cap_create_fails_naming_the_cap_the_oldest_and_gc(self):
         self.create("q-a")
         self.create("q-b")
         r = self.emu.create_branch("manual")  # not ours: never offered for deletion
         self.assertEqual(r.status, 201, r)
         self.assertEqual(len(self.active("")), 4)
+        self.assertEqual(self.limits_calls(), [], "a create under the cap reads no limits")
         posts_before = len(self.posts())
 
         code, out, err = self.create("q-c", "-v", expect=12)
-        self.assertEqual(len(self.posts()), posts_before, "a create at the cap must not POST")
+        refused = self.posts()[posts_before:]
+        self.assertEqual([r["status"] for r in refused], [400], "one POST, refused, not retried")
+        self.assertEqual(len(self.limits_calls()), 1)
         self.assertIn("the project has 4 branches, its cap is 4", err)
+        self.assertIn("has too many branches", err)
         m = re.search(r"oldest of ours: (sb-q-a-\S+) \(\S+\), (sb-q-b-\S+) \(", err)
         self.assertTrue(m, err)
         self.assertNotIn("manual (", err)
         self.assertIn("`xbranch gc --orphans --expired --dry-run`", err)
         self.assertIn("xbranch delete --branch NAME", err)
-        self.assertIn("quota check: 4 active branches, cap 4 (cost 1 request: limits)", err)
+        self.assertIn("quota check after the server's refusal: 4 active branches, cap 4 "
+                      "(cost 1 request: limits)", err)
         self.assertEqual(out, "")
         self.assertEqual(self.active("sb-q-c-"), [])
 
-        # Room freed: the same create goes through, one limits call each time.
+        # Room freed: the same create goes through, with no limits call.
         code, out, err = self.xb("delete", "--sandbox", "q-a")
         self.assertEqual(code, 0, err)
         limits_before = len(self.limits_calls())
         self.create("q-c")
-        self.assertEqual(len(self.limits_calls()), limits_before + 1)
+        self.assertEqual(len(self.limits_calls()), limits_before)
         self.assertEqual(len(self.active("sb-q-c-")), 1)
 
     def test_parent_as_id_lists_once_for_the_count(self):
@@ -61,7 +68,7 @@ class HostedCapTest(QuotaCase):
         before = len(self.emu.requests())
         code, out, err = self.create("q-d", "--parent", self.root["id"], expect=12)
         calls = [(r["method"], r["path"].rsplit("/", 1)[1]) for r in self.emu.requests()[before:]]
-        self.assertEqual(calls, [("GET", "limits"), ("GET", "branches")], calls)
+        self.assertEqual(calls, [("POST", "branches"), ("GET", "limits"), ("GET", "branches")], calls)
         self.assertIn("its cap is 4", err)
 
 
@@ -76,7 +83,7 @@ class CoreServerRefusalTest(QuotaCase):
         self.assertRegex(err, r"oldest of ours: sb-q-a-\S+ \(")
         self.assertIn("xbranch gc --orphans --expired", err)
         self.assertIn("quota check: the API has no project limits (404, Xata Core); skipped after 1 request", err)
-        self.assertEqual(len(self.limits_calls()), 2)  # one per create, answered 404
+        self.assertEqual(len(self.limits_calls()), 1)  # after the refusal only, answered 404
         self.assertEqual(len(self.posts()), 2)  # the refusal is not retried
         self.assertEqual(self.active("sb-q-b-"), [])
 

@@ -190,12 +190,17 @@ class LoadTest(unittest.TestCase):
 
 def schedule_polls(seconds):
     """Most readiness polls xbranch's schedule makes in a wait of `seconds`
-    (include/xbranch/lifecycle.hpp PollSchedule since bbd27ee: the next poll
-    after clamp(20% of the time waited, 300 ms, 1 s)), ignoring request time."""
-    t, n = 0.0, 0
+    (include/xbranch/lifecycle.hpp PollSchedule, src/poll_schedule.cpp: at
+    0, 0.1, 0.3, 0.6, 1.0, 1.5 s, then each wait twice the one before from
+    0.6 s, at most 5 s), ignoring request time."""
+    t, n, k = 0.0, 0, 1
     while t <= seconds:
         n += 1
-        t += min(max(0.2 * t, 0.3), 1.0)
+        if t < 1.5 - 1e-9:
+            t += 0.1 * k
+            k += 1
+        else:
+            t += min(max(t - 1.5 + 0.6, 0.1), 5.0)
     return n
 
 

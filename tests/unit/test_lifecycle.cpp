@@ -46,6 +46,8 @@ struct FakeApi {
     std::string describe_connection_string;
     std::string region = "us-east-1";
     std::string posted_description;  // of the POST being answered
+    // The POST answers 400 "too many branches" at this many branches.
+    std::optional<std::size_t> max_branches;
     // GET .../limits; by default 404, as on Xata Core.
     std::function<HttpOutcome()> on_limits = [] {
         return answer(404, R"({"message":"not found"})");
@@ -87,6 +89,10 @@ struct FakeApi {
                 return answer(200, list_json(items));
             }
             if (r.method == "POST") {
+                if (max_branches && branches.size() >= *max_branches) {
+                    return answer(
+                        400, R"({"id":"r1","message":"project [prj_1] has too many branches"})");
+                }
                 const auto j = nlohmann::json::parse(r.body);
                 posted_description = j.value("description", "");
                 return on_post(j.at("name").get<std::string>(),
@@ -196,7 +202,7 @@ class LifecycleTest : public ::testing::Test {
 
 TEST_F(LifecycleTest, CreateHappyPath) {
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_EQ(r.branch.name, k_name);
     EXPECT_EQ(r.parent_id, k_parent);
@@ -219,7 +225,7 @@ TEST_F(LifecycleTest, ParentGivenAsIdSkipsTheList) {
     req.parent = k_parent;
     req.parent_is_id = true;
     const auto r = lifecycle.create(req);
-    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{post, describe, creds}));
     EXPECT_EQ(r.parent_id, k_parent);
 }
 
@@ -282,9 +288,10 @@ TEST_F(LifecycleTest, AdoptedBranchKeepsItsOwnExpiry) {
 
 // ---- quota awareness
 
-TEST_F(LifecycleTest, AtTheBranchCapNothingIsPostedAndTheOldestAreNamed) {
+TEST_F(LifecycleTest, AtTheBranchCapTheRefusedPostNamesTheCapAndTheOldest) {
     api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
     api.branches.push_back({"c0000000000000000000000004", "manual", k_parent, ms{0}, ""});
+    api.max_branches = 3;
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
     auto req = request();
     req.prefix = "sb-";
@@ -292,68 +299,78 @@ TEST_F(LifecycleTest, AtTheBranchCapNothingIsPostedAndTheOldestAreNamed) {
     EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
     EXPECT_EQ(exit_code(e.kind()), 12);
     EXPECT_EQ(e.reason(), ErrorReason::QuotaReached);
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits}));  // one list, one limits call
+    // The POST is the check: the limits call only after its refusal, to name the cap.
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, limits}));
     const std::string m = e.what();
     EXPECT_NE(m.find("3 branches, its cap is 3"), std::string::npos) << m;
     EXPECT_NE(m.find("sb-old-1 (2025-05-01T10:20:30Z)"), std::string::npos) << m;
     EXPECT_EQ(m.find("manual"), std::string::npos) << m;  // not ours: gc cannot free it
+    EXPECT_NE(e.hint().find("too many branches"), std::string::npos) << e.hint();
     EXPECT_EQ(e.cleanup(), CleanupState::None);
 }
 
-TEST_F(LifecycleTest, UnderTheCapThePostFollowsTheLimitsCall) {
+TEST_F(LifecycleTest, UnderTheCapNoLimitsCallIsMade) {
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
     (void)lifecycle.create(request());
-    EXPECT_EQ(calls(), (std::vector<std::string>{list, limits, post, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds}));
 }
 
 TEST_F(LifecycleTest, QuotaLineCountsOneBranchInTheSingular) {
-    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":3})"); };
+    api.max_branches = 1;
+    api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":1})"); };
     std::ostringstream out;
     const auto before = spdlog::default_logger();
     spdlog::set_default_logger(std::make_shared<spdlog::logger>(
         "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(out)));
     spdlog::set_level(spdlog::level::info);
-    (void)lifecycle.create(request());  // the project holds only its root
+    const Error e = caught([&] { (void)lifecycle.create(request()); });  // only the root
     spdlog::set_default_logger(before);
     spdlog::set_level(spdlog::level::off);
-    EXPECT_NE(out.str().find("quota check: 1 active branch, cap 3 (cost 1 request: limits)"),
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_NE(out.str().find("quota check after the server's refusal: 1 active branch, cap 1 "
+                             "(cost 1 request: limits)"),
               std::string::npos)
         << out.str();
 }
 
 TEST_F(LifecycleTest, LimitsWithTheParentAsIdListOnceForTheCount) {
     api.branches.push_back({"c0000000000000000000000003", "sb-old-1", k_parent, ms{0}, ""});
+    api.max_branches = 2;
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":2})"); };
     auto req = request();
     req.parent = k_parent;
     req.parent_is_id = true;
     EXPECT_EQ(caught([&] { (void)lifecycle.create(req); }).kind(), ErrorKind::QuotaExceeded);
-    EXPECT_EQ(calls(), (std::vector<std::string>{limits, list}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{post, limits, list}));
 }
 
 TEST_F(LifecycleTest, AnAdoptedBranchNeedsNoRoom) {
     api.branches.push_back({k_id, k_name, k_parent, ms{0}, ""});
+    api.max_branches = 1;
     api.on_limits = [] { return answer(200, R"({"maxBranchesPerProject":1})"); };
     EXPECT_TRUE(lifecycle.create(request()).adopted);
     EXPECT_FALSE(has_call(limits));
 }
 
-TEST_F(LifecycleTest, AFailingLimitsCallIsAskedOnceAndTheCreateGoesOn) {
+TEST_F(LifecycleTest, AFailingLimitsCallAfterARefusalLeavesTheServersError) {
+    api.max_branches = 1;
     int asked = 0;
     api.on_limits = [&asked] {
         ++asked;
         return answer(503, R"({"message":"busy"})");
     };
-    const auto r = lifecycle.create(request());
-    EXPECT_TRUE(r.created_by_us);
+    Error e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.http_status(), 400);
     EXPECT_EQ(asked, 1);
     api.on_limits = [] { return answer(200, "not json"); };
-    api.branches.clear();
-    api.branches.push_back({k_parent, "main", "", ms{0}, ""});
-    EXPECT_TRUE(lifecycle.create(request()).created_by_us);
+    e = caught([&] { (void)lifecycle.create(request()); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.http_status(), 400);
 }
 
 TEST_F(LifecycleTest, ASilentLimitsCallTakesAtMostAQuarterOfTheTimeLeft) {
+    api.max_branches = 1;
     transport.handler = [this](const HttpRequest& r) {
         if (r.url == k_project_url + "/limits") {
             clock.advance(*transport.requests.back().limits.time_left);
@@ -363,8 +380,11 @@ TEST_F(LifecycleTest, ASilentLimitsCallTakesAtMostAQuarterOfTheTimeLeft) {
     };
     auto req = request();
     req.timeout = ms{8000};
-    EXPECT_TRUE(lifecycle.create(req).created_by_us);
-    EXPECT_EQ(transport.requests[1].limits.time_left, ms{2000});
+    const Error e = caught([&] { (void)lifecycle.create(req); });
+    EXPECT_EQ(e.kind(), ErrorKind::QuotaExceeded);
+    EXPECT_EQ(e.http_status(), 400);
+    ASSERT_EQ(transport.requests.size(), 3U);
+    EXPECT_EQ(transport.requests[2].limits.time_left, ms{2000});
 }
 
 TEST_F(LifecycleTest, TheServersTooManyBranchesIsQuotaExceededNamingTheOldest) {
@@ -409,8 +429,7 @@ TEST_F(LifecycleTest, ConflictOnPostWithSameParentIsAdopted) {
         return answer(409, R"({"id":"r","message":"branch [)" + name + R"(] already exists"})");
     };
     const auto r = lifecycle.create(request());
-    EXPECT_EQ(calls(),
-              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
     EXPECT_TRUE(r.adopted);
     EXPECT_FALSE(r.created_by_us);
     EXPECT_EQ(r.branch.id, k_id);
@@ -445,8 +464,7 @@ TEST_F(LifecycleTest, DroppedPostThatCreatedTheBranchIsSettledByName) {
     };
     const auto r = lifecycle.create(request());
     // The found branch is described once to read its tag.
-    EXPECT_EQ(calls(),
-              (std::vector<std::string>{list, limits, post, list, describe, describe, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, list, describe, describe, creds}));
     EXPECT_EQ(r.branch.id, k_id);
     EXPECT_TRUE(r.created_by_us);  // its tag is this run's, so a failure later would delete it
     EXPECT_FALSE(r.adopted);
@@ -619,8 +637,7 @@ TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
     api.credentials_404 = 2;
     const auto r = lifecycle.create(request());
     EXPECT_EQ(r.connection.password, "pw-core-1234");
-    EXPECT_EQ(calls(),
-              (std::vector<std::string>{list, limits, post, describe, creds, creds, creds}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{list, post, describe, creds, creds, creds}));
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
@@ -688,50 +705,6 @@ TEST_F(LifecycleTest, NoHostAndNoRegionIsProtocol) {
     api.region = "";
     EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Protocol);
     EXPECT_EQ(calls().back(), del);
-}
-
-TEST(PollSchedule, NextValues) {
-    const PollSchedule s;
-    // Defaults from bench/: 300 ms floor, 20% of the time waited, 1 s cap.
-    EXPECT_EQ(s.next(ms{0}), ms{300});
-    EXPECT_EQ(s.next(ms{500}), ms{300});
-    EXPECT_EQ(s.next(ms{1500}), ms{300});
-    EXPECT_EQ(s.next(ms{2000}), ms{400});
-    EXPECT_EQ(s.next(ms{4000}), ms{800});
-    EXPECT_EQ(s.next(ms{5000}), ms{1000});
-    EXPECT_EQ(s.next(ms{12500}), ms{1000});
-    EXPECT_EQ(s.next(ms{600000}), ms{1000});
-}
-
-TEST(PollSchedule, WaitsAddUp) {
-    const PollSchedule s;
-    ms elapsed{0};
-    int polls = 0;
-    std::vector<ms> waits;
-    while (elapsed < ms{10000}) {
-        const auto w = s.next(elapsed);
-        if (!waits.empty()) {
-            EXPECT_GE(w, waits.back());  // never speeds up
-        }
-        waits.push_back(w);
-        elapsed += w;
-        ++polls;
-    }
-    // 5 polls of 300 ms reach 1.5 s, then ~20% growth per poll up to 1 s:
-    // no more than 1 s late at 10 s, with 17 polls (the official CLI: 10-11).
-    EXPECT_EQ(std::accumulate(waits.begin(), waits.begin() + 5, ms{0}), ms{1500});
-    EXPECT_GE(polls, 15);
-    EXPECT_LE(polls, 19);
-    EXPECT_LE(elapsed, ms{11000});
-    // Quick at first: a branch ready after 1 s is seen within 300 ms, one
-    // ready after 1.5 s within 300 ms too.
-    for (const ms ready : {ms{1000}, ms{1500}}) {
-        ms t{0};
-        while (t < ready) {
-            t += s.next(t);
-        }
-        EXPECT_LE(t - ready, ms{300});
-    }
 }
 
 TEST_F(LifecycleTest, RemoveById) {
@@ -923,7 +896,7 @@ TEST_F(CancelTest, CancelDuringThePostDeletesOurBranchAlsoWithTheParentGivenAsId
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 143);
     EXPECT_EQ(e.cleanup(), CleanupState::Deleted);
-    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post, list, describe, del}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{post, list, describe, del}));
     EXPECT_EQ(api.find(k_id), nullptr);
     // The cleanup ran under its own token and budget.
     EXPECT_EQ(transport.requests.back().limits.cancel, &cleanup);
@@ -1042,7 +1015,7 @@ TEST_F(LifecycleTest, SilentPostEndsAtTheTimeLimitAndNamesWhatMayExist) {
     const Error e = caught([&] { (void)lifecycle.create(req); });
     EXPECT_EQ(e.kind(), ErrorKind::Timeout);
     EXPECT_EQ(clock.elapsed(), ms{5000});  // no lookup past the time limit
-    EXPECT_EQ(calls(), (std::vector<std::string>{limits, post}));
+    EXPECT_EQ(calls(), (std::vector<std::string>{post}));
     EXPECT_EQ(e.cleanup(), CleanupState::Unknown);
     EXPECT_EQ(e.cleanup_branch_name(), k_name);
 }
@@ -1062,10 +1035,11 @@ TEST_F(LifecycleTest, PostRetryAfterIsCappedByTheTimeLimit) {
 // ---- wake: temporary refusals never cost a healthy branch
 
 TEST_F(LifecycleTest, WakeRefusalsNeverDeleteAHealthyBranch) {
-    // Stays hibernated until 9 s, then turns healthy on its own; every wake
-    // meets 503, 409 or the temporary 403 after all its retries.
+    // Stays hibernated until 15 s (polls at 3.3 s and 10.5 s wake it), then
+    // turns healthy on its own; every wake meets 503, 409 or the temporary
+    // 403 after all its retries.
     api.status = [](const FakeApi& a) {
-        return a.since_created() < ms{9000} ? "STATUS_TYPE_HIBERNATED" : "STATUS_TYPE_HEALTHY";
+        return a.since_created() < ms{15000} ? "STATUS_TYPE_HIBERNATED" : "STATUS_TYPE_HEALTHY";
     };
     int patches = 0;
     transport.handler = [&](const HttpRequest& r) {
