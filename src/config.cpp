@@ -1,7 +1,11 @@
 #include "xbranch/config.hpp"
 
+#include <curl/curl.h>
+
 #include <charconv>
 #include <cstdlib>
+#include <memory>
+#include <new>
 
 namespace xbranch {
 
@@ -61,61 +65,78 @@ std::optional<BaseUrl> check_base_url(std::string_view url, std::string& problem
         }
     }
     BaseUrl out;
-    std::string_view rest;
-    if (url.substr(0, 8) == "https://") {
-        rest = url.substr(8);
-    } else if (url.substr(0, 7) == "http://") {
+    if (url.substr(0, 8) != "https://") {
+        if (url.substr(0, 7) != "http://") {
+            problem = "it must start with https:// (or http:// for a local emulator)";
+            return std::nullopt;
+        }
         out.https = false;
-        rest = url.substr(7);
-    } else {
-        problem = "it must start with https:// (or http:// for a local emulator)";
-        return std::nullopt;
     }
-    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-    if (authority.find('@') != std::string_view::npos) {
+    // libcurl's own parser: the URL is taken apart as libcurl will send it.
+    const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed(curl_url(), &curl_url_cleanup);
+    if (!parsed) {
+        throw std::bad_alloc();
+    }
+    const std::string text(url);
+    switch (curl_url_set(parsed.get(), CURLUPART_URL, text.c_str(), 0)) {
+        case CURLUE_OK:
+            break;
+        case CURLUE_NO_HOST:
+            problem = "it has no host";
+            return std::nullopt;
+        case CURLUE_BAD_PORT_NUMBER:
+            problem = "the port must be a number from 1 to 65535";
+            return std::nullopt;
+        case CURLUE_BAD_IPV6:
+            problem = "it has no valid IPv6 address between '[' and ']'";
+            return std::nullopt;
+        case CURLUE_BAD_LOGIN:
+        case CURLUE_BAD_USER:
+        case CURLUE_BAD_PASSWORD:
+            problem = "user names or passwords in the URL are not supported";
+            return std::nullopt;
+        default:
+            problem = "it is not a valid URL";
+            return std::nullopt;
+    }
+    const auto part = [&parsed](CURLUPart which) -> std::optional<std::string> {
+        char* value = nullptr;
+        if (curl_url_get(parsed.get(), which, &value, 0) != CURLUE_OK || value == nullptr) {
+            return std::nullopt;
+        }
+        std::string copy(value);
+        curl_free(value);
+        return copy;
+    };
+    if (part(CURLUPART_USER) || part(CURLUPART_PASSWORD)) {
         problem = "user names or passwords in the URL are not supported";
         return std::nullopt;
     }
-    std::string_view host = authority;
-    std::string_view port_text;
-    bool has_port = false;
-    if (!authority.empty() && authority[0] == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) {
-            problem = "an IPv6 address needs a closing ']'";
-            return std::nullopt;
-        }
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after[0] != ':') {
-                problem = "unexpected text after the IPv6 address";
-                return std::nullopt;
-            }
-            has_port = true;
-            port_text = after.substr(1);
-        }
-    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
-        host = authority.substr(0, colon);
-        has_port = true;
-        port_text = authority.substr(colon + 1);
+    std::string host = part(CURLUPART_HOST).value_or("");
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
     }
     if (host.empty()) {
         problem = "it has no host";
         return std::nullopt;
     }
-    if (has_port) {
-        int port = 0;
-        auto [ptr, ec] =
-            std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-        if (port_text.empty() || ec != std::errc{} || ptr != port_text.data() + port_text.size() ||
-            port < 1 || port > 65535) {
+    // An empty port ("host:") is allowed by libcurl; xbranch wants a number.
+    const std::string_view after_scheme = url.substr(out.https ? 8 : 7);
+    const std::string_view authority = after_scheme.substr(0, after_scheme.find_first_of("/?#"));
+    if (const auto port = part(CURLUPART_PORT)) {
+        int number = 0;
+        auto [ptr, ec] = std::from_chars(port->data(), port->data() + port->size(), number);
+        if (ec != std::errc{} || ptr != port->data() + port->size() || number < 1 ||
+            number > 65535) {
             problem = "the port must be a number from 1 to 65535";
             return std::nullopt;
         }
-        out.port = port;
+        out.port = number;
+    } else if (!authority.empty() && authority.back() == ':') {
+        problem = "the port must be a number from 1 to 65535";
+        return std::nullopt;
     }
-    out.host = std::string(host);
+    out.host = host;
     out.loopback = is_loopback_host(out.host);
     return out;
 }

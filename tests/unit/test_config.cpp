@@ -182,7 +182,8 @@ TEST_F(ConfigTest, MalformedBaseUrlsAreUsage) {
          {"https://api.xata.tech ", "https://api.xata.tech\n", " https://api.xata.tech",
           "https://api.xata.tech:65536", "https://api.xata.tech:0", "https://api.xata.tech:x",
           "https://", "https://:443/", "ftp://api.xata.tech", "api.xata.tech",
-          "https://user:pw@api.xata.tech", "https://[::1"}) {
+          "https://user:pw@api.xata.tech", "https://[::1", "https://api.xata.tech:80:90",
+          "https://api.xata.tech:", "https://[::1]x", "https://[zz::1]/"}) {
         GlobalFlags f;
         f.base_url = bad;
         const auto e = api_error(f, base_env());
@@ -209,6 +210,17 @@ TEST_F(ConfigTest, PlainHttpToARemoteHostNeedsTheFlag) {
     EXPECT_TRUE(check_base_url("http://127.8.9.10", problem)->loopback);
     EXPECT_FALSE(check_base_url("http://127.0.0.1.example.com", problem)->loopback);
     EXPECT_FALSE(check_base_url("http://10.0.0.1", problem)->loopback);
+    EXPECT_TRUE(check_base_url("http://[::1]:8080/x", problem)->loopback);
+    const auto v6 = check_base_url("https://[2001:db8::1]:8443/v1", problem);
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->host, "2001:db8::1");
+    EXPECT_EQ(v6->port, 8443);
+    EXPECT_TRUE(v6->https);
+    EXPECT_EQ(check_base_url("https://api.xata.tech/", problem)->port, 0);
+    EXPECT_FALSE(check_base_url("https://api.xata.tech:0", problem));
+    EXPECT_NE(problem.find("1 to 65535"), std::string::npos) << problem;
+    EXPECT_FALSE(check_base_url("https://", problem));
+    EXPECT_NE(problem.find("no host"), std::string::npos) << problem;
 }
 
 TEST_F(ConfigTest, SslmodeIsValidated) {
