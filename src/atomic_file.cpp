@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -38,12 +39,14 @@ fs::path sibling_name(const fs::path& target, const std::string& tag) {
 }
 
 AtomicFile::AtomicFile(fs::path target, mode_t mode) : m_target(std::move(target)) {
-    m_temp = sibling_name(m_target, "tmp");
-    // O_EXCL: never follow or reuse something planted at the temp name.
-    m_fd = ::open(m_temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    // mkostemp: a fresh name beside the target, created O_EXCL (never
+    // following or reusing something planted there), mode 0600 until fchmod.
+    std::string name = m_target.string() + ".tmp-XXXXXX";
+    m_fd = ::mkostemp(name.data(), O_CLOEXEC);
     if (m_fd < 0) {
-        throw io_error("cannot create", m_temp, errno);
+        throw io_error("cannot create", fs::path(name), errno);
     }
+    m_temp = name;
     // The umask must not widen or narrow what we promise (0600 for secrets).
     if (::fchmod(m_fd, mode) != 0) {
         const int err = errno;
