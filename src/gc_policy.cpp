@@ -1,5 +1,7 @@
 #include "xbranch/gc_policy.hpp"
 
+#include <fmt/chrono.h>
+
 #include <ctime>
 #include <map>
 
@@ -64,12 +66,8 @@ std::string plural(std::size_t n, const char* what) {
 }  // namespace
 
 std::string rfc3339_utc(std::int64_t unix_seconds) {
-    const std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                       fmt::gmtime(static_cast<std::time_t>(unix_seconds)));
 }
 
 const char* gc_reason_name(GcReason reason) {

@@ -1,5 +1,6 @@
 #include "xbranch/log.hpp"
 
+#include <fmt/chrono.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -19,16 +20,10 @@ LogFormat g_format = LogFormat::Text;
 bool g_timestamps = false;
 
 std::string timestamp(spdlog::log_clock::time_point tp) {
-    const auto t = spdlog::log_clock::to_time_t(tp);
     const auto millis =
         std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(millis));
-    return buf;
+    return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                       fmt::gmtime(spdlog::log_clock::to_time_t(tp)), millis);
 }
 
 // Every message is redacted here, whoever logged it, and made printable:
