@@ -226,13 +226,13 @@ std::vector<std::string> line_diff(std::string_view before, std::string_view aft
     std::size_t j = 0;
     while (i < n || j < m) {
         if (i < n && j < m && a[i] == b[j]) {
-            out.push_back(" " + std::string(a[i]));
+            out.push_back(std::string(1, ' ').append(a[i]));
             ++i;
             ++j;
         } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
-            out.push_back("-" + std::string(a[i++]));  // removals first, as diff -u
+            out.push_back(std::string(1, '-').append(a[i++]));  // removals first, as diff -u
         } else {
-            out.push_back("+" + std::string(b[j++]));
+            out.push_back(std::string(1, '+').append(b[j++]));
         }
     }
     return out;
