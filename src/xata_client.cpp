@@ -60,7 +60,7 @@ XataClient::XataClient(HttpTransport& transport, Clock& clock, ApiTarget target,
     : m_transport(transport),
       m_clock(clock),
       m_target(std::move(target)),
-      m_policy(policy),
+      m_policy(std::move(policy)),
       m_rng(seed) {
     while (!m_target.base_url.empty() && m_target.base_url.back() == '/') {
         m_target.base_url.pop_back();
