@@ -13,6 +13,7 @@
 #include "xbranch/clock.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/http.hpp"
+#include "xbranch/limits.hpp"
 #include "xbranch/retry.hpp"
 #include "xbranch/xata_types.hpp"
 
@@ -42,14 +43,11 @@ struct CreateOutcome {
 
 class XataClient {
   public:
-    // What every call of this client may use. A cancelled token makes calls
-    // throw Interrupted; a passed deadline makes them throw Timeout
-    // (reason DeadlineReached); each request gets at most min(request_cap, time left).
-    struct Limits {
-        const CancelToken* cancel = nullptr;
-        Deadline deadline;
-        std::optional<std::chrono::milliseconds> request_cap;
-    };
+    // What every call of this client may use (xbranch::Limits). A cancelled
+    // token makes calls throw Interrupted; a passed deadline makes them throw
+    // Timeout (reason DeadlineReached); each request gets at most
+    // min(request_cap, time left).
+    using Limits = ::xbranch::Limits;
     // Sets limits for a block of calls and restores the previous ones after.
     class Scope {
       public:

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -165,9 +166,18 @@ std::vector<pid_t> read_pids(const std::string& path) {
 // kill -9 of the process running the hook: the hook's shell and its
 // background child (one process group) end with it, within a second.
 TEST(ProcessShell, TheHooksWholeGroupDiesWhenItsRunnerIsKilledBySigkill) {
-    char dir_template[] = "/tmp/xbranch-proc-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir_template), nullptr);
+    // Under the test run's TMPDIR; removed whatever the outcome.
+    std::string dir_template =
+        (std::filesystem::temp_directory_path() / "xbranch-proc-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(dir_template.data()), nullptr);
     const std::string dir = dir_template;
+    struct RemoveDir {
+        std::string path;
+        ~RemoveDir() {
+            std::error_code ec;
+            std::filesystem::remove_all(path, ec);
+        }
+    } remove_dir{dir};
     const std::string pids = dir + "/pids";
     const std::string cmd = "(while :; do sleep 0.05; done) & echo $! >> " + pids +
                             "; echo $$ >> " + pids + "; while :; do sleep 0.05; done";
@@ -197,8 +207,6 @@ TEST(ProcessShell, TheHooksWholeGroupDiesWhenItsRunnerIsKilledBySigkill) {
     }
     EXPECT_FALSE(left) << "the hook outlived the process that ran it";
     EXPECT_LT(since(killed), milliseconds{1000});
-    std::remove(pids.c_str());
-    ::rmdir(dir.c_str());
 }
 
 TEST(ProcessShell, EveryHookRunLeavesNoChildBehind) {

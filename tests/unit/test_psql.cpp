@@ -50,8 +50,10 @@ TEST(PsqlCommand, PasswordOnlyInTheEnvironment) {
 class FindExecutable : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/xbranch-psql-test.XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        // Under the test run's TMPDIR, never /tmp itself.
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "xbranch-psql-test.XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         dir = tmpl;
         std::filesystem::create_directories(dir + "/a");
         std::filesystem::create_directories(dir + "/b");
