@@ -22,4 +22,15 @@ const char* transport_kind_name(TransportError::Kind kind) {
     return "network error";
 }
 
+std::vector<HttpOutcome> HttpTransport::send_many(const std::vector<HttpRequest>& requests,
+                                                 const CallLimits& limits,
+                                                 std::size_t /*max_in_flight*/) {
+    std::vector<HttpOutcome> out;
+    out.reserve(requests.size());
+    for (const auto& request : requests) {
+        out.push_back(send(request, limits));
+    }
+    return out;
+}
+
 }  // namespace xbranch

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "xbranch/cancel.hpp"
 
@@ -71,6 +72,12 @@ class HttpTransport {
   public:
     virtual ~HttpTransport() = default;
     virtual HttpOutcome send(const HttpRequest& request, const CallLimits& limits) = 0;
+    // Sends every request, at most `max_in_flight` (at least 1) at a time, and
+    // returns their outcomes in the requests' order. The default sends them
+    // one after another; a transport that can overlap them overrides it.
+    virtual std::vector<HttpOutcome> send_many(const std::vector<HttpRequest>& requests,
+                                               const CallLimits& limits,
+                                               std::size_t max_in_flight);
 };
 
 // Far more than any answer of this API; a bigger one is refused, not buffered.
