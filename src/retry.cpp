@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "xbranch/redact.hpp"
 
@@ -62,6 +63,20 @@ constexpr ms k_max_gap{8000};
 constexpr ms k_min_gap{50};
 constexpr double k_gap_growth = 1.5;
 constexpr double k_gap_shrink = 0.9;
+// How a wait ended the loop, or nullopt when it slept its time and the
+// loop goes on (the pacer's gap and the backoff alike).
+std::optional<LoopEnd::Why> stopped_by(Waiter::Result r) {
+    switch (r) {
+        case Waiter::Result::Cancelled:
+            return LoopEnd::Why::Cancelled;
+        case Waiter::Result::DeadlineReached:
+            return LoopEnd::Why::DeadlineReached;
+        case Waiter::Result::Slept:
+            break;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 ms RatePacer::wait_before(Clock::TimePoint now) const {
@@ -134,15 +149,9 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
             const ms gap = pacer->wait_before(m_waiter.clock().now());
             if (gap > ms{0}) {
                 spdlog::debug("{}: rate limited before; waiting {} ms", what, gap.count());
-                switch (m_waiter.wait(gap)) {
-                    case Waiter::Result::Cancelled:
-                        end.why = LoopEnd::Why::Cancelled;
-                        return end;
-                    case Waiter::Result::DeadlineReached:
-                        end.why = LoopEnd::Why::DeadlineReached;
-                        return end;
-                    case Waiter::Result::Slept:
-                        break;
+                if (const auto why = stopped_by(m_waiter.wait(gap))) {
+                    end.why = *why;
+                    return end;
                 }
             }
             pacer->started(m_waiter.clock().now());
@@ -197,15 +206,9 @@ LoopEnd RetryLoop::run(const std::string& what, const std::function<Attempt(int)
             spdlog::info("{}: {}; retrying in {} ms (try {})", what, redact(a.reason), wait.count(),
                          end.tries + 1);
         }
-        switch (m_waiter.wait(wait)) {
-            case Waiter::Result::Cancelled:
-                end.why = LoopEnd::Why::Cancelled;
-                return end;
-            case Waiter::Result::DeadlineReached:
-                end.why = LoopEnd::Why::DeadlineReached;
-                return end;
-            case Waiter::Result::Slept:
-                break;
+        if (const auto why = stopped_by(m_waiter.wait(wait))) {
+            end.why = *why;
+            return end;
         }
     }
 }

@@ -84,6 +84,18 @@ struct ConnectionChoice {
 // Throws Error(Usage) for an unknown sslmode (flag or XBRANCH_SSLMODE).
 ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environment& env);
 
+// What url and shell connect to: the branch the flags point at and its
+// connection details. Resolves the target and the connection flags, looks
+// the branch up, refuses a root branch (no parent: usually production)
+// unless `force` (a Conflict, with `force_hint` saying what --force does), asks
+// for the credentials once and applies --database.
+struct BranchConnection {
+    BranchDetails details;
+    ConnectionInfo info;
+};
+BranchConnection connect_to_branch(const IdentityFlags& identity, const ConnectionFlags& connection,
+                                   bool force, const std::string& force_hint, const Context& ctx);
+
 // Logs "name = value (origin)" for every setting at debug level (-v),
 // secrets masked. `api` and `target` are what this command resolved.
 void log_settings(const ApiSettings& api, const BranchTarget* target);

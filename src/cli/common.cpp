@@ -82,6 +82,31 @@ ConnectionChoice resolve_connection(const ConnectionFlags& flags, const Environm
     return c;
 }
 
+BranchConnection connect_to_branch(const IdentityFlags& identity, const ConnectionFlags& connection,
+                                   bool force, const std::string& force_hint, const Context& ctx) {
+    const BranchTarget target =
+        resolve_branch_target(identity, *ctx.env, identity.branch_id.value_or("").empty());
+    const ConnectionChoice choice = resolve_connection(connection, *ctx.env);
+    auto session = open_session(ctx);
+    log_settings(session->config, &target);
+    BranchConnection out;
+    out.details = locate_branch(session->client, target);
+    const Branch& branch = out.details.branch;
+    if (!branch.parent_id && !force) {
+        throw Error(ErrorKind::Conflict, "branch " + branch.name + " (id " + branch.id +
+                                             ") is a root branch (it has no parent)")
+            .with_hint(force_hint);
+    }
+    NullProgress progress;
+    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
+    out.info = lifecycle.connection_for(out.details, choice.endpoint, choice.sslmode,
+                                        Deadline::at(session->clock.now()));
+    if (!choice.database.empty()) {
+        out.info.database = choice.database;
+    }
+    return out;
+}
+
 // The API settings were resolved (and recorded) through the table; the
 // parameter keeps the call sites saying what they resolved.
 void log_settings(const ApiSettings& /*api*/, const BranchTarget* t) {

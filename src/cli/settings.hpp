@@ -121,6 +121,7 @@ struct ApiSettings {
 };
 
 // Throws Error(Usage) naming what is missing or malformed and how to set it.
+// (This and resolve_branch_target: targets.cpp.)
 ApiSettings resolve_api_config(const GlobalFlags& flags, const Environment& env);
 
 // Flags that say which branch (create, delete, status, url).

@@ -52,24 +52,11 @@ int run_shell(const ShellOptions& o, const Context& ctx) {
                      "postgresql-client), or name it with --psql PATH\n";
         return k_no_psql_status;
     }
-    BranchTarget target =
-        resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
-    const ConnectionChoice choice = resolve_connection(o.connection, *ctx.env);
-    auto session = open_session(ctx);
-    log_settings(session->config, &target);
-    BranchDetails d = locate_branch(session->client, target);
-    if (!d.branch.parent_id && !o.force) {
-        throw Error(ErrorKind::Conflict, "branch " + d.branch.name + " (id " + d.branch.id +
-                                             ") is a root branch (it has no parent)")
-            .with_hint("it is usually the production database; pass --force to open it anyway");
-    }
-    NullProgress progress;
-    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
-    ConnectionInfo info = lifecycle.connection_for(d, choice.endpoint, choice.sslmode,
-                                                   Deadline::at(session->clock.now()));
-    if (!choice.database.empty()) {
-        info.database = choice.database;
-    }
+    const BranchConnection c = connect_to_branch(
+        o.identity, o.connection, o.force,
+        "it is usually the production database; pass --force to open it anyway", ctx);
+    const BranchDetails& d = c.details;
+    const ConnectionInfo& info = c.info;
     const ClientCommand cmd = psql_command(*psql, info, o.psql_args);
     spdlog::info("psql on branch {} (id {}): {}:{}/{} as {}", d.branch.name, d.branch.id, info.host,
                  info.port, info.database, info.username);

@@ -2,7 +2,6 @@
 #include <iostream>
 
 #include "app.hpp"
-#include "xbranch/error.hpp"
 
 namespace xbranch::cli {
 namespace {
@@ -14,29 +13,13 @@ struct UrlOptions {
 };
 
 int run_url(const UrlOptions& o, const Context& ctx) {
-    BranchTarget target =
-        resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
-    const ConnectionChoice choice = resolve_connection(o.connection, *ctx.env);
-    auto session = open_session(ctx);
-    log_settings(session->config, &target);
-    BranchDetails d = locate_branch(session->client, target);
-    // A branch without a parent is a root: usually the production database.
-    // Its password is not handed out by accident.
-    if (!d.branch.parent_id && !o.force) {
-        throw Error(ErrorKind::Conflict, "branch " + d.branch.name + " (id " + d.branch.id +
-                                             ") is a root branch (it has no parent)")
-            .with_hint(
-                "its credentials are usually the production database's; pass --force "
-                "to print them anyway");
-    }
-    NullProgress progress;
-    Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
-    ConnectionInfo info = lifecycle.connection_for(d, choice.endpoint, choice.sslmode,
-                                                   Deadline::at(session->clock.now()));
-    if (!choice.database.empty()) {
-        info.database = choice.database;
-    }
-    std::cout << build_connection_string(info) << "\n";
+    // A root branch's password is not handed out by accident.
+    const BranchConnection c = connect_to_branch(
+        o.identity, o.connection, o.force,
+        "its credentials are usually the production database's; pass --force to print them "
+        "anyway",
+        ctx);
+    std::cout << build_connection_string(c.info) << "\n";
     return 0;
 }
 
