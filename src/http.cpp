@@ -23,8 +23,8 @@ const char* transport_kind_name(TransportError::Kind kind) {
 }
 
 std::vector<HttpOutcome> HttpTransport::send_many(const std::vector<HttpRequest>& requests,
-                                                 const CallLimits& limits,
-                                                 std::size_t /*max_in_flight*/) {
+                                                  const CallLimits& limits,
+                                                  std::size_t /*max_in_flight*/) {
     std::vector<HttpOutcome> out;
     out.reserve(requests.size());
     for (const auto& request : requests) {

@@ -76,8 +76,7 @@ class HttpTransport {
     // returns their outcomes in the requests' order. The default sends them
     // one after another; a transport that can overlap them overrides it.
     virtual std::vector<HttpOutcome> send_many(const std::vector<HttpRequest>& requests,
-                                               const CallLimits& limits,
-                                               std::size_t max_in_flight);
+                                               const CallLimits& limits, std::size_t max_in_flight);
 };
 
 // Far more than any answer of this API; a bigger one is refused, not buffered.
