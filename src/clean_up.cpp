@@ -11,9 +11,10 @@ namespace xbranch {
 
 namespace steps {
 
-std::optional<Error> try_delete_own(const StepEnv& env, const Branch& branch) {
+std::optional<Error> try_delete_own(const StepEnv& env, const Branch& branch,
+                                    const Limits& limits) {
     try {
-        env.client.delete_branch(branch.id);
+        env.client.delete_branch(branch.id, limits);
         return std::nullopt;
     } catch (const Error& e) {
         spdlog::error("could not delete branch {} (id {}): {}", branch.name, branch.id,
@@ -26,16 +27,14 @@ bool delete_after_failure(const StepEnv& env, const Branch& branch, const std::s
                           std::optional<Deadline> by) {
     spdlog::warn("deleting branch {} (id {}) created by this run, because: {}", branch.name,
                  branch.id, redact(why));
-    XataClient::Scope scope(env.client, env.cleanup_limits(by));
-    return !try_delete_own(env, branch).has_value();
+    return !try_delete_own(env, branch, env.cleanup_limits(by)).has_value();
 }
 
 namespace {
 
 bool vanished(const StepEnv& env, const Branch& branch, std::optional<Deadline> by) {
-    XataClient::Scope scope(env.client, env.cleanup_limits(by));
     try {
-        (void)env.client.describe_branch(branch.id);
+        (void)env.client.describe_branch(branch.id, env.cleanup_limits(by));
         return false;
     } catch (const Error& e) {
         return e.kind() == ErrorKind::NotFound;
@@ -67,8 +66,9 @@ void clean_up(const StepEnv& env, const Branch& b, const FailureFacts& facts, Er
                        " is kept: another xbranch run recorded its hooks as running");
             return;
         case FailureCleanup::Delete: {
-            const bool gone = announce ? delete_after_failure(env, b, e.what(), by)
-                                       : !try_delete_own(env, b).has_value();
+            const bool gone = announce
+                                  ? delete_after_failure(env, b, e.what(), by)
+                                  : !try_delete_own(env, b, env.cleanup_limits(by)).has_value();
             e.with_cleanup(gone ? CleanupState::Deleted : CleanupState::Left, b.id, b.name);
             return;
         }

@@ -7,17 +7,15 @@
 namespace xbranch {
 
 bool SystemClock::sleep_for(Duration d, const CancelToken* cancel) {
-    // Sleep in slices so a cancelled token (a signal) ends the wait promptly.
-    const auto end = std::chrono::steady_clock::now() + d;
-    while (cancel == nullptr || !cancel->cancelled()) {
-        const auto left = end - std::chrono::steady_clock::now();
-        if (left <= std::chrono::steady_clock::duration::zero()) {
-            return true;
-        }
-        std::this_thread::sleep_for(
-            std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds{20}));
+    // One poll(2) on the token's descriptor: a cancel (a signal) ends it at once.
+    if (d <= Duration::zero()) {
+        return cancel == nullptr || !cancel->cancelled();
     }
-    return false;
+    if (cancel == nullptr) {
+        std::this_thread::sleep_for(d);
+        return true;
+    }
+    return poll_or_cancel(nullptr, 0, d, cancel) != PollEnd::Cancelled;
 }
 
 Clock::Duration Deadline::left(const Clock& clock) const {

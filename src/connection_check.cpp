@@ -97,14 +97,10 @@ int check_connection(const StepEnv& env, Deadline deadline, const Branch& branch
 }
 
 bool gone_while_connecting(const StepEnv& env, const Branch& branch, Deadline deadline) {
-    XataClient::Limits quick = env.client.limits();
-    quick.cancel = env.control.cancel;
-    quick.deadline = deadline.sooner(Deadline::in(env.clock, k_watch_budget));
-    quick.request_cap =
-        std::min(quick.request_cap.value_or(k_watch_request_cap), k_watch_request_cap);
-    XataClient::Scope scope(env.client, quick);
+    const Limits quick{env.control.cancel, deadline.sooner(Deadline::in(env.clock, k_watch_budget)),
+                       k_watch_request_cap};
     try {
-        (void)env.client.describe_branch(branch.id);
+        (void)env.client.describe_branch(branch.id, quick);
         return false;
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::NotFound) {

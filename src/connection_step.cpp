@@ -26,7 +26,7 @@ Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadlin
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     auto try_once = [&](int) {
         try {
-            creds = env.client.credentials(id);
+            creds = env.client.credentials(id, env.limits(deadline));
             return Attempt::done();
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) {

@@ -70,12 +70,13 @@ Branch adopt(const Branch& existing, const std::string& parent_id, const std::st
 
 }  // namespace
 
-bool owned_by_this_run(const StepEnv& env, const std::string& id, const std::string& token) {
+bool owned_by_this_run(const StepEnv& env, const std::string& id, const std::string& token,
+                       const Limits& limits) {
     if (token.empty()) {
         return false;
     }
     try {
-        const auto tag = decode_tag(env.client.describe_branch(id).description);
+        const auto tag = decode_tag(env.client.describe_branch(id, limits).description);
         return tag && tag->token == token;
     } catch (const Error& e) {
         if (e.kind() != ErrorKind::Unavailable) {
@@ -91,9 +92,9 @@ bool owned_by_this_run(const StepEnv& env, const std::string& id, const std::str
 namespace {
 
 Claimed claim(const StepEnv& env, const Branch& found, const std::string& parent_id,
-              const CreateRequest& request) {
+              const CreateRequest& request, const Limits& limits) {
     Branch b = adopt(found, parent_id, request.branch_name);
-    const bool ours = owned_by_this_run(env, found.id, request.run_token);
+    const bool ours = owned_by_this_run(env, found.id, request.run_token, limits);
     if (ours) {
         spdlog::info("branch {} (id {}) carries this run's tag: this run created it",
                      request.branch_name, found.id);
@@ -105,18 +106,18 @@ Claimed claim(const StepEnv& env, const Branch& found, const std::string& parent
 }
 
 Attempt post_once(const StepEnv& env, const CreateRequest& request, const std::string& parent_id,
-                  PostState& st) {
+                  PostState& st, const Limits& limits) {
     const std::string& name = request.branch_name;
     const std::string op = "create branch " + name;
     // The answer to an earlier POST may have been slow to show in the list.
     if (st.posted_uncertain) {
-        if (auto found = env.client.find_branch_by_name(name)) {
-            st.made = claim(env, *found, parent_id, request);
+        if (auto found = env.client.find_branch_by_name(name, limits)) {
+            st.made = claim(env, *found, parent_id, request, limits);
             return Attempt::done();
         }
     }
     st.in_flight = true;
-    st.last = env.client.create_branch(name, parent_id, description_for(request));
+    st.last = env.client.create_branch(name, parent_id, description_for(request), limits);
     st.in_flight = false;
     const CreateOutcome& last = st.last;
     switch (last.kind) {
@@ -124,8 +125,8 @@ Attempt post_once(const StepEnv& env, const CreateRequest& request, const std::s
             st.made = Claimed{*last.branch, Owner::ThisRun};
             return Attempt::done();
         case CreateOutcome::Kind::Conflict:
-            if (auto found = env.client.find_branch_by_name(name)) {
-                st.made = claim(env, *found, parent_id, request);
+            if (auto found = env.client.find_branch_by_name(name, limits)) {
+                st.made = claim(env, *found, parent_id, request, limits);
                 return Attempt::done();
             }
             spdlog::info("{}: 409 but no branch of that name is listed; trying again", op);
@@ -137,8 +138,8 @@ Attempt post_once(const StepEnv& env, const CreateRequest& request, const std::s
     st.posted_uncertain = st.posted_uncertain || last.maybe_created;
     if (last.maybe_created) {
         // Never repeat a POST blindly: look the name up first.
-        if (auto found = env.client.find_branch_by_name(name)) {
-            st.made = claim(env, *found, parent_id, request);
+        if (auto found = env.client.find_branch_by_name(name, limits)) {
+            st.made = claim(env, *found, parent_id, request, limits);
             return Attempt::done();
         }
     }
@@ -180,10 +181,10 @@ void settle_after_failure(const StepEnv& env, const CreateRequest& request, Erro
     if (request.run_token.empty()) {
         return;  // without a tag a found branch cannot be told apart from another run's
     }
-    XataClient::Scope scope(env.client, env.cleanup_limits());
+    const Limits limits = env.cleanup_limits();
     try {
-        auto found = env.client.find_branch_by_name(name);
-        if (!found || !owned_by_this_run(env, found->id, request.run_token)) {
+        auto found = env.client.find_branch_by_name(name, limits);
+        if (!found || !owned_by_this_run(env, found->id, request.run_token, limits)) {
             return;
         }
         FailureFacts facts;
@@ -200,7 +201,8 @@ void settle_after_failure(const StepEnv& env, const CreateRequest& request, Erro
 }  // namespace
 
 Claimed create_or_adopt(const StepEnv& env, const CreateRequest& request,
-                        const std::string& parent_id, const std::optional<Branch>& already_there) {
+                        const std::string& parent_id, const std::optional<Branch>& already_there,
+                        Deadline deadline) {
     const std::string op = "create branch " + request.branch_name;
     if (already_there) {
         Branch b = adopt(*already_there, parent_id, request.branch_name);
@@ -209,14 +211,15 @@ Claimed create_or_adopt(const StepEnv& env, const CreateRequest& request,
         return {b, Owner::Adopted};
     }
     PostState st;
-    Waiter waiter(env.clock, env.control.cancel, env.client.limits().deadline);
+    const Limits limits = env.limits(deadline);
+    Waiter waiter(env.clock, env.control.cancel, deadline);
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     RetryLoop loop(waiter, env.client.policy(), [&unit] { return unit(rng); });
     LoopEnd end;
     try {
         end = loop.run(
-            op, [&](int) { return post_once(env, request, parent_id, st); },
+            op, [&](int) { return post_once(env, request, parent_id, st, limits); },
             env.client.policy().max_attempts);
     } catch (Error& e) {
         // A signal or the time limit during the POST (or the lookup after an

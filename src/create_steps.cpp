@@ -14,8 +14,7 @@ bool is_deadline(const Error& e) {
 }
 
 Error StepEnv::interrupted(const std::string& op) const {
-    XataClient::Scope scope(client, {control.cancel, {}, {}});
-    return client.interrupted_error(op);
+    return XataClient::interrupted_error(op, control.cancel);
 }
 
 XataClient::Limits StepEnv::cleanup_limits(std::optional<Deadline> by) const {

@@ -33,6 +33,8 @@ struct StepEnv {
 
     // The Interrupted error for `op` (the run's token).
     Error interrupted(const std::string& op) const;
+    // The run's token and `deadline`: what the steps' calls may use.
+    Limits limits(Deadline deadline) const { return {control.cancel, deadline, std::nullopt}; }
     // The cleanup's budget and token; `by`: also never past this.
     XataClient::Limits cleanup_limits(std::optional<Deadline> by = std::nullopt) const;
     // waiter.wait(d), ticking the progress display meanwhile when it wants ticks.
@@ -51,9 +53,11 @@ struct Claimed {
 // Throws on failure; when a POST of this run may have made the branch, the
 // error says what became of it (settled by its tag, or Unknown).
 Claimed create_or_adopt(const StepEnv& env, const CreateRequest& request,
-                        const std::string& parent_id, const std::optional<Branch>& already_there);
+                        const std::string& parent_id, const std::optional<Branch>& already_there,
+                        Deadline deadline);
 // The branch's tag carries `token` (an unreadable tag: false, adopting is safe).
-bool owned_by_this_run(const StepEnv& env, const std::string& id, const std::string& token);
+bool owned_by_this_run(const StepEnv& env, const std::string& id, const std::string& token,
+                       const Limits& limits);
 
 // --- wait_ready.cpp ---
 // Waits until the branch is HEALTHY; throws Timeout (ReadyTimeout) or Fault.
@@ -117,7 +121,7 @@ bool hooks_of_another_run(const StepEnv& env, const Branch& branch);
 
 // --- clean_up.cpp ---
 // Deletes a branch this run made; logs, never throws. The error when it is left.
-std::optional<Error> try_delete_own(const StepEnv& env, const Branch& branch);
+std::optional<Error> try_delete_own(const StepEnv& env, const Branch& branch, const Limits& limits);
 // cleanup()'s delete: within the cleanup's budget (and `by`), logged at warn.
 bool delete_after_failure(const StepEnv& env, const Branch& branch, const std::string& why,
                           std::optional<Deadline> by);

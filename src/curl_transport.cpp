@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "xbranch/error.hpp"
 
@@ -14,9 +17,6 @@ namespace xbranch {
 namespace {
 
 using ms = std::chrono::milliseconds;
-
-// How often a transfer looks at the CancelToken while libcurl waits on the network.
-constexpr ms k_poll_slice{50};
 
 void global_init() {
     static std::once_flag once;
@@ -30,7 +30,6 @@ void global_init() {
 // What the callbacks of one transfer share.
 struct Transfer {
     HttpResponse response;
-    const CancelToken* cancel = nullptr;
     std::size_t max_bytes = k_max_response_bytes;
     bool too_large = false;
 };
@@ -71,11 +70,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
         headers[name] = std::string(value);
     }
     return size * count;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    const auto* t = static_cast<const Transfer*>(user);
-    return t->cancel != nullptr && t->cancel->cancelled() ? 1 : 0;  // non-zero aborts
 }
 
 TransportError classify(CURLcode code, const char* errbuf, bool request_sent) {
@@ -176,80 +170,176 @@ void set_method(CURL* h, const HttpRequest& request) {
 
 }  // namespace
 
-struct CurlTransport::Impl {
-    TransportOptions options;
+// One request on its way: its easy handle (the transport's, reused), what
+// its callbacks fill, and how it ended.
+struct Job {
     CURL* handle = nullptr;
-    // Drives `handle` and owns the connection cache, so polling reuses one connection.
-    CURLM* multi = nullptr;
+    Transfer t;
+    Slist headers;
     char errbuf[CURL_ERROR_SIZE] = {};
-
-    void set_options(const HttpRequest& request, const CallLimits& limits, Transfer& t,
-                     const Slist& headers);
-    CURLcode perform(const CallLimits& limits);
-    HttpOutcome finish(CURLcode rc, Transfer& t);
+    std::chrono::steady_clock::time_point
+        guard{};  // CURLOPT_TIMEOUT_MS, should libcurl's timer not fire
+    bool started = false;
+    bool done = false;
+    CURLcode rc = CURLE_OK;
+    std::optional<HttpOutcome> outcome;  // set when done
 };
 
-// curl_easy_perform looks at the token only through the progress callback,
-// which libcurl calls about once a second while no bytes move: a Ctrl-C during
-// a hanging request took up to ~1 s. The multi interface hands control back
-// every k_poll_slice, so the token is read at least that often; libcurl's own
-// timers (the timeouts set above) still end the poll on time.
-CURLcode CurlTransport::Impl::perform(const CallLimits& limits) {
+struct CurlTransport::Impl {
+    TransportOptions options;
+    // Easy handles kept for reuse (reset before each request); the multi
+    // handle drives them and owns the connection cache, so polling reuses
+    // one connection.
+    std::vector<CURL*> spare;
+    CURLM* multi = nullptr;
+
+    CURL* take_handle();
+    void give_back(CURL* handle);
+    void set_options(const HttpRequest& request, const CallLimits& limits, Job& job);
+    // Performs the jobs, at most `max_in_flight` at a time, until each is done.
+    void run(std::vector<Job>& jobs, const std::vector<HttpRequest>& requests,
+             const CallLimits& limits, std::size_t max_in_flight);
+    HttpOutcome finish(Job& job) const;
+};
+
+CURL* CurlTransport::Impl::take_handle() {
+    if (!spare.empty()) {
+        CURL* h = spare.back();
+        spare.pop_back();
+        curl_easy_reset(h);
+        return h;
+    }
+    CURL* h = curl_easy_init();
+    if (h == nullptr) {
+        throw Error(ErrorKind::Internal, "libcurl could not create a handle");
+    }
+    return h;
+}
+
+void CurlTransport::Impl::give_back(CURL* handle) {
+    spare.push_back(handle);
+}
+
+// Every wait is one curl_multi_poll that also watches the token's eventfd:
+// a cancel (a signal) wakes it at once, and libcurl's own timers (the
+// timeouts set below) end it on time. No slices, no progress callback.
+void CurlTransport::Impl::run(std::vector<Job>& jobs, const std::vector<HttpRequest>& requests,
+                              const CallLimits& limits, std::size_t max_in_flight) {
+    using clock = std::chrono::steady_clock;
     const auto cancelled = [&limits] {
         return limits.cancel != nullptr && limits.cancel->cancelled();
     };
-    // The same bound as CURLOPT_TIMEOUT_MS: a guard should libcurl's timer not fire.
-    const auto stop_at = std::chrono::steady_clock::now() +
-                         ms{timeout_ms(options.request_timeout, limits.time_left)};
-    if (curl_multi_add_handle(multi, handle) != CURLM_OK) {
-        throw Error(ErrorKind::Internal, "libcurl could not start a transfer");
-    }
-    CURLcode rc = CURLE_OK;
+    std::size_t next = 0;
+    std::size_t active = 0;
+    auto end_job = [&](Job& job, CURLcode rc) {
+        job.rc = rc;
+        job.done = true;
+        if (job.started) {
+            // Removing an unfinished transfer closes its connection; a finished
+            // one goes back to the multi handle's cache.
+            (void)curl_multi_remove_handle(multi, job.handle);
+            --active;
+        }
+        job.outcome = finish(job);
+        if (job.handle != nullptr) {
+            give_back(job.handle);  // the next request reuses it
+            job.handle = nullptr;
+        }
+    };
+    auto start_more = [&] {
+        while (active < max_in_flight && next < jobs.size()) {
+            Job& job = jobs[next];
+            job.handle = take_handle();
+            set_options(requests[next], limits, job);
+            ++next;
+            if (curl_multi_add_handle(multi, job.handle) != CURLM_OK) {
+                std::snprintf(job.errbuf, CURL_ERROR_SIZE, "libcurl could not start a transfer");
+                end_job(job, CURLE_FAILED_INIT);
+                continue;
+            }
+            job.started = true;
+            job.guard = clock::now() + ms{timeout_ms(options.request_timeout, limits.time_left)};
+            ++active;
+        }
+    };
+    auto end_all = [&](CURLcode rc, const char* why) {
+        for (Job& job : jobs) {
+            if (!job.done) {
+                if (why != nullptr) {
+                    std::snprintf(job.errbuf, CURL_ERROR_SIZE, "%s", why);
+                }
+                end_job(job, rc);
+            }
+        }
+    };
+    curl_waitfd wake{};
+    wake.fd = limits.cancel != nullptr ? limits.cancel->fd() : -1;
+    wake.events = CURL_WAIT_POLLIN;
+    start_more();
     for (;;) {
         int running = 0;
         const CURLMcode mc = curl_multi_perform(multi, &running);
         if (mc != CURLM_OK) {
-            std::snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_multi_strerror(mc));
-            rc = CURLE_RECV_ERROR;
-            break;
+            end_all(CURLE_RECV_ERROR, curl_multi_strerror(mc));
+            return;
         }
-        if (running == 0) {
-            rc = CURLE_GOT_NOTHING;  // replaced by the transfer's own result below
-            int queued = 0;
-            while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-                if (msg->msg == CURLMSG_DONE && msg->easy_handle == handle) {
-                    rc = msg->data.result;
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+            if (msg->msg != CURLMSG_DONE) {
+                continue;
+            }
+            for (Job& job : jobs) {
+                if (job.started && !job.done && job.handle == msg->easy_handle) {
+                    end_job(job, msg->data.result);
+                    break;
                 }
             }
-            break;
         }
         if (cancelled()) {
-            rc = CURLE_ABORTED_BY_CALLBACK;  // what the progress callback would have caused
-            break;
+            end_all(CURLE_ABORTED_BY_CALLBACK, nullptr);  // what a progress callback would cause
+            return;
         }
-        if (std::chrono::steady_clock::now() >= stop_at) {
-            rc = CURLE_OPERATION_TIMEDOUT;
-            break;
+        const std::size_t before = next;
+        start_more();
+        if (active == 0 && next == jobs.size()) {
+            return;
         }
-        // Returns early when a socket is ready, libcurl's next timer is due, or a
-        // signal interrupts the wait (EINTR is not an error for libcurl).
-        if (curl_multi_poll(multi, nullptr, 0, static_cast<int>(k_poll_slice.count()), nullptr) !=
-            CURLM_OK) {
-            std::snprintf(errbuf, CURL_ERROR_SIZE, "poll() failed while waiting for the answer");
-            rc = CURLE_RECV_ERROR;
-            break;
+        if (next != before) {
+            continue;  // let libcurl start the new transfers before waiting
+        }
+        auto earliest = clock::time_point::max();
+        const auto now = clock::now();
+        for (Job& job : jobs) {
+            if (job.started && !job.done) {
+                if (now >= job.guard) {
+                    end_job(job, CURLE_OPERATION_TIMEDOUT);
+                } else {
+                    earliest = std::min(earliest, job.guard);
+                }
+            }
+        }
+        if (active == 0) {
+            continue;  // start the rest, or return
+        }
+        const auto left = std::chrono::ceil<ms>(earliest - now);
+        const int wait_ms = static_cast<int>(std::clamp<long long>(left.count(), 1, INT_MAX));
+        // Returns when a socket is ready, libcurl's next timer is due, the
+        // token's fd is readable, or a signal interrupts it (not an error).
+        if (curl_multi_poll(multi, wake.fd >= 0 ? &wake : nullptr, wake.fd >= 0 ? 1 : 0, wait_ms,
+                            nullptr) != CURLM_OK) {
+            end_all(CURLE_RECV_ERROR, "poll() failed while waiting for the answer");
+            return;
         }
     }
-    // Removing an unfinished transfer closes its connection; a finished one goes
-    // back to the multi handle's cache.
-    (void)curl_multi_remove_handle(multi, handle);
-    return rc;
 }
 
 void CurlTransport::Impl::set_options(const HttpRequest& request, const CallLimits& limits,
-                                      Transfer& t, const Slist& headers) {
-    CURL* h = handle;
-    setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+                                      Job& job) {
+    CURL* h = job.handle;
+    job.t.max_bytes =
+        options.max_response_bytes > 0 ? options.max_response_bytes : static_cast<std::size_t>(-1);
+    job.headers = header_list(request);
+    setopt(h, CURLOPT_ERRORBUFFER, job.errbuf);
     setopt(h, CURLOPT_URL, request.url.c_str());
     setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -266,29 +356,37 @@ void CurlTransport::Impl::set_options(const HttpRequest& request, const CallLimi
     setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    setopt(h, CURLOPT_WRITEDATA, &t);
+    setopt(h, CURLOPT_WRITEDATA, &job.t);
     setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    setopt(h, CURLOPT_HEADERDATA, &t);
-    setopt(h, CURLOPT_NOPROGRESS, 0L);
-    setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    setopt(h, CURLOPT_XFERINFODATA, &t);
+    setopt(h, CURLOPT_HEADERDATA, &job.t);
     if (options.max_response_bytes > 0) {
         // Refuses early when the server announces the size; on_body covers the rest.
         setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_response_bytes));
     }
     set_method(h, request);
-    setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    setopt(h, CURLOPT_HTTPHEADER, job.headers.get());
 }
 
-HttpOutcome CurlTransport::Impl::finish(CURLcode rc, Transfer& t) {
+HttpOutcome CurlTransport::Impl::finish(Job& job) const {
     HttpOutcome outcome;
-    if (rc != CURLE_OK) {
+    if (!job.started) {
+        // Never handed to libcurl: cancelled first, or it could not start.
+        TransportError err = classify(job.rc, job.errbuf, false);
+        if (job.rc == CURLE_ABORTED_BY_CALLBACK) {
+            err =
+                TransportError{TransportError::Kind::Cancelled, "cancelled before sending", false};
+        }
+        outcome.error = std::move(err);
+        return outcome;
+    }
+    if (job.rc != CURLE_OK) {
         double pretransfer = 0;
-        curl_easy_getinfo(handle, CURLINFO_PRETRANSFER_TIME, &pretransfer);
-        TransportError err = classify(rc, errbuf, pretransfer > 0);
-        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        curl_easy_getinfo(job.handle, CURLINFO_PRETRANSFER_TIME, &pretransfer);
+        TransportError err = classify(job.rc, job.errbuf, pretransfer > 0);
+        if (job.rc == CURLE_ABORTED_BY_CALLBACK) {
             err.kind = TransportError::Kind::Cancelled;
-        } else if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+            err.message = "cancelled";
+        } else if (job.t.too_large || job.rc == CURLE_FILESIZE_EXCEEDED) {
             err.kind = TransportError::Kind::TooLarge;
             err.message = "the answer is larger than " +
                           std::to_string(options.max_response_bytes / (std::size_t{1024} * 1024)) +
@@ -297,38 +395,32 @@ HttpOutcome CurlTransport::Impl::finish(CURLcode rc, Transfer& t) {
         outcome.error = std::move(err);
         return outcome;
     }
-    curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &t.response.status);
+    curl_easy_getinfo(job.handle, CURLINFO_RESPONSE_CODE, &job.t.response.status);
     // libcurl reads both forms (seconds, HTTP date); 0 also means "absent".
     curl_off_t retry_after = 0;
-    if (t.response.headers.count("retry-after") != 0 &&
-        curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK) {
-        t.response.retry_after = ms{std::clamp<curl_off_t>(retry_after, 0, 86400) * 1000};
+    if (job.t.response.headers.count("retry-after") != 0 &&
+        curl_easy_getinfo(job.handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK) {
+        job.t.response.retry_after = ms{std::clamp<curl_off_t>(retry_after, 0, 86400) * 1000};
     }
-    outcome.response = std::move(t.response);
+    outcome.response = std::move(job.t.response);
     return outcome;
 }
 
 CurlTransport::CurlTransport(TransportOptions options) : m_impl(std::make_unique<Impl>()) {
     global_init();
     m_impl->options = std::move(options);
-    m_impl->handle = curl_easy_init();
     m_impl->multi = curl_multi_init();
-    if (m_impl->handle == nullptr || m_impl->multi == nullptr) {
-        if (m_impl->multi != nullptr) {
-            curl_multi_cleanup(m_impl->multi);
-        }
-        if (m_impl->handle != nullptr) {
-            curl_easy_cleanup(m_impl->handle);
-        }
+    if (m_impl->multi == nullptr) {
         throw Error(ErrorKind::Internal, "libcurl could not create a handle");
     }
+    m_impl->give_back(m_impl->take_handle());
 }
 
 CurlTransport::~CurlTransport() {
     if (m_impl) {
-        // The easy handle is never left in the multi handle (perform removes it).
-        if (m_impl->handle != nullptr) {
-            curl_easy_cleanup(m_impl->handle);
+        // No easy handle is left in the multi handle (run removes each).
+        for (CURL* h : m_impl->spare) {
+            curl_easy_cleanup(h);
         }
         if (m_impl->multi != nullptr) {
             curl_multi_cleanup(m_impl->multi);
@@ -340,23 +432,39 @@ CurlTransport::CurlTransport(CurlTransport&&) noexcept = default;
 CurlTransport& CurlTransport::operator=(CurlTransport&&) noexcept = default;
 
 HttpOutcome CurlTransport::send(const HttpRequest& request, const CallLimits& limits) {
+    return std::move(send_many({request}, limits, 1).front());
+}
+
+std::vector<HttpOutcome> CurlTransport::send_many(const std::vector<HttpRequest>& requests,
+                                                  const CallLimits& limits,
+                                                  std::size_t max_in_flight) {
+    std::vector<Job> jobs(requests.size());
     if (limits.cancel != nullptr && limits.cancel->cancelled()) {
-        HttpOutcome o;
-        o.error =
-            TransportError{TransportError::Kind::Cancelled, "cancelled before sending", false};
-        return o;
+        for (Job& job : jobs) {
+            job.rc = CURLE_ABORTED_BY_CALLBACK;
+            job.outcome = m_impl->finish(job);
+        }
+    } else {
+        try {
+            m_impl->run(jobs, requests, limits, std::max<std::size_t>(max_in_flight, 1));
+        } catch (...) {
+            for (Job& job : jobs) {
+                if (job.started && !job.done) {
+                    (void)curl_multi_remove_handle(m_impl->multi, job.handle);
+                }
+                if (job.handle != nullptr) {
+                    m_impl->give_back(job.handle);
+                }
+            }
+            throw;
+        }
     }
-    // reset keeps the handle; the multi handle keeps the connections.
-    curl_easy_reset(m_impl->handle);
-    m_impl->errbuf[0] = '\0';
-    Transfer t;
-    t.cancel = limits.cancel;
-    t.max_bytes = m_impl->options.max_response_bytes > 0 ? m_impl->options.max_response_bytes
-                                                         : static_cast<std::size_t>(-1);
-    const Slist headers = header_list(request);
-    m_impl->set_options(request, limits, t, headers);
-    const CURLcode rc = m_impl->perform(limits);
-    return m_impl->finish(rc, t);
+    std::vector<HttpOutcome> out;
+    out.reserve(jobs.size());
+    for (Job& job : jobs) {
+        out.push_back(std::move(*job.outcome));
+    }
+    return out;
 }
 
 std::string CurlTransport::library_version() {

@@ -20,17 +20,18 @@ milliseconds since(steady_clock::time_point start) {
 }  // namespace
 
 ProbeResult PqProber::try_login(const ConnectionInfo& info, milliseconds budget,
-                                const StopFn& should_stop) {
+                                const CancelToken* cancel) {
     const auto start = steady_clock::now();
-    auto opened = open_connection(info, budget, should_stop, *m_resolver);
+    auto opened =
+        open_connection(info, *m_clock, Deadline::in(*m_clock, budget), cancel, *m_resolver);
     if (!opened.result.ok) {
         return opened.result;
     }
     std::string value;
     detail::QueryFailure failure;
     ProbeResult r;
-    if (!detail::run_query(opened.connection->get(), "SELECT 1", start + budget, should_stop,
-                           &value, &failure)) {
+    if (!detail::run_query(opened.connection->get(), "SELECT 1", start + budget, cancel, &value,
+                           &failure)) {
         r = probe_failure(failure.reason, failure.sqlstate, failure.message);
     } else if (value != "1") {
         r = probe_failure(ProbeReason::Other, "", "SELECT 1 answered '" + value + "'");
@@ -64,7 +65,6 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
     policy.max_attempts = 0;
     policy.base = milliseconds{50};
     policy.max_backoff = milliseconds{250};
-    const StopFn stop = [&waiter] { return waiter.cancelled(); };
     ProbeReason previous = ProbeReason::Ok;
     int same = 0;
     // A login refused for longer than a password lag lasts may mean the
@@ -83,7 +83,8 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
         if (on_try) {
             on_try(n);
         }
-        out.last = prober.try_login(info, std::min(waiter.left(), options.per_try), stop);
+        out.last =
+            prober.try_login(info, std::min(waiter.left(), options.per_try), waiter.cancel());
         if (out.last.ok) {
             return Attempt::done();
         }

@@ -12,7 +12,8 @@ namespace {
 // failure is kept in `tag_errors` and the branch stays unread (so kept).
 // Returns whether anything changed.
 bool read_tags(XataClient& xata, const std::set<std::string>& ids, std::vector<GcBranch>& branches,
-               std::set<std::string>& tried, std::map<std::string, std::string>& tag_errors) {
+               std::set<std::string>& tried, std::map<std::string, std::string>& tag_errors,
+               const Limits& limits) {
     bool changed = false;
     for (auto it = branches.begin(); it != branches.end();) {
         const Branch& b = it->branch;
@@ -22,7 +23,7 @@ bool read_tags(XataClient& xata, const std::set<std::string>& ids, std::vector<G
         }
         changed = true;
         try {
-            it->branch.description = xata.describe_branch(b.id).branch.description;
+            it->branch.description = xata.describe_branch(b.id, limits).branch.description;
             it->tag = decode_tag(it->branch.description);
             it->description_read = true;
             ++it;
@@ -43,9 +44,9 @@ bool read_tags(XataClient& xata, const std::set<std::string>& ids, std::vector<G
     return changed;
 }
 
-std::vector<LiveSandbox> live_sandboxes(SignadotClient& signadot) {
+std::vector<LiveSandbox> live_sandboxes(SignadotClient& signadot, const Limits& limits) {
     try {
-        return signadot.list_sandboxes();
+        return signadot.list_sandboxes(limits);
     } catch (Error& e) {
         if (e.kind() != ErrorKind::Interrupted) {
             e.add_hint(
@@ -71,20 +72,21 @@ std::set<std::string> every_tag(const std::vector<GcBranch>& branches, const GcP
 }
 
 GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
-            const GcPolicyOptions& policy, const std::function<std::int64_t()>& now) {
+            const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
+            const Limits& limits) {
     GcPlan out;
     if (signadot != nullptr) {
-        out.sandboxes = live_sandboxes(*signadot);
+        out.sandboxes = live_sandboxes(*signadot, limits);
         out.signadot_requests = signadot->request_count();
         spdlog::debug("Signadot: {} live sandbox(es)", out.sandboxes.size());
     }
     std::vector<GcBranch> branches;
-    for (auto& b : xata.list_branches()) {
+    for (auto& b : xata.list_branches(limits)) {
         branches.push_back({std::move(b), std::nullopt});
     }
     std::set<std::string> tried;
     if (all_tags) {
-        read_tags(xata, every_tag(branches, policy), branches, tried, out.tag_errors);
+        read_tags(xata, every_tag(branches, policy), branches, tried, out.tag_errors, limits);
     }
     // Read the tags of the branches a rule selects but whose description is
     // unread, then decide again.
@@ -96,7 +98,7 @@ GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
                 unread.insert(c.branch.id);
             }
         }
-        if (!read_tags(xata, unread, branches, tried, out.tag_errors)) {
+        if (!read_tags(xata, unread, branches, tried, out.tag_errors, limits)) {
             return out;
         }
     }
@@ -105,9 +107,10 @@ GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
 }  // namespace
 
 GcPlan plan_gc(XataClient& xata, SignadotClient* signadot, bool all_tags,
-               const GcPolicyOptions& policy, const std::function<std::int64_t()>& now) {
+               const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
+               const Limits& limits) {
     try {
-        return plan(xata, signadot, all_tags, policy, now);
+        return plan(xata, signadot, all_tags, policy, now, limits);
     } catch (Error& e) {
         if (e.kind() == ErrorKind::Interrupted) {
             e.add_hint("nothing was deleted");
@@ -116,7 +119,7 @@ GcPlan plan_gc(XataClient& xata, SignadotClient* signadot, bool all_tags,
     }
 }
 
-GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const CancelToken* cancel) {
+GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const Limits& limits) {
     GcReport out;
     for (const auto& c : plan.candidates) {
         GcRow row{c, "kept", c.kept_why};
@@ -127,7 +130,7 @@ GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const Ca
             ++out.failed;
         } else if (!c.deletes()) {
             ++out.kept;
-        } else if (out.interrupted || (cancel != nullptr && cancel->cancelled())) {
+        } else if (out.interrupted || limits.cancelled()) {
             out.interrupted = true;
             row = {c, "not done", "interrupted"};
         } else if (dry_run) {
@@ -135,7 +138,7 @@ GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const Ca
             ++out.deleted;
         } else {
             try {
-                const bool existed = xata.delete_branch(c.branch.id);
+                const bool existed = xata.delete_branch(c.branch.id, limits);
                 row = {c, existed ? "deleted" : "already gone", ""};
                 ++out.deleted;
             } catch (const Error& e) {

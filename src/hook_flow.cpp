@@ -79,7 +79,8 @@ Settled adopted_as_is(const BranchDetails& details) {
 // Deletes the old branch first when delete_old (while `held`, the hooks'
 // lock, is still held), then creates it afresh (not waited for yet).
 Settled recreate(const StepEnv& env, const CreateRequest& request, const std::string& parent_id,
-                 const Branch& old, bool delete_old, std::unique_ptr<HeldHookLock> held = nullptr);
+                 Deadline deadline, const Branch& old, bool delete_old,
+                 std::unique_ptr<HeldHookLock> held = nullptr);
 
 }  // namespace
 
@@ -108,12 +109,13 @@ Settled settle_pending(const StepEnv& env, const CreateRequest& request,
             // now, with the lock held, tells.
             std::optional<BranchDetails> now;
             try {
-                now = env.client.describe_branch(id);
+                now = env.client.describe_branch(id, env.limits(deadline));
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::NotFound) {
                     lock.held.reset();
                     spdlog::info("branch {} (id {}) is gone; creating it afresh", name, id);
-                    return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/false);
+                    return recreate(env, request, parent_id, deadline, claimed.branch,
+                                    /*delete_old=*/false);
                 }
                 if (e.kind() != ErrorKind::Unavailable || is_deadline(e)) {
                     throw;
@@ -126,8 +128,8 @@ Settled settle_pending(const StepEnv& env, const CreateRequest& request,
             }
             if (now) {
                 // Still Pending, the lock ours: the run that wrote it is gone.
-                return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/true,
-                                std::move(lock.held));
+                return recreate(env, request, parent_id, deadline, claimed.branch,
+                                /*delete_old=*/true, std::move(lock.held));
             }
             lock.held.reset();
         } else {
@@ -164,12 +166,13 @@ Settled settle_pending(const StepEnv& env, const CreateRequest& request,
         }
         BranchDetails now;
         try {
-            now = env.client.describe_branch(id);
+            now = env.client.describe_branch(id, env.limits(deadline));
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::NotFound) {
                 // Its run failed and cleaned up (or someone deleted it): make it anew.
                 spdlog::info("branch {} (id {}) is gone; creating it afresh", name, id);
-                return recreate(env, request, parent_id, claimed.branch, /*delete_old=*/false);
+                return recreate(env, request, parent_id, deadline, claimed.branch,
+                                /*delete_old=*/false);
             }
             if (e.kind() != ErrorKind::Unavailable || is_deadline(e)) {
                 throw;
@@ -187,7 +190,8 @@ Settled settle_pending(const StepEnv& env, const CreateRequest& request,
 namespace {
 
 Settled recreate(const StepEnv& env, const CreateRequest& request, const std::string& parent_id,
-                 const Branch& old, bool delete_old, std::unique_ptr<HeldHookLock> held) {
+                 Deadline deadline, const Branch& old, bool delete_old,
+                 std::unique_ptr<HeldHookLock> held) {
     Settled out;
     if (delete_old) {
         // Pending, and the lock held by this run: the run was killed while its
@@ -199,18 +203,18 @@ Settled recreate(const StepEnv& env, const CreateRequest& request, const std::st
             "and creating it afresh",
             old.name, old.id);
         env.progress.note("recreating branch " + old.name + " (hooks unfinished)");
-        env.client.delete_branch(old.id);
+        env.client.delete_branch(old.id, env.limits(deadline));
         out.replaced_id = old.id;
     }
     held.reset();
-    out.recreated = create_or_adopt(env, request, parent_id, std::nullopt);
+    out.recreated = create_or_adopt(env, request, parent_id, std::nullopt, deadline);
     return out;
 }
 
 // PATCHes the tag with `state`; returns the description written.
 std::string write_hook_state(const StepEnv& env, const CreateRequest& request,
                              const std::string& id, const std::string& description, HookState state,
-                             const std::string& fingerprint) {
+                             const std::string& fingerprint, const Limits& limits) {
     BranchTag tag;
     if (auto old = decode_tag(description)) {
         tag = *old;
@@ -225,7 +229,7 @@ std::string write_hook_state(const StepEnv& env, const CreateRequest& request,
     tag.hooks = state;
     tag.hooks_fingerprint = fingerprint;
     std::string text = encode_tag(tag);
-    env.client.update_description(id, text);
+    env.client.update_description(id, text, limits);
     return text;
 }
 
@@ -355,7 +359,7 @@ void run_one_hook(const StepEnv& env, const HookSpec& hook, const CreateRequest&
     RunOptions options;
     options.env = hook_environment(info, branch.name, branch.id, request.parent);
     const CancelToken* cancel = env.control.cancel;
-    options.should_stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
+    options.cancel = cancel;
     const auto left = deadline.left(env.clock);
     options.budget = left == Clock::Duration::max() ? ms{0} : std::max(left, ms{1});
     const LineSink sink = env.edges.hook_output ? env.edges.hook_output
@@ -393,7 +397,7 @@ bool run_hooks(const StepEnv& env, const CreateRequest& request, Deadline deadli
     // Two runs may both have adopted the branch before either wrote Pending:
     // the lock orders them, and the tag as it is now says whether the first
     // one got there (the snapshot in `details` is from before the lock).
-    const BranchDetails now = env.client.describe_branch(branch.id);
+    const BranchDetails now = env.client.describe_branch(branch.id, env.limits(deadline));
     if (hooks_done(branch.name, now.description, fingerprint)) {
         return false;  // this run wrote nothing yet: another run ran them meanwhile
     }
@@ -413,19 +417,20 @@ bool run_hooks(const StepEnv& env, const CreateRequest& request, Deadline deadli
     // Pending first: a run killed from here on leaves a branch a rerun recreates.
     marks.started = true;
     const std::string pending =
-        write_hook_state(env, request, branch.id, now.description, HookState::Pending, fingerprint);
+        write_hook_state(env, request, branch.id, now.description, HookState::Pending, fingerprint,
+                         env.limits(deadline));
     for (const auto& hook : request.hooks) {
         env.progress.note("running " + hook_name(hook));
         run_one_hook(env, hook, request, deadline, branch, info);
     }
-    write_hook_state(env, request, branch.id, pending, HookState::Done, fingerprint);
+    write_hook_state(env, request, branch.id, pending, HookState::Done, fingerprint,
+                     env.limits(deadline));
     return true;
 }
 
 bool hooks_of_another_run(const StepEnv& env, const Branch& branch) {
-    XataClient::Scope scope(env.client, env.cleanup_limits());
     try {
-        return is_pending(env.client.describe_branch(branch.id).description);
+        return is_pending(env.client.describe_branch(branch.id, env.cleanup_limits()).description);
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::NotFound) {
             return false;  // gone: nothing to keep

@@ -30,11 +30,10 @@ class PqHeldHookLock final : public HeldHookLock {
 HookLockTry PqHookLocker::try_lock(const ConnectionInfo& info, Clock& clock, Deadline deadline,
                                    const CancelToken* cancel) {
     HookLockTry out;
-    const StopFn stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
     const milliseconds budget =
         std::max(milliseconds{1}, std::min(k_lock_try_cap, deadline.left(clock)));
     const auto until = std::chrono::steady_clock::now() + budget;
-    auto opened = open_connection(info, budget, stop);
+    auto opened = open_connection(info, clock, Deadline::in(clock, budget), cancel);
     if (!opened.result.ok) {
         out.detail = std::string("could not connect: ") + reason_name(opened.result.reason) + ": " +
                      redact(opened.result.message);
@@ -44,7 +43,8 @@ HookLockTry PqHookLocker::try_lock(const ConnectionInfo& info, Clock& clock, Dea
                             ", " + std::to_string(k_hook_lock_key2) + ")";
     std::string value;
     detail::QueryFailure failure;
-    if (!detail::run_query(opened.connection->get(), sql.c_str(), until, stop, &value, &failure)) {
+    if (!detail::run_query(opened.connection->get(), sql.c_str(), until, cancel, &value,
+                           &failure)) {
         out.detail = std::string("the lock query failed: ") + reason_name(failure.reason) + ": " +
                      redact(failure.message);
         return out;

@@ -70,13 +70,14 @@ void refuse_parent_of_live(const std::vector<Branch>& branches, const std::strin
 }  // namespace
 
 std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
+                                         const Limits& limits,
                                          std::optional<Branch>* existing_same_name,
                                          const std::string& branch_name,
                                          std::optional<std::vector<Branch>>* listed) {
     if (is_id) {
         return parent;
     }
-    const auto branches = m_client.list_branches();
+    const auto branches = m_client.list_branches(limits);
     if (listed != nullptr) {
         *listed = branches;
     }
@@ -98,24 +99,23 @@ std::string Lifecycle::resolve_parent_id(const std::string& parent, bool is_id,
     return *id;
 }
 
-void Lifecycle::check_room(const CreateRequest& request,
-                           std::optional<std::vector<Branch>>& listed) {
+void Lifecycle::check_room(const CreateRequest& request, std::optional<std::vector<Branch>>& listed,
+                           const Limits& call_limits) {
     std::optional<ProjectLimits> limits;
     try {
         // At most 5 s and a quarter of the time left: the POST keeps the rest.
-        XataClient::Limits capped = m_client.limits();
+        Limits capped = call_limits;
         ms cap = k_limits_cap;
         if (capped.deadline.is_set()) {
             cap = std::min(cap, std::max(ms{1}, capped.deadline.left(m_clock) / 4));
         }
         capped.request_cap = std::min(capped.request_cap.value_or(cap), cap);
-        XataClient::Scope scope(m_client, capped);
-        limits = m_client.project_limits();
+        limits = m_client.project_limits(capped);
     } catch (const Error& e) {
         if (e.kind() == ErrorKind::Interrupted || is_deadline(e)) {
             throw;
         }
-        if (m_client.limits().deadline.passed(m_clock)) {
+        if (call_limits.deadline.passed(m_clock)) {
             throw m_client.deadline_error("read project limits", e.what());
         }
         // The limits only spare a POST the server would refuse: without them
@@ -134,7 +134,7 @@ void Lifecycle::check_room(const CreateRequest& request,
     }
     const bool list_now = !listed.has_value();
     if (list_now) {
-        listed = m_client.list_branches();
+        listed = m_client.list_branches(call_limits);
     }
     const QuotaCheck check = check_quota(*listed, limits, request.prefix);
     spdlog::info(
@@ -169,8 +169,8 @@ bool Lifecycle::cleanup(const Branch& branch, const std::string& why, std::optio
 
 std::optional<Error> Lifecycle::discard(const Branch& branch) {
     spdlog::info("deleting branch {} (id {}): its use is over", branch.name, branch.id);
-    XataClient::Scope scope(m_client, env().cleanup_limits());
-    return steps::try_delete_own(env(), branch);
+    const steps::StepEnv steps_env = env();
+    return steps::try_delete_own(steps_env, branch, steps_env.cleanup_limits());
 }
 
 void Lifecycle::clean_up_after_failure(const CreateResult& result, bool keep_on_failure, Error& e,
@@ -210,11 +210,11 @@ void record(CreateResult& result, const steps::Claimed& held) {
 CreateResult Lifecycle::create(const CreateRequest& request) {
     const steps::StepEnv steps_env = env();
     const Deadline deadline = Deadline::in(m_clock, request.timeout);
-    XataClient::Scope scope(m_client, {m_control.cancel, deadline, std::nullopt});
+    const Limits limits = steps_env.limits(deadline);
     CreateResult result;
     std::optional<Branch> existing;
     std::optional<std::vector<Branch>> listed;
-    result.parent_id = resolve_parent_id(request.parent, request.parent_is_id, &existing,
+    result.parent_id = resolve_parent_id(request.parent, request.parent_is_id, limits, &existing,
                                          request.branch_name, &listed);
     if (request.branch_name == request.parent) {
         throw Error(ErrorKind::Conflict,
@@ -228,7 +228,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
     const auto create_start = m_clock.now();
     steps::Claimed held;  // the branch this run holds now (a recreate replaces it)
     try {
-        held = steps::create_or_adopt(steps_env, request, result.parent_id, existing);
+        held = steps::create_or_adopt(steps_env, request, result.parent_id, existing, deadline);
     } catch (Error& e) {
         // The POST is the quota check: at the branch cap the server refuses
         // it (400). Only then the limits call (a request on this path only)
@@ -236,7 +236,7 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         // from the list already made.
         if (e.kind() == ErrorKind::QuotaExceeded && e.http_status() == 400) {
             try {
-                check_room(request, listed);
+                check_room(request, listed, limits);
             } catch (Error& at_cap) {
                 if (at_cap.kind() == ErrorKind::QuotaExceeded) {
                     at_cap.add_hint("the server refused the create: " + std::string(e.what()));
@@ -263,7 +263,6 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
                                  held.owner == Owner::Adopted);
     };
     try {
-        XataClient::Scope work_scope(m_client, {m_control.cancel, work, std::nullopt});
         BranchDetails d = ready();
         // A loop: a recreate may adopt a branch another rerun just made, Pending too.
         while (steps::hooks_pending(held, d)) {
@@ -332,7 +331,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         out.id = *req.id;
         BranchDetails d;
         try {
-            d = m_client.describe_branch(*req.id);
+            d = m_client.describe_branch(*req.id, run_limits());
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::NotFound) {
                 throw;
@@ -340,7 +339,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
             // A wrong organization or project answers 404 too: "already gone"
             // only when the project itself answers.
             try {
-                (void)m_client.list_branches();
+                (void)m_client.list_branches(run_limits());
             } catch (Error& project) {
                 if (project.kind() == ErrorKind::NotFound) {
                     project.with_reason(ErrorReason::ProjectNotFound);
@@ -353,10 +352,10 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         out.name = d.branch.name;
         out.description = d.branch.description;
         refuse_protected(req, d.branch.name, d.branch.id, d.branch.parent_id);
-        branches = m_client.list_branches();
+        branches = m_client.list_branches(run_limits());
     } else if (req.name) {
         out.name = *req.name;
-        branches = m_client.list_branches();
+        branches = m_client.list_branches(run_limits());
         const auto found = std::find_if(branches.begin(), branches.end(),
                                         [&](const Branch& b) { return b.name == *req.name; });
         if (found == branches.end()) {
@@ -366,7 +365,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         refuse_protected(req, found->name, found->id, found->parent_id);
         if (req.read_description) {
             try {
-                out.description = m_client.describe_branch(out.id).branch.description;
+                out.description = m_client.describe_branch(out.id, run_limits()).branch.description;
             } catch (const Error& e) {
                 if (e.kind() != ErrorKind::NotFound) {
                     throw;  // nothing deleted: a reset must not lose the tag it cannot read
@@ -378,7 +377,7 @@ Lifecycle::DeleteResult Lifecycle::remove(const DeleteRequest& req) {
         throw Error(ErrorKind::Usage, "nothing to delete: no branch id and no branch name given");
     }
     refuse_parent_of_live(branches, out.id, out.name);
-    out.deleted = m_client.delete_branch(out.id);
+    out.deleted = m_client.delete_branch(out.id, run_limits());
     return out;
 }
 

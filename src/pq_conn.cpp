@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <optional>
 #include <vector>
 
@@ -24,10 +23,6 @@ namespace {
 
 std::string trim(std::string_view text) {
     return trim_pq_text(text);
-}
-
-milliseconds since(steady_clock::time_point start) {
-    return std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
 }
 
 // A failure made from libpq's (verbose) error text.
@@ -46,29 +41,33 @@ PgConnection::~PgConnection() {
 
 namespace detail {
 
-WaitResult wait_socket(int fd, bool for_write, steady_clock::time_point deadline,
-                       const StopFn& should_stop) {
-    for (;;) {
-        if (should_stop && should_stop()) {
-            return WaitResult::Stopped;
-        }
-        const auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-        if (left.count() <= 0) {
+WaitResult wait_socket(int fd, bool for_write, const Clock& clock, Deadline deadline,
+                       const CancelToken* cancel) {
+    if (cancel != nullptr && cancel->cancelled()) {
+        return WaitResult::Stopped;
+    }
+    std::optional<milliseconds> timeout;
+    if (deadline.is_set()) {
+        timeout = deadline.left(clock);
+        if (timeout->count() <= 0) {
             return WaitResult::TimedOut;
         }
-        pollfd p{};
-        p.fd = fd;
-        p.events = static_cast<short>(for_write ? POLLOUT : POLLIN);
-        const auto slice = std::min(left, k_poll_slice);
-        const int n = ::poll(&p, 1, static_cast<int>(slice.count()) + 1);
-        if (n > 0) {
-            // Errors and hang-ups are for libpq to read and report.
-            return WaitResult::Ready;
-        }
-        if (n < 0 && errno != EINTR) {
-            return WaitResult::Failed;
-        }
     }
+    pollfd p{};
+    p.fd = fd;
+    p.events = static_cast<short>(for_write ? POLLOUT : POLLIN);
+    // Errors and hang-ups (Ready) are for libpq to read and report.
+    switch (poll_or_cancel(&p, 1, timeout, cancel)) {
+        case PollEnd::Ready:
+            return WaitResult::Ready;
+        case PollEnd::TimedOut:
+            return WaitResult::TimedOut;
+        case PollEnd::Cancelled:
+            return WaitResult::Stopped;
+        case PollEnd::Failed:
+            break;
+    }
+    return WaitResult::Failed;
 }
 
 namespace {
@@ -89,8 +88,12 @@ std::string field(const PGresult* res, int code) {
 
 }  // namespace
 
-bool run_query(PGconn* conn, const char* sql, steady_clock::time_point deadline,
-               const StopFn& should_stop, std::string* first_value, QueryFailure* failure) {
+bool run_query(PGconn* conn, const char* sql, steady_clock::time_point until,
+               const CancelToken* cancel, std::string* first_value, QueryFailure* failure) {
+    // The callers' steady_clock point, on the system clock.
+    static const SystemClock system;
+    const Deadline deadline =
+        until == steady_clock::time_point::max() ? Deadline{} : Deadline::at(until);
     auto fail_from_conn = [&](ProbeReason fallback) {
         const auto split = split_verbose_message(PQerrorMessage(conn));
         const auto verdict = classify_failure(split.sqlstate, split.message);
@@ -123,7 +126,7 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point deadline,
         if (f < 0) {
             return fail_from_conn(ProbeReason::Reset);
         }
-        const auto w = wait_socket(PQsocket(conn), true, deadline, should_stop);
+        const auto w = wait_socket(PQsocket(conn), true, system, deadline, cancel);
         if (w != WaitResult::Ready) {
             return fail_wait(w);
         }
@@ -164,7 +167,7 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point deadline,
             }
             PQclear(res);
         }
-        const auto w = wait_socket(PQsocket(conn), false, deadline, should_stop);
+        const auto w = wait_socket(PQsocket(conn), false, system, deadline, cancel);
         if (w != WaitResult::Ready) {
             return fail_wait(w);
         }
@@ -176,13 +179,13 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point deadline,
 
 }  // namespace detail
 
-ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
-                               const StopFn& should_stop, HostResolver& resolver) {
-    const auto start = steady_clock::now();
-    const auto deadline = start + budget;
+ConnectOutcome open_connection(const ConnectionInfo& info, const Clock& clock, Deadline deadline,
+                               const CancelToken* cancel, HostResolver& resolver) {
+    const auto start = clock.now();
+    const milliseconds budget = deadline.left(clock);
     ConnectOutcome out;
     auto finish = [&](ProbeResult r) {
-        r.elapsed = since(start);
+        r.elapsed = std::chrono::duration_cast<milliseconds>(clock.now() - start);
         out.result = std::move(r);
         return std::move(out);
     };
@@ -190,15 +193,20 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
     if (info.host.empty()) {
         return finish(probe_failure(ProbeReason::Other, "", "the connection has no host"));
     }
+    if (cancel != nullptr && cancel->cancelled()) {
+        return finish(probe_failure(ProbeReason::Cancelled, "", "stopped before connecting"));
+    }
+    if (deadline.passed(clock)) {
+        return finish(
+            probe_failure(ProbeReason::Timeout, "", "no time left to connect to " + info.host));
+    }
     const std::string port = std::to_string(info.port);
     // libpq's own lookup blocks inside PQconnectPoll for as long as DNS takes,
     // past any deadline and deaf to a stop: resolve here, in slices, and hand
     // libpq the addresses. Literals and socket paths need no lookup.
     LibpqHost host{info.host, ""};
     if (host_kind(info.host) == HostKind::Name) {
-        const SystemClock clock;
-        const auto looked_up =
-            resolve_host(resolver, info.host, clock, Deadline::at(deadline), should_stop);
+        const auto looked_up = resolve_host(resolver, info.host, clock, deadline, cancel);
         switch (looked_up.status) {
             case ResolveResult::Status::Ok:
                 host = libpq_host(info.host, looked_up.addresses);
@@ -268,7 +276,7 @@ ConnectOutcome open_connection(const ConnectionInfo& info, milliseconds budget,
             return finish(failure_from_libpq(with_host_name(PQerrorMessage(raw), info.host, host)));
         }
         const auto w =
-            detail::wait_socket(fd, status == PGRES_POLLING_WRITING, deadline, should_stop);
+            detail::wait_socket(fd, status == PGRES_POLLING_WRITING, clock, deadline, cancel);
         if (w == detail::WaitResult::Stopped) {
             return finish(probe_failure(ProbeReason::Cancelled, "", "stopped while connecting"));
         }

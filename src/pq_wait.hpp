@@ -1,6 +1,6 @@
 // Private to the libpq plumbing (pq_conn.cpp) and its users (db_probe,
-// sql_script, hook_lock): waiting on a libpq socket in short slices so a
-// deadline or a stop request is noticed fast, and a bounded query.
+// sql_script, hook_lock): waiting on a libpq socket beside the CancelToken's
+// fd (a cancel wakes the wait at once), and a bounded query.
 #pragma once
 
 #include <chrono>
@@ -13,14 +13,13 @@ struct pg_conn;  // libpq's PGconn
 
 namespace xbranch::detail {
 
-inline constexpr std::chrono::milliseconds k_poll_slice{50};
-
 enum class WaitResult { Ready, TimedOut, Stopped, Failed };
 
-// Waits until `fd` is readable (or writable) or `deadline` passes or
-// should_stop() is true, looking at should_stop every k_poll_slice.
-WaitResult wait_socket(int fd, bool for_write, std::chrono::steady_clock::time_point deadline,
-                       const StopFn& should_stop);
+// Waits until `fd` is readable (or writable), `deadline` (on `clock`)
+// passes or `cancel` (may be null) is set, in one poll of `fd` and the
+// token's fd (no slices).
+WaitResult wait_socket(int fd, bool for_write, const Clock& clock, Deadline deadline,
+                       const CancelToken* cancel);
 
 // Sends `sql` and reads every result, like PQexec but bounded and stoppable;
 // a stop or timeout cancels the query on the server. On success returns true
@@ -33,6 +32,6 @@ struct QueryFailure {
     int position = 0;  // PG_DIAG_STATEMENT_POSITION, 1-based characters; 0 = none
 };
 bool run_query(pg_conn* conn, const char* sql, std::chrono::steady_clock::time_point deadline,
-               const StopFn& should_stop, std::string* first_value, QueryFailure* failure);
+               const CancelToken* cancel, std::string* first_value, QueryFailure* failure);
 
 }  // namespace xbranch::detail

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,7 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <thread>
+#include <optional>
 
 #include "process_supervisor.hpp"
 #include "xbranch/redact.hpp"
@@ -24,7 +25,8 @@ using std::chrono::steady_clock;
 
 namespace {
 
-constexpr milliseconds k_slice{25};
+// Only where the kernel has no pidfd: how often a foreground child is looked at.
+constexpr milliseconds k_no_pidfd_tick{25};
 // After the shell exits, output still in flight is read this long; a
 // background grandchild holding the pipe open does not hold us.
 constexpr milliseconds k_drain{200};
@@ -153,13 +155,14 @@ class Stopper {
     Stopper(const RunOptions& o, pid_t target)
         : m_options(o), m_target(target), m_start(steady_clock::now()) {}
 
-    // Call every slice; returns true once a stop is under way.
+    // Call after every wait; returns true once a stop is under way.
     bool tick(bool skip_term = false) {
         const auto now = steady_clock::now();
         if (!m_stopping) {
             const bool over_budget =
                 m_options.budget.count() > 0 && now - m_start >= m_options.budget;
-            if (!over_budget && !(m_options.should_stop && m_options.should_stop())) {
+            const bool cancelled = m_options.cancel != nullptr && m_options.cancel->cancelled();
+            if (!over_budget && !cancelled) {
                 return false;
             }
             m_stopping = true;
@@ -174,6 +177,23 @@ class Stopper {
         return true;
     }
     bool stopping() const { return m_stopping; }
+    // How long the next wait may last: until the budget ends or the grace
+    // does (nullopt: no limit); a cancel wakes it through the token's fd.
+    std::optional<milliseconds> wait_limit() const {
+        std::optional<steady_clock::time_point> due;
+        if (!m_stopping && m_options.budget.count() > 0) {
+            due = m_start + m_options.budget;
+        } else if (m_stopping && !m_killed) {
+            due = m_kill_at;
+        }
+        if (!due) {
+            return std::nullopt;
+        }
+        return std::max(milliseconds{0},
+                        std::chrono::ceil<milliseconds>(*due - steady_clock::now()));
+    }
+    // Once the cancel is seen its fd stays readable: no longer worth polling.
+    const CancelToken* watched() const { return m_stopping ? nullptr : m_options.cancel; }
 
   private:
     const RunOptions& m_options;
@@ -333,8 +353,10 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
     steady_clock::time_point drain_until{};
     std::array<char, 4096> buf{};
     for (;;) {
-        std::array<pollfd, 2> p{};
-        nfds_t n = 0;
+        // One poll: the output pipes, the supervisor's report (the hook's
+        // end) and the token's fd; no slices.
+        std::array<pollfd, 3> p{};
+        std::size_t n = 0;
         std::array<int, 2> which{};
         for (int i = 0; i < 2; ++i) {
             if (fds[static_cast<std::size_t>(i)] >= 0) {
@@ -344,15 +366,20 @@ ProcessResult PosixProcessRunner::run_shell(const std::string& command, const Ru
                 ++n;
             }
         }
-        if (n == 0 && child_done) {
+        const std::size_t outputs = n;
+        if (outputs == 0 && child_done) {
             break;
         }
-        if (n > 0) {
-            (void)::poll(p.data(), n, static_cast<int>(k_slice.count()));
-        } else {
-            std::this_thread::sleep_for(k_slice);
+        if (!child_done) {
+            p[n++] = pollfd{hook.report_fd(), POLLIN, 0};
         }
-        for (nfds_t k = 0; k < n; ++k) {
+        std::optional<milliseconds> limit = stopper.wait_limit();
+        if (child_done) {
+            limit = std::max(milliseconds{0},
+                             std::chrono::ceil<milliseconds>(drain_until - steady_clock::now()));
+        }
+        (void)poll_or_cancel(p.data(), n, limit, child_done ? nullptr : stopper.watched());
+        for (std::size_t k = 0; k < outputs; ++k) {
             if ((p[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
                 continue;
             }
@@ -417,9 +444,23 @@ ProcessResult PosixProcessRunner::run_foreground(const std::vector<std::string>&
         deliver_pending(pid);
     }
     Stopper stopper(options, pid);
+    // The child's end wakes the wait through a pidfd (Linux 5.3), a cancel
+    // through the token's fd.
+    int pidfd = -1;
+#ifdef SYS_pidfd_open
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#endif
     while (!exited(pid)) {
         stopper.tick(m_forwarded.load());
-        std::this_thread::sleep_for(k_slice);
+        pollfd p{pidfd, POLLIN, 0};
+        std::optional<milliseconds> limit = stopper.wait_limit();
+        if (pidfd < 0) {
+            limit = std::min(limit.value_or(k_no_pidfd_tick), k_no_pidfd_tick);
+        }
+        (void)poll_or_cancel(&p, pidfd >= 0 ? 1 : 0, limit, stopper.watched());
+    }
+    if (pidfd >= 0) {
+        ::close(pidfd);
     }
     m_target = 0;
     auto result = from_status(reap(pid));

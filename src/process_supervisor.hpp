@@ -41,6 +41,8 @@ class SupervisedHook {
     // supervisor gone without a report counts as the hook killed by SIGKILL
     // (the group is killed then too).
     std::optional<HookEnd> poll_end();
+    // Readable once the supervisor reports the end (or is gone): poll it.
+    int report_fd() const { return m_report; }
     // Tells the supervisor to reap the hook and exit (kill_group: end the
     // hook's group first), then waits for it. Idempotent.
     void finish(bool kill_group = false);

@@ -178,8 +178,8 @@ HostResolver& system_resolver() {
 }
 
 ResolveResult resolve_host(HostResolver& resolver, const std::string& host, const Clock& clock,
-                           Deadline deadline, const StopFn& should_stop) {
-    const auto stopped = [&should_stop] { return should_stop && should_stop(); };
+                           Deadline deadline, const CancelToken* cancel) {
+    const auto stopped = [cancel] { return cancel != nullptr && cancel->cancelled(); };
     ResolveResult r;
     if (stopped()) {
         r.status = ResolveResult::Status::Cancelled;

@@ -56,7 +56,7 @@ RunChild run_child(ProcessRunner& runner, const std::vector<std::string>& argv, 
     RunOptions options;
     options.env = std::move(env);
     const CancelToken* ending = &child.end;
-    options.should_stop = [ending] { return ending->cancelled(); };
+    options.cancel = ending;
     options.kill_grace = kill_grace;
     ProcessResult r = runner.run_foreground(argv, options);
     return {r.shell_status(), std::move(r)};

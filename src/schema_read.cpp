@@ -121,8 +121,8 @@ SchemaSnapshot read_schema(const ConnectionInfo& info, const std::string& what,
                            std::chrono::milliseconds budget, const CancelToken* cancel) {
     const std::string op = "read the schema of " + what;
     const auto deadline = std::chrono::steady_clock::now() + budget;
-    const StopFn stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
-    ConnectOutcome opened = open_connection(info, budget, stop);
+    const SystemClock clock;
+    ConnectOutcome opened = open_connection(info, clock, Deadline::in(clock, budget), cancel);
     if (!opened.connection) {
         const ProbeResult& r = opened.result;
         if (r.reason == ProbeReason::Cancelled) {
@@ -144,7 +144,7 @@ SchemaSnapshot read_schema(const ConnectionInfo& info, const std::string& what,
     }
     std::string value;
     detail::QueryFailure failure;
-    if (!detail::run_query(opened.connection->get(), k_schema_query, deadline, stop, &value,
+    if (!detail::run_query(opened.connection->get(), k_schema_query, deadline, cancel, &value,
                            &failure)) {
         if (failure.reason == ProbeReason::Cancelled) {
             throw interrupted(cancel, op);

@@ -1,5 +1,6 @@
 #include "xbranch/signadot_client.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "xbranch/clock.hpp"
@@ -173,8 +174,8 @@ Error signadot_error(const HttpResponse& response) {
         .with_http(static_cast<int>(status), request_id);
 }
 
-SignadotClient::SignadotClient(HttpTransport& transport, SignadotTarget target)
-    : m_transport(transport), m_target(std::move(target)) {
+SignadotClient::SignadotClient(HttpTransport& transport, Clock& clock, SignadotTarget target)
+    : m_transport(transport), m_clock(clock), m_target(std::move(target)) {
     register_secret(m_target.api_key);
     validate_signadot_target(m_target);
     while (!m_target.base_url.empty() && m_target.base_url.back() == '/') {
@@ -186,24 +187,38 @@ std::string SignadotClient::sandboxes_url() const {
     return m_target.base_url + "/api/v2/orgs/" + m_target.org + "/sandboxes";
 }
 
-HttpOutcome SignadotClient::send(const HttpRequest& request) {
+HttpOutcome SignadotClient::send(const HttpRequest& request, const Limits& limits) {
+    CallLimits call;
+    call.cancel = limits.cancel;
+    if (limits.deadline.is_set()) {
+        if (limits.deadline.passed(m_clock)) {
+            throw Error(ErrorKind::Timeout, "the time limit ran out; last: no time left to send it")
+                .with_operation(k_operation)
+                .with_reason(ErrorReason::DeadlineReached);
+        }
+        call.time_left = limits.deadline.left(m_clock);
+    }
+    if (limits.request_cap) {
+        call.time_left = std::min(call.time_left.value_or(std::chrono::milliseconds::max()),
+                                  *limits.request_cap);
+    }
     ++m_requests;
-    return m_transport.send(request, m_limits);
+    return m_transport.send(request, call);
 }
 
-std::vector<LiveSandbox> SignadotClient::list_sandboxes() {
+std::vector<LiveSandbox> SignadotClient::list_sandboxes(const Limits& limits) {
     HttpRequest req;
     req.method = "GET";
     req.url = sandboxes_url();
     req.headers["signadot-api-key"] = m_target.api_key;
     req.headers["Accept"] = "application/json";
-    HttpOutcome o = send(req);
+    HttpOutcome o = send(req, limits);
     if (!o.ok()) {
         const TransportError& e = *o.error;
         if (e.kind == TransportError::Kind::Cancelled) {
             throw Error(ErrorKind::Interrupted, "interrupted")
                 .with_operation(k_operation)
-                .with_signal(m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0);
+                .with_signal(limits.cancel != nullptr ? limits.cancel->signal_number() : 0);
         }
         if (e.kind == TransportError::Kind::TooLarge) {
             // An answer came, just not one gc can use: like a body that is

@@ -293,13 +293,13 @@ std::string SqlScriptResult::describe() const {
 SqlScriptResult run_sql_script(PgConnection& connection, std::string_view file_name,
                                std::string_view script,
                                std::chrono::steady_clock::time_point deadline,
-                               const StopFn& should_stop) {
+                               const CancelToken* cancel) {
     SqlScriptResult result;
     result.file = std::string(file_name);
     for (const auto& statement : split_sql(script)) {
         detail::QueryFailure failure;
-        if (detail::run_query(connection.get(), statement.text.c_str(), deadline, should_stop,
-                              nullptr, &failure)) {
+        if (detail::run_query(connection.get(), statement.text.c_str(), deadline, cancel, nullptr,
+                              &failure)) {
             ++result.statements_run;
             continue;
         }

@@ -7,8 +7,7 @@ namespace xbranch {
 SqlScriptResult PqSqlRunner::run(const ConnectionInfo& info, const std::string& file,
                                  const std::string& text, Clock& clock, Deadline deadline,
                                  const CancelToken* cancel) {
-    const StopFn stop = [cancel] { return cancel != nullptr && cancel->cancelled(); };
-    auto opened = open_connection(info, deadline.left(clock), stop);
+    auto opened = open_connection(info, clock, deadline, cancel);
     if (!opened.result.ok) {
         SqlScriptResult r;
         r.ok = false;
@@ -22,7 +21,7 @@ SqlScriptResult PqSqlRunner::run(const ConnectionInfo& info, const std::string& 
     const auto left = deadline.left(clock);
     const auto until = left == Clock::Duration::max() ? std::chrono::steady_clock::time_point::max()
                                                       : std::chrono::steady_clock::now() + left;
-    return run_sql_script(*opened.connection, file, text, until, stop);
+    return run_sql_script(*opened.connection, file, text, until, cancel);
 }
 
 }  // namespace xbranch

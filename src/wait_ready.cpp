@@ -35,9 +35,9 @@ struct WakeState {
 };
 
 std::optional<BranchDetails> poll(const StepEnv& env, const std::string& id, const std::string& op,
-                                  const Waiter& waiter) {
+                                  const Waiter& waiter, const Limits& limits) {
     try {
-        return env.client.describe_branch(id);
+        return env.client.describe_branch(id, limits);
     } catch (Error& e) {
         if (e.kind() == ErrorKind::NotFound) {
             e.add_hint("the branch disappeared while xbranch was waiting for it; was it deleted?");
@@ -55,7 +55,7 @@ std::optional<BranchDetails> poll(const StepEnv& env, const std::string& id, con
 }
 
 void maybe_wake(const StepEnv& env, const std::string& id, const std::string& name, WakeState& wake,
-                ms wake_after, bool wake_now) {
+                ms wake_after, bool wake_now, const Limits& limits) {
     const auto now = env.clock.now();
     if (!wake.hibernating) {
         wake.hibernating = true;
@@ -71,7 +71,7 @@ void maybe_wake(const StepEnv& env, const std::string& id, const std::string& na
     env.progress.note("waking hibernated branch " + name);
     spdlog::debug("branch {} is hibernated; waking it", name);  // the note above says it
     try {
-        env.client.wake_branch(id);
+        env.client.wake_branch(id, limits);
         wake.next_wake = now + k_rewake_every;
     } catch (const Error& e) {
         // 503 streaks, 409 "modified concurrently" and 403 "temporarily
@@ -92,6 +92,7 @@ BranchDetails wait_ready(const StepEnv& env, const std::string& id, const std::s
     const auto start = env.clock.now();
     const std::string op = "wait for branch " + name;
     Waiter waiter(env.clock, env.control.cancel, deadline);
+    const Limits limits = env.limits(deadline);
     WakeState wake;
     StatusType last_type = StatusType::Unspecified;
     std::optional<BranchStatus> last_status;
@@ -106,7 +107,7 @@ BranchDetails wait_ready(const StepEnv& env, const std::string& id, const std::s
     for (;;) {
         std::optional<BranchDetails> d;
         try {
-            d = poll(env, id, op, waiter);
+            d = poll(env, id, op, waiter, limits);
         } catch (Error& e) {
             if (is_deadline(e)) {
                 throw not_ready();
@@ -134,7 +135,7 @@ BranchDetails wait_ready(const StepEnv& env, const std::string& id, const std::s
             }
             if (d->status.type == StatusType::Hibernated) {
                 try {
-                    maybe_wake(env, id, name, wake, wake_after, wake_now);
+                    maybe_wake(env, id, name, wake, wake_after, wake_now, limits);
                 } catch (Error& e) {
                     if (e.kind() == ErrorKind::Interrupted) {
                         e.with_operation(op);

@@ -145,40 +145,46 @@ Error XataClient::error_from_transport(const std::string& operation, const Trans
     return e;
 }
 
-Error XataClient::interrupted_error(const std::string& operation) const {
-    const int sig = m_limits.cancel != nullptr ? m_limits.cancel->signal_number() : 0;
+Error XataClient::interrupted_error(const std::string& operation, const CancelToken* cancel) {
+    const int sig = cancel != nullptr ? cancel->signal_number() : 0;
     return Error(ErrorKind::Interrupted,
                  sig > 0 ? "interrupted by signal " + std::to_string(sig) : "interrupted")
         .with_operation(operation)
         .with_signal(sig);
 }
 
-Error XataClient::deadline_error(const std::string& operation, const std::string& last) const {
+Error XataClient::deadline_error(const std::string& operation, const std::string& last) {
     return Error(ErrorKind::Timeout,
                  "the time limit ran out" + (last.empty() ? std::string() : "; last: " + last))
         .with_operation(operation)
         .with_reason(ErrorReason::DeadlineReached);
 }
 
-HttpOutcome XataClient::send_once(const std::string& operation, const std::string& method,
-                                  const std::string& url, const std::string& body) {
-    // The URL is for -v; errors name the operation, which the user asked for.
-    const std::string what = method + " " + redact(url);
-    if (m_limits.cancel != nullptr && m_limits.cancel->cancelled()) {
-        throw interrupted_error(operation);
+CallLimits XataClient::call_limits(const std::string& operation, const Limits& limits) const {
+    if (limits.cancelled()) {
+        throw interrupted_error(operation, limits.cancel);
     }
     CallLimits call;
-    call.cancel = m_limits.cancel;
-    if (m_limits.deadline.is_set()) {
-        const ms left = m_limits.deadline.left(m_clock);
+    call.cancel = limits.cancel;
+    if (limits.deadline.is_set()) {
+        const ms left = limits.deadline.left(m_clock);
         if (left <= ms{0}) {
             throw deadline_error(operation, "no time left to send it");
         }
         call.time_left = left;
     }
-    if (m_limits.request_cap) {
-        call.time_left = std::min(call.time_left.value_or(ms::max()), *m_limits.request_cap);
+    if (limits.request_cap) {
+        call.time_left = std::min(call.time_left.value_or(ms::max()), *limits.request_cap);
     }
+    return call;
+}
+
+HttpOutcome XataClient::send_once(const std::string& operation, const std::string& method,
+                                  const std::string& url, const std::string& body,
+                                  const Limits& limits) {
+    // The URL is for -v; errors name the operation, which the user asked for.
+    const std::string what = method + " " + redact(url);
+    const CallLimits call = call_limits(operation, limits);
     HttpRequest req;
     req.method = method;
     req.url = url;
@@ -198,24 +204,25 @@ HttpOutcome XataClient::send_once(const std::string& operation, const std::strin
     } else {
         spdlog::debug("{} -> {} in {} ms", what, redact(outcome_summary(out)), took.count());
         if (out.error->kind == TransportError::Kind::Cancelled) {
-            throw interrupted_error(operation);
+            throw interrupted_error(operation, limits.cancel);
         }
     }
     return out;
 }
 
-HttpResponse XataClient::send_retrying(const std::string& operation, const std::string& method,
-                                       const std::string& url, const std::string& body,
+HttpResponse XataClient::send_retrying(const std::string& operation, const Limits& limits,
+                                       const std::string& method, const std::string& url,
+                                       const std::string& body,
                                        const std::function<Attempt(const HttpResponse&)>& check,
                                        bool* maybe_performed) {
     HttpOutcome last;
-    Waiter waiter(m_clock, m_limits.cancel, m_limits.deadline);
+    Waiter waiter(m_clock, limits.cancel, limits.deadline);
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     RetryLoop loop(waiter, m_policy, [this, &unit] { return unit(m_rng); });
     const LoopEnd end = loop.run(
         operation,
         [&](int) {
-            last = send_once(operation, method, url, body);
+            last = send_once(operation, method, url, body, limits);
             if (!last.ok()) {
                 if (maybe_performed != nullptr && last.error->maybe_sent) {
                     *maybe_performed = true;
@@ -238,7 +245,7 @@ HttpResponse XataClient::send_retrying(const std::string& operation, const std::
         },
         m_policy.max_attempts);
     if (end.why == LoopEnd::Why::Cancelled) {
-        throw interrupted_error(operation);
+        throw interrupted_error(operation, limits.cancel);
     }
     if (end.why == LoopEnd::Why::DeadlineReached) {
         // The API kept answering "busy": that is what the user must hear (exit 8);
@@ -256,13 +263,14 @@ HttpResponse XataClient::send_retrying(const std::string& operation, const std::
 }
 
 template <typename Parse>
-auto XataClient::get_parsed(const std::string& operation, const std::string& url, Parse parse) {
+auto XataClient::get_parsed(const std::string& operation, const std::string& url,
+                            const Limits& limits, Parse parse) {
     // GET with retries, also when a 2xx answer cannot be parsed (a truncated
     // or mangled body is as passing as a 503).
     std::optional<decltype(parse(std::string_view{}))> result;
     std::optional<Error> parse_error;
-    HttpResponse r =
-        send_retrying(operation, "GET", url, {}, [&](const HttpResponse& answer) -> Attempt {
+    HttpResponse r = send_retrying(
+        operation, limits, "GET", url, {}, [&](const HttpResponse& answer) -> Attempt {
             if (!is_success(answer.status)) {
                 return Attempt::done();
             }
@@ -285,13 +293,14 @@ auto XataClient::get_parsed(const std::string& operation, const std::string& url
     return std::move(*result);
 }
 
-std::vector<Branch> XataClient::list_branches() {
-    return get_parsed("list branches", project_url() + "/branches",
+std::vector<Branch> XataClient::list_branches(const Limits& limits) {
+    return get_parsed("list branches", project_url() + "/branches", limits,
                       [](std::string_view body) { return parse_branch_list(body); });
 }
 
-std::optional<Branch> XataClient::find_branch_by_name(const std::string& name) {
-    for (auto& b : list_branches()) {
+std::optional<Branch> XataClient::find_branch_by_name(const std::string& name,
+                                                      const Limits& limits) {
+    for (auto& b : list_branches(limits)) {
         if (b.name == name) {
             return b;
         }
@@ -300,11 +309,11 @@ std::optional<Branch> XataClient::find_branch_by_name(const std::string& name) {
 }
 
 CreateOutcome XataClient::create_branch(const std::string& name, const std::string& parent_id,
-                                        const std::string& description) {
+                                        const std::string& description, const Limits& limits) {
     const std::string op = "create branch " + name;
     CreateOutcome result;
     HttpOutcome o = send_once(op, "POST", project_url() + "/branches",
-                              make_create_body(name, parent_id, description));
+                              make_create_body(name, parent_id, description), limits);
     if (!o.ok()) {
         result.kind = CreateOutcome::Kind::Uncertain;
         result.detail = outcome_summary(o);
@@ -346,42 +355,43 @@ CreateOutcome XataClient::create_branch(const std::string& name, const std::stri
     throw error_from_response(op, r);
 }
 
-std::optional<ProjectLimits> XataClient::project_limits() {
+std::optional<ProjectLimits> XataClient::project_limits(const Limits& limits) {
     const std::string op = "read project limits";
-    HttpOutcome o = send_once(op, "GET", project_url() + "/limits", {});
+    HttpOutcome o = send_once(op, "GET", project_url() + "/limits", {}, limits);
     if (!o.ok()) {
         throw error_from_transport(op, *o.error);
     }
     return limits_from_response(*o.response);
 }
 
-BranchDetails XataClient::describe_branch(const std::string& id) {
-    return get_parsed("describe branch " + id, branch_url(id),
+BranchDetails XataClient::describe_branch(const std::string& id, const Limits& limits) {
+    return get_parsed("describe branch " + id, branch_url(id), limits,
                       [](std::string_view body) { return parse_branch_details(body); });
 }
 
-void XataClient::wake_branch(const std::string& id) {
+void XataClient::wake_branch(const std::string& id, const Limits& limits) {
     const std::string op = "wake branch " + id;
-    HttpResponse r = send_retrying(op, "PATCH", branch_url(id), make_wake_body());
+    HttpResponse r = send_retrying(op, limits, "PATCH", branch_url(id), make_wake_body());
     if (!is_success(r.status)) {
         throw error_from_response(op, r);
     }
 }
 
-void XataClient::update_description(const std::string& id, const std::string& text) {
+void XataClient::update_description(const std::string& id, const std::string& text,
+                                    const Limits& limits) {
     const std::string op = "update description of branch " + id;
     // The same PATCH rules as wake: 409 and the temporary 403 are retried.
-    HttpResponse r =
-        send_retrying(op, "PATCH", branch_url(id), nlohmann::json{{"description", text}}.dump());
+    HttpResponse r = send_retrying(op, limits, "PATCH", branch_url(id),
+                                   nlohmann::json{{"description", text}}.dump());
     if (!is_success(r.status)) {
         throw error_from_response(op, r);
     }
 }
 
-bool XataClient::delete_branch(const std::string& id) {
+bool XataClient::delete_branch(const std::string& id, const Limits& limits) {
     const std::string op = "delete branch " + id;
     bool maybe_performed = false;
-    HttpResponse r = send_retrying(op, "DELETE", branch_url(id), {}, {}, &maybe_performed);
+    HttpResponse r = send_retrying(op, limits, "DELETE", branch_url(id), {}, {}, &maybe_performed);
     if (r.status == 404) {
         // A retry's 404 after a try whose answer was lost: that try deleted it.
         return maybe_performed;
@@ -392,9 +402,10 @@ bool XataClient::delete_branch(const std::string& id) {
     return true;
 }
 
-Credentials XataClient::credentials(const std::string& id) {
+Credentials XataClient::credentials(const std::string& id, const Limits& limits) {
     return get_parsed("get credentials of branch " + id,
-                      branch_url(id) + "/credentials?username=xata", [](std::string_view body) {
+                      branch_url(id) + "/credentials?username=xata", limits,
+                      [](std::string_view body) {
                           Credentials c = parse_credentials(body);
                           register_secret(c.password);
                           return c;

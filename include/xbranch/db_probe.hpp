@@ -37,20 +37,27 @@ class DatabaseProber {
   public:
     virtual ~DatabaseProber() = default;
     // One login with `info` and `SELECT 1`, within `budget`; returns Cancelled
-    // within ~100 ms of should_stop turning true. Never throws.
+    // as soon as `cancel` (may be null) is set. Never throws.
     virtual ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                                  const StopFn& should_stop) = 0;
+                                  const CancelToken* cancel) = 0;
 };
 
 class PqProber final : public DatabaseProber {
   public:
     PqProber() = default;
     explicit PqProber(HostResolver& resolver) : m_resolver(&resolver) {}
+    // `clock` measures each try's budget (the lookup's and the connect's deadline).
+    PqProber(HostResolver& resolver, const Clock& clock) : m_resolver(&resolver), m_clock(&clock) {}
     ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                          const StopFn& should_stop) override;
+                          const CancelToken* cancel) override;
 
   private:
+    static const Clock& system_clock() {
+        static const SystemClock clock;
+        return clock;
+    }
     HostResolver* m_resolver = &system_resolver();
+    const Clock* m_clock = &system_clock();
 };
 
 struct ProbeLoopOptions {

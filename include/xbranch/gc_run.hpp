@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "xbranch/cancel.hpp"
 #include "xbranch/gc_policy.hpp"
+#include "xbranch/limits.hpp"
 #include "xbranch/signadot_client.hpp"
 #include "xbranch/xata_client.hpp"
 
@@ -34,7 +34,8 @@ struct GcPlan {
 // Throws what the APIs throw; an untrusted sandbox list and an interruption
 // say that nothing was deleted. `now`: Unix seconds.
 GcPlan plan_gc(XataClient& xata, SignadotClient* signadot, bool all_tags,
-               const GcPolicyOptions& policy, const std::function<std::int64_t()>& now);
+               const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
+               const Limits& limits);
 
 // One candidate and what became of it.
 struct GcRow {
@@ -53,7 +54,7 @@ struct GcReport {
 
 // Deletes (dry run: only counts) what the plan selects, one after another,
 // stopping at `cancel`; a failed delete is a row, not a throw.
-GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const CancelToken* cancel);
+GcReport execute_gc(XataClient& xata, const GcPlan& plan, bool dry_run, const Limits& limits);
 
 // "2026-12-01T15:30:00Z", or "-" with no expiry.
 std::string expiry_text(const GcCandidate& c);

@@ -88,7 +88,7 @@ class Lifecycle {
 
     // Parent name or id -> id (lists branches only for a name; `listed`, when
     // given, receives that list).
-    std::string resolve_parent_id(const std::string& parent, bool is_id,
+    std::string resolve_parent_id(const std::string& parent, bool is_id, const Limits& limits,
                                   std::optional<Branch>* existing_same_name = nullptr,
                                   const std::string& branch_name = {},
                                   std::optional<std::vector<Branch>>* listed = nullptr);
@@ -99,10 +99,13 @@ class Lifecycle {
     // at its cap. Costs one request (two when `listed` is empty and there are
     // limits); a failed limits call is logged and passed, except a signal or
     // the deadline. A create under the cap never calls it.
-    void check_room(const CreateRequest& request, std::optional<std::vector<Branch>>& listed);
+    void check_room(const CreateRequest& request, std::optional<std::vector<Branch>>& listed,
+                    const Limits& limits);
 
   private:
     steps::StepEnv env();
+    // The run's token without a deadline: delete's calls.
+    Limits run_limits() const { return {m_control.cancel, {}, std::nullopt}; }
     // After a create step failed: the one clean-up for the branch held then.
     void fail_after_create(const CreateRequest& request, CreateResult& result,
                            const steps::Claimed& held, const steps::HookMarks& marks, Error& e,

@@ -36,8 +36,10 @@ struct ConnectOutcome {
 // ~/.pgpass fills a gap), as PqProber does, and leaves it open. A host name
 // is looked up through `resolver` within the same budget; a name that does
 // not resolve is NameResolution (retried like a refused connection).
-ConnectOutcome open_connection(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                               const StopFn& should_stop,
+// Everything (the lookup, the connect, TLS, the login) ends by `deadline` on
+// `clock` (unset: no limit) or when `cancel` (may be null) is set.
+ConnectOutcome open_connection(const ConnectionInfo& info, const Clock& clock, Deadline deadline,
+                               const CancelToken* cancel,
                                HostResolver& resolver = system_resolver());
 
 }  // namespace xbranch

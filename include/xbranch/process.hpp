@@ -5,7 +5,7 @@
 // splitting are pure.
 //
 // How to wire it (lead):
-// - hooks: run_shell(cmd, {hook_environment(...), should_stop, time left}, sink)
+// - hooks: run_shell(cmd, {hook_environment(...), token, time left}, sink)
 //   where the sink writes redact(line) to stderr (stdout stays clean for
 //   `$(xbranch url)`); a result with !succeeded() fails create naming the
 //   hook and result.describe(). A stop or the deadline kills the hook's whole
@@ -28,6 +28,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "xbranch/cancel.hpp"
 
 namespace xbranch {
 
@@ -63,7 +65,7 @@ struct ProcessResult {
     Outcome outcome = Outcome::Exited;
     int exit_code = 0;     // with Exited
     int signal = 0;        // with Signaled
-    bool stopped = false;  // should_stop or the budget ended it
+    bool stopped = false;  // the token or the budget ended it
     std::string error;     // with FailedToStart
 
     bool succeeded() const { return outcome == Outcome::Exited && exit_code == 0 && !stopped; }
@@ -76,7 +78,7 @@ struct ProcessResult {
 
 struct RunOptions {
     EnvVars env;                                 // set on top of the parent's environment
-    std::function<bool()> should_stop;           // checked every ~25 ms
+    const CancelToken* cancel = nullptr;         // its fd is polled beside the child's
     std::chrono::milliseconds budget{0};         // 0: no limit
     std::chrono::milliseconds kill_grace{2000};  // SIGTERM .. SIGKILL
 };
@@ -91,7 +93,7 @@ class ProcessRunner {
     virtual ProcessResult run_shell(const std::string& command, const RunOptions& options,
                                     const LineSink& on_line) = 0;
     // Foreground mode: argv[0] looked up in PATH, the terminal's stdio, our
-    // process group. On should_stop the child gets SIGTERM (unless a signal
+    // process group. On a cancel the child gets SIGTERM (unless a signal
     // was forwarded already), then SIGKILL after kill_grace.
     virtual ProcessResult run_foreground(const std::vector<std::string>& argv,
                                          const RunOptions& options) = 0;

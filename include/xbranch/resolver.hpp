@@ -16,16 +16,13 @@
 
 namespace xbranch {
 
-// True when the caller wants a wait to end now (a cancelled token).
-using StopFn = std::function<bool()>;
-
 struct ResolveResult {
     enum class Status {
         Ok,         // addresses holds at least one address
         NotFound,   // the name does not resolve (yet): unknown, no address, DNS failing
         Failed,     // the lookup itself failed (out of memory, system error)
         Timeout,    // no answer before the deadline
-        Cancelled,  // should_stop turned true
+        Cancelled,  // the token was cancelled
     };
     Status status = Status::Failed;
     std::vector<std::string> addresses;  // numeric, in the resolver's order, no duplicates
@@ -57,13 +54,15 @@ class GaiResolver final : public HostResolver {
 };
 HostResolver& system_resolver();  // one GaiResolver for the process
 
-// How often resolve_host looks at should_stop and the deadline.
+// How often resolve_host looks at the token and the deadline. getaddrinfo_a
+// has no descriptor to poll beside the token's, but a signal interrupts its
+// wait (gai_suspend returns EAI_INTR), so a SIGTERM is seen at once.
 inline constexpr std::chrono::milliseconds k_resolve_slice{50};
 
 // Resolves `host` through `resolver`, waiting in k_resolve_slice steps until
-// answered, `deadline` (on `clock`) passed, or should_stop() is true.
+// answered, `deadline` (on `clock`) passed, or `cancel` (may be null) is set.
 ResolveResult resolve_host(HostResolver& resolver, const std::string& host, const Clock& clock,
-                           Deadline deadline, const StopFn& should_stop);
+                           Deadline deadline, const CancelToken* cancel);
 
 // What libpq's `host` holds: a name to resolve, a literal IPv4/IPv6 address
 // (no lookup), or a Unix-socket directory ('/...') or abstract socket ('@...').

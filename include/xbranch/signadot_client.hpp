@@ -7,8 +7,10 @@
 #include <string_view>
 #include <vector>
 
+#include "xbranch/clock.hpp"
 #include "xbranch/error.hpp"
 #include "xbranch/http.hpp"
+#include "xbranch/limits.hpp"
 
 namespace xbranch {
 
@@ -44,24 +46,22 @@ Error signadot_error(const HttpResponse& response);
 class SignadotClient {
   public:
     // Registers the key as a secret; throws like validate_signadot_target.
-    SignadotClient(HttpTransport& transport, SignadotTarget target);
+    // `clock` measures the calls' deadlines.
+    SignadotClient(HttpTransport& transport, Clock& clock, SignadotTarget target);
 
     // GET {base}/api/v2/orgs/{org}/sandboxes, once (no retry: the caller
-    // deletes nothing on failure, and the next run asks again).
-    std::vector<LiveSandbox> list_sandboxes();
+    // deletes nothing on failure, and the next run asks again), within `limits`.
+    std::vector<LiveSandbox> list_sandboxes(const Limits& limits);
 
     std::string sandboxes_url() const;
     int request_count() const { return m_requests; }
 
-    // The run's cancellation token (and an optional time limit) for every request.
-    void set_limits(CallLimits limits) { m_limits = limits; }
-
   private:
-    CallLimits m_limits;
     // The only call to the transport.
-    HttpOutcome send(const HttpRequest& request);
+    HttpOutcome send(const HttpRequest& request, const Limits& limits);
 
     HttpTransport& m_transport;
+    Clock& m_clock;
     SignadotTarget m_target;
     int m_requests = 0;
 };

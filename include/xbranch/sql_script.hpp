@@ -5,7 +5,7 @@
 // How to wire it (lead): after the connection check succeeded, for each --sql
 // file in order: read it, open_connection() (pq_conn.hpp) with the same
 // ConnectionInfo and the time left, then run_sql_script(conn, path, text,
-// deadline, should_stop). Statements run in autocommit, exactly as the file
+// deadline, cancel). Statements run in autocommit, exactly as the file
 // says (a file that wants all-or-nothing writes BEGIN/COMMIT itself). On
 // failure raise the hook error with result.describe() (already redacted).
 // Not supported (reported, not hung on): COPY FROM STDIN, psql meta-commands.
@@ -62,6 +62,6 @@ struct SqlScriptResult {
 SqlScriptResult run_sql_script(PgConnection& connection, std::string_view file_name,
                                std::string_view script,
                                std::chrono::steady_clock::time_point deadline,
-                               const StopFn& should_stop);
+                               const CancelToken* cancel);
 
 }  // namespace xbranch

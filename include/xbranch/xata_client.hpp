@@ -1,6 +1,6 @@
 // Typed calls to the Xata branch API. Maps HTTP statuses to Error kinds and
 // reasons in one place, and retries idempotent calls under the RetryPolicy,
-// bounded by the client's Limits (cancellation token, deadline, per-request cap).
+// bounded by each call's Limits (cancellation token, deadline, per-request cap).
 #pragma once
 
 #include <cstdint>
@@ -43,49 +43,32 @@ struct CreateOutcome {
 
 class XataClient {
   public:
-    // What every call of this client may use (xbranch::Limits). A cancelled
-    // token makes calls throw Interrupted; a passed deadline makes them throw
-    // Timeout (reason DeadlineReached); each request gets at most
-    // min(request_cap, time left).
+    // What a call may use (xbranch::Limits), passed on every call. A
+    // cancelled token makes the call throw Interrupted; a passed deadline
+    // makes it throw Timeout (reason DeadlineReached); each request gets at
+    // most min(request_cap, time left).
     using Limits = ::xbranch::Limits;
-    // Sets limits for a block of calls and restores the previous ones after.
-    class Scope {
-      public:
-        Scope(XataClient& client, Limits limits) : m_client(client), m_saved(client.limits()) {
-            client.set_limits(limits);
-        }
-        ~Scope() { m_client.set_limits(m_saved); }
-        Scope(const Scope&) = delete;
-        Scope& operator=(const Scope&) = delete;
-
-      private:
-        XataClient& m_client;
-        Limits m_saved;
-    };
 
     XataClient(HttpTransport& transport, Clock& clock, ApiTarget target, RetryPolicy policy = {},
                std::uint64_t seed = std::random_device{}());
 
-    const Limits& limits() const { return m_limits; }
-    void set_limits(Limits limits) { m_limits = limits; }
-
-    std::vector<Branch> list_branches();
-    std::optional<Branch> find_branch_by_name(const std::string& name);
+    std::vector<Branch> list_branches(const Limits& limits);
+    std::optional<Branch> find_branch_by_name(const std::string& name, const Limits& limits);
     CreateOutcome create_branch(const std::string& name, const std::string& parent_id,
-                                const std::string& description);
-    BranchDetails describe_branch(const std::string& id);
+                                const std::string& description, const Limits& limits);
+    BranchDetails describe_branch(const std::string& id, const Limits& limits);
     // Retries 409 (modified concurrently) and 403 "temporarily unavailable" too.
-    void wake_branch(const std::string& id);
+    void wake_branch(const std::string& id, const Limits& limits);
     // PATCH {"description": text}; 409 "modified concurrently", 403 "temporarily
     // unavailable" and 5xx are asked again within the call's deadline, as wake.
-    void update_description(const std::string& id, const std::string& text);
+    void update_description(const std::string& id, const std::string& text, const Limits& limits);
     // False when the branch was already gone (404) before this call; true also
     // when an earlier try of this call may have deleted it and a retry saw 404.
-    bool delete_branch(const std::string& id);
-    Credentials credentials(const std::string& id);
+    bool delete_branch(const std::string& id, const Limits& limits);
+    Credentials credentials(const std::string& id, const Limits& limits);
     // GET .../limits, once (no retries: a create goes on without it). nullopt
     // where the call does not exist (Xata Core: 404); other failures throw.
-    std::optional<ProjectLimits> project_limits();
+    std::optional<ProjectLimits> project_limits(const Limits& limits);
 
     int request_count() const { return m_requests; }
     const RetryPolicy& policy() const { return m_policy; }
@@ -97,34 +80,39 @@ class XataClient {
     // Turns a non-2xx answer into the Error it means. Public for tests.
     static Error error_from_response(const std::string& operation, const HttpResponse& response);
     static Error error_from_transport(const std::string& operation, const TransportError& error);
-    // The Interrupted and DeadlineReached errors of this client's limits.
-    Error interrupted_error(const std::string& operation) const;
-    Error deadline_error(const std::string& operation, const std::string& last) const;
+    // The Interrupted error (naming the token's signal) and the DeadlineReached error.
+    static Error interrupted_error(const std::string& operation, const CancelToken* cancel);
+    static Error deadline_error(const std::string& operation, const std::string& last);
+    // What one send of a call may use: its token, and the time left to its
+    // deadline capped by request_cap. Throws interrupted_error when the token
+    // is set, deadline_error when no time is left.
+    CallLimits call_limits(const std::string& operation, const Limits& limits) const;
 
   private:
     // Sends once; throws Interrupted when cancelled (before or during), and
     // the deadline error when no time is left before sending, both naming
     // `operation` (the URL goes only to the debug log).
     HttpOutcome send_once(const std::string& operation, const std::string& method,
-                          const std::string& url, const std::string& body);
+                          const std::string& url, const std::string& body, const Limits& limits);
     // Sends with retries (GET, PATCH, DELETE) in one RetryLoop. `check`, when
     // given, judges a final answer (e.g. parses it; Retry for a mangled body).
     // Returns the last answer or throws. `maybe_performed`: set when a try
     // that may have been performed got no usable answer.
-    HttpResponse send_retrying(const std::string& operation, const std::string& method,
-                               const std::string& url, const std::string& body = {},
+    HttpResponse send_retrying(const std::string& operation, const Limits& limits,
+                               const std::string& method, const std::string& url,
+                               const std::string& body = {},
                                const std::function<Attempt(const HttpResponse&)>& check = {},
                                bool* maybe_performed = nullptr);
     std::string project_url() const;
     template <typename Parse>
-    auto get_parsed(const std::string& operation, const std::string& url, Parse parse);
+    auto get_parsed(const std::string& operation, const std::string& url, const Limits& limits,
+                    Parse parse);
 
     HttpTransport& m_transport;
     Clock& m_clock;
     ApiTarget m_target;
     RetryPolicy m_policy;
     std::mt19937_64 m_rng;
-    Limits m_limits;
     int m_requests = 0;
 };
 

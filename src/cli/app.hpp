@@ -60,6 +60,7 @@ struct Session {
     SystemClock clock;
     CurlTransport transport;
     XataClient client;
+    Limits limits;  // the run's token: what a command's calls use unless it bounds them more
 
     Session(ApiSettings cfg, TransportOptions options);
 };
@@ -118,7 +119,7 @@ std::string format_age(long long seconds);
 namespace xbranch::cli {
 // The branch a command points at: by --branch-id, else by name. Throws
 // NotFound when there is none.
-BranchDetails locate_branch(XataClient& client, const BranchTarget& target);
+BranchDetails locate_branch(XataClient& client, const BranchTarget& target, const Limits& limits);
 long long now_unix();
 // SIGNADOT_API_KEY (registered as a secret), SIGNADOT_ORG and
 // SIGNADOT_API_URL for gc --orphans; throws Error(Usage) naming what is unset.

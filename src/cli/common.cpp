@@ -28,7 +28,7 @@ std::unique_ptr<Session> open_session(const Context& ctx) {
     options.ca_file = plain.ca_file;
     options.user_agent = "xbranch/" XBRANCH_VERSION;
     auto session = std::make_unique<Session>(std::move(cfg), std::move(options));
-    session->client.set_limits({ctx.cancel, {}, {}});  // every call stops on the run's token
+    session->limits = {ctx.cancel, {}, std::nullopt};  // every call stops on the run's token
     return session;
 }
 
@@ -90,7 +90,7 @@ BranchConnection connect_to_branch(const IdentityFlags& identity, const Connecti
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     BranchConnection out;
-    out.details = locate_branch(session->client, target);
+    out.details = locate_branch(session->client, target, session->limits);
     const Branch& branch = out.details.branch;
     if (!branch.parent_id && !force) {
         throw Error(ErrorKind::Conflict, "branch " + branch.name + " (id " + branch.id +
@@ -180,11 +180,11 @@ std::string format_age(long long seconds) {
 
 namespace xbranch::cli {
 
-BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
+BranchDetails locate_branch(XataClient& client, const BranchTarget& target, const Limits& limits) {
     if (!target.branch_id.empty()) {
-        return client.describe_branch(target.branch_id.value);
+        return client.describe_branch(target.branch_id.value, limits);
     }
-    auto found = client.find_branch_by_name(target.name.value);
+    auto found = client.find_branch_by_name(target.name.value, limits);
     if (!found) {
         throw Error(ErrorKind::NotFound, "no branch named " + quote_input(target.name.value))
             .with_operation("find branch")
@@ -192,7 +192,7 @@ BranchDetails locate_branch(XataClient& client, const BranchTarget& target) {
                 "create it with `xbranch create` using the same "
                 "--sandbox/--sandbox-id/--resource/--prefix");
     }
-    return client.describe_branch(found->id);
+    return client.describe_branch(found->id, limits);
 }
 
 long long now_unix() {

@@ -26,8 +26,8 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
     auto session = open_session(ctx);
     log_settings(session->config, &target);
     const Deadline deadline = Deadline::in(session->clock, timeout);
-    XataClient::Scope scope(session->client, {ctx.cancel, deadline, std::nullopt});
-    const BranchDetails branch = locate_branch(session->client, target);
+    const Limits limits{ctx.cancel, deadline, std::nullopt};
+    const BranchDetails branch = locate_branch(session->client, target, limits);
     if (!branch.branch.parent_id || branch.branch.parent_id->empty()) {
         throw Error(ErrorKind::NotFound, "branch " + branch.branch.name + " (id " +
                                              branch.branch.id +
@@ -35,7 +35,7 @@ int run_diff(const DiffOptions& o, const Context& ctx) {
             .with_operation("diff branch " + branch.branch.name)
             .with_hint("diff compares a branch made from a parent (a sandbox's) with that parent");
     }
-    const BranchDetails parent = session->client.describe_branch(*branch.branch.parent_id);
+    const BranchDetails parent = session->client.describe_branch(*branch.branch.parent_id, limits);
 
     NullProgress progress;
     Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());

@@ -76,16 +76,15 @@ int run_gc(const GcFlags& f, const Context& ctx) {
     if (policy.orphans) {
         SignadotTarget where = signadot_target_from_env(*ctx.env);
         org = where.org;
-        signadot.emplace(session->transport, std::move(where));
-        signadot->set_limits(CallLimits{session->client.limits().cancel, std::nullopt});
+        signadot.emplace(session->transport, session->clock, std::move(where));
     }
-    const GcPlan plan =
-        plan_gc(session->client, signadot ? &*signadot : nullptr, policy.expired, policy, now_unix);
+    const GcPlan plan = plan_gc(session->client, signadot ? &*signadot : nullptr, policy.expired,
+                                policy, now_unix, session->limits);
     if (const auto doubt = check_empty_sandbox_list(plan.candidates, plan.sandboxes, policy);
         doubt.refuse) {
         refuse_empty_list(doubt, org, f);
     }
-    const GcReport report = execute_gc(session->client, plan, policy.dry_run, ctx.cancel);
+    const GcReport report = execute_gc(session->client, plan, policy.dry_run, session->limits);
     print_gc(report, policy.dry_run, f.output == "json");
     spdlog::debug("gc cost {} Xata API request(s) and {} Signadot API request(s)",
                   session->client.request_count(), plan.signadot_requests);

@@ -21,7 +21,7 @@ int run_list(const ListOptions& o, const Context& ctx) {
     BranchTarget target = resolve_branch_target(flags, *ctx.env, false);
     auto session = open_session(ctx);
     log_settings(session->config, &target);
-    auto branches = session->client.list_branches();
+    auto branches = session->client.list_branches(session->limits);
     std::vector<ListRow> rows;
     const long long now = now_unix();
     for (const auto& b : branches) {
@@ -32,7 +32,7 @@ int run_list(const ListOptions& o, const Context& ctx) {
         if (!o.no_status) {
             // The expiry comes from the tag, read by the same describe as the status.
             try {
-                const BranchDetails d = session->client.describe_branch(b.id);
+                const BranchDetails d = session->client.describe_branch(b.id, session->limits);
                 row.status = status_type_name(d.status.type);
                 if (auto tag = decode_tag(d.branch.description); tag && tag->expires_at) {
                     row.expires_at = rfc3339_utc(*tag->expires_at);

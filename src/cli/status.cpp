@@ -16,7 +16,7 @@ int run_status(const StatusOptions& o, const Context& ctx) {
         resolve_branch_target(o.identity, *ctx.env, o.identity.branch_id.value_or("").empty());
     auto session = open_session(ctx);
     log_settings(session->config, &target);
-    BranchDetails d = locate_branch(session->client, target);
+    BranchDetails d = locate_branch(session->client, target, session->limits);
     StatusRow row{d, -1, ""};
     if (const auto created = parse_timestamp(d.branch.created_at)) {
         row.age_seconds = now_unix() - *created;

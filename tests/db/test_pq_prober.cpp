@@ -103,17 +103,15 @@ TEST(PqProber, ShouldStopCancelsWithin100Ms) {
     const auto start = steady_clock::now();
     const auto stop_at = start + milliseconds{300};
     std::atomic<long long> noticed_ms{-1};
-    auto should_stop = [&] {
-        if (steady_clock::now() >= stop_at) {
-            if (noticed_ms.load() < 0) {
-                noticed_ms = elapsed_since(start).count();
-            }
-            return true;
-        }
-        return false;
-    };
-    const auto r = prober.try_login(info, milliseconds{10000}, should_stop);
+    CancelToken token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_until(stop_at);
+        noticed_ms = elapsed_since(start).count();
+        token.cancel();
+    });
+    const auto r = prober.try_login(info, milliseconds{10000}, &token);
     const auto took = elapsed_since(start);
+    canceller.join();
     EXPECT_EQ(r.reason, ProbeReason::Cancelled) << r.message;
     EXPECT_FALSE(r.retry);
     EXPECT_LT(took, milliseconds{300 + 100});
@@ -256,13 +254,13 @@ TEST(PqProber, AHangingLookupEndsAtTheBudgetOrOnStop) {
     EXPECT_GE(took, milliseconds{399});
     EXPECT_LT(took, milliseconds{1500});  // a hang guard
 
-    std::atomic<bool> stop{false};
+    CancelToken stop;
     std::thread stopper([&] {
         std::this_thread::sleep_for(milliseconds{200});
-        stop = true;
+        stop.cancel();
     });
     start = steady_clock::now();
-    r = prober.try_login(info, milliseconds{60000}, [&] { return stop.load(); });
+    r = prober.try_login(info, milliseconds{60000}, &stop);
     took = elapsed_since(start);
     stopper.join();
     EXPECT_EQ(r.reason, ProbeReason::Cancelled) << r.message;

@@ -108,13 +108,19 @@ TEST(ProcessShell, AChildKilledByASignalIsReportedAsSuch) {
     EXPECT_FALSE(r.stopped);
 }
 
-TEST(ProcessShell, ShouldStopEndsTheWholeProcessGroupQuickly) {
+TEST(ProcessShell, ACancelEndsTheWholeProcessGroupQuickly) {
     const auto start = steady_clock::now();
     RunOptions o;
-    o.should_stop = [&] { return since(start) >= milliseconds{200}; };
+    CancelToken token;
+    o.cancel = &token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(milliseconds{200});
+        token.cancel();
+    });
     Lines lines;
     const auto r = shell("sleep 30; echo never", &lines, o);
     const auto took = since(start);
+    canceller.join();
     EXPECT_TRUE(r.stopped);
     EXPECT_FALSE(r.succeeded());
     EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
@@ -327,13 +333,19 @@ TEST(ProcessForeground, ASignalHandlerCanForwardAndRunExitsWith128PlusSignal) {
     EXPECT_EQ(r.shell_status(), 128 + SIGHUP);
 }
 
-TEST(ProcessForeground, ShouldStopTermsThenKills) {
+TEST(ProcessForeground, ACancelTermsThenKills) {
     PosixProcessRunner runner;
     const auto start = steady_clock::now();
     RunOptions o;
-    o.should_stop = [&] { return since(start) >= milliseconds{200}; };
+    CancelToken token;
+    o.cancel = &token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(milliseconds{200});
+        token.cancel();
+    });
     o.kill_grace = milliseconds{300};
     const auto r = runner.run_foreground({"sh", "-c", "trap '' TERM; sleep 3"}, o);
+    canceller.join();
     EXPECT_TRUE(r.stopped);
     EXPECT_EQ(r.signal, SIGKILL);
     EXPECT_LT(since(start), milliseconds{1500});

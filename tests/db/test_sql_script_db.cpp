@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "db_common.hpp"
 #include "xbranch/sql_script.hpp"
@@ -21,7 +22,9 @@ class SqlScriptDb : public ::testing::Test {
         dbtest::admin_exec("DROP TABLE IF EXISTS " + m_table);
         dbtest::admin_exec("CREATE TABLE " + m_table + " (id int PRIMARY KEY, name text)");
         dbtest::admin_exec("GRANT ALL ON " + m_table + " TO " + dbtest::test_login().username);
-        auto opened = open_connection(dbtest::test_login(), milliseconds{10000}, {});
+        const SystemClock clock;
+        auto opened = open_connection(dbtest::test_login(), clock,
+                                      Deadline::in(clock, milliseconds{10000}), nullptr);
         ASSERT_TRUE(opened.result.ok) << opened.result.message;
         m_conn = std::move(opened.connection);
     }
@@ -83,10 +86,14 @@ TEST_F(SqlScriptDb, TheServersErrorPositionGivesLineAndColumn) {
 
 TEST_F(SqlScriptDb, ALongStatementIsCancelledWhenAsked) {
     const auto start = steady_clock::now();
-    const auto stop_at = start + milliseconds{300};
-    const auto r =
-        run_sql_script(*m_conn, "slow.sql", "SELECT pg_sleep(31);", in(milliseconds{60000}),
-                       [&] { return steady_clock::now() >= stop_at; });
+    CancelToken token;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(milliseconds{300});
+        token.cancel();
+    });
+    const auto r = run_sql_script(*m_conn, "slow.sql", "SELECT pg_sleep(31);",
+                                  in(milliseconds{60000}), &token);
+    canceller.join();
     const auto took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.reason, ProbeReason::Cancelled);

@@ -362,7 +362,7 @@ TEST_F(TransportTest, ClientHonoursRetryAfterOverRealSockets) {
     XataClient client(
         t, clock, ApiTarget{"http://127.0.0.1:" + std::to_string(run.port()), "xau_k", "o", "p"});
     const auto start = std::chrono::steady_clock::now();
-    const auto list = client.list_branches();
+    const auto list = client.list_branches(Limits{});
     const auto took = std::chrono::steady_clock::now() - start;
     ASSERT_EQ(list.size(), 1U);
     EXPECT_EQ(list[0].name, "main");

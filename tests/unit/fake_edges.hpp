@@ -37,7 +37,7 @@ class FakeProber final : public DatabaseProber {
     }
 
     ProbeResult try_login(const ConnectionInfo& info, std::chrono::milliseconds budget,
-                          const StopFn& /*should_stop*/) override {
+                          const CancelToken* /*cancel*/) override {
         seen.push_back(info);
         budgets.push_back(budget);
         if (script.empty()) {
@@ -91,7 +91,7 @@ class FakeProcessRunner final : public ProcessRunner {
         if (during_foreground) {
             during_foreground();
         }
-        stopped_by_then.push_back(options.should_stop && options.should_stop());
+        stopped_by_then.push_back(options.cancel != nullptr && options.cancel->cancelled());
         kill_graces.push_back(options.kill_grace);
         return next().result;
     }

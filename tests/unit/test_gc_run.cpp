@@ -121,8 +121,9 @@ class GcRunTest : public ::testing::Test {
         return o;
     }
     GcPlan plan(const GcPolicyOptions& o, bool with_signadot = true) {
-        return plan_gc(client, with_signadot ? &signadot : nullptr, o.expired, o,
-                       [] { return k_now; });
+        return plan_gc(
+            client, with_signadot ? &signadot : nullptr, o.expired, o, [] { return k_now; },
+            limits);
     }
     int xata_gets() const { return transport.count("GET"); }
     std::vector<std::string> actions(const GcReport& r) const {
@@ -140,8 +141,9 @@ class GcRunTest : public ::testing::Test {
                       7};
     FakeXata xata;
     test::FakeTransport sd_transport;
-    SignadotClient signadot{sd_transport,
-                            {"https://sd.example.test/", "sd-key-0123456789", "acme"}};
+    SignadotClient signadot{
+        sd_transport, clock, {"https://sd.example.test/", "sd-key-0123456789", "acme"}};
+    Limits limits;  // the run's: what every call of the plan and the deletes gets
     HttpOutcome sd_answer = answer(200, "[]");
     int sd_requests = 0;
 };
@@ -159,7 +161,7 @@ TEST_F(GcRunTest, OrphanDeletedLiveKeptAtTheRequestCost) {
     const GcPlan p = plan(orphans());
     EXPECT_EQ(p.signadot_requests, 1);
     EXPECT_EQ(xata_gets(), 2);  // the list and the orphan's describe
-    const GcReport r = execute_gc(client, p, false, nullptr);
+    const GcReport r = execute_gc(client, p, false, limits);
     EXPECT_EQ(xata.deleted, std::vector<std::string>{derived("gone", "rkgone0001", "usersdb")});
     EXPECT_EQ(r.deleted, 1);
     EXPECT_EQ(r.kept, 2);  // the live ones; main and manual-branch are no candidates
@@ -172,7 +174,7 @@ TEST_F(GcRunTest, OrphanDeletedLiveKeptAtTheRequestCost) {
 TEST_F(GcRunTest, ARenamedSandboxStillOwnsByRoutingKey) {
     add(derived("gone", "rkgone0001", "usersdb"));
     sd_answer = answer(200, R"([{"name":"gone-renamed","routingKey":"rkgone0001"}])");
-    const GcReport r = execute_gc(client, plan(orphans()), false, nullptr);
+    const GcReport r = execute_gc(client, plan(orphans()), false, limits);
     EXPECT_TRUE(xata.deleted.empty());
     EXPECT_EQ(r.deleted, 0);
     EXPECT_EQ(transport.count("GET"), 1);  // nothing selected: no describe
@@ -184,7 +186,7 @@ TEST_F(GcRunTest, GraceKeepsYoungOrphans) {
     sd_answer = answer(200, R"([{"name":"other"}])");
     auto o = orphans();
     o.grace = 3 * 3600;  // the branch is 80 minutes old
-    const GcReport r = execute_gc(client, plan(o), false, nullptr);
+    const GcReport r = execute_gc(client, plan(o), false, limits);
     EXPECT_TRUE(xata.deleted.empty());
     ASSERT_EQ(r.rows.size(), 1U);
     EXPECT_EQ(r.rows[0].detail, "no live sandbox, but within the grace period");
@@ -201,7 +203,7 @@ TEST_F(GcRunTest, DryRunJsonNamesReasonsAndExpiry) {
     o.parent_name = "main";
     o.expired = true;
     o.dry_run = true;
-    const GcReport r = execute_gc(client, plan(o, false), true, nullptr);
+    const GcReport r = execute_gc(client, plan(o, false), true, limits);
     EXPECT_EQ(transport.count("DELETE"), 0);
     const nlohmann::json doc = gc_report_json(r, true);
     EXPECT_TRUE(doc["dryRun"].get<bool>());
@@ -231,7 +233,7 @@ TEST_F(GcRunTest, UntaggedPrefixedBranchesStayInEveryMode) {
     sd_answer = answer(200, R"([{"name":"other","routingKey":"rkother001"}])");
     const GcPlan p = plan(orphans());
     EXPECT_EQ(xata_gets(), 5);
-    const GcReport r = execute_gc(client, p, false, nullptr);
+    const GcReport r = execute_gc(client, p, false, limits);
     EXPECT_EQ(xata.deleted, std::vector<std::string>{derived("gone", "rkgone0001")});
     std::map<std::string, std::string> kept;
     for (const auto& row : r.rows) {
@@ -252,7 +254,7 @@ TEST_F(GcRunTest, UntaggedPrefixedBranchesStayInEveryMode) {
         o.expired = all_modes;
         xata.deleted.clear();
         const int before = sd_requests;
-        const GcReport again = execute_gc(client, plan(o, all_modes), false, nullptr);
+        const GcReport again = execute_gc(client, plan(o, all_modes), false, limits);
         EXPECT_EQ(xata.deleted, std::vector<std::string>{derived("gone-again")}) << all_modes;
         EXPECT_EQ(sd_requests, before + (all_modes ? 1 : 0));
         EXPECT_EQ(again.deleted, 1);
@@ -265,7 +267,7 @@ TEST_F(GcRunTest, AFailedDescribeKeepsTheBranchAndFailsTheRun) {
     add(derived("gone"));
     xata.describe_answers["id-" + derived("gone")] = answer(500, "{}");
     sd_answer = answer(200, R"([{"name":"other"}])");
-    const GcReport r = execute_gc(client, plan(orphans()), false, nullptr);
+    const GcReport r = execute_gc(client, plan(orphans()), false, limits);
     EXPECT_EQ(transport.count("DELETE"), 0);
     EXPECT_EQ(r.failed, 1);
     ASSERT_EQ(r.rows.size(), 1U);
@@ -298,7 +300,7 @@ TEST_F(GcRunTest, GoneBranchesAndFailedDeletes) {
         }
         return xata.serve(r);
     };
-    const GcReport r = execute_gc(client, p, false, nullptr);
+    const GcReport r = execute_gc(client, p, false, limits);
     EXPECT_EQ(actions(r), (std::vector<std::string>{derived("gone-a") + ": already gone",
                                                     derived("gone-b") + ": failed"}));
     EXPECT_EQ(r.deleted, 1);
@@ -313,7 +315,7 @@ TEST_F(GcRunTest, ACancelDuringADeleteStopsTheRun) {
     }
     sd_answer = answer(200, R"([{"name":"other"}])");
     CancelToken cancel;
-    client.set_limits({&cancel, {}, std::nullopt});
+    limits = Limits{&cancel, {}, std::nullopt};
     const GcPlan p = plan(orphans());
     int deletes = 0;
     transport.handler = [&](const HttpRequest& r) {
@@ -324,7 +326,7 @@ TEST_F(GcRunTest, ACancelDuringADeleteStopsTheRun) {
         }
         return xata.serve(r);
     };
-    const GcReport r = execute_gc(client, p, false, &cancel);
+    const GcReport r = execute_gc(client, p, false, limits);
     EXPECT_EQ(r.deleted, 1);
     EXPECT_TRUE(r.interrupted);
     ASSERT_EQ(r.rows.size(), 3U);
@@ -343,7 +345,7 @@ TEST_F(GcRunTest, ACancelWhilePlanningDeletesNothing) {
     add(derived("gone"));
     CancelToken cancel;
     cancel.cancel(SIGTERM);
-    client.set_limits({&cancel, {}, std::nullopt});
+    limits = Limits{&cancel, {}, std::nullopt};
     const Error e = caught([&] { plan(orphans(), false); });
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_NE(e.hint().find("nothing was deleted"), std::string::npos);
@@ -374,7 +376,7 @@ TEST_F(GcRunTest, AnEmptySandboxListIsDoubtUnlessConfirmed) {
     o.trust_empty_sandbox_list = true;
     const GcPlan trusted = plan(o);
     EXPECT_FALSE(check_empty_sandbox_list(trusted.candidates, trusted.sandboxes, o).refuse);
-    EXPECT_EQ(execute_gc(client, trusted, false, nullptr).deleted, 2);
+    EXPECT_EQ(execute_gc(client, trusted, false, limits).deleted, 2);
 
     add(derived("three"));
     o = orphans();
@@ -403,7 +405,7 @@ TEST_F(GcRunTest, ExpiredReadsEveryPrefixedTagAndKeepsParents) {
     o.expired = true;
     const GcPlan p = plan(o, false);
     EXPECT_EQ(xata_gets(), 1 + 5);  // the list, then the five prefixed children
-    const GcReport r = execute_gc(client, p, false, nullptr);
+    const GcReport r = execute_gc(client, p, false, limits);
     EXPECT_EQ(xata.deleted, std::vector<std::string>{"sb-exp-past"});
     for (const auto& row : r.rows) {
         if (row.candidate.branch.name == "sb-exp-parent") {

@@ -85,10 +85,14 @@ TEST(ResolveHost, AStopIsNoticedWithinOneSlice) {
     FakeClock clock;
     Script s;
     s.clock = &clock;
-    bool stop = false;
-    s.on_wait = [&](int n) { stop = n == 3; };  // the token is set during the third wait
+    CancelToken token;
+    s.on_wait = [&](int n) {
+        if (n == 3) {
+            token.cancel();  // the token is set during the third wait
+        }
+    };
     ScriptedResolver resolver(s);
-    const auto r = resolve_host(resolver, "db.example", clock, Deadline{}, [&] { return stop; });
+    const auto r = resolve_host(resolver, "db.example", clock, Deadline{}, &token);
     EXPECT_EQ(r.status, ResolveResult::Status::Cancelled);
     EXPECT_EQ(s.waits, 3);
     EXPECT_EQ(clock.elapsed(), ms{150});
@@ -99,7 +103,9 @@ TEST(ResolveHost, StoppedBeforeStartLooksNothingUp) {
     FakeClock clock;
     Script s;
     ScriptedResolver resolver(s);
-    const auto r = resolve_host(resolver, "db.example", clock, Deadline{}, [] { return true; });
+    CancelToken token;
+    token.cancel();
+    const auto r = resolve_host(resolver, "db.example", clock, Deadline{}, &token);
     EXPECT_EQ(r.status, ResolveResult::Status::Cancelled);
     EXPECT_EQ(s.starts, 0);
 }
@@ -179,7 +185,9 @@ TEST(ConnectWithResolver, ANameThatDoesNotResolveIsRetriedLikeARefusal) {
     s.answer.status = ResolveResult::Status::NotFound;
     s.answer.message = "Name or service not known";
     ScriptedResolver resolver(s);
-    const auto out = open_connection(named_host(), ms{5000}, {}, resolver);
+    FakeClock clock;
+    const auto out =
+        open_connection(named_host(), clock, Deadline::in(clock, ms{5000}), nullptr, resolver);
     EXPECT_FALSE(out.result.ok);
     EXPECT_EQ(out.connection, nullptr);
     EXPECT_EQ(out.result.reason, ProbeReason::NameResolution) << out.result.message;
@@ -191,10 +199,16 @@ TEST(ConnectWithResolver, ANameThatDoesNotResolveIsRetriedLikeARefusal) {
 
 TEST(ConnectWithResolver, AStopDuringTheLookupIsCancelled) {
     Script s;  // never answers; the waits return at once (no clock)
-    int asked = 0;
+    CancelToken token;
+    s.on_wait = [&](int n) {
+        if (n == 3) {
+            token.cancel();
+        }
+    };
     ScriptedResolver resolver(s);
-    const auto out = open_connection(
-        named_host(), ms{60000}, [&] { return ++asked > 3; }, resolver);
+    FakeClock clock;
+    const auto out =
+        open_connection(named_host(), clock, Deadline::in(clock, ms{60000}), &token, resolver);
     EXPECT_EQ(out.result.reason, ProbeReason::Cancelled) << out.result.message;
     EXPECT_FALSE(out.result.retry);
     EXPECT_TRUE(s.abandoned);
@@ -203,10 +217,62 @@ TEST(ConnectWithResolver, AStopDuringTheLookupIsCancelled) {
 TEST(ConnectWithResolver, NoBudgetLeftIsATimeoutNamingTheHost) {
     Script s;
     ScriptedResolver resolver(s);
-    const auto out = open_connection(named_host(), ms{0}, {}, resolver);
+    FakeClock clock;
+    const auto out =
+        open_connection(named_host(), clock, Deadline::in(clock, ms{0}), nullptr, resolver);
     EXPECT_EQ(out.result.reason, ProbeReason::Timeout) << out.result.message;
     EXPECT_TRUE(out.result.retry);
     EXPECT_NE(out.result.message.find("db.branch.example"), std::string::npos);
+    EXPECT_EQ(s.starts, 0);  // no lookup is started without time left
+}
+
+// The connect's deadline is on the injected clock: a lookup that never
+// answers ends exactly when the fake clock reaches it.
+TEST(ConnectWithResolver, TheLookupEndsAtTheDeadlineOnTheInjectedClock) {
+    FakeClock clock;
+    Script s;
+    s.clock = &clock;
+    ScriptedResolver resolver(s);
+    const auto out =
+        open_connection(named_host(), clock, Deadline::in(clock, ms{1030}), nullptr, resolver);
+    EXPECT_EQ(out.result.reason, ProbeReason::Timeout) << out.result.message;
+    EXPECT_EQ(clock.elapsed(), ms{1030});
+    EXPECT_EQ(out.result.elapsed, ms{1030});  // measured on the same clock
+    EXPECT_NE(out.result.message.find("took longer than 1030 ms"), std::string::npos)
+        << out.result.message;
+    EXPECT_TRUE(s.abandoned);
+}
+
+// A deadline already passed on the injected clock: nothing is looked up or
+// connected, whatever the real time.
+TEST(ConnectWithResolver, ADeadlinePassedOnTheInjectedClockConnectsNothing) {
+    FakeClock clock;
+    Script s;
+    ScriptedResolver resolver(s);
+    const Deadline deadline = Deadline::in(clock, ms{500});
+    clock.advance(ms{600});
+    ConnectionInfo literal = named_host();
+    literal.host = "127.0.0.1";
+    for (const ConnectionInfo& info : {named_host(), literal}) {
+        const auto out = open_connection(info, clock, deadline, nullptr, resolver);
+        EXPECT_EQ(out.result.reason, ProbeReason::Timeout) << out.result.message;
+        EXPECT_EQ(out.connection, nullptr);
+        EXPECT_EQ(out.result.elapsed, ms{0});
+    }
+    EXPECT_EQ(s.starts, 0);
+}
+
+// A cancelled token: Cancelled before any lookup.
+TEST(ConnectWithResolver, ACancelledTokenConnectsNothing) {
+    FakeClock clock;
+    Script s;
+    ScriptedResolver resolver(s);
+    CancelToken token;
+    token.cancel(15);
+    const auto out =
+        open_connection(named_host(), clock, Deadline::in(clock, ms{5000}), &token, resolver);
+    EXPECT_EQ(out.result.reason, ProbeReason::Cancelled) << out.result.message;
+    EXPECT_EQ(s.starts, 0);
 }
 
 TEST(ConnectWithResolver, TheLoopKeepsTryingAnUnresolvableNameUntilTheDeadline) {
@@ -216,7 +282,7 @@ TEST(ConnectWithResolver, TheLoopKeepsTryingAnUnresolvableNameUntilTheDeadline) 
     s.answer.status = ResolveResult::Status::NotFound;
     s.answer.message = "Temporary failure in name resolution";
     ScriptedResolver resolver(s);
-    PqProber prober(resolver);
+    PqProber prober(resolver, clock);
     Waiter waiter(clock, nullptr, Deadline::in(clock, ms{3000}));
     const auto r = probe_until_usable(prober, waiter, named_host());
     EXPECT_FALSE(r.last.ok);

@@ -15,15 +15,17 @@ using test::caught;
 const std::string k_key = "sd-secret-key-0123456789";
 
 struct SignadotFixture : ::testing::Test {
+    test::FakeClock clock;
     test::FakeTransport transport;
-    SignadotClient client{transport, {"https://api.example.test/", k_key, "my-org"}};
+    SignadotClient client{transport, clock, {"https://api.example.test/", k_key, "my-org"}};
+    Limits limits;
 
     void TearDown() override { clear_secrets(); }
 };
 
 TEST_F(SignadotFixture, SendsOneGetWithTheKeyHeader) {
     transport.script.push_back(answer(200, "[]"));
-    EXPECT_TRUE(client.list_sandboxes().empty());
+    EXPECT_TRUE(client.list_sandboxes(limits).empty());
     ASSERT_EQ(transport.requests.size(), 1U);
     const auto& r = transport.requests[0].request;
     EXPECT_EQ(r.method, "GET");
@@ -38,7 +40,7 @@ TEST_F(SignadotFixture, ParsesNamesRoutingKeysAndResources) {
       {"name":"a","routingKey":"rk1","spec":{"cluster":"c","resources":[{"name":"db","plugin":"xata-branch"},{"plugin":"x"}]},"status":{"ready":true}},
       {"name":"b"},
       {"name":"c","routingKey":null,"spec":{"resources":null}}])"));
-    auto list = client.list_sandboxes();
+    auto list = client.list_sandboxes(limits);
     ASSERT_EQ(list.size(), 3U);
     EXPECT_EQ(list[0], (LiveSandbox{"a", "rk1", {"db"}}));
     EXPECT_EQ(list[1], (LiveSandbox{"b", "", {}}));
@@ -86,7 +88,7 @@ TEST_F(SignadotFixture, EveryUntrustedAnswerThrows) {
     };
     for (const auto& [outcome, expected] : cases) {
         transport.script.push_back(outcome);
-        Error e = caught([&] { client.list_sandboxes(); });
+        Error e = caught([&] { client.list_sandboxes(limits); });
         EXPECT_EQ(e.kind(), expected.first) << e.describe();
         EXPECT_NE(e.describe().find(expected.second), std::string::npos) << e.describe();
         EXPECT_NE(e.describe().find("list Signadot sandboxes"), std::string::npos);
@@ -98,7 +100,7 @@ TEST_F(SignadotFixture, EveryUntrustedAnswerThrows) {
 
 TEST_F(SignadotFixture, AnErrorTextEchoingTheKeyIsRedacted) {
     transport.script.push_back(answer(401, R"({"error":"bad key sd-secret-key-0123456789"})"));
-    Error e = caught([&] { client.list_sandboxes(); });
+    Error e = caught([&] { client.list_sandboxes(limits); });
     EXPECT_EQ(e.describe().find(k_key), std::string::npos);
     EXPECT_NE(e.describe().find(std::string(k_mask)), std::string::npos);
 }
@@ -141,8 +143,9 @@ TEST(SignadotTarget, ValidatesUrlKeyAndOrg) {
               }).kind(),
               ErrorKind::Usage);
     test::FakeTransport t;
+    test::FakeClock clock;
     EXPECT_EQ(caught([&] {
-                  SignadotClient c(t, {"https://x", "k", "a?b"});
+                  SignadotClient c(t, clock, {"https://x", "k", "a?b"});
               }).kind(),
               ErrorKind::Usage);
     clear_secrets();

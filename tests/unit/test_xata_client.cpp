@@ -32,6 +32,7 @@ class ClientTest : public ::testing::Test {
     XataClient client{transport, clock,
                       ApiTarget{"https://api.example.test/", k_key, "org 1", "prj_a/b"},
                       RetryPolicy{}, 42};
+    Limits limits;  // each call's: none unless a test sets them
 
     std::vector<std::string> calls() const { return transport.calls(k_project_url); }
 };
@@ -40,7 +41,7 @@ class ClientTest : public ::testing::Test {
 
 TEST_F(ClientTest, ListRequestShape) {
     transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", "")})));
-    const auto list = client.list_branches();
+    const auto list = client.list_branches(limits);
     ASSERT_EQ(list.size(), 1U);
     ASSERT_EQ(transport.requests.size(), 1U);
     const auto& r = transport.requests[0].request;
@@ -55,7 +56,7 @@ TEST_F(ClientTest, ListRequestShape) {
 
 TEST_F(ClientTest, CreateRequestShape) {
     transport.script.push_back(answer(201, branch_json(k_id, "sb-x", k_parent)));
-    const auto o = client.create_branch("sb-x", k_parent, "by xbranch");
+    const auto o = client.create_branch("sb-x", k_parent, "by xbranch", limits);
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Created);
     ASSERT_TRUE(o.branch);
     EXPECT_EQ(o.branch->id, k_id);
@@ -76,10 +77,10 @@ TEST_F(ClientTest, DescribeWakeDeleteCredentialsShapes) {
     transport.script.push_back(answer(200, branch_json(k_id, "sb-x", k_parent)));
     transport.script.push_back(answer(204));
     transport.script.push_back(answer(200, R"({"username":"xata","password":"pw-abcdef"})"));
-    EXPECT_EQ(client.describe_branch(k_id).status.type, StatusType::Healthy);
-    client.wake_branch(k_id);
-    EXPECT_TRUE(client.delete_branch(k_id));
-    EXPECT_EQ(client.credentials(k_id).password, "pw-abcdef");
+    EXPECT_EQ(client.describe_branch(k_id, limits).status.type, StatusType::Healthy);
+    client.wake_branch(k_id, limits);
+    EXPECT_TRUE(client.delete_branch(k_id, limits));
+    EXPECT_EQ(client.credentials(k_id, limits).password, "pw-abcdef");
     EXPECT_EQ(calls(),
               (std::vector<std::string>{"GET /branches/" + k_id, "PATCH /branches/" + k_id,
                                         "DELETE /branches/" + k_id,
@@ -137,7 +138,7 @@ TEST_F(ClientTest, DefiniteErrorsThrowWithoutRetry) {
         transport.requests.clear();
         transport.script.push_back(
             answer(s, R"({"id":"x","message":"nope"})", {{"x-request-id", "rid-7"}}));
-        const Error e = caught([&] { (void)client.describe_branch(k_id); });
+        const Error e = caught([&] { (void)client.describe_branch(k_id, limits); });
         EXPECT_EQ(transport.requests.size(), 1U) << s;
         EXPECT_NE(e.describe().find("rid-7"), std::string::npos) << e.describe();
         EXPECT_NE(e.describe().find("describe branch " + k_id), std::string::npos) << e.describe();
@@ -150,7 +151,7 @@ TEST_F(ClientTest, GetRetriesWithBackoffThenSucceeds) {
     transport.script.push_back(dropped());
     transport.script.push_back(timed_out());
     transport.script.push_back(answer(200, list_json({})));
-    EXPECT_TRUE(client.list_branches().empty());
+    EXPECT_TRUE(client.list_branches(limits).empty());
     EXPECT_EQ(transport.requests.size(), 4U);
     ASSERT_EQ(clock.sleeps.size(), 3U);
     // Jittered exponential steps: [150,300], [300,600], [600,1200].
@@ -169,7 +170,7 @@ TEST_F(ClientTest, RetryAfterIsHonoured) {
     transport.script.push_back(answer(503, R"({"message":"busy"})", {{"retry-after", "120"}}));
     transport.script.push_back(
         answer(200, details_json(k_id, "n", k_parent, "STATUS_TYPE_HEALTHY", 1, 1)));
-    (void)client.describe_branch(k_id);
+    (void)client.describe_branch(k_id, limits);
     ASSERT_EQ(clock.sleeps.size(), 2U);
     // A 429's Retry-After is the floor, with up to as long again at random
     // (a crowd refused together spreads out); the 503's is taken as it is, capped.
@@ -183,7 +184,7 @@ TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
         transport.script.push_back(
             answer(503, R"({"id":"r","message":"unavailable"})", {{"x-request-id", "last-503"}}));
     }
-    const Error e = caught([&] { (void)client.list_branches(); });
+    const Error e = caught([&] { (void)client.list_branches(limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
     EXPECT_EQ(transport.requests.size(), 4U);
     EXPECT_EQ(clock.sleeps.size(), 3U);
@@ -193,7 +194,7 @@ TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
     for (int i = 0; i < 4; ++i) {
         transport.script.push_back(refused());
     }
-    const Error t = caught([&] { client.wake_branch(k_id); });
+    const Error t = caught([&] { client.wake_branch(k_id, limits); });
     EXPECT_EQ(t.kind(), ErrorKind::Unavailable);
     EXPECT_EQ(transport.requests.size(), 4U);
     EXPECT_EQ(t.reason(), ErrorReason::Connect);
@@ -202,28 +203,28 @@ TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
 TEST_F(ClientTest, DeleteAndPatchAreRetried) {
     transport.script.push_back(answer(502, "<html>bad gateway</html>"));
     transport.script.push_back(answer(204));
-    EXPECT_TRUE(client.delete_branch(k_id));
+    EXPECT_TRUE(client.delete_branch(k_id, limits));
     EXPECT_EQ(transport.count("DELETE"), 2);
 
     transport.script.push_back(dropped());
     transport.script.push_back(answer(200, branch_json(k_id, "n", k_parent)));
-    client.wake_branch(k_id);
+    client.wake_branch(k_id, limits);
     EXPECT_EQ(transport.count("PATCH"), 2);
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
 TEST_F(ClientTest, DeleteOf404IsFalse) {
     transport.script.push_back(answer(404, R"({"id":"x","message":"branch [x] not found"})"));
-    EXPECT_FALSE(client.delete_branch(k_id));
+    EXPECT_FALSE(client.delete_branch(k_id, limits));
     transport.script.push_back(answer(403, R"({"message":"access denied"})"));
-    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id); }).kind(), ErrorKind::Auth);
+    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id, limits); }).kind(), ErrorKind::Auth);
 }
 
 TEST_F(ClientTest, MalformedSuccessBodyOnGetIsRetried) {
     transport.script.push_back(answer(200, R"({"branches":[{"id":"x","na)"));
     transport.script.push_back(answer(200, "<html>oops</html>"));
     transport.script.push_back(answer(200, list_json({branch_json(k_parent, "main", "")})));
-    EXPECT_EQ(client.list_branches().size(), 1U);
+    EXPECT_EQ(client.list_branches(limits).size(), 1U);
     EXPECT_EQ(transport.requests.size(), 3U);
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
@@ -233,7 +234,7 @@ TEST_F(ClientTest, MalformedBodyEveryTimeIsProtocol) {
         transport.script.push_back(
             answer(200, R"({"username":"xata"})", {{"x-request-id", "mal-1"}}));
     }
-    const Error e = caught([&] { (void)client.credentials(k_id); });
+    const Error e = caught([&] { (void)client.credentials(k_id, limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Protocol);
     EXPECT_EQ(transport.requests.size(), 4U);
     EXPECT_NE(e.describe().find("mal-1"), std::string::npos);
@@ -250,7 +251,7 @@ TEST_F(ClientTest, PostIsNeverResent) {
     for (auto& c : cases) {
         transport.requests.clear();
         transport.script.push_back(c.outcome);
-        const auto o = client.create_branch("sb-x", k_parent, "");
+        const auto o = client.create_branch("sb-x", k_parent, "", limits);
         EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
         EXPECT_EQ(o.maybe_created, c.maybe_created);
         EXPECT_FALSE(o.detail.empty());
@@ -262,13 +263,13 @@ TEST_F(ClientTest, PostIsNeverResent) {
 TEST_F(ClientTest, CreateOutcomes) {
     transport.script.push_back(
         answer(409, R"({"id":"r","message":"branch [sb-x] already exists"})"));
-    auto o = client.create_branch("sb-x", k_parent, "");
+    auto o = client.create_branch("sb-x", k_parent, "", limits);
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Conflict);
     EXPECT_NE(o.detail.find("already exists"), std::string::npos);
 
     transport.script.push_back(
         answer(503, R"({"message":"branch creation is disabled"})", {{"retry-after", "7"}}));
-    o = client.create_branch("sb-x", k_parent, "");
+    o = client.create_branch("sb-x", k_parent, "", limits);
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
     EXPECT_EQ(o.retry_after, ms{7000});
     ASSERT_TRUE(o.last_error);
@@ -276,12 +277,13 @@ TEST_F(ClientTest, CreateOutcomes) {
 
     // 2xx with a body we cannot read: it probably exists, settle by name.
     transport.script.push_back(answer(201, R"({"name":"sb-x"})"));
-    o = client.create_branch("sb-x", k_parent, "");
+    o = client.create_branch("sb-x", k_parent, "", limits);
     EXPECT_EQ(o.kind, CreateOutcome::Kind::Uncertain);
     EXPECT_TRUE(o.maybe_created);
 
     transport.script.push_back(answer(201, "not json at all"));
-    EXPECT_EQ(client.create_branch("sb-x", k_parent, "").kind, CreateOutcome::Kind::Uncertain);
+    EXPECT_EQ(client.create_branch("sb-x", k_parent, "", limits).kind,
+              CreateOutcome::Kind::Uncertain);
 }
 
 TEST_F(ClientTest, CreateDefiniteFailuresThrow) {
@@ -294,7 +296,7 @@ TEST_F(ClientTest, CreateDefiniteFailuresThrow) {
           Case{404, ErrorKind::NotFound}, Case{412, ErrorKind::Protocol}}) {
         transport.script.push_back(
             answer(c.status, R"({"id":"b","message":"m"})", {{"x-request-id", "cr-1"}}));
-        const Error e = caught([&] { (void)client.create_branch("sb-x", k_parent, ""); });
+        const Error e = caught([&] { (void)client.create_branch("sb-x", k_parent, "", limits); });
         EXPECT_EQ(e.kind(), c.kind) << c.status;
         EXPECT_EQ(e.operation(), "create branch sb-x");
         EXPECT_EQ(e.request_id(), "cr-1");
@@ -306,9 +308,9 @@ TEST_F(ClientTest, FindBranchByNameIsExact) {
     transport.script.push_back(
         answer(200, list_json({branch_json(k_parent, "main", ""),
                                branch_json(k_id, "sb-x-longer", k_parent)})));
-    EXPECT_FALSE(client.find_branch_by_name("sb-x").has_value());
+    EXPECT_FALSE(client.find_branch_by_name("sb-x", limits).has_value());
     transport.script.push_back(answer(200, list_json({branch_json(k_id, "sb-x", k_parent)})));
-    auto b = client.find_branch_by_name("sb-x");
+    auto b = client.find_branch_by_name("sb-x", limits);
     ASSERT_TRUE(b);
     EXPECT_EQ(b->id, k_id);
 }
@@ -337,8 +339,8 @@ TEST_F(ClientTest, TransportErrorMapping) {
 TEST_F(ClientTest, CancelledTokenSendsNothing) {
     CancelToken token;
     token.cancel(15);
-    client.set_limits({&token, {}, {}});
-    const Error e = caught([&] { (void)client.list_branches(); });
+    limits = Limits{&token, {}, {}};
+    const Error e = caught([&] { (void)client.list_branches(limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(e.operation(), "list branches");
     EXPECT_EQ(e.signal_number(), 15);
@@ -354,14 +356,14 @@ TEST_F(ClientTest, TransportCancelledIsInterruptedAndNotRetried) {
     };
     const std::string id = k_id;
     const std::vector<std::pair<std::string, std::function<void()>>> calls = {
-        {"describe branch " + id, [&] { (void)client.describe_branch(k_id); }},
-        {"wake branch " + id, [&] { client.wake_branch(k_id); }},
-        {"delete branch " + id, [&] { (void)client.delete_branch(k_id); }},
-        {"create branch sb-x", [&] { (void)client.create_branch("sb-x", k_parent, ""); }},
-        {"read project limits", [&] { (void)client.project_limits(); }}};
+        {"describe branch " + id, [&] { (void)client.describe_branch(k_id, limits); }},
+        {"wake branch " + id, [&] { client.wake_branch(k_id, limits); }},
+        {"delete branch " + id, [&] { (void)client.delete_branch(k_id, limits); }},
+        {"create branch sb-x", [&] { (void)client.create_branch("sb-x", k_parent, "", limits); }},
+        {"read project limits", [&] { (void)client.project_limits(limits); }}};
     for (const auto& [operation, call] : calls) {
         token = std::make_unique<CancelToken>();
-        client.set_limits({token.get(), {}, {}});
+        limits = Limits{token.get(), {}, {}};
         transport.requests.clear();
         const Error e = caught(call);
         EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
@@ -376,10 +378,10 @@ TEST_F(ClientTest, TransportCancelledIsInterruptedAndNotRetried) {
 
 TEST_F(ClientTest, CancelDuringBackoffEndsAtOnce) {
     CancelToken token;
-    client.set_limits({&token, {}, {}});
+    limits = Limits{&token, {}, {}};
     transport.script.push_back(answer(503));
     clock.on_sleep = [&](ms) { token.cancel(1); };  // SIGHUP during the wait
-    const Error e = caught([&] { (void)client.list_branches(); });
+    const Error e = caught([&] { (void)client.list_branches(limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Interrupted);
     EXPECT_EQ(exit_code(e.kind(), e.signal_number()), 129);
     EXPECT_EQ(transport.requests.size(), 1U);
@@ -387,30 +389,30 @@ TEST_F(ClientTest, CancelDuringBackoffEndsAtOnce) {
 
 TEST_F(ClientTest, EveryRequestGetsTheTokenAndTheTimeLeft) {
     CancelToken token;
-    client.set_limits({&token, Deadline::in(clock, ms{5000}), {}});
+    limits = Limits{&token, Deadline::in(clock, ms{5000}), {}};
     transport.script.push_back(answer(503));
     transport.script.push_back(answer(200, list_json({})));
-    (void)client.list_branches();
+    (void)client.list_branches(limits);
     ASSERT_EQ(transport.requests.size(), 2U);
     EXPECT_EQ(transport.requests[0].limits.cancel, &token);
     EXPECT_EQ(transport.requests[0].limits.time_left, ms{5000});
     EXPECT_EQ(transport.requests[1].limits.time_left, ms{5000} - clock.sleeps[0]);
     // A per-request cap (cleanup) is applied below the time left.
-    client.set_limits({&token, Deadline::in(clock, ms{10000}), ms{3000}});
+    limits = Limits{&token, Deadline::in(clock, ms{10000}), ms{3000}};
     transport.script.push_back(answer(204));
-    (void)client.delete_branch(k_id);
+    (void)client.delete_branch(k_id, limits);
     EXPECT_EQ(transport.requests.back().limits.time_left, ms{3000});
 }
 
 TEST_F(ClientTest, SilentServerEndsAtTheDeadline) {
     // Every request times out at the time left: the call ends at the deadline
     // with exit 6, not after 4 x 30 s of request timeouts.
-    client.set_limits({nullptr, Deadline::in(clock, ms{5000}), {}});
+    limits = Limits{nullptr, Deadline::in(clock, ms{5000}), {}};
     transport.handler = [&](const HttpRequest&) {
         clock.advance(*transport.requests.back().limits.time_left);
         return timed_out();
     };
-    const Error e = caught([&] { (void)client.list_branches(); });
+    const Error e = caught([&] { (void)client.list_branches(limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Timeout);
     EXPECT_EQ(e.reason(), ErrorReason::DeadlineReached);
     EXPECT_EQ(clock.elapsed(), ms{5000});
@@ -419,11 +421,11 @@ TEST_F(ClientTest, SilentServerEndsAtTheDeadline) {
 }
 
 TEST_F(ClientTest, RetryAfterIsCappedByTheDeadline) {
-    client.set_limits({nullptr, Deadline::in(clock, ms{5000}), {}});
+    limits = Limits{nullptr, Deadline::in(clock, ms{5000}), {}};
     transport.handler = [](const HttpRequest&) {
         return answer(503, R"({"message":"busy"})", {{"retry-after", "30"}});
     };
-    const Error e = caught([&] { (void)client.describe_branch(k_id); });
+    const Error e = caught([&] { (void)client.describe_branch(k_id, limits); });
     // The API kept answering 503: "unavailable" (exit 8), not a silent timeout.
     EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
     EXPECT_EQ(e.http_status(), 503);
@@ -436,17 +438,18 @@ TEST_F(ClientTest, PatchRetriesConcurrentModificationAndTemporaryRefusal) {
     transport.script.push_back(
         answer(403, R"({"message":"Branch [x] update is temporarily unavailable"})"));
     transport.script.push_back(answer(200, branch_json(k_id, "n", k_parent)));
-    client.wake_branch(k_id);
+    client.wake_branch(k_id, limits);
     EXPECT_EQ(transport.count("PATCH"), 3);
     // A temporary 403 after all retries is "unavailable", not an auth failure.
     for (int i = 0; i < 4; ++i) {
         transport.script.push_back(
             answer(403, R"({"message":"Branch [x] update is temporarily unavailable"})"));
     }
-    EXPECT_EQ(caught([&] { client.wake_branch(k_id); }).kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(caught([&] { client.wake_branch(k_id, limits); }).kind(), ErrorKind::Unavailable);
     // GET and DELETE do not retry a 409.
     transport.script.push_back(answer(409, R"({"message":"conflict"})"));
-    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id); }).kind(), ErrorKind::Conflict);
+    EXPECT_EQ(caught([&] { (void)client.delete_branch(k_id, limits); }).kind(),
+              ErrorKind::Conflict);
 }
 
 TEST_F(ClientTest, DeleteWhoseAnswerWasLostIsStillDeleted) {
@@ -454,20 +457,20 @@ TEST_F(ClientTest, DeleteWhoseAnswerWasLostIsStillDeleted) {
     // means this call deleted it, not "it was already gone".
     transport.script.push_back(dropped());
     transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
-    EXPECT_TRUE(client.delete_branch(k_id));
+    EXPECT_TRUE(client.delete_branch(k_id, limits));
     transport.script.push_back(answer(502));
     transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
-    EXPECT_TRUE(client.delete_branch(k_id));
+    EXPECT_TRUE(client.delete_branch(k_id, limits));
     // A refused connection surely deleted nothing.
     transport.script.push_back(refused());
     transport.script.push_back(answer(404, R"({"message":"branch [x] not found"})"));
-    EXPECT_FALSE(client.delete_branch(k_id));
+    EXPECT_FALSE(client.delete_branch(k_id, limits));
 }
 
 TEST_F(ClientTest, RedirectShowsItsLocation) {
     transport.script.push_back(
         answer(301, "", {{"location", "https://elsewhere.example.test/organizations/x"}}));
-    const Error e = caught([&] { (void)client.list_branches(); });
+    const Error e = caught([&] { (void)client.list_branches(limits); });
     EXPECT_EQ(e.kind(), ErrorKind::Protocol);
     EXPECT_EQ(e.reason(), ErrorReason::Redirected);
     EXPECT_NE(e.describe().find("https://elsewhere.example.test/organizations/x"),
@@ -479,5 +482,5 @@ TEST_F(ClientTest, DescribeCarriesTheDescription) {
     std::string body = details_json(k_id, "sb-x", k_parent, "STATUS_TYPE_HEALTHY", 1, 1);
     body.insert(body.size() - 1, R"(,"description":"xb1 rabcdefghij - note")");
     transport.script.push_back(answer(200, body));
-    EXPECT_EQ(client.describe_branch(k_id).description, "xb1 rabcdefghij - note");
+    EXPECT_EQ(client.describe_branch(k_id, limits).description, "xb1 rabcdefghij - note");
 }
