@@ -225,7 +225,7 @@ void CurlTransport::Impl::give_back(CURL* handle) {
 // timeouts set below) end it on time. No slices, no progress callback.
 void CurlTransport::Impl::run(std::vector<Job>& jobs, const std::vector<HttpRequest>& requests,
                               const CallLimits& limits, std::size_t max_in_flight) {
-    using clock = std::chrono::steady_clock;
+    using Steady = std::chrono::steady_clock;
     const auto cancelled = [&limits] {
         return limits.cancel != nullptr && limits.cancel->cancelled();
     };
@@ -258,7 +258,7 @@ void CurlTransport::Impl::run(std::vector<Job>& jobs, const std::vector<HttpRequ
                 continue;
             }
             job.started = true;
-            job.guard = clock::now() + ms{timeout_ms(options.request_timeout, limits.time_left)};
+            job.guard = Steady::now() + ms{timeout_ms(options.request_timeout, limits.time_left)};
             ++active;
         }
     };
@@ -307,8 +307,8 @@ void CurlTransport::Impl::run(std::vector<Job>& jobs, const std::vector<HttpRequ
         if (next != before) {
             continue;  // let libcurl start the new transfers before waiting
         }
-        auto earliest = clock::time_point::max();
-        const auto now = clock::now();
+        auto earliest = Steady::time_point::max();
+        const auto now = Steady::now();
         for (Job& job : jobs) {
             if (job.started && !job.done) {
                 if (now >= job.guard) {

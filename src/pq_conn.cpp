@@ -91,7 +91,7 @@ std::string field(const PGresult* res, int code) {
 bool run_query(PGconn* conn, const char* sql, steady_clock::time_point until,
                const CancelToken* cancel, std::string* first_value, QueryFailure* failure) {
     // The callers' steady_clock point, on the system clock.
-    static const SystemClock system;
+    static const SystemClock k_system;
     const Deadline deadline =
         until == steady_clock::time_point::max() ? Deadline{} : Deadline::at(until);
     auto fail_from_conn = [&](ProbeReason fallback) {
@@ -126,7 +126,7 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point until,
         if (f < 0) {
             return fail_from_conn(ProbeReason::Reset);
         }
-        const auto w = wait_socket(PQsocket(conn), true, system, deadline, cancel);
+        const auto w = wait_socket(PQsocket(conn), true, k_system, deadline, cancel);
         if (w != WaitResult::Ready) {
             return fail_wait(w);
         }
@@ -167,7 +167,7 @@ bool run_query(PGconn* conn, const char* sql, steady_clock::time_point until,
             }
             PQclear(res);
         }
-        const auto w = wait_socket(PQsocket(conn), false, system, deadline, cancel);
+        const auto w = wait_socket(PQsocket(conn), false, k_system, deadline, cancel);
         if (w != WaitResult::Ready) {
             return fail_wait(w);
         }

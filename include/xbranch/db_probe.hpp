@@ -53,8 +53,8 @@ class PqProber final : public DatabaseProber {
 
   private:
     static const Clock& system_clock() {
-        static const SystemClock clock;
-        return clock;
+        static const SystemClock k_clock;
+        return k_clock;
     }
     HostResolver* m_resolver = &system_resolver();
     const Clock* m_clock = &system_clock();
