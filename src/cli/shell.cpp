@@ -74,7 +74,7 @@ int run_shell(const ShellOptions& o, const Context& ctx) {
         RunOptions run_options;
         run_options.env = cmd.env;
         const CancelToken* ending = &child.end;
-        run_options.should_stop = [ending] { return ending->cancelled(); };
+        run_options.cancel = ending;
         r = runner.run_foreground(cmd.argv, run_options);
     }
     set_signal_forwarder(nullptr, nullptr);
