@@ -22,11 +22,14 @@ Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadlin
     lag.base = ms{200};
     lag.max_backoff = ms{1000};
     Waiter waiter(env.clock, env.control.cancel, deadline);
+    // A deadline already passed (url, shell: nothing waits for a lag) asks
+    // once, and that request is bounded by the run's token alone.
+    const Limits limits = env.limits(deadline.passed(env.clock) ? Deadline{} : deadline);
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     auto try_once = [&](int) {
         try {
-            creds = env.client.credentials(id, env.limits(deadline));
+            creds = env.client.credentials(id, limits);
             return Attempt::done();
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::NotFound && e.kind() != ErrorKind::Unavailable) {

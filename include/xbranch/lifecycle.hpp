@@ -46,8 +46,9 @@ class Lifecycle {
                              const PollSchedule& schedule, std::chrono::milliseconds wake_after,
                              bool wake_now);
 
-    // Credentials (asked again while they lag behind, until `deadline`) and
-    // the connection details of a ready branch.
+    // Credentials (asked again while they lag behind, until `deadline`; a
+    // deadline already passed asks once, without a time limit) and the
+    // connection details of a ready branch.
     ConnectionInfo connection_for(const BranchDetails& details, Endpoint endpoint,
                                   const std::string& sslmode, Deadline deadline);
 

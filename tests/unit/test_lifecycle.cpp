@@ -641,6 +641,26 @@ TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
+TEST_F(LifecycleTest, ADeadlineAlreadyPassedAsksForCredentialsOnceWithoutATimeLimit) {
+    // url and shell: no wait for a lagging password, but the one request is
+    // still sent (it is not "out of time" before it starts).
+    (void)lifecycle.create(request());
+    transport.requests.clear();
+    const BranchDetails d = client.describe_branch(k_id, {});
+    const ConnectionInfo info =
+        lifecycle.connection_for(d, Endpoint::ReadWrite, "require", Deadline::at(clock.now()));
+    EXPECT_EQ(info.password, "pw-core-1234");
+    EXPECT_EQ(calls(), (std::vector<std::string>{describe, creds}));
+
+    api.credentials_404 = 1;  // a lagging password is not waited for
+    EXPECT_EQ(caught([&] {
+                  (void)lifecycle.connection_for(d, Endpoint::ReadWrite, "require",
+                                                 Deadline::at(clock.now()));
+              }).kind(),
+              ErrorKind::NotFound);
+    EXPECT_TRUE(clock.sleeps.empty());
+}
+
 TEST_F(LifecycleTest, CredentialsWithoutPasswordFailAndCleanUp) {
     api.credentials_body = R"({"username":"xata"})";  // never a password
     EXPECT_EQ(caught([&] { (void)lifecycle.create(request()); }).kind(), ErrorKind::Protocol);
