@@ -89,6 +89,8 @@ def fmt_s(s, unit="s", digits=3):
 
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import harness  # noqa: E402  (the tests' emulator runner, standard library only)
+sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
+from signadot_standin import SignadotStandin, sandbox  # noqa: E402  (the Signadot stand-in)
 
 
 class Emulator(harness.Emulator):
@@ -414,6 +416,120 @@ def phase_concurrent(clients, emu, count, rate_limit, delay_s, log):
     log("  %d concurrent creates: %.2f s, %d requests (%d answered 429), exit codes %s, created once: %s" %
         (count, total, res["requests"], res["rate_limited_429"], res["exit_codes"], created_once))
     return res
+
+
+# ------------------------------------------------------------------ fleet (issue 21)
+
+FLEET_LATENCY_MS = 50
+FLEET_PAST = "xb1 rpasttoken1 e202001010000"    # a tag that expired on 2020-01-01
+FLEET_FUTURE = "xb1 rfuturetok1 e209912312359"  # one that expires in 2099
+
+
+def fnv_hash8(data):
+    """naming.cpp's short_hash: FNV-1a 64, eight base-32 characters."""
+    h = 14695981039346656037
+    for c in data.encode():
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    alphabet = "0123456789abcdefghijklmnopqrstuv"
+    out = ""
+    for _ in range(8):
+        out += alphabet[h & 31]
+        h >>= 5
+    return out
+
+
+def derived_name(sandbox_name, routing_key, resource, prefix="sb-"):
+    """derive_branch_name for names that need no sanitizing or truncation."""
+    readable = "%s-%s-%s" % (sandbox_name, resource, routing_key)
+    return "%s%s-%s" % (prefix, readable,
+                        fnv_hash8("xbranch/v1\n%s\n%s\n%s" % (sandbox_name, routing_key, resource)))
+
+
+def fleet_run(clients, args, env=None):
+    e = clients.env()
+    e.update(env or {})
+    return Run([clients.xbranch, "-q"] + args, e, clients.workdir).check()
+
+
+def phase_fleet(xbranch, emulator_bin, workdir, size, reps, log):
+    """list and gc over `size` branches with a 50 ms round trip added to every
+    API call (the emulator's --latency-ms), each at the default describes in
+    flight and at --in-flight 1 (one after another, as before); and the CPU of
+    gc --orphans over `size` branches x `size` live sandboxes beyond what its
+    requests cost (at no added latency: the same requests, compared with
+    `list --no-status`, which makes one list call over the same branches)."""
+    out = {"branches": size, "latency_ms": FLEET_LATENCY_MS, "reps": reps}
+    with Emulator(emulator_bin, workdir, max_branches=size + 10, hibernated_ms=0, transient_ms=0) as emu, \
+            SignadotStandin(api_key="sd-bench-key-00000000000", org="bench") as sd:
+        clients = Clients(xbranch, emu, workdir)
+        if "--in-flight" not in subprocess.run([xbranch, "list", "--help"], capture_output=True,
+                                               text=True).stdout:
+            log("  skipped: the binary has no --in-flight")
+            return {"skipped": "binary has no --in-flight"}
+        main_id = next(b["id"] for b in emu.branches() if b["name"] == "main")
+        live = []
+        orphans = 0
+        t0 = time.perf_counter()
+        for i in range(size):
+            key = "rk%08d" % i
+            sb = "fleet-%04d" % i
+            # One in ten has no live sandbox (an orphan); one in ten has expired.
+            if i % 10 != 3:
+                live.append(sandbox(sb, key, ["db"]))
+            else:
+                orphans += 1
+            status, body = emu.api("POST", "/branches", {
+                "name": derived_name(sb, key, "db"), "mode": "inherit", "parentID": main_id,
+                "description": FLEET_PAST if i % 10 == 7 else FLEET_FUTURE})
+            if status != 201:
+                raise RuntimeError("could not make fleet branch %d: %s %s" % (i, status, body))
+        # Sandboxes without a branch fill the list up to `size` as well.
+        for i in range(size - len(live)):
+            live.append(sandbox("idle-%04d" % i, "rkidle%04d" % i, ["db"]))
+        sd.sandboxes = live
+        log("  %d branches and %d live sandboxes made in %.1f s" % (size, len(live), time.perf_counter() - t0))
+        sd_env = {"SIGNADOT_API_KEY": sd.api_key, "SIGNADOT_ORG": sd.org, "SIGNADOT_API_URL": sd.base_url}
+
+        time.sleep(1.1)  # past --grace 1s for the newest
+        # CPU first, at no latency, alternating the two processes.
+        emu.config(latencyMs=0)
+        # "Its requests": a process that lists the same branches (list
+        # --no-status), plus the CPU its describes cost, taken from `list`
+        # (one describe per branch) minus `list --no-status`, per describe.
+        gc_cpu, bare_cpu, full_cpu, beyond = [], [], [], []
+        gc_requests = gc_describes = 0
+        for _ in range(reps):
+            emu.clear_requests()
+            r = fleet_run(clients, ["gc", "--orphans", "--dry-run", "--grace", "1s"], sd_env)
+            reqs = emu.requests()
+            gc_requests = len(reqs)
+            gc_describes = sum(1 for q in reqs if q["method"] == "GET" and "/branches/" in q["path"])
+            gc_cpu.append(r.cpu)
+            bare_cpu.append(fleet_run(clients, ["list", "--no-status"]).cpu)
+            full_cpu.append(fleet_run(clients, ["list"]).cpu)
+            per_describe = max(0.0, full_cpu[-1] - bare_cpu[-1]) / size
+            beyond.append(gc_cpu[-1] - bare_cpu[-1] - per_describe * gc_describes)
+        out["orphans"] = {"sandboxes": len(live), "orphans": orphans, "gc_cpu_s": summary(gc_cpu),
+                          "list_cpu_s": summary(bare_cpu), "list_status_cpu_s": summary(full_cpu),
+                          "beyond_s": summary(beyond), "xata_requests": gc_requests,
+                          "describes": gc_describes}
+        log("  gc --orphans CPU %s (%d Xata requests, %d describes); list --no-status %s, list %s: "
+            "%.1f ms beyond its requests" % (fmt_s(summary(gc_cpu)), gc_requests, gc_describes,
+                                             fmt_s(summary(bare_cpu)), fmt_s(summary(full_cpu)),
+                                             summary(beyond)["median"] * 1e3))
+
+        emu.config(latencyMs=FLEET_LATENCY_MS)
+        cases = [("list", ["list"]), ("gc_expired", ["gc", "--expired", "--dry-run"])]
+        for key, argv in cases:
+            row = {}
+            for label, extra in (("default", []), ("in_flight_1", ["--in-flight", "1"])):
+                emu.clear_requests()
+                r = fleet_run(clients, argv + extra)
+                row[label] = {"wall_s": r.wall, "cpu_s": r.cpu, "requests": len(emu.requests())}
+                log("  %s %s: %.2f s, %d requests" % (" ".join(argv), label, r.wall, row[label]["requests"]))
+            out[key] = row
+        emu.config(latencyMs=0)
+    return out
 
 
 # ------------------------------------------------------------------ time to usable
@@ -940,6 +1056,22 @@ def targets(res):
             c["requests"] <= 8 * c["count"],
             "%d requests, %d answered 429, %.1f per create" %
             (c["requests"], c["rate_limited_429"], c["requests"] / c["count"]))
+    f = res.get("fleet")
+    if f and not f.get("skipped"):
+        for key, what in (("list", "xbranch list"), ("gc_expired", "gc --expired --dry-run")):
+            d, one = f[key]["default"], f[key]["in_flight_1"]
+            add("%d branches, %d ms a request: %s <= 10 s" % (f["branches"], f["latency_ms"], what),
+                d["wall_s"] <= 10.0,
+                "%.2f s, %d requests (one after another, --in-flight 1: %.2f s)" %
+                (d["wall_s"], d["requests"], one["wall_s"]))
+        o = f["orphans"]
+        add("gc --orphans, %d branches x %d sandboxes: <= 100 ms CPU beyond its requests" %
+            (f["branches"], o["sandboxes"]), o["beyond_s"]["median"] <= 0.1,
+            "median %.1f ms [p10-p90 %.1f-%.1f] (gc %.1f ms CPU; its requests: list --no-status %.1f ms "
+            "+ %d describes at (list %.1f ms - list --no-status) / %d; %d Xata requests)" %
+            (o["beyond_s"]["median"] * 1e3, o["beyond_s"]["p10"] * 1e3, o["beyond_s"]["p90"] * 1e3,
+             o["gc_cpu_s"]["median"] * 1e3, o["list_cpu_s"]["median"] * 1e3, o["describes"],
+             o["list_status_cpu_s"]["median"] * 1e3, f["branches"], o["xata_requests"]))
     return t
 
 
@@ -1036,6 +1168,25 @@ def markdown(res):
                 lines.append("| %s | %s | %s | %.1f ms | %s |" % (
                     name, e["binary"], fmt_s(e["latency_s"]), e["latency_s"]["max"] * 1e3,
                     ", ".join(str(x) for x in e["exit_codes"])))
+    f = res.get("fleet")
+    if f and not f.get("skipped"):
+        lines += ["", "Fleet: %d branches, %d ms added to every API call (the emulator's --latency-ms); "
+                      "each command at the default describes in flight and at --in-flight 1:" %
+                  (f["branches"], f["latency_ms"]), "",
+                  "| command | default: wall | requests | CPU | --in-flight 1: wall | requests |",
+                  "|---|---|---|---|---|---|"]
+        for key, what in (("list", "list"), ("gc_expired", "gc --expired --dry-run")):
+            d, one = f[key]["default"], f[key]["in_flight_1"]
+            lines.append("| %s | %.2f s | %d | %.1f ms | %.2f s | %d |" % (
+                what, d["wall_s"], d["requests"], d["cpu_s"] * 1e3, one["wall_s"], one["requests"]))
+        o = f["orphans"]
+        lines += ["", "gc --orphans --dry-run over %d branches and %d live sandboxes (%d orphans), %d runs at "
+                      "no added latency: CPU %s (%d Xata requests, %d of them describes); `list --no-status` "
+                      "over the same branches %s, `list` (a describe each) %s; beyond its requests (gc - "
+                      "list --no-status - its describes' share of list's extra) %s." % (
+                          f["branches"], o["sandboxes"], o["orphans"], f["reps"], fmt_s(o["gc_cpu_s"]),
+                          o["xata_requests"], o["describes"], fmt_s(o["list_cpu_s"]),
+                          fmt_s(o["list_status_cpu_s"]), fmt_s(o["beyond_s"]))]
     lines += ["", "| target | result | figure |", "|---|---|---|"]
     for t in res["targets"]:
         lines.append("| %s | %s | %s |" % (t["target"], {True: "PASS", False: "FAIL", None: "n/a"}[t["pass"]],
@@ -1063,6 +1214,9 @@ def main():
     ap.add_argument("--cancel-reference", metavar="BIN",
                     help="also measure this xbranch binary's cancel latency (e.g. an older build)")
     ap.add_argument("--cancel-runs", type=int, default=None, help="signals per client (default 10, quick 4)")
+    ap.add_argument("--no-fleet", action="store_true", help="skip list/gc over 1,000 branches at 50 ms a request")
+    ap.add_argument("--only-fleet", action="store_true", help="run only the fleet phase (about 2 minutes)")
+    ap.add_argument("--fleet-size", type=int, default=1000, help="branches (and sandboxes) in the fleet phase")
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--rate-limit", type=int, default=20, help="requests/s for the concurrent phase")
     args = ap.parse_args()
@@ -1100,7 +1254,12 @@ def main():
     if args.only_usable:
         args.no_cancel = True
     if args.only_cancel:
-        args.no_usable = args.no_scale = args.no_concurrent = True
+        args.no_usable = args.no_scale = args.no_concurrent = args.no_fleet = True
+        delays = []
+    if args.only_usable:
+        args.no_fleet = True
+    if args.only_fleet:
+        args.no_usable = args.no_scale = args.no_concurrent = args.no_cancel = True
         delays = []
     if args.cancel_reference:
         args.cancel_reference = os.path.abspath(args.cancel_reference)
@@ -1125,7 +1284,8 @@ def main():
             delays = []
             args.no_scale = args.no_concurrent = True
         with (Emulator(args.emulator, workdir, max_branches=1000)
-              if not (args.only_usable or args.only_cancel) else contextlib.nullcontext()) as emu:
+              if not (args.only_usable or args.only_cancel or args.only_fleet)
+              else contextlib.nullcontext()) as emu:
             if emu is not None:
                 clients = Clients(args.xbranch, emu, workdir)
                 # warm-up: page cache, the emulator's first connections
@@ -1135,7 +1295,7 @@ def main():
             for delay, n in zip(delays, pairs):
                 log("D = %.1f s, %d pairs" % (delay, n))
                 res["delays"].append(phase_delay(clients, emu, delay, n, log))
-            launcher = None if args.only_usable or args.only_cancel else build_launcher(workdir)
+            launcher = None if args.only_usable or args.only_cancel or args.only_fleet else build_launcher(workdir)
             if launcher:
                 log("CPU and peak RSS")
                 res["cpu_rss"] = phase_cpu_rss(clients, emu, launcher, 5 if args.quick else 10, log)
@@ -1147,6 +1307,10 @@ def main():
             with Emulator(args.emulator, workdir, max_branches=1000) as emu:
                 clients = Clients(args.xbranch, emu, workdir)
                 res["concurrent"] = phase_concurrent(clients, emu, conc, args.rate_limit, 1.5, log)
+        if not args.no_fleet:
+            log("fleet: %d branches, %d ms a request" % (args.fleet_size, FLEET_LATENCY_MS))
+            res["fleet"] = phase_fleet(args.xbranch, args.emulator, workdir, args.fleet_size,
+                                       3 if args.quick else 5, log)
         if not args.no_cancel:
             log("cancel latency during a hanging request")
             res["cancel"] = phase_cancel(args.xbranch, args.cancel_reference, workdir, cancel_runs, log)

@@ -140,6 +140,7 @@ json Emulator::config_json() const {
             {"maxBranchesPerHour", m_opts.max_branches_per_hour},
             {"publicAccess", m_opts.public_access},
             {"rateLimit", m_faults.rate_limit()},
+            {"latencyMs", m_opts.latency_ms},
             {"faultRate", m_faults.fault_rate()},
             {"seed", m_faults.seed()},
             {"org", m_opts.org},
@@ -168,6 +169,7 @@ Emulator::Answer Emulator::admin_set_config(const Call& c) {
     } longs[] = {{"hibernatedMs", &next.hibernated_ms, 0, k_max_ms},
                  {"transientMs", &next.transient_ms, 0, k_max_ms},
                  {"passwordLagMs", &next.password_lag_ms, 0, k_max_ms},
+                 {"latencyMs", &next.latency_ms, 0, k_max_ms},
                  {"maxBranches", &next.max_branches, 1, k_max_count},
                  {"maxBranchesPerHour", &next.max_branches_per_hour, 1, k_max_count}};
     for (const auto& f : longs) {

@@ -95,6 +95,10 @@ void add_flags(CLI::App& app, Options& o) {
     app.add_option("--fault-rate", o.fault_rate, "probability of a random fault per API call")
         ->check(CLI::Range(0.0, 1.0))
         ->capture_default_str();
+    app.add_option("--latency-ms", o.latency_ms,
+                   "answer every API call this much later (a far API's round trip)")
+        ->check(CLI::Range(0L, k_max_ms))
+        ->capture_default_str();
     app.add_option("--rate-limit", o.rate_limit, "API requests per second (429 above); 0: none")
         ->check(CLI::Range(0L, k_max_count))
         ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 namespace emu {
 
@@ -378,9 +379,11 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
     const auto started = Clock::now();
     const std::string rid = request_id();
     std::uint64_t seq = 0;
+    long latency_ms = 0;
     {
         std::lock_guard lock(m_mu);
         seq = ++m_seq;
+        latency_ms = m_opts.latency_ms;
     }
     const FaultDecision decision = m_faults.decide(req.method, req.path, started);
     HttpResponse res;
@@ -407,6 +410,11 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
         if (decision.rule) {
             FaultLayer::spoil(*decision.rule, rid, std::move(a.body), res);
         }
+    }
+    if (latency_ms > 0) {
+        // The round trip of a far API (--latency-ms), outside every lock:
+        // calls on other connections overlap as they would.
+        std::this_thread::sleep_until(started + milliseconds(latency_ms));
     }
     const long ms = static_cast<long>(duration_cast<milliseconds>(Clock::now() - started).count());
     record(req, res, seq, rid, decision.name(), ms);

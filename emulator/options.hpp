@@ -32,6 +32,7 @@ struct Options {
     std::uint64_t seed = 1;
     double fault_rate = 0;
     long rate_limit = 0;  // 0: unlimited
+    long latency_ms = 0;  // added to every API call's answer: a round trip
     bool drop_on_exit = false;
     bool quiet = false;
 };

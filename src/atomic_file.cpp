@@ -91,7 +91,7 @@ void AtomicFile::write(const std::string& data) {
     }
 }
 
-void AtomicFile::commit() {
+void AtomicFile::flush() {
     if (m_fd >= 0) {
         if (::fsync(m_fd) != 0) {
             throw io_error("cannot flush", m_temp, errno);
@@ -102,6 +102,10 @@ void AtomicFile::commit() {
             throw io_error("cannot close", m_temp, errno);
         }
     }
+}
+
+void AtomicFile::commit() {
+    flush();
     if (::rename(m_temp.c_str(), m_target.c_str()) != 0) {
         throw io_error("cannot rename into", m_target, errno);
     }

@@ -8,40 +8,47 @@ namespace xbranch {
 namespace {
 
 // Reads the description (the tag) of each branch in `ids` not tried yet:
-// one describe each. A branch gone meanwhile leaves `branches`; any other
-// failure is kept in `tag_errors` and the branch stays unread (so kept).
-// Returns whether anything changed.
+// one describe each, `in_flight` at a time. A branch gone meanwhile leaves
+// `branches`; any other failure is kept in `tag_errors` and the branch stays
+// unread (so kept). An interruption throws. Returns whether anything changed.
 bool read_tags(XataClient& xata, const std::set<std::string>& ids, std::vector<GcBranch>& branches,
                std::set<std::string>& tried, std::map<std::string, std::string>& tag_errors,
-               const Limits& limits) {
-    bool changed = false;
+               const Limits& limits, std::size_t in_flight) {
+    std::vector<std::string> wanted;
+    std::map<std::string, std::size_t> slot;  // id -> its place in `wanted`
+    for (const auto& g : branches) {
+        if (ids.count(g.branch.id) != 0 && tried.insert(g.branch.id).second) {
+            slot[g.branch.id] = wanted.size();
+            wanted.push_back(g.branch.id);
+        }
+    }
+    if (wanted.empty()) {
+        return false;
+    }
+    const std::vector<DescribeResult> results = xata.describe_branches(wanted, limits, in_flight);
     for (auto it = branches.begin(); it != branches.end();) {
-        const Branch& b = it->branch;
-        if (ids.count(b.id) == 0 || !tried.insert(b.id).second) {
+        const auto found = slot.find(it->branch.id);
+        if (found == slot.end()) {
             ++it;
             continue;
         }
-        changed = true;
-        try {
-            it->branch.description = xata.describe_branch(b.id, limits).branch.description;
+        const DescribeResult& r = results[found->second];
+        if (r.ok()) {
+            it->branch.description = r.details->branch.description;
             it->tag = decode_tag(it->branch.description);
             it->description_read = true;
             ++it;
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::Interrupted) {
-                throw;
-            }
-            if (e.kind() == ErrorKind::NotFound) {
-                spdlog::debug("{} is gone already", b.name);
-                it = branches.erase(it);
-                continue;
-            }
-            spdlog::warn("could not read the tag of {}, so it is kept: {}", b.name, e.describe());
-            tag_errors[b.id] = e.describe();
+        } else if (r.gone()) {
+            spdlog::debug("{} is gone already", it->branch.name);
+            it = branches.erase(it);
+        } else {
+            spdlog::warn("could not read the tag of {}, so it is kept: {}", it->branch.name,
+                         r.error->describe());
+            tag_errors[it->branch.id] = r.error->describe();
             ++it;
         }
     }
-    return changed;
+    return true;
 }
 
 std::vector<LiveSandbox> live_sandboxes(SignadotClient& signadot, const Limits& limits) {
@@ -73,7 +80,7 @@ std::set<std::string> every_tag(const std::vector<GcBranch>& branches, const GcP
 
 GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
             const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
-            const Limits& limits) {
+            const Limits& limits, std::size_t in_flight) {
     GcPlan out;
     if (signadot != nullptr) {
         out.sandboxes = live_sandboxes(*signadot, limits);
@@ -86,7 +93,8 @@ GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
     }
     std::set<std::string> tried;
     if (all_tags) {
-        read_tags(xata, every_tag(branches, policy), branches, tried, out.tag_errors, limits);
+        read_tags(xata, every_tag(branches, policy), branches, tried, out.tag_errors, limits,
+                  in_flight);
     }
     // Read the tags of the branches a rule selects but whose description is
     // unread, then decide again.
@@ -98,7 +106,7 @@ GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
                 unread.insert(c.branch.id);
             }
         }
-        if (!read_tags(xata, unread, branches, tried, out.tag_errors, limits)) {
+        if (!read_tags(xata, unread, branches, tried, out.tag_errors, limits, in_flight)) {
             return out;
         }
     }
@@ -108,9 +116,9 @@ GcPlan plan(XataClient& xata, SignadotClient* signadot, bool all_tags,
 
 GcPlan plan_gc(XataClient& xata, SignadotClient* signadot, bool all_tags,
                const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
-               const Limits& limits) {
+               const Limits& limits, std::size_t describes_in_flight) {
     try {
-        return plan(xata, signadot, all_tags, policy, now, limits);
+        return plan(xata, signadot, all_tags, policy, now, limits, describes_in_flight);
     } catch (Error& e) {
         if (e.kind() == ErrorKind::Interrupted) {
             e.add_hint("nothing was deleted");

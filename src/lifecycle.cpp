@@ -284,6 +284,9 @@ CreateResult Lifecycle::create(const CreateRequest& request) {
         const steps::Connections c = steps::connections_for(steps_env, request, d, work);
         result.connection = c.direct;
         result.pooled = c.pooled;
+        if (request.on_connection) {
+            request.on_connection(result);
+        }
         if (request.connect_check) {
             result.login_tries =
                 steps::check_connection(steps_env, work, result.branch, result.connection, d);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -183,26 +184,33 @@ MadeFolders preflight_output_dir(const fs::path& dir, const std::vector<std::str
     return made;
 }
 
-void write_output_files(const fs::path& dir, const std::vector<OutputFile>& files) {
-    if (dir.empty()) {
+StagedOutputs::StagedOutputs(fs::path dir, std::vector<OutputFile> files)
+    : m_dir(std::move(dir)), m_files(std::move(files)) {
+    if (m_dir.empty()) {
         throw Error(ErrorKind::Usage, "the output folder path is empty");
     }
-    std::vector<AtomicFile> staged;
-    staged.reserve(files.size());
-    for (const auto& f : files) {
-        staged.emplace_back(dir / f.name, f.secret ? 0600 : 0644);
-        staged.back().write(f.value);
+    m_staged.reserve(m_files.size());
+    for (const auto& f : m_files) {
+        m_staged.emplace_back(m_dir / f.name, f.secret ? 0600 : 0644);
+        m_staged.back().write(f.value);
     }
-    // Any failure above removes every temp file (destructors) and leaves the
-    // folder as it was. Now keep the previous set, then rename.
+    for (auto& s : m_staged) {
+        s.flush();
+    }
+}
+
+void StagedOutputs::commit() {
+    const fs::path& dir = m_dir;
+    // Any failure before this removed every temp file (destructors) and left
+    // the folder as it was. Now keep the previous set, then rename.
     std::vector<Backup> backups;
-    backups.reserve(files.size());
+    backups.reserve(m_staged.size());
     std::size_t renamed = 0;
     try {
-        for (const auto& s : staged) {
+        for (const auto& s : m_staged) {
             backups.push_back(back_up(s.target()));
         }
-        for (auto& s : staged) {
+        for (auto& s : m_staged) {
             s.commit();
             ++renamed;
         }
@@ -224,8 +232,13 @@ void write_output_files(const fs::path& dir, const std::vector<OutputFile>& file
         }
         throw;
     }
+    bool kept_any = false;
     for (const auto& b : backups) {
+        kept_any = kept_any || b.saved.has_value();
         drop(b);
+    }
+    if (!kept_any) {
+        return;  // nothing was removed after the flush above
     }
     try {
         fsync_dir(dir);
@@ -233,6 +246,18 @@ void write_output_files(const fs::path& dir, const std::vector<OutputFile>& file
         // The new set is in place and durable; only the removal of the kept
         // old links might not be.
     }
+}
+
+bool same_files(const std::vector<OutputFile>& a, const std::vector<OutputFile>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const OutputFile& x, const OutputFile& y) {
+                          return x.name == y.name && x.value == y.value && x.secret == y.secret;
+                      });
+}
+
+void write_output_files(const fs::path& dir, const std::vector<OutputFile>& files) {
+    StagedOutputs staged(dir, files);
+    staged.commit();
 }
 
 std::size_t remove_output_files(const fs::path& dir, const std::vector<std::string>& names) {

@@ -21,7 +21,9 @@ class AtomicFile {
     AtomicFile& operator=(AtomicFile&&) = delete;
 
     void write(const std::string& data);  // throws Error(Io)
-    void commit();                        // throws Error(Io)
+    // fsyncs and closes the temp file (once; commit() does it if not done).
+    void flush();   // throws Error(Io)
+    void commit();  // throws Error(Io)
     const std::filesystem::path& temp_path() const { return m_temp; }
     const std::filesystem::path& target() const { return m_target; }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ struct PollSchedule {
     // The wait before the next poll, `elapsed` after the first (pure).
     std::chrono::milliseconds next(std::chrono::milliseconds elapsed) const;
 };
+
+struct CreateResult;
 
 struct CreateRequest {
     std::string branch_name;
@@ -80,6 +83,10 @@ struct CreateRequest {
     // found no hook state yet take turns at that lock and read the tag again
     // once they hold it: Done skips, another run's Pending is a Conflict.
     std::vector<HookSpec> hooks;
+    // Called once with the result so far when the connection to hand out is
+    // known, just before the connection check logs in (the CLI stages the
+    // output files meanwhile). Optional; it must not throw.
+    std::function<void(const CreateResult&)> on_connection;
 };
 
 struct CreateResult {

@@ -3,6 +3,7 @@
 // The rules are gc_policy's; flags, hints and rendering are the CLI's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,10 +33,11 @@ struct GcPlan {
 // them) and otherwise only those a rule would select, deciding again until
 // no read changes the verdict (a branch found gone can free its parent).
 // Throws what the APIs throw; an untrusted sandbox list and an interruption
-// say that nothing was deleted. `now`: Unix seconds.
+// say that nothing was deleted. `now`: Unix seconds. The tags of one round
+// are read `describes_in_flight` at a time (XataClient::describe_branches).
 GcPlan plan_gc(XataClient& xata, SignadotClient* signadot, bool all_tags,
                const GcPolicyOptions& policy, const std::function<std::int64_t()>& now,
-               const Limits& limits);
+               const Limits& limits, std::size_t describes_in_flight = k_describes_in_flight);
 
 // One candidate and what became of it.
 struct GcRow {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "xbranch/atomic_file.hpp"
 #include "xbranch/connection.hpp"
 
 namespace xbranch {
@@ -71,6 +72,27 @@ class MadeFolders {
 // fsyncs the folder. On failure the folder holds exactly what it held
 // before (the previous files are kept as hard links and put back).
 void write_output_files(const std::filesystem::path& dir, const std::vector<OutputFile>& files);
+
+// write_output_files in two halves. The constructor writes every file
+// beside its target and flushes it to disk (the slow half: one flush per
+// file), so that it can run while the caller waits for something else;
+// commit() then puts them all in place as write_output_files does. Destroyed
+// without commit(), it removes its temp files: the folder is left as it was.
+class StagedOutputs {
+  public:
+    StagedOutputs(std::filesystem::path dir, std::vector<OutputFile> files);  // throws Error(Io)
+    void commit();  // once; throws Error(Io)
+    const std::vector<OutputFile>& files() const { return m_files; }
+    const std::filesystem::path& dir() const { return m_dir; }
+
+  private:
+    std::filesystem::path m_dir;
+    std::vector<OutputFile> m_files;
+    std::vector<AtomicFile> m_staged;
+};
+
+// Whether two sets hold the same names, values and modes in the same order.
+bool same_files(const std::vector<OutputFile>& a, const std::vector<OutputFile>& b);
 
 // Removes the files `names` from `dir`, all or none: each is first moved
 // aside (renamed), and only when every move worked are they unlinked; a

@@ -96,13 +96,26 @@ OutputFormat output_format(const OutputFlags& f) {
 }
 
 void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
-               Lifecycle& lifecycle, const Environment& env) {
+               Lifecycle& lifecycle, const Environment& env, std::future<StagedOutputs>* staged) {
     github_mask_secrets(result, env, std::cout);
     auto clean_up = [&](Error& e) { lifecycle.clean_up_after_failure(result, keep_on_failure, e); };
     try {
         if (flags.output_dir) {
-            write_output_files(*flags.output_dir, output_files(output_values(result)));
-            spdlog::debug("wrote outputs to {}", *flags.output_dir);
+            const std::vector<OutputFile> files = output_files(output_values(result));
+            std::optional<StagedOutputs> early;
+            if (staged != nullptr && staged->valid()) {
+                early.emplace(staged->get());  // a failed staging throws here
+            }
+            if (early && early->dir() == std::filesystem::path(*flags.output_dir) &&
+                same_files(early->files(), files)) {
+                early->commit();
+                spdlog::debug("wrote outputs to {} (staged during the connection check)",
+                              *flags.output_dir);
+            } else {
+                early.reset();
+                write_output_files(*flags.output_dir, files);
+                spdlog::debug("wrote outputs to {}", *flags.output_dir);
+            }
         }
         github_write_outputs(result, env);
     } catch (Error& e) {

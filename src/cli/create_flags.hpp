@@ -2,6 +2,7 @@
 // CreateRequest and the edges of the connection check and the hooks.
 #pragma once
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,8 +61,12 @@ OutputFormat output_format(const OutputFlags& flags);
 // Masks the secrets for GitHub, writes the --output-dir files atomically and
 // the GitHub outputs. When that fails, deletes the branch this run created
 // (unless keep_on_failure) and rethrows with the cleanup state set.
+// `staged`, when given, holds the output files staged during the
+// connection check (CreateRequest::on_connection): committed when they are
+// still the files to write, else written afresh.
 void hand_over(const CreateResult& result, const OutputFlags& flags, bool keep_on_failure,
-               Lifecycle& lifecycle, const Environment& env);
+               Lifecycle& lifecycle, const Environment& env,
+               std::future<StagedOutputs>* staged = nullptr);
 
 // What create, run and reset set up before their first request, in this
 // order: the target, the request (bad flags or --sql files fail here, before

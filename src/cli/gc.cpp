@@ -23,6 +23,7 @@ struct GcFlags {
     bool force = false;
     std::string output = "text";
     std::optional<std::string> empty_list_older_than;
+    std::size_t in_flight = k_describes_in_flight;
 };
 
 long long seconds_of(const std::string& text, const char* flag) {
@@ -79,7 +80,7 @@ int run_gc(const GcFlags& f, const Context& ctx) {
         signadot.emplace(session->transport, session->clock, std::move(where));
     }
     const GcPlan plan = plan_gc(session->client, signadot ? &*signadot : nullptr, policy.expired,
-                                policy, now_unix, session->limits);
+                                policy, now_unix, session->limits, f.in_flight);
     if (const auto doubt = check_empty_sandbox_list(plan.candidates, plan.sandboxes, policy);
         doubt.refuse) {
         refuse_empty_list(doubt, org, f);
@@ -124,6 +125,10 @@ Command add_gc(CLI::App& root, Context& ctx) {
     app->add_option("--empty-sandbox-list-older-than", f->empty_list_older_than,
                     "--orphans: trust an empty sandbox list when every branch it would delete "
                     "is at least this old (7d, ...)");
+    app->add_option("--in-flight", f->in_flight,
+                    "Tag lookups sent at once (1 sends them one after another)")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
     app->add_option("--output,-o", f->output, "text (a table) or json")
         ->check(CLI::IsMember({"text", "json"}));
     app->footer(

@@ -52,6 +52,25 @@ class GcTest(E2ECase):
         self.assertEqual([(r["method"], r["path"]) for r in calls],
                          [("GET", self.emu.project_path + "/branches")], calls)
 
+    def test_in_flight_bounds_the_status_lookups_and_is_checked(self):
+        # --in-flight 2 or 1: the same rows, one describe per listed branch
+        # either way; outside 1-64 a usage error before any request.
+        rows = {}
+        for n in ("2", "1"):
+            before = len(self.emu.requests())
+            code, out, err = self.xb("list", "--in-flight", n, "--output", "json")
+            self.assertEqual(code, 0, err)
+            self.assertEqual(len(self.describes(self.emu.requests()[before:])), 3)
+            rows[n] = [(r["name"], r["status"]) for r in json.loads(out)["branches"]]
+        self.assertEqual(rows["2"], rows["1"])
+        self.assertTrue(all(status == "HEALTHY" for _, status in rows["1"]), rows)
+        for cmd in (["list"], ["gc", "--expired", "--dry-run"]):
+            for bad in ("0", "65", "x"):
+                before = len(self.emu.requests())
+                code, _, err = self.xb(*cmd, "--in-flight", bad)
+                self.assertEqual(code, 2, (cmd, bad, err))
+                self.assertEqual(len(self.emu.requests()), before)
+
     def test_gc_respects_age_prefix_parent_and_kept_sandboxes(self):
         before = self.names_active()
         self.assertEqual(len(before), 5, before)  # root + manual + 3 sandboxes

@@ -10,7 +10,8 @@ FLAGS = ["--host", "--port", "--port-file", "--api-key", "--readonly-key", "--or
          "--root-branch", "--pg", "--pg-public-host", "--pg-public-port", "--db-prefix",
          "--seed-sql", "--credentials-shape", "--password-style", "--hibernated-ms",
          "--transient-ms", "--password-lag-ms", "--max-branches", "--max-branches-per-hour",
-         "--private-branches", "--seed", "--fault-rate", "--rate-limit", "--drop-on-exit",
+         "--private-branches", "--seed", "--fault-rate", "--latency-ms", "--rate-limit",
+         "--drop-on-exit",
          "--quiet"]
 
 
@@ -35,6 +36,7 @@ class CliTest(EmulatorTestCase):
                      ["--password-lag-ms", "-1"], ["--hibernated-ms", "abc"],
                      ["--port", "65536"], ["--port", "-1"], ["--pg-public-port", "70000"],
                      ["--fault-rate", "1.5"], ["--fault-rate", "-0.1"], ["--rate-limit", "-3"],
+                     ["--latency-ms", "-1"],
                      ["--max-branches", "0"], ["--max-branches-per-hour", "0"],
                      ["--credentials-shape", "cloud"], ["--password-style", "fancy"],
                      ["--no-such-flag"], ["--port"]):

@@ -3,6 +3,7 @@ performed, rule counting, seeded random faults and the rate limit."""
 
 import http.client
 import json
+import threading
 import time
 
 from emu_common import EmulatorTestCase, harness
@@ -200,6 +201,46 @@ class RateLimitTest(EmulatorTestCase):
             self.assertEqual(emu.api("GET", "/branches").status, 200)
             emu.set_config(rateLimit=0)
             self.assertEqual({emu.api("GET", "/branches").status for _ in range(10)}, {200})
+
+
+class LatencyTest(EmulatorTestCase):
+    """--latency-ms: every API call answers that much later, calls on other
+    connections overlap (the delay holds no lock), admin calls are not delayed."""
+
+    def test_every_call_waits_and_calls_overlap(self):
+        with harness.Emulator(pg=False, latency_ms=1000) as emu:
+            self.assertEqual(emu.admin_get("config")["latencyMs"], 1000)
+            spans = []
+
+            def one():
+                start = time.monotonic()
+                r = emu.api("GET", "/branches")
+                spans.append((start, time.monotonic(), r.status))
+
+            threads = [threading.Thread(target=one) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual([s[2] for s in spans], [200] * 4)
+            for start, end, _ in spans:
+                self.assertGreaterEqual(end - start, 1.0)
+            # All four were in the emulator at once: none waited for another.
+            self.assertLess(max(s[0] for s in spans), min(s[1] for s in spans))
+            self.assertTrue(all(e["ms"] >= 1000 for e in emu.requests()))
+
+    def test_set_at_run_time_and_checked(self):
+        with harness.Emulator(pg=False) as emu:
+            self.assertEqual(emu.admin_get("config")["latencyMs"], 0)
+            self.assertEqual(emu.set_config(latencyMs=300)["latencyMs"], 300)
+            start = time.monotonic()
+            self.assertEqual(emu.api("GET", "/branches").status, 200)
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+            for bad in (-1, "x", 10 ** 12):
+                r = harness.http_request(emu.port, "POST", "/_emulator/config",
+                                         {"latencyMs": bad})
+                self.assertEqual(r.status, 400, bad)
+            self.assertEqual(emu.admin_get("config")["latencyMs"], 300)
 
 
 if __name__ == "__main__":

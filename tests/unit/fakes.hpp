@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xbranch/clock.hpp"
@@ -73,6 +74,15 @@ class FakeTransport final : public HttpTransport {
         return o;
     }
 
+    // Records each batch (its size and in-flight bound), then sends them
+    // one after another as the interface's default does.
+    std::vector<HttpOutcome> send_many(const std::vector<HttpRequest>& many,
+                                       const CallLimits& limits,
+                                       std::size_t max_in_flight) override {
+        batches.emplace_back(many.size(), max_in_flight);
+        return HttpTransport::send_many(many, limits, max_in_flight);
+    }
+
     // "GET /branches", with the path after the project part of the URL.
     std::vector<std::string> calls(const std::string& project_url) const {
         std::vector<std::string> out;
@@ -96,6 +106,7 @@ class FakeTransport final : public HttpTransport {
     std::deque<HttpOutcome> script;
     std::function<HttpOutcome(const HttpRequest&)> handler;
     std::vector<Recorded> requests;
+    std::vector<std::pair<std::size_t, std::size_t>> batches;  // send_many: size, in flight
 
   private:
     const FakeClock* m_clock;

@@ -280,6 +280,35 @@ TEST_F(GcRunTest, AFailedDescribeKeepsTheBranchAndFailsTheRun) {
     EXPECT_LT(clock.elapsed(), std::chrono::minutes(5));  // retried on the fake clock only
 }
 
+// --expired reads every candidate's tag in one batch, 8 in flight by
+// default (1: one after another); the verdicts are the same either way.
+TEST_F(GcRunTest, TagsAreReadInOneBatchInFlight) {
+    for (int i = 0; i < 20; ++i) {
+        add("sb-exp-" + std::to_string(i), i % 4 == 0 ? k_past : k_future);
+    }
+    GcPolicyOptions o;
+    o.prefix = "sb-";
+    o.parent_name = "main";
+    o.expired = true;
+    const GcPlan p = plan(o, false);
+    ASSERT_EQ(transport.batches.size(), 1U);
+    EXPECT_EQ(transport.batches[0], std::make_pair(std::size_t{20}, k_describes_in_flight));
+    EXPECT_EQ(k_describes_in_flight, 8U);
+    const GcReport r = execute_gc(client, p, true, nullptr);
+    EXPECT_EQ(r.deleted, 5);
+    EXPECT_EQ(r.kept, 15);
+    transport.batches.clear();
+    const GcPlan one = plan_gc(
+        client, nullptr, true, o, [] { return k_now; }, 1);
+    std::size_t sent = 0;
+    for (const auto& [size, in_flight] : transport.batches) {
+        EXPECT_EQ(in_flight, 1U);
+        sent += size;
+    }
+    EXPECT_EQ(sent, 20U);
+    EXPECT_EQ(execute_gc(client, one, true, nullptr).deleted, 5);
+}
+
 // A branch found gone while its tag is read is no candidate; a 404 on
 // delete is "already gone", a 500 a failed row (the run goes on).
 TEST_F(GcRunTest, GoneBranchesAndFailedDeletes) {

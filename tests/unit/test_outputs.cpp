@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -254,6 +255,39 @@ TEST(OutputFiles, SecondWriteReplacesAndLeavesNoBackups) {
     write_output_files(d.path(), output_files(second));
     EXPECT_EQ(slurp(d.path() / "branch-name"), second.branch_name);
     EXPECT_EQ(entries(d.path()).size(), 9U);
+}
+
+// Staged (written and flushed beside their targets) while the connection
+// check runs: no target name exists until commit(), which puts all in place.
+TEST(OutputFiles, StagedFilesAppearOnlyAtCommit) {
+    TempDir d;
+    const auto files = output_files(sample_result());
+    StagedOutputs staged(d.path(), files);
+    const auto before = entries(d.path());
+    EXPECT_EQ(before.size(), files.size());  // the temp files only
+    for (const auto& f : files) {
+        EXPECT_EQ(std::count(before.begin(), before.end(), f.name), 0) << f.name;
+    }
+    EXPECT_TRUE(same_files(staged.files(), files));
+    staged.commit();
+    EXPECT_EQ(entries(d.path()).size(), 9U);
+    EXPECT_EQ(slurp(d.path() / "branch-name"), sample_result().branch_name);
+    EXPECT_EQ(mode_of(d.path() / "password"), 0600U);
+}
+
+// A create that fails after staging: the folder keeps exactly the old set.
+TEST(OutputFiles, StagedButNotCommittedLeavesTheFolderAsItWas) {
+    TempDir d;
+    auto first = sample_result();
+    write_output_files(d.path(), output_files(first));
+    auto second = first;
+    second.branch_name = "sb-other-9z9z9z9z";
+    {
+        StagedOutputs staged(d.path(), output_files(second));
+        EXPECT_FALSE(same_files(staged.files(), output_files(first)));
+    }
+    EXPECT_EQ(entries(d.path()).size(), 9U);
+    EXPECT_EQ(slurp(d.path() / "branch-name"), first.branch_name);
 }
 
 TEST(OutputFiles, MissingFolderIsIoAndCreatesNothing) {

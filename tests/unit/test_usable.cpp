@@ -200,6 +200,27 @@ TEST_F(UsableTest, LoginRetriedUntilItWorksWithTheExactOutputConnection) {
     EXPECT_EQ(clock.sleeps.back(), ms{100});
 }
 
+// The connection is announced once, complete, before the first login (the
+// CLI stages the output files meanwhile).
+TEST_F(UsableTest, TheConnectionIsAnnouncedBeforeTheFirstLogin) {
+    prober.ok();
+    auto req = request();
+    int calls = 0;
+    std::size_t logins_before = 99;
+    ConnectionInfo announced;
+    req.on_connection = [&](const CreateResult& r) {
+        ++calls;
+        logins_before = prober.seen.size();
+        announced = r.connection;
+    };
+    const auto r = lifecycle.create(req);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(logins_before, 0U);
+    EXPECT_EQ(announced.host, r.connection.host);
+    EXPECT_EQ(announced.password, r.connection.password);
+    EXPECT_EQ(prober.seen.size(), 1U);
+}
+
 TEST_F(UsableTest, DeadlineMeansNotConnectableAndTheNewBranchIsDeleted) {
     for (int i = 0; i < 200; ++i) {
         prober.fail(ProbeReason::AuthFailed, ms{50},
