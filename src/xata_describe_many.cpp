@@ -26,14 +26,6 @@ std::string summary(const HttpOutcome& o) {
     return std::string(transport_kind_name(o.error->kind)) + " (" + o.error->message + ")";
 }
 
-Error interrupted(const Limits& limits, const std::string& operation) {
-    const int sig = limits.cancel != nullptr ? limits.cancel->signal_number() : 0;
-    return Error(ErrorKind::Interrupted,
-                 sig > 0 ? "interrupted by signal " + std::to_string(sig) : "interrupted")
-        .with_operation(operation)
-        .with_signal(sig);
-}
-
 // One branch still to be described, and its retry state (RetryLoop's, per branch).
 struct Pending {
     std::size_t index = 0;
@@ -94,7 +86,7 @@ std::vector<DescribeResult> XataClient::describe_branches(const std::vector<std:
         }
         switch (waiter.wait(d)) {
             case Waiter::Result::Cancelled:
-                throw interrupted(limits, what);
+                throw interrupted_error(what, limits.cancel);
             case Waiter::Result::DeadlineReached:
                 return false;
             case Waiter::Result::Slept:
@@ -114,7 +106,7 @@ std::vector<DescribeResult> XataClient::describe_branches(const std::vector<std:
         std::size_t next = 0;
         while (next < pending.size()) {
             if (waiter.cancelled()) {
-                throw interrupted(limits, op(pending[next].index));
+                throw interrupted_error(op(pending[next].index), limits.cancel);
             }
             // After a 429 the requests keep the pacer's gap: one at a time.
             const ms gap = pacer != nullptr ? pacer->wait_before(m_clock.now()) : ms{0};
@@ -175,7 +167,7 @@ std::vector<DescribeResult> XataClient::describe_branches(const std::vector<std:
                 HttpOutcome& o = outcomes[k];
                 ++p.tries;
                 if (!o.ok() && o.error->kind == TransportError::Kind::Cancelled) {
-                    throw interrupted(limits, op(p.index));
+                    throw interrupted_error(op(p.index), limits.cancel);
                 }
                 Attempt verdict = Attempt::done();
                 if (!o.ok()) {

@@ -294,19 +294,19 @@ TEST_F(GcRunTest, TagsAreReadInOneBatchInFlight) {
     ASSERT_EQ(transport.batches.size(), 1U);
     EXPECT_EQ(transport.batches[0], std::make_pair(std::size_t{20}, k_describes_in_flight));
     EXPECT_EQ(k_describes_in_flight, 8U);
-    const GcReport r = execute_gc(client, p, true, nullptr);
+    const GcReport r = execute_gc(client, p, true, limits);
     EXPECT_EQ(r.deleted, 5);
     EXPECT_EQ(r.kept, 15);
     transport.batches.clear();
     const GcPlan one = plan_gc(
-        client, nullptr, true, o, [] { return k_now; }, 1);
+        client, nullptr, true, o, [] { return k_now; }, limits, 1);
     std::size_t sent = 0;
     for (const auto& [size, in_flight] : transport.batches) {
         EXPECT_EQ(in_flight, 1U);
         sent += size;
     }
     EXPECT_EQ(sent, 20U);
-    EXPECT_EQ(execute_gc(client, one, true, nullptr).deleted, 5);
+    EXPECT_EQ(execute_gc(client, one, true, limits).deleted, 5);
 }
 
 // A branch found gone while its tag is read is no candidate; a 404 on
