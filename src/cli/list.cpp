@@ -44,8 +44,7 @@ int run_list(const ListOptions& o, const Context& ctx) {
         for (const auto& r : rows) {
             ids.push_back(r.id);
         }
-        const auto described =
-            session->client.describe_branches(ids, session->limits, o.in_flight);
+        const auto described = session->client.describe_branches(ids, session->limits, o.in_flight);
         for (std::size_t i = 0; i < rows.size(); ++i) {
             const DescribeResult& d = described[i];
             if (!d.ok()) {
