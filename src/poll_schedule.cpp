@@ -10,12 +10,13 @@ using ms = std::chrono::milliseconds;
 ms PollSchedule::next(ms elapsed) const {
     const ms step = std::max(ramp_step, ms{1});
     if (elapsed < quick_until) {
-        // The ramp's points 1, 3, 6, 10, 15 ... steps after the first poll
-        // (the k-th wait k steps long): the next one, so that slow polls do
-        // not drift them, skipping one closer than half a step.
+        // The ramp's points 1, 2, 3, 6, 10, 15 ... steps after the first
+        // poll (three waits of a step, then the k-th wait k - 1 steps long):
+        // the next one, so that slow polls do not drift them, skipping one
+        // closer than half a step.
         ms point{0};
         for (long long k = 1; point <= elapsed || point - elapsed < step / 2; ++k) {
-            point += k * step;
+            point += (k <= 3 ? 1 : k - 1) * step;
         }
         return std::min(point - elapsed, max_interval);
     }

@@ -19,11 +19,13 @@
 namespace xbranch {
 
 // How often to ask whether the branch is ready (poll_schedule.cpp): right
-// after the POST, then the k-th wait k x `ramp_step` up to `quick_until`,
-// then `first_late` and each wait twice the one before, at most
-// `max_interval`. Defaults (bench/, D = readiness delay): polls at 0, 0.1,
-// 0.3, 0.6, 1.0, 1.5 s, then 2.1, 3.3, 5.7, 10.5 s and every 5 s: D = 0.1 or
-// 1.5 s is seen at once, and a wait of 10 s costs 10 polls, no more than the
+// after the POST, then three waits of `ramp_step`, then the k-th wait
+// (k - 1) x `ramp_step` up to `quick_until`, then `first_late` and each wait
+// twice the one before, at most `max_interval`. Defaults (bench/, D =
+// readiness delay): polls at 0, 0.1, 0.2, 0.3, 0.6, 1.0, 1.5 s, then 2.1,
+// 3.3, 5.7, 10.5 s and every 5 s: a branch ready within 0.3 s (the
+// emulator's D = 0 on PostgreSQL takes about 0.2 s) is seen within 0.1 s,
+// D = 1.5 s at once, and a wait of 10 s costs 11 polls, no more than the
 // official CLI's 1 s polling (10-11 with its own overhead). The price:
 // between 1.5 s and 10 s a branch is seen up to half of the time waited
 // late (the former 300 ms / 20% / 1 s cap made 18 polls at 10 s, at most

@@ -191,13 +191,13 @@ class LoadTest(unittest.TestCase):
 def schedule_polls(seconds):
     """Most readiness polls xbranch's schedule makes in a wait of `seconds`
     (include/xbranch/lifecycle.hpp PollSchedule, src/poll_schedule.cpp: at
-    0, 0.1, 0.3, 0.6, 1.0, 1.5 s, then each wait twice the one before from
-    0.6 s, at most 5 s), ignoring request time."""
+    0, 0.1, 0.2, 0.3, 0.6, 1.0, 1.5 s, then each wait twice the one before
+    from 0.6 s, at most 5 s), ignoring request time."""
     t, n, k = 0.0, 0, 1
     while t <= seconds:
         n += 1
         if t < 1.5 - 1e-9:
-            t += 0.1 * k
+            t += 0.1 * (1 if k <= 3 else k - 1)
             k += 1
         else:
             t += min(max(t - 1.5 + 0.6, 0.1), 5.0)
