@@ -125,8 +125,7 @@ Command add_gc(CLI::App& root, Context& ctx) {
     app->add_option("--empty-sandbox-list-older-than", f->empty_list_older_than,
                     "--orphans: trust an empty sandbox list when every branch it would delete "
                     "is at least this old (7d, ...)");
-    app->add_option("--in-flight", f->in_flight,
-                    "Tag lookups sent at once (1 sends them one after another)")
+    app->add_option("--in-flight", f->in_flight, "Tag lookups sent at once (1: one at a time)")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
     app->add_option("--output,-o", f->output, "text (a table) or json")
