@@ -47,29 +47,19 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
     return n;
 }
 
-std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto& headers = static_cast<Transfer*>(user)->response.headers;
-    std::string_view line(data, size * count);
-    if (line.substr(0, 5) == "HTTP/") {
-        headers.clear();  // a new response (after 100 Continue or a redirect)
-        return size * count;
-    }
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-        std::string name(line.substr(0, colon));
+// The final response's headers (libcurl's header API: the last request's,
+// so not those of a 100 Continue), names lower-cased; of a repeated header
+// the last one.
+void collect_headers(CURL* h, std::map<std::string, std::string>& out) {
+    out.clear();
+    curl_header* prev = nullptr;
+    while (curl_header* hd = curl_easy_nextheader(h, CURLH_HEADER, -1, prev)) {
+        std::string name(hd->name);
         std::transform(name.begin(), name.end(), name.begin(),
                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        std::string_view value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-            value.remove_prefix(1);
-        }
-        while (!value.empty() &&
-               (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-            value.remove_suffix(1);
-        }
-        headers[name] = std::string(value);
+        out[name] = hd->value;
+        prev = hd;
     }
-    return size * count;
 }
 
 TransportError classify(CURLcode code, const char* errbuf, bool request_sent) {
@@ -357,8 +347,6 @@ void CurlTransport::Impl::set_options(const HttpRequest& request, const CallLimi
     setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     setopt(h, CURLOPT_WRITEDATA, &job.t);
-    setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    setopt(h, CURLOPT_HEADERDATA, &job.t);
     if (options.max_response_bytes > 0) {
         // Refuses early when the server announces the size; on_body covers the rest.
         setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_response_bytes));
@@ -396,6 +384,7 @@ HttpOutcome CurlTransport::Impl::finish(Job& job) const {
         return outcome;
     }
     curl_easy_getinfo(job.handle, CURLINFO_RESPONSE_CODE, &job.t.response.status);
+    collect_headers(job.handle, job.t.response.headers);
     // libcurl reads both forms (seconds, HTTP date); 0 also means "absent".
     curl_off_t retry_after = 0;
     if (job.t.response.headers.count("retry-after") != 0 &&
