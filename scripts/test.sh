@@ -25,7 +25,12 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # ctest's own summary counts a skipped test as passed; say which skipped.
 log="build/$preset/last-test-run.log"
-{ ctest --preset "$preset" -j "$jobs" --timeout 600; echo $? >"$log.rc"; } | tee "$log"
+# (set -e would end the group at a failing ctest before its status is saved.)
+{
+    rc=0
+    ctest --preset "$preset" -j "$jobs" --timeout 600 || rc=$?
+    echo "$rc" >"$log.rc"
+} | tee "$log"
 status=$(cat "$log.rc")
 echo "== $(sh scripts/ctest-summary.sh "$log" | head -n 1), exit status $status (log: $log)"
 sh scripts/ctest-summary.sh "$log" | sed 1d
