@@ -12,7 +12,8 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 
-Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadline deadline) {
+Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadline deadline,
+                              bool wait_for_lag) {
     const std::string op = "get credentials of branch " + id;
     Credentials creds;
     std::optional<Error> last_error;
@@ -22,9 +23,7 @@ Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadlin
     lag.base = ms{200};
     lag.max_backoff = ms{1000};
     Waiter waiter(env.clock, env.control.cancel, deadline);
-    // A deadline already passed (url, shell: nothing waits for a lag) asks
-    // once, and that request is bounded by the run's token alone.
-    const Limits limits = env.limits(deadline.passed(env.clock) ? Deadline{} : deadline);
+    const Limits limits = env.limits(deadline);
     std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     auto try_once = [&](int) {
@@ -39,8 +38,9 @@ Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadlin
             return Attempt::retry("not available yet: " + std::string(e.what()));
         }
     };
-    const LoopEnd end =
-        RetryLoop(waiter, lag, [&] { return unit(rng); }).run(op, try_once, /*max_attempts=*/0);
+    const LoopEnd end = RetryLoop(waiter, lag, [&] {
+                            return unit(rng);
+                        }).run(op, try_once, /*max_attempts=*/wait_for_lag ? 0 : 1);
     if (end.why == LoopEnd::Why::Cancelled) {
         throw env.interrupted(op);
     }
@@ -53,10 +53,10 @@ Credentials fetch_credentials(const StepEnv& env, const std::string& id, Deadlin
 }  // namespace
 
 ConnectionInfo connection_for(const StepEnv& env, const BranchDetails& details, Endpoint endpoint,
-                              const std::string& sslmode, Deadline deadline) {
+                              const std::string& sslmode, Deadline deadline, bool wait_for_lag) {
     const std::string& id = details.branch.id;
     const std::string op = "get credentials of branch " + id;
-    const Credentials creds = fetch_credentials(env, id, deadline);
+    const Credentials creds = fetch_credentials(env, id, deadline, wait_for_lag);
     // The URL form carries the password percent-encoded: hide that form too.
     register_secret(percent_encode(creds.password));
     ConnectionInfo info;

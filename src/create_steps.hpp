@@ -68,8 +68,10 @@ BranchDetails wait_ready(const StepEnv& env, const std::string& id, const std::s
 // --- connection_step.cpp ---
 // Credentials (asked again while they lag behind, until `deadline`) and the
 // connection details of a ready branch.
+// `wait_for_lag` false: the credentials are asked once (url, shell).
 ConnectionInfo connection_for(const StepEnv& env, const BranchDetails& details, Endpoint endpoint,
-                              const std::string& sslmode, Deadline deadline);
+                              const std::string& sslmode, Deadline deadline,
+                              bool wait_for_lag = true);
 struct Connections {
     ConnectionInfo direct;  // handed out as the connection
     ConnectionInfo pooled;  // the same credentials on the pooler endpoint

@@ -159,8 +159,9 @@ BranchDetails Lifecycle::wait_ready(const std::string& id, const std::string& na
 }
 
 ConnectionInfo Lifecycle::connection_for(const BranchDetails& details, Endpoint endpoint,
-                                         const std::string& sslmode, Deadline deadline) {
-    return steps::connection_for(env(), details, endpoint, sslmode, deadline);
+                                         const std::string& sslmode, Deadline deadline,
+                                         bool wait_for_lag) {
+    return steps::connection_for(env(), details, endpoint, sslmode, deadline, wait_for_lag);
 }
 
 bool Lifecycle::cleanup(const Branch& branch, const std::string& why, std::optional<Deadline> by) {

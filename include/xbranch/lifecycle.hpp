@@ -46,11 +46,12 @@ class Lifecycle {
                              const PollSchedule& schedule, std::chrono::milliseconds wake_after,
                              bool wake_now);
 
-    // Credentials (asked again while they lag behind, until `deadline`; a
-    // deadline already passed asks once, without a time limit) and the
-    // connection details of a ready branch.
+    // Credentials (asked again while they lag behind, until `deadline`;
+    // once when `wait_for_lag` is false) and the connection details of a
+    // ready branch.
     ConnectionInfo connection_for(const BranchDetails& details, Endpoint endpoint,
-                                  const std::string& sslmode, Deadline deadline);
+                                  const std::string& sslmode, Deadline deadline,
+                                  bool wait_for_lag = true);
 
     // Deletes a branch this run made, within the cleanup budget and token;
     // logs, never throws. True when the branch is gone.

@@ -99,8 +99,9 @@ BranchConnection connect_to_branch(const IdentityFlags& identity, const Connecti
     }
     NullProgress progress;
     Lifecycle lifecycle(session->client, session->clock, progress, ctx.run_control());
-    out.info = lifecycle.connection_for(out.details, choice.endpoint, choice.sslmode,
-                                        Deadline::at(session->clock.now()));
+    // No wait for a lagging password: one try, bounded by the run's token.
+    out.info = lifecycle.connection_for(out.details, choice.endpoint, choice.sslmode, Deadline{},
+                                        /*wait_for_lag=*/false);
     if (!choice.database.empty()) {
         out.info.database = choice.database;
     }

@@ -641,24 +641,39 @@ TEST_F(LifecycleTest, CredentialsNotFoundAtFirstAreRetried) {
     EXPECT_EQ(clock.sleeps.size(), 2U);
 }
 
-TEST_F(LifecycleTest, ADeadlineAlreadyPassedAsksForCredentialsOnceWithoutATimeLimit) {
-    // url and shell: no wait for a lagging password, but the one request is
-    // still sent (it is not "out of time" before it starts).
+TEST_F(LifecycleTest, WithoutALagWaitCredentialsAreAskedOnce) {
+    // url and shell: no wait for a lagging password, one request, bounded
+    // by the run's token (no deadline).
     (void)lifecycle.create(request());
     transport.requests.clear();
     const BranchDetails d = client.describe_branch(k_id, {});
-    const ConnectionInfo info =
-        lifecycle.connection_for(d, Endpoint::ReadWrite, "require", Deadline::at(clock.now()));
+    const ConnectionInfo info = lifecycle.connection_for(d, Endpoint::ReadWrite, "require",
+                                                         Deadline{}, /*wait_for_lag=*/false);
     EXPECT_EQ(info.password, "pw-core-1234");
     EXPECT_EQ(calls(), (std::vector<std::string>{describe, creds}));
 
     api.credentials_404 = 1;  // a lagging password is not waited for
     EXPECT_EQ(caught([&] {
-                  (void)lifecycle.connection_for(d, Endpoint::ReadWrite, "require",
-                                                 Deadline::at(clock.now()));
+                  (void)lifecycle.connection_for(d, Endpoint::ReadWrite, "require", Deadline{},
+                                                 /*wait_for_lag=*/false);
               }).kind(),
               ErrorKind::NotFound);
     EXPECT_TRUE(clock.sleeps.empty());
+}
+
+TEST_F(LifecycleTest, ADeadlineAlreadyPassedEndsTheCredentialsStepWithoutARequest) {
+    // create: a readiness poll answered after the deadline leaves no time
+    // for the credentials; the one deadline holds (no request past it).
+    (void)lifecycle.create(request());
+    transport.requests.clear();
+    const BranchDetails d = client.describe_branch(k_id, {});
+    transport.requests.clear();
+    EXPECT_EQ(caught([&] {
+                  (void)lifecycle.connection_for(d, Endpoint::ReadWrite, "require",
+                                                 Deadline::at(clock.now()));
+              }).kind(),
+              ErrorKind::Timeout);
+    EXPECT_TRUE(calls().empty());
 }
 
 TEST_F(LifecycleTest, CredentialsWithoutPasswordFailAndCleanUp) {
