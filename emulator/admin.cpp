@@ -8,10 +8,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // The path's segments after /_emulator/.
 std::vector<std::string> admin_segments(const std::string& path) {
     std::vector<std::string> segments;
@@ -63,9 +59,6 @@ std::optional<long> non_negative(const json& body, const char* key, long max) {
     return v.get<long>();
 }
 
-constexpr long k_max_ms = 24L * 3600 * 1000;
-constexpr long k_max_count = 1'000'000'000;
-
 }  // namespace
 
 const std::vector<Emulator::Route>& Emulator::admin_routes() {
@@ -101,7 +94,7 @@ HttpResponse Emulator::handle_admin(const HttpRequest& req) {
     }
     res.status = a.status;
     res.set_header("Content-Type", "application/json");
-    res.body = dump(a.body);
+    res.body = dump_json(a.body);
     return res;
 }
 

@@ -85,4 +85,8 @@ json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
     return j;
 }
 
+std::string dump_json(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace emu

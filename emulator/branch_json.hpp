@@ -20,4 +20,7 @@ enum class BranchShape {
 nlohmann::json branch_json(const Branch& b, BranchShape shape, const StatusView& status,
                            const nlohmann::json& connection_string);
 
+// Compact JSON text; invalid UTF-8 in a string is replaced, never thrown on.
+std::string dump_json(const nlohmann::json& j);
+
 }  // namespace emu

@@ -15,9 +15,6 @@ namespace emu {
 
 namespace {
 
-constexpr long k_max_ms = 24L * 3600 * 1000;  // a day: more is a typo
-constexpr long k_max_count = 1'000'000'000;
-
 constexpr const char* k_footer = R"(Admin API (no auth, test use only): GET /_emulator/health,
 GET|DELETE /_emulator/requests, GET /_emulator/branches, GET|POST /_emulator/config,
 GET|POST /_emulator/faults, POST /_emulator/next-behavior,

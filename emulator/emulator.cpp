@@ -46,16 +46,6 @@ bool valid_description(const std::string& d) {
            std::regex_match(d, k_description_pattern);
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // ScaleToZeroConfiguration: enabled (boolean, required), and
 // inactivityPeriodMinutes an integer when present.
 bool valid_scale_to_zero(const json& s) {
@@ -405,7 +395,7 @@ HttpResponse Emulator::handle_api(const HttpRequest& req) {
                 a.body["id"] = rid;
             }
             res.set_header("Content-Type", "application/json");
-            res.body = dump(a.body);
+            res.body = dump_json(a.body);
         }
         if (decision.rule) {
             FaultLayer::spoil(*decision.rule, rid, std::move(a.body), res);

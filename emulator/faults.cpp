@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "branch_json.hpp"
+
 namespace emu {
 
 using nlohmann::json;
@@ -14,10 +16,6 @@ constexpr std::uint64_t k_rate_seed_mix = 0x9e3779b97f4a7c15ULL;
 const std::vector<std::string> k_fault_kinds = {"status", "drop_before",  "drop_after",
                                                 "delay",  "malformed",    "truncated",
                                                 "html",   "missing_field"};
-
-std::string dump(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string html_page(int status) {
     const std::string title = std::to_string(status) + " " + status_reason(status);
@@ -191,7 +189,7 @@ void FaultLayer::answer_instead(const FaultDecision& d, const std::string& metho
             message.replace(at, 4, "[" + branch_id_in(path) + "]");
         }
         res.set_header("Content-Type", "application/json");
-        res.body = dump({{"id", request_id}, {"message", message}});
+        res.body = dump_json({{"id", request_id}, {"message", message}});
     }
     if (!f.retry_after.empty()) {
         res.set_header("Retry-After", f.retry_after);
@@ -214,7 +212,7 @@ void FaultLayer::spoil(const FaultRule& rule, const std::string& request_id, jso
     } else if (k == "truncated") {
         if (res.status == 204) {
             res.status = 200;
-            res.body = dump({{"id", request_id}});
+            res.body = dump_json({{"id", request_id}});
             res.set_header("Content-Type", "application/json");
         }
         res.delivery = Delivery::Truncate;
@@ -232,7 +230,7 @@ void FaultLayer::spoil(const FaultRule& rule, const std::string& request_id, jso
             }
         }
         body.erase(field);
-        res.body = dump(body);
+        res.body = dump_json(body);
     }
 }
 

@@ -16,6 +16,8 @@
 #include <optional>
 #include <thread>
 
+#include "util.hpp"
+
 namespace emu {
 
 namespace {
@@ -24,12 +26,6 @@ constexpr std::size_t k_max_head = std::size_t{64} * 1024;
 constexpr std::size_t k_max_body = std::size_t{8} * 1024 * 1024;
 constexpr int k_idle_timeout_ms = 60'000;
 constexpr int k_poll_slice_ms = 200;
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 std::string trim(const std::string& s) {
     std::size_t b = 0;

@@ -7,6 +7,11 @@
 
 namespace emu {
 
+// The largest value a duration (ms) and a count may take, on the command
+// line and through the admin API: a day, and a billion; more is a typo.
+constexpr long k_max_ms = 24L * 3600 * 1000;
+constexpr long k_max_count = 1'000'000'000;
+
 struct Options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;

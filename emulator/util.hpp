@@ -37,4 +37,7 @@ std::string percent_encode(const std::string& s);
 // characters that need care in URLs and shells: @ : / ? # % & + space ' "
 std::string make_password(Rng& rng, bool special);
 
+// ASCII letters in lower case; other bytes as they are.
+std::string lower(std::string s);
+
 }  // namespace emu

@@ -158,8 +158,6 @@ void set_method(CURL* h, const HttpRequest& request) {
     }
 }
 
-}  // namespace
-
 // One request on its way: its easy handle (the transport's, reused), what
 // its callbacks fill, and how it ended.
 struct Job {
@@ -174,6 +172,8 @@ struct Job {
     CURLcode rc = CURLE_OK;
     std::optional<HttpOutcome> outcome;  // set when done
 };
+
+}  // namespace
 
 struct CurlTransport::Impl {
     TransportOptions options;
