@@ -191,7 +191,14 @@ inline const std::string k_project_url = k_base + "/organizations/org1/projects/
 inline const std::string k_parent = "a0000000000000000000000001";
 inline const std::string k_name = "sb-feat-1a2b3c4d";
 inline const std::string k_token = "runtoken01";
+inline const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";  // k_name's id
 }  // namespace fake_project
+
+// The fixed clock and root branch of the gc tests (test_gc_*).
+namespace fake_gc {
+inline constexpr std::int64_t k_now = 1746094830;  // 2025-05-01T10:20:30Z
+inline const std::string k_root_id = "root0000000000000000000000";
+}  // namespace fake_gc
 
 // The element of a fake API's branch table (structs with an `id`) with this
 // id, or nullptr.

@@ -17,7 +17,7 @@ using namespace xbranch::test;
 
 namespace {
 
-const std::string k_project_url = "https://api.example.test/organizations/org1/projects/prj_1";
+using fake_project::k_project_url;
 
 // One send_many call as the transport saw it.
 struct Batch {

@@ -2,13 +2,14 @@
 // not proof, unless confirmed or every branch it would delete is old enough.
 #include <gtest/gtest.h>
 
+#include "fakes.hpp"
 #include "xbranch/gc_policy.hpp"
 
 namespace xbranch {
 namespace {
 
-constexpr std::int64_t k_now = 1746094830;  // 2025-05-01T10:20:30Z
-const std::string k_root_id = "root0000000000000000000000";
+using test::fake_gc::k_now;
+using test::fake_gc::k_root_id;
 
 // A tagged, prefixed branch created `age` seconds before k_now.
 GcBranch tagged(const std::string& name, std::int64_t age) {

@@ -2,14 +2,15 @@
 // own it", over plain data (no transport needed: the policy is pure).
 #include <gtest/gtest.h>
 
+#include "fakes.hpp"
 #include "xbranch/gc_policy.hpp"
 #include "xbranch/naming.hpp"
 
 namespace xbranch {
 namespace {
 
-constexpr std::int64_t k_now = 1746094830;  // 2025-05-01T10:20:30Z
-const std::string k_root_id = "root0000000000000000000000";
+using test::fake_gc::k_now;
+using test::fake_gc::k_root_id;
 
 Branch make(const std::string& name, const std::string& created = "2025-05-01T09:00:00Z",
             std::optional<std::string> parent = k_root_id, const std::string& id = {}) {

@@ -18,7 +18,7 @@ namespace {
 using test::answer;
 using test::caught;
 
-constexpr std::int64_t k_now = 1746094830;  // 2025-05-01T10:20:30Z
+using test::fake_gc::k_now;
 const std::string k_base = "https://api.example.test";
 const std::string k_project = k_base + "/organizations/org1/projects/prj_1";
 const std::string k_root = "a0000000000000000000000001";

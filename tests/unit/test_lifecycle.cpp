@@ -19,7 +19,6 @@ using namespace xbranch::test::fake_project;  // k_base, k_project_url, k_parent
 
 namespace {
 
-const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
 const std::string k_other = "b0000000000000000000000002";
 const std::string k_tag = "xb1 rruntoken01";          // its tag, as the POST sends it
 const std::string k_foreign_tag = "xb1 rother00000";  // a concurrent run's

@@ -13,10 +13,10 @@ using namespace xbranch::test;
 namespace {
 
 const std::string k_key = "xau_unitTestKey0123456789";
-const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
-const std::string k_parent = "a0000000000000000000000001";
+using fake_project::k_id;
+using fake_project::k_parent;
 // The org and project hold characters that must be percent-encoded.
-const std::string k_project_url =
+const std::string k_encoded_project_url =
     "https://api.example.test/organizations/org%201/projects/prj_a%2Fb";
 
 class ClientTest : public ::testing::Test {
@@ -34,7 +34,7 @@ class ClientTest : public ::testing::Test {
                       RetryPolicy{}, 42};
     Limits limits;  // each call's: none unless a test sets them
 
-    std::vector<std::string> calls() const { return transport.calls(k_project_url); }
+    std::vector<std::string> calls() const { return transport.calls(k_encoded_project_url); }
 };
 
 }  // namespace
@@ -46,7 +46,7 @@ TEST_F(ClientTest, ListRequestShape) {
     ASSERT_EQ(transport.requests.size(), 1U);
     const auto& r = transport.requests[0].request;
     EXPECT_EQ(r.method, "GET");
-    EXPECT_EQ(r.url, k_project_url + "/branches");
+    EXPECT_EQ(r.url, k_encoded_project_url + "/branches");
     EXPECT_EQ(r.headers.at("Authorization"), "Bearer " + k_key);
     EXPECT_EQ(r.headers.at("Accept"), "application/json");
     EXPECT_EQ(r.headers.count("Content-Type"), 0U);
@@ -62,7 +62,7 @@ TEST_F(ClientTest, CreateRequestShape) {
     EXPECT_EQ(o.branch->id, k_id);
     const auto& r = transport.requests.at(0).request;
     EXPECT_EQ(r.method, "POST");
-    EXPECT_EQ(r.url, k_project_url + "/branches");
+    EXPECT_EQ(r.url, k_encoded_project_url + "/branches");
     EXPECT_EQ(r.headers.at("Content-Type"), "application/json");
     EXPECT_EQ(r.headers.at("Authorization"), "Bearer " + k_key);
     EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json({{"name", "sb-x"},
@@ -96,7 +96,7 @@ TEST_F(ClientTest, DescribeWakeDeleteCredentialsShapes) {
 }
 
 TEST_F(ClientTest, BranchIdIsPercentEncoded) {
-    EXPECT_EQ(client.branch_url("a/b?c"), k_project_url + "/branches/a%2Fb%3Fc");
+    EXPECT_EQ(client.branch_url("a/b?c"), k_encoded_project_url + "/branches/a%2Fb%3Fc");
 }
 
 TEST_F(ClientTest, StatusToErrorKind) {

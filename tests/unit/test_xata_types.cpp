@@ -27,8 +27,8 @@ ErrorKind thrown_kind(F f) {
 #define EXPECT_PROTOCOL(expr) \
     EXPECT_EQ(thrown_kind([&] { (void)(expr); }), ErrorKind::Protocol) << #expr
 
-const std::string k_id = "e80atan1sl5khdkr8pkc33fovk";
-const std::string k_parent = "a0000000000000000000000001";
+using fake_project::k_id;
+using fake_project::k_parent;
 
 }  // namespace
 
