@@ -9,7 +9,9 @@
 
 namespace xbranch {
 
+namespace {
 using ms = std::chrono::milliseconds;
+}  // namespace
 
 bool RetryPolicy::retryable_method(const std::string& method) {
     return method == "GET" || method == "DELETE" || method == "PATCH" || method == "HEAD";

@@ -352,23 +352,23 @@ int run(int argc, char** argv) {
     ctx.stdout_is_tty = isatty(STDOUT_FILENO) != 0;
     ctx.stderr_is_tty = isatty(STDERR_FILENO) != 0;
 
-    CLI::App app{
-        "xbranch: a Xata Postgres branch for every Signadot sandbox.\n"
-        "Creates (or adopts) a copy-on-write branch of a parent branch, waits until it\n"
-        "is usable, and hands over its connection string; deletes it afterwards.",
-        "xbranch"};
-    int verbose = 0;
-    bool quiet = false;
-    add_global_options(app, ctx, verbose, quiet);
-    std::vector<Command> commands = {add_create(app, ctx), add_status(app, ctx), add_url(app, ctx),
-                                     add_delete(app, ctx), add_list(app, ctx),   add_gc(app, ctx),
-                                     add_run(app, ctx),    add_reset(app, ctx),  add_diff(app, ctx),
-                                     add_shell(app, ctx)};
-    add_exit_code_footers(app, commands);
-
     // Errors before the flags are parsed already follow --log-format.
     setup_logging(0, early_json_logs(argc, argv, env) ? LogFormat::Json : LogFormat::Text);
     try {
+        CLI::App app{
+            "xbranch: a Xata Postgres branch for every Signadot sandbox.\n"
+            "Creates (or adopts) a copy-on-write branch of a parent branch, waits until it\n"
+            "is usable, and hands over its connection string; deletes it afterwards.",
+            "xbranch"};
+        int verbose = 0;
+        bool quiet = false;
+        add_global_options(app, ctx, verbose, quiet);
+        std::vector<Command> commands = {
+            add_create(app, ctx), add_status(app, ctx), add_url(app, ctx), add_delete(app, ctx),
+            add_list(app, ctx),   add_gc(app, ctx),     add_run(app, ctx), add_reset(app, ctx),
+            add_diff(app, ctx),   add_shell(app, ctx)};
+        add_exit_code_footers(app, commands);
+
         if (auto done = parse_args(app, argc, argv)) {
             return *done;
         }
