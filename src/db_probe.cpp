@@ -83,8 +83,18 @@ ProbeLoopResult probe_until_usable(DatabaseProber& prober, Waiter& waiter,
         if (on_try) {
             on_try(n);
         }
-        out.last =
-            prober.try_login(info, std::min(waiter.left(), options.per_try), waiter.cancel());
+        const auto budget = std::min(waiter.left(), options.per_try);
+        ProbeResult result = prober.try_login(info, budget, waiter.cancel());
+        // A try the time limit cut short that timed out says only that the
+        // time ran out, not that the server is silent (which would also read
+        // as "unreachable from here": the private-branch hint). The last
+        // complete try's failure stays the one reported.
+        if (!result.ok && result.reason == ProbeReason::Timeout && budget < options.per_try &&
+            n > 1 && out.last.reason != ProbeReason::Timeout && waiter.deadline_passed()) {
+            return Attempt::retry(std::string(reason_name(out.last.reason)) + ": " +
+                                  out.last.message);
+        }
+        out.last = std::move(result);
         if (out.last.ok) {
             return Attempt::done();
         }

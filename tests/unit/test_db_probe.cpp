@@ -233,6 +233,37 @@ TEST(DbProbeLoop, StopsAtTheDeadlineWithTheLastError) {
     }
 }
 
+TEST(DbProbeLoop, ATryTheDeadlineCutShortKeepsTheLastRealFailure) {
+    // Refused passwords, then a last try with 50 ms left that times out: it
+    // says only that the time ran out. Reported as "no answer" it read as an
+    // unreachable server and gave a private branch the wrong hint (seen in
+    // CI on a loaded machine); the password failure stays the last error.
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::AuthFailed, ms{900}, "password authentication failed");
+    prober.fail(ProbeReason::AuthFailed, ms{900}, "password authentication failed");
+    prober.fail(ProbeReason::Timeout, ms{5000}, "no answer");
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{2000}));
+    const auto r = probe_until_usable(prober, waiter, info());
+    EXPECT_EQ(r.tries, 3);
+    ASSERT_EQ(prober.budgets.size(), 3U);
+    EXPECT_LT(prober.budgets[2], ms{5000});
+    EXPECT_FALSE(r.last.ok);
+    EXPECT_EQ(r.last.reason, ProbeReason::AuthFailed);
+    EXPECT_EQ(r.last.message, "password authentication failed");
+}
+
+TEST(DbProbeLoop, ASilentServerStillEndsAsATimeout) {
+    // Every try times out, the last one cut short too: still a timeout.
+    FakeClock clock;
+    FakeProber prober(&clock);
+    prober.fail(ProbeReason::Timeout, ms{5000});
+    prober.fail(ProbeReason::Timeout, ms{5000});
+    Waiter waiter(clock, nullptr, Deadline::in(clock, ms{7000}));
+    const auto r = probe_until_usable(prober, waiter, info());
+    EXPECT_EQ(r.last.reason, ProbeReason::Timeout);
+}
+
 TEST(DbProbeLoop, EachTryIsBoundedByThePerTryCapAndTheTimeLeft) {
     FakeClock clock;
     FakeProber prober(&clock);
