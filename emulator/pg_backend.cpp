@@ -133,6 +133,31 @@ END
 $emu$;
 )SQL";
 
+// A branch database is small: copying its files (and checkpointing) is
+// faster than writing every page to the WAL, PostgreSQL 15's default
+// strategy. Older servers know only the file copy and not the option.
+std::string copy_strategy(PGconn* c) {
+    return PQserverVersion(c) >= 150000 ? " STRATEGY FILE_COPY" : "";
+}
+
+std::string create_role(PGconn* c, const std::string& role, const std::string& password) {
+    return exec(c, "CREATE ROLE " + ident(c, role) + " LOGIN PASSWORD " + literal(c, password));
+}
+
+// Only the owner (and superusers) may connect to a branch database.
+std::string lock_down(PGconn* c, const std::string& db, const std::string& role) {
+    const std::string d = ident(c, db);
+    return exec(c, "REVOKE ALL ON DATABASE " + d + " FROM PUBLIC; GRANT ALL ON DATABASE " + d +
+                       " TO " + ident(c, role));
+}
+
+std::string give_everything_to(PGconn* c, const std::string& role) {
+    std::string sql = k_give_everything;
+    const auto pos = sql.find("%s");
+    sql.replace(pos, 2, literal(c, role));
+    return exec(c, sql);
+}
+
 }  // namespace
 
 bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
@@ -152,85 +177,52 @@ bool PgBackend::probe(std::string& host, int& port, std::string& error) const {
     return true;
 }
 
-std::string PgBackend::create_role(const std::string& role, const std::string& password) const {
-    std::string err;
-    Conn c = connect(m_conninfo, "", err);
-    if (!c) {
-        return err;
-    }
-    return exec(c.get(), "CREATE ROLE " + ident(c.get(), role) + " LOGIN PASSWORD " +
-                             literal(c.get(), password));
-}
-
-// Only the owner (and superusers) may connect to a branch database.
-std::string PgBackend::lock_down(const std::string& db, const std::string& role) const {
-    std::string err;
-    Conn c = connect(m_conninfo, "", err);
-    if (!c) {
-        return err;
-    }
-    const std::string d = ident(c.get(), db);
-    return exec(c.get(), "REVOKE ALL ON DATABASE " + d + " FROM PUBLIC; GRANT ALL ON DATABASE " +
-                             d + " TO " + ident(c.get(), role));
-}
-
-std::string PgBackend::give_everything_to(const std::string& db, const std::string& role) const {
-    std::string err;
-    Conn c = connect(m_conninfo, db, err);
-    if (!c) {
-        return err;
-    }
-    std::string sql = k_give_everything;
-    const auto pos = sql.find("%s");
-    sql.replace(pos, 2, literal(c.get(), role));
-    return exec(c.get(), sql);
-}
-
 std::string PgBackend::create_root(const std::string& db, const std::string& role,
                                    const std::string& password, const std::string& seed_sql) const {
-    if (auto e = create_role(role, password); !e.empty()) {
-        return e;
-    }
     {
         std::string err;
         Conn c = connect(m_conninfo, "", err);
         if (!c) {
             return err;
         }
+        if (auto e = create_role(c.get(), role, password); !e.empty()) {
+            return e;
+        }
         if (auto e = exec(c.get(), "CREATE DATABASE " + ident(c.get(), db) + " OWNER " +
-                                       ident(c.get(), role));
+                                       ident(c.get(), role) + copy_strategy(c.get()));
             !e.empty()) {
             return e;
         }
+        if (auto e = lock_down(c.get(), db, role); !e.empty()) {
+            return e;
+        }
     }
-    if (auto e = lock_down(db, role); !e.empty()) {
-        return e;
+    std::string err;
+    Conn c = connect(m_conninfo, db, err);
+    if (!c) {
+        return err;
     }
     if (!seed_sql.empty()) {
-        std::string err;
-        Conn c = connect(m_conninfo, db, err);
-        if (!c) {
-            return err;
-        }
         if (auto e = exec(c.get(), seed_sql); !e.empty()) {
             return "seed SQL: " + e;
         }
     }
-    return give_everything_to(db, role);
+    return give_everything_to(c.get(), role);
 }
 
 std::string PgBackend::create_child(const std::string& parent_db, const std::string& db,
                                     const std::string& role, const std::string& password) const {
-    if (auto e = create_role(role, password); !e.empty()) {
-        return e;
-    }
     std::string err;
     Conn c = connect(m_conninfo, "", err);
     if (!c) {
         return err;
     }
+    if (auto e = create_role(c.get(), role, password); !e.empty()) {
+        return e;
+    }
     const std::string create = "CREATE DATABASE " + ident(c.get(), db) + " TEMPLATE " +
-                               ident(c.get(), parent_db) + " OWNER " + ident(c.get(), role);
+                               ident(c.get(), parent_db) + " OWNER " + ident(c.get(), role) +
+                               copy_strategy(c.get());
     std::string state;
     std::string e = exec(c.get(), create, &state);
     if (!e.empty() && state == "55006") {
@@ -262,11 +254,14 @@ std::string PgBackend::create_child(const std::string& parent_db, const std::str
         exec(c.get(), "DROP ROLE IF EXISTS " + ident(c.get(), role));
         return e;
     }
-    c.reset();
-    if (auto e2 = lock_down(db, role); !e2.empty()) {
+    if (auto e2 = lock_down(c.get(), db, role); !e2.empty()) {
         return e2;
     }
-    return give_everything_to(db, role);
+    c = connect(m_conninfo, db, err);
+    if (!c) {
+        return err;
+    }
+    return give_everything_to(c.get(), role);
 }
 
 std::string PgBackend::drop_branch(const std::string& db, const std::string& role) const {

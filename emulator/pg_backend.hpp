@@ -1,6 +1,6 @@
 // The PostgreSQL side of the emulator: a branch is a database plus a LOGIN
-// role that owns it and everything in it. Every call opens its own
-// superuser connection, so calls may run from any thread.
+// role that owns it and everything in it. Every public call opens its own
+// superuser connections, so calls may run from any thread.
 #pragma once
 
 #include <string>
@@ -27,10 +27,6 @@ class PgBackend {
     std::string set_password(const std::string& role, const std::string& password) const;
 
   private:
-    std::string give_everything_to(const std::string& db, const std::string& role) const;
-    std::string create_role(const std::string& role, const std::string& password) const;
-    std::string lock_down(const std::string& db, const std::string& role) const;
-
     std::string m_conninfo;
 };
 
