@@ -26,8 +26,13 @@ CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL);
 INSERT INTO users (name) VALUES ('ada'), ('grace'), ('linus');
 """
 
-# Short readiness so each file stays well under a minute.
+# A short HIBERNATED -> TRANSIENT -> HEALTHY progression: create's wait loop
+# polls through each state (CreateDeleteTest, and tests that need it).
 FAST = {"hibernated_ms": 50, "transient_ms": 50}
+# E2ECase's default: HEALTHY at the first look. The wait loop's states and
+# timing are the unit tests' (tests/unit, fake clock) and FAST's; here each
+# create would only wait two poll intervals more.
+INSTANT = {"hibernated_ms": 0, "transient_ms": 0}
 # Flags every create run needs against the local PostgreSQL (no TLS).
 CREATE_FLAGS = ["--sslmode", "disable", "--timeout", "30s"]
 
@@ -78,7 +83,8 @@ def present_outputs(directory):
 
 
 class E2ECase(unittest.TestCase):
-    """One emulator per test (PostgreSQL mode, seeded with a users table)."""
+    """One emulator per test (PostgreSQL mode, seeded with a users table,
+    INSTANT readiness unless emulator_options say otherwise)."""
     maxDiff = None
     emulator_options = {}
 
@@ -87,7 +93,7 @@ class E2ECase(unittest.TestCase):
         strict_requirements()
 
     def setUp(self):
-        opts = dict(FAST)
+        opts = dict(INSTANT)
         opts["seed_sql"] = seed_file()
         opts.update(self.emulator_options)
         self.emu = harness.Emulator(**opts).start()

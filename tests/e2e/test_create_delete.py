@@ -7,12 +7,14 @@ import re
 import shlex
 import urllib.parse
 
-from e2e_common import E2ECase, harness, main, OUTPUT_FILES
+from e2e_common import E2ECase, FAST, harness, main, OUTPUT_FILES
 
 MASK = "********"
 
 
 class CreateDeleteTest(E2ECase):
+    # The stepped progression: create waits through HIBERNATED and TRANSIENT.
+    emulator_options = FAST
 
     def test_create_writes_outputs_branch_is_a_copy_and_delete_removes_it(self):
         out_dir = os.path.join(self.tmp, "outputs")
@@ -26,6 +28,10 @@ class CreateDeleteTest(E2ECase):
         self.assertEqual(b["name"], v["branch-name"])
         self.assertEqual(b["parentID"], self.root["id"])
         self.assertEqual(b["state"], "STATUS_TYPE_HEALTHY")
+        # It polled the branch until HEALTHY: more than one look at it.
+        looks = [r for r in self.emu.requests()
+                 if r["method"] == "GET" and r["path"].endswith("/branches/" + b["id"])]
+        self.assertGreaterEqual(len(looks), 2, looks)
         self.assertEqual((v["host"], v["port"]), (self.emu.cluster.host, str(self.emu.cluster.port)))
         self.assertEqual(v["database"], b["database"])
         self.assertEqual(v["username"], b["role"])

@@ -22,7 +22,8 @@ import time
 
 from e2e_common import E2ECase, harness, read_outputs
 
-LAG_MS = 3000
+# Long enough that every create meets the lag (the first lock tries fail).
+LAG_MS = 1500
 FLAGS = ["--sslmode", "disable", "--timeout", "40s", "--no-connect-check"]
 
 
@@ -73,7 +74,7 @@ class HookLockUnderLagTest(E2ECase):
 
     def test_a_lock_try_without_answer_is_retried_and_a_second_create_never_deletes(self):
         marker = os.path.join(self.tmp, "marker")
-        hook = seed_hook(marker, 4)
+        hook = seed_hook(marker, 3)
         out_a, out_b = os.path.join(self.tmp, "A"), os.path.join(self.tmp, "B")
         err_a, err_b = os.path.join(self.tmp, "err-a"), os.path.join(self.tmp, "err-b")
         start = time.monotonic()
@@ -121,13 +122,13 @@ class HookLockUnderLagTest(E2ECase):
         out_dir = os.path.join(self.tmp, "out")
         start = time.monotonic()
         code, out, err = self.xb("create", "--sandbox", "nolock", "--sslmode", "disable",
-                                 "--timeout", "6s", "--no-connect-check",
+                                 "--timeout", "4s", "--no-connect-check",
                                  "--exec", "echo ran >> %s" % marker, "--output-dir", out_dir)
         took = time.monotonic() - start
         self.assertEqual(code, 6, err)
         self.assertFalse(os.path.exists(marker), err)
         self.assertIn("lock", err)
-        self.assertLess(took, 6 + 3, err)
+        self.assertLess(took, 4 + 3, err)
         self.assertFalse(os.path.exists(os.path.join(out_dir, "branch-id")))
 
 

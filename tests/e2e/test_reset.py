@@ -87,7 +87,7 @@ class ResetTest(E2ECase):
                 self.emu.set_faults(rules)
                 try:
                     code, out, err = self.xb("reset", "--sandbox", "rs-out", "--sslmode",
-                                             "disable", "--timeout", "8s", "--request-timeout",
+                                             "disable", "--timeout", "4s", "--request-timeout",
                                              "2s", "--output-dir", out_dir)
                 finally:
                     self.emu.set_faults([])
