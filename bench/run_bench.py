@@ -971,8 +971,23 @@ def targets(res):
                  (fl["cpu_s"]["median"] * 1e3, fl["maxrss_kb"]["median"] / 1024)) if fl else ""
         cpu = cr["xbranch"]["cpu_s"]["median"]
         rss = cr["xbranch"]["maxrss_kb"]["max"]
-        add("create+delete CPU < 30 ms", cpu < 0.030, "median %.1f ms%s" % (cpu * 1e3, floor))
-        add("create+delete peak RSS < 10 MB", rss < 10 * 1024, "max %.1f MB" % (rss / 1024))
+        if fl:
+            # The budgets are for what xbranch adds: the libcurl floor alone
+            # (measured in this run) is ~17 ms and ~10 MB a process, so the
+            # absolute "< 30 ms, < 10 MB" of 0.2.0 could not pass with any
+            # code (retired in 0.3.0). create+delete is two processes: CPU
+            # beyond two floors; the peak RSS is one process's, beyond one.
+            own_cpu = cpu - 2 * fl["cpu_s"]["median"]
+            own_rss = rss - fl["maxrss_kb"]["median"]
+            add("create+delete CPU beyond the libcurl floor < 30 ms", own_cpu < 0.030,
+                "median %.1f ms, %.1f ms beyond 2 floors%s" % (cpu * 1e3, own_cpu * 1e3, floor))
+            add("create+delete peak RSS beyond the libcurl floor < 10 MB", own_rss < 10 * 1024,
+                "max %.1f MB, %.1f MB beyond the floor" % (rss / 1024, own_rss / 1024))
+        else:
+            add("create+delete CPU < 30 ms (no floor measured: no C compiler)", cpu < 0.030,
+                "median %.1f ms" % (cpu * 1e3))
+            add("create+delete peak RSS < 10 MB (no floor measured)", rss < 10 * 1024,
+                "max %.1f MB" % (rss / 1024))
     rs = res["resources"]
     if "stripped_bytes" in rs:
         add("stripped binary < 3 MB", rs["stripped_bytes"] < 3 * 1024 * 1024,
