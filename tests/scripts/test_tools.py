@@ -6,7 +6,10 @@
 - scripts/ctest-summary.sh counts each skipped test once (ctest names it
   twice in its log).
 - A release configure on a machine without GoogleTest works (the README's
-  Install snippet), and asking for the tests there is a clear error."""
+  Install snippet), and asking for the tests there is a clear error.
+- tests/fixtures/pg.sh keeps the cluster's data in /dev/shm when it may,
+  removes that folder at stop and at a later start on the same folder (a
+  killed run), and keeps the data on disk with XBRANCH_PG_IN_MEMORY=0."""
 
 import os
 import shutil
@@ -37,6 +40,59 @@ class Deps(unittest.TestCase):
         self.assertIn("libgtest-dev", run.stderr)
         self.assertIn("sudo is not installed", run.stderr)
         self.assertIn("su -c 'sh scripts/deps.sh --test'", run.stderr)
+
+
+def shm_qualifies():
+    """What pg.sh checks: a writable tmpfs /dev/shm with 2 GiB free."""
+    if not (os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)):
+        return False
+    fs = subprocess.run(["stat", "-f", "-c", "%T", "/dev/shm"], capture_output=True, text=True)
+    st = os.statvfs("/dev/shm")
+    return fs.stdout.strip() == "tmpfs" and st.f_bavail * st.f_frsize >= 2 * 1024 ** 3
+
+
+class PgCluster(unittest.TestCase):
+    PG_SH = os.path.join(SRC, "tests", "fixtures", "pg.sh")
+
+    def pg(self, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        run = subprocess.run(["sh", self.PG_SH] + list(args), env=e, capture_output=True,
+                             text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        return run
+
+    def setUp(self):
+        if not os.path.exists("/usr/lib/postgresql/15/bin/initdb"):
+            self.fail("PostgreSQL 15 is not installed (scripts/deps.sh --test installs it)")
+        self.dir = tempfile.mkdtemp(prefix="xbranch-pgsh-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.cluster = os.path.join(self.dir, "c")
+        self.addCleanup(self.pg, "stop", self.cluster)
+
+    def test_data_in_memory_removed_at_stop_and_at_a_later_start(self):
+        if not shm_qualifies():
+            self.skipTest("/dev/shm is no writable tmpfs with 2 GiB free here")
+        self.pg("start", self.cluster)
+        data = os.path.join(self.cluster, "data")
+        self.assertTrue(os.path.islink(data))
+        first = os.readlink(data)
+        self.assertTrue(first.startswith("/dev/shm/xbranch-pg."), first)
+        self.assertTrue(os.path.isfile(os.path.join(first, "PG_VERSION")))
+        # A start on the same folder, as after a killed run: the old data goes.
+        self.pg("start", self.cluster)
+        second = os.readlink(data)
+        self.assertNotEqual(first, second)
+        self.assertFalse(os.path.exists(first))
+        self.pg("stop", self.cluster)
+        self.assertFalse(os.path.exists(second))
+        self.assertFalse(os.path.exists(self.cluster))
+
+    def test_in_memory_0_keeps_the_data_on_disk(self):
+        self.pg("start", self.cluster, env={"XBRANCH_PG_IN_MEMORY": "0"})
+        data = os.path.join(self.cluster, "data")
+        self.assertFalse(os.path.islink(data))
+        self.assertTrue(os.path.isfile(os.path.join(data, "PG_VERSION")))
 
 
 LOG = """\
